@@ -1,0 +1,187 @@
+/**
+ * The message protocol between the hub and processor nodes: jobs in, progress and results
+ * out. Every message is validated at the boundary with these schemas; no single message
+ * may exceed {@link MAX_MESSAGE_BYTES} (NATS's default max payload), so results travel as
+ * a sequence of parts.
+ */
+import { z } from 'zod';
+
+/** NATS's default max payload; every bus message stays below it. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** Pipeline stages, in order. */
+export const Stage = {
+  Detect: 'detect',
+  Extract: 'extract',
+  Ocr: 'ocr',
+  Chunk: 'chunk',
+  Embed: 'embed',
+  Classify: 'classify',
+  Fields: 'fields',
+  Index: 'index',
+} as const;
+export type Stage = (typeof Stage)[keyof typeof Stage];
+
+/** Lifecycle of a document. */
+export const DocumentStatus = {
+  Queued: 'queued',
+  Processing: 'processing',
+  Processed: 'processed',
+  Failed: 'failed',
+} as const;
+export type DocumentStatus = (typeof DocumentStatus)[keyof typeof DocumentStatus];
+
+/** Media types Quire accepts, as sniffed from the bytes. */
+export const SupportedMime = {
+  Pdf: 'application/pdf',
+  Png: 'image/png',
+  Jpeg: 'image/jpeg',
+  Tiff: 'image/tiff',
+  Text: 'text/plain',
+  Markdown: 'text/markdown',
+} as const;
+export type SupportedMime = (typeof SupportedMime)[keyof typeof SupportedMime];
+
+/** An axis-aligned box in page pixel coordinates of the page image (origin top-left). */
+export const boxSchema = z.object({
+  x: z.number(),
+  y: z.number(),
+  w: z.number(),
+  h: z.number(),
+});
+export type Box = z.infer<typeof boxSchema>;
+
+/** `document.process`: the only job a processor takes. */
+export const processJobSchema = z.object({
+  jobId: z.string().min(1),
+  documentId: z.string().min(1),
+  teamId: z.string().min(1),
+  blobKey: z.string().min(1),
+  mimeType: z.string().min(1),
+  filename: z.string(),
+  correlationId: z.string().min(1),
+});
+export type ProcessJob = z.infer<typeof processJobSchema>;
+
+/** `job.progressed`: a job's progress, sent at each stage change and at least every 500 ms. */
+export const progressEventSchema = z.object({
+  jobId: z.string(),
+  documentId: z.string(),
+  teamId: z.string(),
+  stage: z.string(),
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  /** 0..100 over the whole job, not just the stage. */
+  percent: z.number().min(0).max(100),
+  /** Estimated milliseconds until the job is done; null while unknown. */
+  etaMs: z.number().nonnegative().nullable(),
+  at: z.number(),
+});
+export type ProgressEvent = z.infer<typeof progressEventSchema>;
+
+/** A recognised or extracted word with its box and OCR confidence (0..100; 100 for text layers). */
+export const wordSchema = z.object({ text: z.string(), box: boxSchema, confidence: z.number() });
+export type Word = z.infer<typeof wordSchema>;
+
+/** One page of a processed document. */
+export const pageResultSchema = z.object({
+  /** 1-based page number. */
+  page: z.number().int().positive(),
+  width: z.number(),
+  height: z.number(),
+  text: z.string(),
+  /** `text-layer` for PDFs with text, `ocr` for scans and images, `plain` for text files. */
+  source: z.enum(['text-layer', 'ocr', 'plain']),
+  /** Mean word confidence (0..100). */
+  confidence: z.number(),
+  words: z.array(wordSchema),
+});
+export type PageResult = z.infer<typeof pageResultSchema>;
+
+/** A paragraph-sized chunk with provenance and its embedding. */
+export const chunkResultSchema = z.object({
+  /** 0-based order within the document; with documentId it is the idempotency key. */
+  ordinal: z.number().int().nonnegative(),
+  page: z.number().int().positive(),
+  text: z.string(),
+  /** Character offsets of the chunk within its page's text. */
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  boxes: z.array(boxSchema),
+  vector: z.array(z.number()),
+});
+export type ChunkResult = z.infer<typeof chunkResultSchema>;
+
+/** A label with its confidence (0..1). */
+export const labelScoreSchema = z.object({ label: z.string(), confidence: z.number().min(0).max(1) });
+export type LabelScore = z.infer<typeof labelScoreSchema>;
+
+export const classificationSchema = z.object({
+  type: labelScoreSchema,
+  sensitivity: labelScoreSchema,
+  /** How it was decided: labels' descriptions only, or with labelled examples. */
+  method: z.enum(['zero-shot', 'few-shot']),
+});
+export type Classification = z.infer<typeof classificationSchema>;
+
+/** An extracted field value with where it came from. */
+export const fieldValueSchema = z.object({
+  value: z.string(),
+  page: z.number().int().positive(),
+  box: boxSchema.nullable(),
+  confidence: z.number().min(0).max(1),
+});
+export type FieldValue = z.infer<typeof fieldValueSchema>;
+
+export const fieldsSchema = z.object({
+  number: fieldValueSchema.optional(),
+  date: fieldValueSchema.optional(),
+  total: fieldValueSchema.optional(),
+  currency: fieldValueSchema.optional(),
+  counterparty: fieldValueSchema.optional(),
+});
+export type Fields = z.infer<typeof fieldsSchema>;
+
+/** The model that produced the vectors; recorded in the index. */
+export const modelInfoSchema = z.object({ modelId: z.string(), dimension: z.number().int().positive() });
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/**
+ * A result travels as parts: `pages` and `chunks` batches (each under the size limit),
+ * then one `summary` that closes it. The hub writes parts idempotently.
+ */
+export const resultPartSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('pages'), jobId: z.string(), documentId: z.string(), teamId: z.string(), pages: z.array(pageResultSchema) }),
+  z.object({ kind: z.literal('chunks'), jobId: z.string(), documentId: z.string(), teamId: z.string(), chunks: z.array(chunkResultSchema) }),
+  z.object({
+    kind: z.literal('summary'),
+    jobId: z.string(),
+    documentId: z.string(),
+    teamId: z.string(),
+    pageCount: z.number().int().nonnegative(),
+    chunkCount: z.number().int().nonnegative(),
+    classification: classificationSchema,
+    fields: fieldsSchema,
+    model: modelInfoSchema,
+    /** Per-stage wall time in milliseconds. */
+    timings: z.record(z.string(), z.number()),
+  }),
+]);
+export type ResultPart = z.infer<typeof resultPartSchema>;
+
+/** A label a team can assign, with the description used for zero-shot classification. */
+export const labelDefinitionSchema = z.object({ name: z.string().min(1), description: z.string().min(1) });
+export type LabelDefinition = z.infer<typeof labelDefinitionSchema>;
+
+/** A labelled example (an embedding with its label) that improves classification. */
+export const labelledExampleSchema = z.object({ label: z.string(), vector: z.array(z.number()) });
+export type LabelledExample = z.infer<typeof labelledExampleSchema>;
+
+/** What a processor needs to classify: the label sets and any labelled examples. */
+export const classifierSettingsSchema = z.object({
+  types: z.array(labelDefinitionSchema).min(1),
+  sensitivities: z.array(labelDefinitionSchema).min(1),
+  typeExamples: z.array(labelledExampleSchema).default([]),
+  sensitivityExamples: z.array(labelledExampleSchema).default([]),
+});
+export type ClassifierSettings = z.infer<typeof classifierSettingsSchema>;

@@ -1,0 +1,2 @@
+/** Public entry of @quire/search: the SearchIndex port and its adapters. */
+export * from './search-index.ts';

@@ -1,0 +1,93 @@
+/**
+ * `FsBlobStore`: blobs as files under a folder, written to a temporary name, fsynced and
+ * renamed into place so a crash never leaves a partial blob under a real key.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, ValidationError } from '@quire/processors';
+import type { BlobInfo, BlobStore } from './blob-store.ts';
+
+export class FsBlobStore implements BlobStore {
+  private readonly root: string;
+
+  constructor(options: { dir: string }) {
+    this.root = resolve(options.dir);
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.root, '.tmp'), { recursive: true });
+  }
+
+  async close(): Promise<void> {}
+
+  async put(key: string, data: Readable): Promise<BlobInfo> {
+    const path = this.pathOf(key);
+    const tmp = join(this.root, '.tmp', randomUUID());
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await pipeline(data, createWriteStream(tmp, { flags: 'wx' }));
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      await syncDir(dirname(path));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { key, size: (await stat(path)).size };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    if (!(await this.exists(key))) throw new NotFoundError(`Blob ${key} not found`);
+    return createReadStream(path);
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await readFile(this.pathOf(key)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`Blob ${key} not found`, { cause: err });
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Keys are relative paths of safe segments; anything that could escape the root is refused. */
+  private pathOf(key: string): string {
+    if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '..' || s === '.')) {
+      throw new ValidationError(`Invalid blob key ${JSON.stringify(key)}`, { code: 'BAD_BLOB_KEY' });
+    }
+    const path = resolve(this.root, key);
+    if (!path.startsWith(this.root + sep)) throw new ValidationError('Invalid blob key', { code: 'BAD_BLOB_KEY' });
+    return path;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

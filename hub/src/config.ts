@@ -1,0 +1,150 @@
+/**
+ * The one typed configuration of Quire, parsed from the environment once at start-up.
+ * Every variable is listed here with its default and purpose; an invalid value stops the
+ * process with a message naming each offending variable. `process.env` is read nowhere else.
+ */
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const bytes = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'expected a size such as 100mb, 512kb or 1048576')
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(v)!;
+    const unit = (m[2] ?? 'b').toLowerCase();
+    const mult = unit === 'gb' ? 1024 ** 3 : unit === 'mb' ? 1024 ** 2 : unit === 'kb' ? 1024 : 1;
+    return Math.floor(Number(m[1]) * mult);
+  });
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Environment schema: the variable names are the public interface. */
+const envSchema = z.object({
+  /** HTTP port for Express, GraphQL (HTTP + graphql-ws) and Socket.IO. Default 4000; 0 picks a free port. */
+  PORT: int(0, 65535).default(4000),
+  /** Interface to bind. Default all interfaces. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Where the SQLite file and blobs live. Default `./data`. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Local model files in the Hugging Face / transformers.js layout. Default `./.models`. */
+  MODELS_DIR: z.string().min(1).default('./.models'),
+  /** Cache for the tools that obtain models (Python venv, downloads). Default `~/.cache/quire`. */
+  QUIRE_CACHE_DIR: z.string().min(1).default(resolve(homedir(), '.cache', 'quire')),
+  /** Embedding model id (must be known to the model registry). */
+  EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
+  /** Obtain missing models at start-up (otherwise refuse to start). Default true. */
+  MODELS_AUTO_FETCH: bool.default(true),
+  /** Document store driver. Only `sqlite` in the embedded default. */
+  STORE: z.enum(['sqlite']).default('sqlite'),
+  /** Search index driver. Only `embedded` (SQLite FTS5 + sqlite-vec) for now. */
+  SEARCH: z.enum(['embedded']).default('embedded'),
+  /** Job bus: `memory` (in-process, durable in the store) or `nats` (JetStream). */
+  BUS: z.enum(['memory', 'nats']).default('memory'),
+  /** NATS server(s), comma-separated, when BUS=nats. */
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Namespace of streams and subjects on NATS, so several installs can share one server. */
+  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('quire'),
+  /** Largest accepted upload. Default 100mb. */
+  UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
+  /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
+  PROCESSOR_WORKERS: int(1, 64).default(1),
+  /** tesseract.js workers per pipeline worker. Default 1. */
+  OCR_WORKERS: int(1, 16).default(1),
+  /** A job running longer than this is stopped and retried. Default 10 minutes. */
+  JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
+  /** Heap limit per pipeline worker, MB. Default 2048. */
+  WORKER_MAX_MEMORY_MB: int(128, 65536).default(2048),
+  /** Attempts before a job is dead-lettered and its document marked failed. Default 3. */
+  JOB_MAX_ATTEMPTS: int(1, 100).default(3),
+  /** First retry delay in ms; doubles each attempt. Default 2000. */
+  JOB_RETRY_BASE_MS: int(10, 3600 * 1000).default(2000),
+  /** Most pages processed for one document. Default 2000. */
+  MAX_PAGES: int(1, 100000).default(2000),
+  /** Built UI to serve at `/`. Default the web workspace's `build` folder. */
+  WEB_DIR: z.string().min(1).default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+  /** Log level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Pretty, human-readable logs instead of JSON lines. Default false. */
+  LOG_PRETTY: bool.default(false),
+});
+
+/** Frozen configuration grouped by concern. */
+export interface Config {
+  readonly http: { readonly port: number; readonly host: string };
+  readonly store: { readonly driver: 'sqlite'; readonly dataDir: string; readonly sqlitePath: string; readonly blobDir: string };
+  readonly search: { readonly driver: 'embedded' };
+  readonly bus: { readonly driver: 'memory' | 'nats'; readonly natsUrl: string; readonly natsPrefix: string };
+  readonly models: { readonly dir: string; readonly cacheDir: string; readonly embeddingModel: string; readonly autoFetch: boolean };
+  readonly processing: {
+    readonly workers: number;
+    readonly ocrWorkers: number;
+    readonly jobTimeoutMs: number;
+    readonly workerMaxMemoryMb: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly maxPages: number;
+  };
+  readonly limits: { readonly uploadMaxBytes: number };
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly ui: { readonly dir: string };
+}
+
+/** A configuration that cannot be used; the message names every offending variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses and validates the environment; throws {@link ConfigError} listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset so `PORT=` behaves like no PORT at all.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}${describeValue(cleaned, i.path)}`),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  return deepFreeze({
+    http: { port: e.PORT, host: e.HOST },
+    store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
+    search: { driver: e.SEARCH },
+    bus: { driver: e.BUS, natsUrl: e.NATS_URL, natsPrefix: e.NATS_PREFIX },
+    models: { dir: resolve(e.MODELS_DIR), cacheDir: resolve(e.QUIRE_CACHE_DIR), embeddingModel: e.EMBEDDING_MODEL, autoFetch: e.MODELS_AUTO_FETCH },
+    processing: {
+      workers: e.PROCESSOR_WORKERS,
+      ocrWorkers: e.OCR_WORKERS,
+      jobTimeoutMs: e.JOB_TIMEOUT_MS,
+      workerMaxMemoryMb: e.WORKER_MAX_MEMORY_MB,
+      maxAttempts: e.JOB_MAX_ATTEMPTS,
+      retryBaseMs: e.JOB_RETRY_BASE_MS,
+      maxPages: e.MAX_PAGES,
+    },
+    limits: { uploadMaxBytes: e.UPLOAD_MAX_BYTES },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    ui: { dir: resolve(e.WEB_DIR) },
+  });
+}
+
+function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
+  const key = path[0];
+  return typeof key === 'string' && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,87 @@
+/**
+ * GraphQL over HTTP (Apollo Server) and over WebSocket (graphql-ws) on the same path, with one
+ * error translation: an AppError's `code` becomes `extensions.code`; unexposed errors become
+ * `INTERNAL` with a generic message.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import { typeDefs } from '@quire/graphql';
+import { AppError } from '@quire/processors';
+import { resolvers } from './resolvers.ts';
+import type { GraphQLContext } from './context.ts';
+
+export function buildSchema(): GraphQLSchema {
+  return makeExecutableSchema({ typeDefs, resolvers });
+}
+
+/** Translates any error raised while executing an operation into its public shape. */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError) {
+    return {
+      ...formatted,
+      message: original.expose ? original.message : 'Internal server error',
+      extensions: { ...formatted.extensions, code: original.expose ? original.code : 'INTERNAL', ...(original.details ? { details: original.details } : {}) },
+    };
+  }
+  if (original instanceof GraphQLError || formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  logger.error({ err: original }, 'GraphQL operation failed');
+  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL' } };
+}
+
+export interface GraphQLEndpoints {
+  apollo: ApolloServer<GraphQLContext>;
+  wss: WebSocketServer;
+  close(): Promise<void>;
+}
+
+export async function startGraphQL(deps: {
+  httpServer: HttpServer;
+  schema: GraphQLSchema;
+  contextForSocket: (connectionParams: Record<string, unknown> | undefined) => Promise<GraphQLContext>;
+  logger: Logger;
+}): Promise<GraphQLEndpoints> {
+  const { logger } = deps;
+  // Upgrades are routed by path in the HTTP layer; this server takes only `/graphql`.
+  const wss = new WebSocketServer({ noServer: true });
+  const wsServer = useServer(
+    {
+      schema: deps.schema,
+      context: (ctx) => deps.contextForSocket(ctx.connectionParams as Record<string, unknown> | undefined),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, logger)) } : result,
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e, logger)),
+    },
+    wss,
+  );
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: deps.schema,
+    formatError: (formatted, error) => formatError(formatted, error, logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
+      { async serverWillStart() {
+          return { async drainServer() {
+            await wsServer.dispose();
+          } };
+        } },
+    ],
+    introspection: true,
+  });
+  await apollo.start();
+  return {
+    apollo,
+    wss,
+    async close() {
+      await apollo.stop();
+      await wsServer.dispose();
+      wss.close();
+    },
+  };
+}

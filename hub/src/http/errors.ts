@@ -1,0 +1,44 @@
+/**
+ * The HTTP edge's one translation of errors: AppError subclasses to status codes and the
+ * body `{error: {code, message, requestId}}`. Unknown errors are 500 with a generic message.
+ */
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import {
+  AppError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaError,
+  ValidationError,
+} from '@quire/processors';
+
+/** HTTP status for an error. */
+export function statusOf(err: unknown): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof UnsupportedMediaError) return 415;
+  if (err instanceof AppError && err.code === 'RATE_LIMITED') return 429;
+  return 500;
+}
+
+/** Public body for an error. */
+export function bodyOf(err: unknown, requestId: string): { error: { code: string; message: string; requestId: string } } {
+  if (err instanceof AppError && err.expose) return { error: { code: err.code, message: err.message, requestId } };
+  return { error: { code: 'INTERNAL', message: 'Internal server error', requestId } };
+}
+
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const status = statusOf(err);
+    const requestId = String(res.locals.requestId ?? '');
+    if (status >= 500) logger.error({ err, requestId, path: req.path }, 'request failed');
+    else logger.info({ code: (err as AppError).code, requestId, path: req.path }, 'request refused');
+    if (res.headersSent) return;
+    res.status(status).json(bodyOf(err, requestId));
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The hub's one HTTP port: Express (upload, health, metrics), Apollo Server at `/graphql`,
+ * graphql-ws on the same path, and Socket.IO at `/socket.io`.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import express, { type Request } from 'express';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { GraphQLContext } from '../graphql/context.ts';
+import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
+import { startSocketServer } from '../realtime/socket.ts';
+import type { DocumentService } from '../services/document.service.ts';
+import type { IngestService } from '../services/ingest.service.ts';
+import type { LiveEvents } from '../services/live-events.ts';
+import type { SearchService } from '../services/search.service.ts';
+import type { TeamScope } from '../store/store.ts';
+import { documentsRouter } from './documents.router.ts';
+import { errorMiddleware } from './errors.ts';
+import { healthRouter, type ReadinessCheck } from './health.router.ts';
+
+export interface HttpDeps {
+  host: string;
+  port: number;
+  maxUploadBytes: number;
+  services: { ingest: IngestService; documents: DocumentService; search: SearchService };
+  events: LiveEvents;
+  /** The caller's team: the default team until accounts exist. */
+  resolveScope: (credentials: { authorization?: string; params?: Record<string, unknown> }) => Promise<TeamScope>;
+  readiness: ReadinessCheck[];
+  /** Built UI served at `/`. */
+  webDir: string;
+  metrics: Registry;
+  logger: Logger;
+}
+
+export interface HttpHandle {
+  server: HttpServer;
+  url: string;
+  /** Stops accepting connections, drains GraphQL and sockets, then closes the port. */
+  close(): Promise<void>;
+}
+
+export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
+  const { logger } = deps;
+  let shuttingDown = false;
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+
+  app.use((req, res, next) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
+    next();
+  });
+
+  const scopeOf = (req: Request) => (req as Request & { scope: TeamScope }).scope;
+  app.use(async (req, _res, next) => {
+    try {
+      (req as Request & { scope: TeamScope }).scope = await deps.resolveScope({ authorization: req.headers.authorization });
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(healthRouter({ checks: deps.readiness, isShuttingDown: () => shuttingDown }));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', deps.metrics.contentType);
+    res.send(await deps.metrics.metrics());
+  });
+  app.use(documentsRouter({ ingest: deps.services.ingest, maxUploadBytes: deps.maxUploadBytes, scopeOf }));
+
+  const graphql: GraphQLEndpoints = await startGraphQL({
+    httpServer: server,
+    schema: buildSchema(),
+    contextForSocket: async (params) => context(await deps.resolveScope({ params })),
+    logger: logger.child({ component: 'graphql' }),
+  });
+  const context = (scope: TeamScope): GraphQLContext => ({
+    scope,
+    services: { documents: deps.services.documents, search: deps.services.search },
+    events: deps.events,
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(graphql.apollo, { context: async ({ req }) => context(scopeOf(req)) }),
+  );
+
+  app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h' }));
+  // The UI routes on the client: unknown GET paths outside the API get its shell.
+  app.get(/^\/(?!api\/|graphql|socket\.io).*/, (req, res, next) => {
+    if (!req.accepts('html')) return next();
+    res.sendFile('index.html', { root: deps.webDir }, (err) => err && next());
+  });
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route', requestId: res.locals.requestId } });
+  });
+  app.use(errorMiddleware(logger.child({ component: 'http' })));
+
+  const sockets = startSocketServer({
+    httpServer: server,
+    events: deps.events,
+    documents: deps.services.documents,
+    scopeForHandshake: (auth) => deps.resolveScope({ params: auth }),
+    logger: logger.child({ component: 'socket.io' }),
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/graphql') return;
+    graphql.wss.handleUpgrade(req, socket, head, (ws) => graphql.wss.emit('connection', ws, req));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.port, deps.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = deps.host === '0.0.0.0' || deps.host === '::' ? 'localhost' : deps.host;
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    async close() {
+      shuttingDown = true;
+      await sockets.close().catch((err) => logger.warn({ err }, 'socket.io close failed'));
+      await graphql.close().catch((err) => logger.warn({ err }, 'graphql close failed'));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    },
+  };
+}

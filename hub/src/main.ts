@@ -1,0 +1,159 @@
+/**
+ * The composition root: reads the configuration, builds the adapters it names, wires the
+ * services and starts the roles. Nothing else constructs an adapter.
+ */
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_DOCUMENT_TYPES,
+  DEFAULT_SENSITIVITIES,
+  MemoryBus,
+  NatsBus,
+  ProcessorPool,
+  Queues,
+  TransformersEmbedder,
+  consumeQueue,
+  ensureModels,
+  type Bus,
+  type ClassifierSettings,
+  type Subscription,
+} from '@quire/processors';
+import { SqliteSearchIndex } from '@quire/search';
+import type { Config } from './config.ts';
+import { FsBlobStore } from './blobs/blob-store.fs.ts';
+import { startHttp, type HttpHandle } from './http/server.ts';
+import { Shutdown } from './lifecycle/shutdown.ts';
+import { DocumentService } from './services/document.service.ts';
+import { IndexerService } from './services/indexer.service.ts';
+import { IngestService } from './services/ingest.service.ts';
+import { LiveEvents } from './services/live-events.ts';
+import { ProcessingService } from './services/processing.service.ts';
+import { SearchService } from './services/search.service.ts';
+import { SqliteStore } from './store/sqlite/store.sqlite.ts';
+import type { TeamScope } from './store/store.ts';
+
+/** The team every request belongs to until accounts and teams exist. */
+export const DEFAULT_TEAM: TeamScope = Object.freeze({ teamId: 'default' });
+
+export interface QuireHandle {
+  url: string;
+  http: HttpHandle;
+  close(): Promise<void>;
+}
+
+/** Starts the embedded hub: HTTP, GraphQL, Socket.IO, the job consumer and pipeline workers. */
+export async function startQuire(config: Config, logger: Logger): Promise<QuireHandle> {
+  const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
+  try {
+    await ensureModels({
+      modelsDir: config.models.dir,
+      cacheDir: config.models.cacheDir,
+      modelIds: [config.models.embeddingModel],
+      fetchMissing: config.models.autoFetch,
+      onProgress: (p) => logger.info(p, 'obtaining models'),
+    });
+    const embedder = await TransformersEmbedder.load({ modelsDir: config.models.dir, modelId: config.models.embeddingModel });
+    shutdown.add('query embedder', () => embedder.close(), 90);
+    const model = { modelId: embedder.modelId, dimension: embedder.dimension };
+
+    const store = new SqliteStore({ filename: config.store.sqlitePath });
+    await store.start();
+    shutdown.add('store', () => store.close(), 100);
+    await store.ensureTeam({ id: DEFAULT_TEAM.teamId, name: 'Default team' });
+
+    const index = new SqliteSearchIndex({ filename: config.store.sqlitePath });
+    await index.start();
+    shutdown.add('search index', () => index.close(), 95);
+    await index.ensureModel(model);
+
+    const blobs = new FsBlobStore({ dir: config.store.blobDir });
+    await blobs.start();
+
+    const bus: Bus =
+      config.bus.driver === 'nats'
+        ? new NatsBus({ servers: config.bus.natsUrl.split(','), prefix: config.bus.natsPrefix, name: 'quire-hub' })
+        : new MemoryBus({ storage: store.jobStorage });
+    await bus.start();
+    shutdown.add('bus', () => bus.close(), 80);
+
+    const events = new LiveEvents({ bus, logger: logger.child({ component: 'events' }) });
+    await events.start();
+    shutdown.add('live events', () => events.close(), 70);
+
+    const pool = new ProcessorPool({
+      size: config.processing.workers,
+      modelsDir: config.models.dir,
+      modelId: config.models.embeddingModel,
+      ocrWorkers: config.processing.ocrWorkers,
+      jobTimeoutMs: config.processing.jobTimeoutMs,
+      maxMemoryMb: config.processing.workerMaxMemoryMb,
+      maxPages: config.processing.maxPages,
+      logger: logger.child({ component: 'processor' }),
+    });
+    await pool.start();
+    shutdown.add('processor pool', () => pool.close(), 60);
+
+    const classifier: ClassifierSettings = {
+      types: [...DEFAULT_DOCUMENT_TYPES],
+      sensitivities: [...DEFAULT_SENSITIVITIES],
+      typeExamples: [],
+      sensitivityExamples: [],
+    };
+    const indexer = new IndexerService({ store, index, model });
+    const ingest = new IngestService({ store, blobs, bus, events, logger: logger.child({ component: 'ingest' }), maxUploadBytes: config.limits.uploadMaxBytes });
+    const documents = new DocumentService({ store, blobs, indexer, ingest, events });
+    const search = new SearchService({ index, embedder });
+    const processing = new ProcessingService({
+      store,
+      blobs,
+      runner: pool,
+      indexer,
+      events,
+      classifierSettings: async () => classifier,
+      maxAttempts: config.processing.maxAttempts,
+      logger: logger.child({ component: 'processing' }),
+    });
+
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+
+    const http = await startHttp({
+      host: config.http.host,
+      port: config.http.port,
+      maxUploadBytes: config.limits.uploadMaxBytes,
+      services: { ingest, documents, search },
+      events,
+      resolveScope: async () => DEFAULT_TEAM,
+      readiness: [
+        async () => ({ name: 'store', ok: store.db.open }),
+        async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
+      ],
+      metrics,
+      webDir: config.ui.dir,
+      logger: logger.child({ component: 'http' }),
+    });
+    shutdown.add('http', () => http.close(), 10);
+
+    const consumer: Subscription = await consumeQueue(bus, Queues.DocumentProcess, processing.handle, {
+      concurrency: config.processing.workers,
+      maxAttempts: config.processing.maxAttempts,
+      backoffMs: (attempt) => Math.min(config.processing.retryBaseMs * 2 ** (attempt - 1), 5 * 60_000),
+      leaseMs: 60_000,
+      onDeadLetter: processing.onDeadLetter,
+    });
+    shutdown.add('job consumer', () => consumer.close(), 20);
+
+    // Documents accepted before a crash whose job never reached the bus are queued again;
+    // jobs already on the bus are idempotent by id, so re-enqueueing them is harmless.
+    for (const u of await store.listUnfinishedDocuments()) {
+      const doc = await store.getDocument({ teamId: u.teamId }, u.documentId);
+      if (doc) await ingest.enqueue({ teamId: u.teamId }, doc, doc.jobId);
+    }
+
+    logger.info({ url: http.url, bus: config.bus.driver, model: model.modelId }, `Quire is running at ${http.url}`);
+    return { url: http.url, http, close: () => shutdown.run() };
+  } catch (err) {
+    await shutdown.run();
+    throw err;
+  }
+}

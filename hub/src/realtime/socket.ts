@@ -1,0 +1,106 @@
+/**
+ * Socket.IO: clients join rooms per team and per document and receive live progress and
+ * document events. Every replica receives every event from the bus and emits it to its own
+ * sockets only (`io.local`), so no Socket.IO adapter is needed for fan-out across replicas.
+ *
+ * Client → server: `subscribe` / `unsubscribe` with `{ team: true }` or `{ documentId }`,
+ * answered by an acknowledgement `{ ok: true, state }` or `{ ok: false, error: { code, message } }`.
+ * Server → client: `job:progress` (ProgressEvent) and `document:changed` (DocumentEvent).
+ */
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { AppError, NotFoundError, ValidationError } from '@quire/processors';
+import type { DocumentService } from '../services/document.service.ts';
+import type { LiveEvents } from '../services/live-events.ts';
+import type { TeamScope } from '../store/store.ts';
+
+const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
+
+type Ack = (response: { ok: true; state?: unknown } | { ok: false; error: { code: string; message: string } }) => void;
+
+const teamRoom = (teamId: string) => `team:${teamId}`;
+const documentRoom = (teamId: string, documentId: string) => `doc:${teamId}:${documentId}`;
+
+export function startSocketServer(deps: {
+  httpServer: HttpServer;
+  events: LiveEvents;
+  documents: DocumentService;
+  scopeForHandshake: (auth: Record<string, unknown>) => Promise<TeamScope>;
+  logger: Logger;
+}): { io: Server; close(): Promise<void> } {
+  const { logger } = deps;
+  const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true } });
+
+  io.use((socket, next) => {
+    deps
+      .scopeForHandshake((socket.handshake.auth ?? {}) as Record<string, unknown>)
+      .then((scope) => {
+        socket.data.scope = scope;
+        next();
+      })
+      .catch((err: Error) => next(err));
+  });
+
+  io.on('connection', (socket: Socket) => {
+    const scope = socket.data.scope as TeamScope;
+    socket.on('subscribe', (raw: unknown, ack?: Ack) =>
+      answer(ack, async () => {
+        const req = parse(raw);
+        if ('team' in req) {
+          await socket.join(teamRoom(scope.teamId));
+          return undefined;
+        }
+        const doc = await deps.documents.get(scope, req.documentId);
+        if (!doc) throw new NotFoundError(`Document ${req.documentId} not found`);
+        await socket.join(documentRoom(scope.teamId, doc.id));
+        // A late subscriber first receives the current state.
+        const job = await deps.documents.job(scope, doc.jobId);
+        return { document: { id: doc.id, status: doc.status, jobId: doc.jobId, error: doc.error }, job };
+      }),
+    );
+    socket.on('unsubscribe', (raw: unknown, ack?: Ack) =>
+      answer(ack, async () => {
+        const req = parse(raw);
+        await socket.leave('team' in req ? teamRoom(scope.teamId) : documentRoom(scope.teamId, req.documentId));
+        return undefined;
+      }),
+    );
+  });
+
+  const stop = deps.events.listen((e) => {
+    const { teamId, documentId } = e.event;
+    const name = e.kind === 'progress' ? 'job:progress' : 'document:changed';
+    io.local.to([teamRoom(teamId), documentRoom(teamId, documentId)]).emit(name, e.event);
+  });
+
+  async function answer(ack: Ack | undefined, work: () => Promise<unknown>): Promise<void> {
+    try {
+      const state = await work();
+      ack?.({ ok: true, state });
+    } catch (err) {
+      if (!(err instanceof AppError)) logger.error({ err }, 'socket request failed');
+      const public_ = err instanceof AppError && err.expose;
+      ack?.({
+        ok: false,
+        error: public_ ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'Internal server error' },
+      });
+    }
+  }
+
+  return {
+    io,
+    async close() {
+      stop();
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}
+
+function parse(raw: unknown): z.infer<typeof roomRequest> {
+  const r = roomRequest.safeParse(raw);
+  if (!r.success) throw new ValidationError('Expected { team: true } or { documentId }', { code: 'BAD_REQUEST' });
+  return r.data;
+}

@@ -1,0 +1,77 @@
+/**
+ * Documents as users see them: reading, listing, reprocessing and deleting, always within
+ * a team. Deleting removes the blob, the rows and the index entries.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { JobStatus, type DocumentFilter, type DocumentRecord, type JobRecord, type Page, type Store, type TeamScope } from '../store/store.ts';
+import type { IndexerService } from './indexer.service.ts';
+import type { IngestService } from './ingest.service.ts';
+import type { LiveEvents } from './live-events.ts';
+
+/** Most documents returned by one `documents` page. */
+export const MAX_PAGE_SIZE = 200;
+
+export class DocumentService {
+  constructor(
+    private readonly deps: { store: Store; blobs: BlobStore; indexer: IndexerService; ingest: IngestService; events: LiveEvents },
+  ) {}
+
+  async get(scope: TeamScope, id: string): Promise<DocumentRecord | undefined> {
+    return this.deps.store.getDocument(scope, id);
+  }
+
+  async mustGet(scope: TeamScope, id: string): Promise<DocumentRecord> {
+    const doc = await this.deps.store.getDocument(scope, id);
+    if (!doc) throw new NotFoundError(`Document ${id} not found`);
+    return doc;
+  }
+
+  async list(scope: TeamScope, options: { filter?: DocumentFilter; first?: number; after?: string | null }): Promise<Page<DocumentRecord>> {
+    const first = options.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+      throw new ValidationError(`first must be between 1 and ${MAX_PAGE_SIZE}`, { code: 'BAD_PAGE_SIZE' });
+    }
+    return this.deps.store.listDocuments(scope, { filter: options.filter, first, after: options.after ?? null });
+  }
+
+  async job(scope: TeamScope, id: string): Promise<JobRecord | undefined> {
+    return this.deps.store.getJob(scope, id);
+  }
+
+  pages(scope: TeamScope, documentId: string) {
+    return this.deps.store.getPages(scope, documentId);
+  }
+
+  chunks(scope: TeamScope, documentId: string) {
+    return this.deps.store.getChunks(scope, documentId);
+  }
+
+  /** Starts a new processing job; a document still queued or processing is refused. */
+  async reprocess(scope: TeamScope, id: string): Promise<{ document: DocumentRecord; job: JobRecord }> {
+    const { store } = this.deps;
+    const doc = await this.mustGet(scope, id);
+    if (doc.status === DocumentStatus.Queued || doc.status === DocumentStatus.Processing) {
+      throw new ConflictError(`Document ${id} is already ${doc.status}`, { code: 'ALREADY_PROCESSING', details: { status: doc.status } });
+    }
+    const jobId = randomUUID();
+    const job = await store.insertJob(scope, { id: jobId, documentId: id });
+    const updated = await store.updateDocument(scope, id, { status: DocumentStatus.Queued, jobId, error: null });
+    await this.deps.ingest.enqueue(scope, updated, jobId);
+    return { document: updated, job: { ...job, status: JobStatus.Queued } };
+  }
+
+  /** Deletes a document everywhere. Returns false when there was no such document. */
+  async delete(scope: TeamScope, id: string): Promise<boolean> {
+    const doc = await this.deps.store.getDocument(scope, id);
+    if (!doc) return false;
+    // Index first, then rows, then the blob: a crash in between leaves a row that a retry can
+    // delete, never an index entry pointing at nothing.
+    await this.deps.indexer.remove(scope, id);
+    await this.deps.store.deleteDocument(scope, id);
+    await this.deps.blobs.delete(doc.blobKey);
+    await this.deps.events.documentChanged(scope, { documentId: id, jobId: doc.jobId, status: 'deleted' });
+    return true;
+  }
+}

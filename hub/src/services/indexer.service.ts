@@ -1,0 +1,81 @@
+/**
+ * The indexer: writes a processor's result parts into the Store and the SearchIndex.
+ * Idempotent: parts are keyed by document + page or chunk ordinal, so a redelivered or
+ * re-run job replaces what an earlier attempt wrote, and the summary trims leftovers.
+ */
+import { DocumentStatus, MismatchError, type ResultPart } from '@quire/processors';
+import type { SearchIndex } from '@quire/search';
+import type { DocumentRecord, Store, TeamScope } from '../store/store.ts';
+
+export class IndexerService {
+  constructor(private readonly deps: { store: Store; index: SearchIndex; model: { modelId: string; dimension: number } }) {}
+
+  /** Applies one result part of `doc`'s current job. */
+  async apply(scope: TeamScope, doc: DocumentRecord, part: ResultPart): Promise<void> {
+    const { store, index } = this.deps;
+    switch (part.kind) {
+      case 'pages':
+        await store.upsertPages(scope, doc.id, part.pages);
+        return;
+      case 'chunks': {
+        for (const c of part.chunks) {
+          if (c.vector.length !== this.deps.model.dimension) {
+            throw new MismatchError(
+              'EMBEDDING_DIMENSION_MISMATCH',
+              `Chunk vector has ${c.vector.length} dimensions, the index expects ${this.deps.model.dimension}`,
+            );
+          }
+        }
+        await store.upsertChunks(scope, doc.id, part.chunks);
+        await index.upsertChunks(
+          scope,
+          part.chunks.map((c) => ({
+            documentId: doc.id,
+            ordinal: c.ordinal,
+            text: c.text,
+            page: c.page,
+            boxes: c.boxes,
+            vector: Float32Array.from(c.vector),
+            title: doc.filename,
+            filters: {
+              type: doc.classification?.type.label ?? null,
+              sensitivity: doc.classification?.sensitivity.label ?? null,
+              createdAt: doc.createdAt,
+            },
+          })),
+        );
+        return;
+      }
+      case 'summary': {
+        if (part.model.modelId !== this.deps.model.modelId || part.model.dimension !== this.deps.model.dimension) {
+          throw new MismatchError(
+            'EMBEDDING_MODEL_MISMATCH',
+            `The processor embedded with ${part.model.modelId} (${part.model.dimension}d) but the index holds ${this.deps.model.modelId} (${this.deps.model.dimension}d)`,
+          );
+        }
+        await store.trimDocument(scope, doc.id, part.pageCount, part.chunkCount);
+        await index.truncateDocument(scope, doc.id, part.chunkCount);
+        await index.updateFilters(scope, doc.id, {
+          type: part.classification.type.label,
+          sensitivity: part.classification.sensitivity.label,
+        });
+        await store.updateDocument(scope, doc.id, {
+          status: DocumentStatus.Processed,
+          pageCount: part.pageCount,
+          chunkCount: part.chunkCount,
+          classification: part.classification,
+          fields: part.fields,
+          modelId: part.model.modelId,
+          error: null,
+          processedAt: Date.now(),
+        });
+        return;
+      }
+    }
+  }
+
+  /** Removes a document's index entries (its rows are removed by the store). */
+  async remove(scope: TeamScope, documentId: string): Promise<void> {
+    await this.deps.index.deleteDocument(scope, documentId);
+  }
+}

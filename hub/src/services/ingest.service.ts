@@ -1,0 +1,124 @@
+/**
+ * Ingest: an upload stream becomes a stored blob, a `queued` document and a durable job,
+ * in that order, before the caller is answered. Duplicate bytes in the same team return
+ * the existing document.
+ */
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { DocumentStatus, Queues, enqueueJob, type Bus, type ProcessJob } from '@quire/processors';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { DocumentRecord, Store, TeamScope } from '../store/store.ts';
+import { classifyUpload, UploadInspector } from './upload-inspector.ts';
+import type { LiveEvents } from './live-events.ts';
+
+export interface UploadInput {
+  filename: string;
+  declaredMime: string | undefined;
+  stream: Readable;
+}
+
+export interface UploadAccepted {
+  documentId: string;
+  jobId: string;
+  /** Set when the same bytes were already uploaded to this team: the existing document's id. */
+  duplicateOf?: string;
+}
+
+export class IngestService {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      blobs: BlobStore;
+      bus: Bus;
+      events: LiveEvents;
+      logger: Logger;
+      maxUploadBytes: number;
+    },
+  ) {}
+
+  async upload(scope: TeamScope, input: UploadInput): Promise<UploadAccepted> {
+    const { store, blobs, maxUploadBytes } = this.deps;
+    const documentId = randomUUID();
+    const blobKey = `${scope.teamId}/${documentId}`;
+    const inspector = new UploadInspector(maxUploadBytes);
+    const through = new PassThrough();
+    // The inspector sits between the request and the blob store, so the file is streamed to
+    // disk once while it is hashed, sized and sniffed; nothing holds it whole in memory.
+    const stored = blobs.put(blobKey, through);
+    try {
+      await Promise.all([pipeline(input.stream, inspector, through), stored]);
+    } catch (err) {
+      through.destroy();
+      await stored.catch(() => undefined);
+      await blobs.delete(blobKey);
+      throw err;
+    }
+
+    let mimeType: string;
+    try {
+      mimeType = await classifyUpload({
+        filename: input.filename,
+        declaredMime: input.declaredMime,
+        size: inspector.size,
+        head: inspector.head,
+        tail: inspector.tail,
+      });
+    } catch (err) {
+      await blobs.delete(blobKey);
+      throw err;
+    }
+
+    const sha256 = inspector.digest();
+    const existing = await store.findDocumentBySha256(scope, sha256);
+    if (existing) {
+      await blobs.delete(blobKey);
+      return { documentId: existing.id, jobId: existing.jobId, duplicateOf: existing.id };
+    }
+
+    const jobId = randomUUID();
+    let doc: DocumentRecord;
+    try {
+      doc = await store.insertDocument(scope, {
+        id: documentId,
+        filename: sanitizeFilename(input.filename),
+        mimeType,
+        size: inspector.size,
+        sha256,
+        blobKey,
+        jobId,
+      });
+    } catch (err) {
+      // A concurrent upload of the same bytes won the unique (team, sha256) constraint.
+      const winner = await store.findDocumentBySha256(scope, sha256);
+      await blobs.delete(blobKey);
+      if (winner) return { documentId: winner.id, jobId: winner.jobId, duplicateOf: winner.id };
+      throw err;
+    }
+    await this.enqueue(scope, doc, jobId);
+    return { documentId, jobId };
+  }
+
+  /** Queues a processing job for a stored document and announces it. */
+  async enqueue(scope: TeamScope, doc: DocumentRecord, jobId: string): Promise<void> {
+    const payload: ProcessJob = {
+      jobId,
+      documentId: doc.id,
+      teamId: scope.teamId,
+      blobKey: doc.blobKey,
+      mimeType: doc.mimeType,
+      filename: doc.filename,
+      correlationId: jobId,
+    };
+    await enqueueJob(this.deps.bus, Queues.DocumentProcess, { id: jobId, payload, correlationId: jobId });
+    await this.deps.events.documentChanged(scope, { documentId: doc.id, jobId, status: DocumentStatus.Queued });
+  }
+}
+
+/** Keeps the base name only, without control characters, at most 255 characters. */
+export function sanitizeFilename(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return clean || 'upload';
+}

@@ -1,0 +1,142 @@
+/**
+ * What Quire accepts as an upload, decided from the bytes: a pass-through stream that hashes,
+ * counts and enforces the size limit as the upload streams by, keeping only the first and
+ * last few KB, and the rules that turn those into a media type or a clear refusal.
+ */
+import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { fileTypeFromBuffer } from 'file-type';
+import { PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
+
+const HEAD_BYTES = 8192;
+const TAIL_BYTES = 2048;
+
+/** Counts, hashes and limits bytes flowing through, remembering the head and tail. */
+export class UploadInspector extends Transform {
+  private readonly hash = createHash('sha256');
+  private readonly headParts: Buffer[] = [];
+  private headLength = 0;
+  private tailBuf = Buffer.alloc(0);
+  size = 0;
+
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      done(new PayloadTooLargeError(`The upload exceeds the limit of ${this.maxBytes} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    if (this.headLength < HEAD_BYTES) {
+      const part = chunk.subarray(0, HEAD_BYTES - this.headLength);
+      this.headParts.push(part);
+      this.headLength += part.length;
+    }
+    this.tailBuf = Buffer.concat([this.tailBuf, chunk]).subarray(-TAIL_BYTES);
+    done(null, chunk);
+  }
+
+  get head(): Buffer {
+    return Buffer.concat(this.headParts);
+  }
+
+  get tail(): Buffer {
+    return this.tailBuf;
+  }
+
+  /** Hex sha256 of everything that passed; call once, after the stream finished. */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+const byExtension: Record<string, SupportedMime> = {
+  '.pdf': SupportedMime.Pdf,
+  '.png': SupportedMime.Png,
+  '.jpg': SupportedMime.Jpeg,
+  '.jpeg': SupportedMime.Jpeg,
+  '.tif': SupportedMime.Tiff,
+  '.tiff': SupportedMime.Tiff,
+  '.txt': SupportedMime.Text,
+  '.text': SupportedMime.Text,
+  '.md': SupportedMime.Markdown,
+  '.markdown': SupportedMime.Markdown,
+};
+
+const supported = new Set<string>(Object.values(SupportedMime));
+
+const isText = (m: string | undefined) => m === SupportedMime.Text || m === SupportedMime.Markdown;
+
+/**
+ * Decides the media type of an upload from its first bytes, the file name and the declared
+ * type, or refuses it: 400 for empty or truncated files, 415 for unsupported or mismatched ones.
+ */
+export async function classifyUpload(input: {
+  filename: string;
+  declaredMime: string | undefined;
+  size: number;
+  head: Buffer;
+  tail: Buffer;
+}): Promise<SupportedMime> {
+  if (input.size === 0) throw new ValidationError('The uploaded file is empty', { code: 'EMPTY_UPLOAD' });
+
+  const sniffed = await sniff(input.head, input.filename);
+  if (!sniffed.mime) {
+    throw new UnsupportedMediaError(
+      `Unsupported file type${sniffed.detected ? ` (${sniffed.detected})` : ''}: Quire accepts PDF, PNG, JPEG, TIFF, plain text and Markdown`,
+      { code: 'UNSUPPORTED_MEDIA_TYPE' },
+    );
+  }
+  const mime = sniffed.mime;
+
+  const claimed = byExtension[extname(input.filename).toLowerCase()];
+  const declared = input.declaredMime?.split(';')[0]?.trim().toLowerCase();
+  for (const [what, value] of [
+    ['file name', claimed],
+    ['declared content type', declared && supported.has(declared) ? declared : undefined],
+  ] as const) {
+    if (value && value !== mime && !(isText(value) && isText(mime))) {
+      throw new UnsupportedMediaError(`The ${what} says ${value} but the bytes are ${mime}`, { code: 'MEDIA_TYPE_MISMATCH' });
+    }
+  }
+
+  if (isTruncated(mime, input.tail)) {
+    throw new ValidationError(`The ${mime} file is truncated (its end marker is missing)`, { code: 'TRUNCATED_UPLOAD' });
+  }
+  return mime;
+}
+
+async function sniff(head: Buffer, filename: string): Promise<{ mime?: SupportedMime; detected?: string }> {
+  const type = await fileTypeFromBuffer(head);
+  if (type) return supported.has(type.mime) ? { mime: type.mime as SupportedMime } : { detected: type.mime };
+  if (!looksLikeText(head)) return { detected: 'binary data' };
+  const ext = extname(filename).toLowerCase();
+  return { mime: ext === '.md' || ext === '.markdown' ? SupportedMime.Markdown : SupportedMime.Text };
+}
+
+/** UTF-8 (a character cut at the sample's end is fine) without control characters other than whitespace. */
+function looksLikeText(head: Buffer): boolean {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    return !/[\u0000-\u0008\u000B\u000E-\u001F\u007F]/.test(text);
+  } catch {
+    return false;
+  }
+}
+
+function isTruncated(mime: SupportedMime, tail: Buffer): boolean {
+  switch (mime) {
+    case SupportedMime.Pdf:
+      return !tail.includes('%%EOF');
+    case SupportedMime.Png:
+      return !tail.subarray(-32).includes('IEND');
+    case SupportedMime.Jpeg:
+      return !tail.subarray(-64).includes(Buffer.from([0xff, 0xd9]));
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Schema migrations of the SQLite store, applied in order inside one transaction each.
+ * Append only: a released migration is never edited.
+ */
+export const migrations: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'documents, pages, chunks, jobs, bus queue',
+    sql: `
+      CREATE TABLE teams (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE documents (
+        team_id TEXT NOT NULL REFERENCES teams(id),
+        id TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        mime_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        blob_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        page_count INTEGER NOT NULL DEFAULT 0,
+        chunk_count INTEGER NOT NULL DEFAULT 0,
+        classification TEXT,
+        type_label TEXT,
+        sensitivity_label TEXT,
+        fields TEXT NOT NULL DEFAULT '{}',
+        model_id TEXT,
+        job_id TEXT NOT NULL,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        processed_at INTEGER,
+        PRIMARY KEY (team_id, id),
+        UNIQUE (team_id, sha256)
+      );
+      CREATE UNIQUE INDEX documents_id ON documents(id);
+      CREATE INDEX documents_team_created ON documents(team_id, created_at DESC, id DESC);
+      CREATE INDEX documents_team_status ON documents(team_id, status);
+      CREATE TABLE pages (
+        team_id TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        width REAL NOT NULL,
+        height REAL NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        words TEXT NOT NULL,
+        PRIMARY KEY (team_id, document_id, page)
+      );
+      CREATE TABLE chunks (
+        team_id TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        page INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        start_offset INTEGER NOT NULL,
+        end_offset INTEGER NOT NULL,
+        boxes TEXT NOT NULL,
+        PRIMARY KEY (team_id, document_id, ordinal)
+      );
+      CREATE TABLE jobs (
+        team_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        stage TEXT,
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        percent REAL NOT NULL DEFAULT 0,
+        eta_ms INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        PRIMARY KEY (team_id, id)
+      );
+      CREATE UNIQUE INDEX jobs_id ON jobs(id);
+      CREATE TABLE bus_jobs (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at INTEGER NOT NULL,
+        lease_until INTEGER,
+        last_error TEXT
+      );
+      CREATE INDEX bus_jobs_queue_run ON bus_jobs(queue, run_at);
+      CREATE TABLE bus_dead_letters (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        dead_at INTEGER NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,428 @@
+/**
+ * `SqliteStore`: the embedded Store adapter on better-sqlite3 (WAL, synchronous=FULL so an
+ * acknowledged write survives a crash). It also implements the in-process bus's JobStorage
+ * in the same file, so an accepted upload and its job are equally durable.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { NotFoundError, ValidationError, type Classification, type Fields, type JobStorage, type StoredJob } from '@quire/processors';
+import { migrations } from './migrations.ts';
+import type {
+  ChunkRow,
+  DocumentFilter,
+  DocumentPatch,
+  DocumentRecord,
+  JobPatch,
+  JobRecord,
+  NewDocument,
+  Page,
+  PageRecord,
+  Store,
+  TeamRecord,
+  TeamScope,
+  UnfinishedDocument,
+} from '../store.ts';
+
+type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (created with its folder if missing). */
+  filename: string;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  readonly jobStorage: JobStorage;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(dirname(options.filename), { recursive: true });
+    this.db = new Database(options.filename);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+    this.jobStorage = new SqliteJobStorage(this.db);
+  }
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+    );
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      })();
+    }
+  }
+
+  async ensureTeam(team: { id: string; name: string }): Promise<TeamRecord> {
+    this.db.prepare('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, Date.now());
+    const row = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(team.id) as Row;
+    return { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
+  }
+
+  async insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord> {
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO documents (team_id, id, filename, mime_type, size, sha256, blob_key, status, job_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+        )
+        .run(scope.teamId, doc.id, doc.filename, doc.mimeType, doc.size, doc.sha256, doc.blobKey, doc.jobId, now, now);
+      this.insertJobRow(scope, doc.jobId, doc.id, now);
+    })();
+    return this.mustGetDocument(scope, doc.id);
+  }
+
+  async getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    return row && toDocument(row);
+  }
+
+  async findDocumentBySha256(scope: TeamScope, sha256: string): Promise<DocumentRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND sha256 = ?').get(scope.teamId, sha256) as Row | undefined;
+    return row && toDocument(row);
+  }
+
+  async listDocuments(
+    scope: TeamScope,
+    options: { filter?: DocumentFilter; first: number; after?: string | null },
+  ): Promise<Page<DocumentRecord>> {
+    const where = ['team_id = @team'];
+    const params: Record<string, unknown> = { team: scope.teamId };
+    const f = options.filter ?? {};
+    addIn(where, params, 'status', 'st', f.statuses);
+    addIn(where, params, 'type_label', 'ty', f.types);
+    addIn(where, params, 'sensitivity_label', 'se', f.sensitivities);
+    if (f.createdFrom !== undefined) {
+      where.push('created_at >= @from');
+      params.from = f.createdFrom;
+    }
+    if (f.createdTo !== undefined) {
+      where.push('created_at < @to');
+      params.to = f.createdTo;
+    }
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM documents WHERE ${where.join(' AND ')}`).get(params) as { n: number }).n;
+    if (options.after) {
+      const [createdAt, id] = decodeCursor(options.after);
+      where.push('(created_at < @cAt OR (created_at = @cAt AND id < @cId))');
+      params.cAt = createdAt;
+      params.cId = id;
+    }
+    params.limit = options.first + 1;
+    const rows = this.db
+      .prepare(`SELECT * FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
+      .all(params) as Row[];
+    const edges = rows.slice(0, options.first).map((r) => {
+      const node = toDocument(r);
+      return { node, cursor: encodeCursor(node.createdAt, node.id) };
+    });
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: rows.length > options.first,
+      totalCount: total,
+    };
+  }
+
+  async updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord> {
+    const sets: string[] = ['updated_at = @now'];
+    const params: Record<string, unknown> = { team: scope.teamId, id, now: Date.now() };
+    const put = (col: string, value: unknown) => {
+      sets.push(`${col} = @${col}`);
+      params[col] = value;
+    };
+    if (patch.status !== undefined) put('status', patch.status);
+    if (patch.pageCount !== undefined) put('page_count', patch.pageCount);
+    if (patch.chunkCount !== undefined) put('chunk_count', patch.chunkCount);
+    if (patch.classification !== undefined) {
+      put('classification', patch.classification && JSON.stringify(patch.classification));
+      put('type_label', patch.classification?.type.label ?? null);
+      put('sensitivity_label', patch.classification?.sensitivity.label ?? null);
+    }
+    if (patch.fields !== undefined) put('fields', JSON.stringify(patch.fields));
+    if (patch.modelId !== undefined) put('model_id', patch.modelId);
+    if (patch.jobId !== undefined) put('job_id', patch.jobId);
+    if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
+    if (patch.processedAt !== undefined) put('processed_at', patch.processedAt);
+    const info = this.db.prepare(`UPDATE documents SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
+    if (info.changes === 0) throw new NotFoundError(`Document ${id} not found`);
+    return this.mustGetDocument(scope, id);
+  }
+
+  async deleteDocument(scope: TeamScope, id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const args = [scope.teamId, id];
+      this.db.prepare('DELETE FROM pages WHERE team_id = ? AND document_id = ?').run(...args);
+      this.db.prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ?').run(...args);
+      this.db.prepare('DELETE FROM jobs WHERE team_id = ? AND document_id = ?').run(...args);
+      return this.db.prepare('DELETE FROM documents WHERE team_id = ? AND id = ?').run(...args).changes > 0;
+    })();
+  }
+
+  async upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void> {
+    const stmt = this.db.prepare(
+      `INSERT OR REPLACE INTO pages (team_id, document_id, page, width, height, text, source, confidence, words)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const p of pages) {
+        stmt.run(scope.teamId, documentId, p.page, p.width, p.height, p.text, p.source, p.confidence, JSON.stringify(p.words));
+      }
+    })();
+  }
+
+  async getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM pages WHERE team_id = ? AND document_id = ? ORDER BY page')
+      .all(scope.teamId, documentId) as Row[];
+    return rows.map((r) => ({
+      documentId: String(r.document_id),
+      page: Number(r.page),
+      width: Number(r.width),
+      height: Number(r.height),
+      text: String(r.text),
+      source: r.source as PageRecord['source'],
+      confidence: Number(r.confidence),
+      words: JSON.parse(String(r.words)),
+    }));
+  }
+
+  async upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void> {
+    const stmt = this.db.prepare(
+      `INSERT OR REPLACE INTO chunks (team_id, document_id, ordinal, page, text, start_offset, end_offset, boxes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const c of chunks) stmt.run(scope.teamId, documentId, c.ordinal, c.page, c.text, c.start, c.end, JSON.stringify(c.boxes));
+    })();
+  }
+
+  async trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM pages WHERE team_id = ? AND document_id = ? AND page > ?').run(scope.teamId, documentId, pageCount);
+      this.db.prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ? AND ordinal >= ?').run(scope.teamId, documentId, chunkCount);
+    })();
+  }
+
+  async getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM chunks WHERE team_id = ? AND document_id = ? ORDER BY ordinal')
+      .all(scope.teamId, documentId) as Row[];
+    return rows.map((r) => ({
+      documentId: String(r.document_id),
+      ordinal: Number(r.ordinal),
+      page: Number(r.page),
+      text: String(r.text),
+      start: Number(r.start_offset),
+      end: Number(r.end_offset),
+      boxes: JSON.parse(String(r.boxes)),
+    }));
+  }
+
+  async insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord> {
+    this.insertJobRow(scope, job.id, job.documentId, Date.now());
+    return this.mustGetJob(scope, job.id);
+  }
+
+  private insertJobRow(scope: TeamScope, id: string, documentId: string, now: number): void {
+    this.db
+      .prepare(`INSERT INTO jobs (team_id, id, document_id, status, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)`)
+      .run(scope.teamId, id, documentId, now, now);
+  }
+
+  async getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    return row && toJob(row);
+  }
+
+  async updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord> {
+    const sets: string[] = ['updated_at = @now'];
+    const params: Record<string, unknown> = { team: scope.teamId, id, now: Date.now() };
+    const cols: Record<keyof JobPatch, string> = {
+      status: 'status',
+      attempts: 'attempts',
+      stage: 'stage',
+      done: 'done',
+      total: 'total',
+      percent: 'percent',
+      etaMs: 'eta_ms',
+      error: 'error',
+      finishedAt: 'finished_at',
+    };
+    for (const [key, col] of Object.entries(cols) as [keyof JobPatch, string][]) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      sets.push(`${col} = @${col}`);
+      params[col] = key === 'error' ? value && JSON.stringify(value) : value;
+    }
+    const info = this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
+    if (info.changes === 0) throw new NotFoundError(`Job ${id} not found`);
+    return this.mustGetJob(scope, id);
+  }
+
+  async listUnfinishedDocuments(): Promise<UnfinishedDocument[]> {
+    const rows = this.db
+      .prepare(`SELECT team_id, id, job_id FROM documents WHERE status IN ('queued', 'processing') ORDER BY created_at`)
+      .all() as Row[];
+    return rows.map((r) => ({ teamId: String(r.team_id), documentId: String(r.id), jobId: String(r.job_id) }));
+  }
+
+  private mustGetDocument(scope: TeamScope, id: string): DocumentRecord {
+    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    if (!row) throw new NotFoundError(`Document ${id} not found`);
+    return toDocument(row);
+  }
+
+  private mustGetJob(scope: TeamScope, id: string): JobRecord {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    if (!row) throw new NotFoundError(`Job ${id} not found`);
+    return toJob(row);
+  }
+}
+
+/** The in-process bus's queue, in the store's database. */
+class SqliteJobStorage implements JobStorage {
+  private readonly claim: Database.Transaction<(queue: string, now: number, leaseUntil: number) => StoredJob | undefined>;
+
+  constructor(private readonly db: Database.Database) {
+    const pick = db.prepare(
+      `SELECT id FROM bus_jobs WHERE queue = ? AND run_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+       ORDER BY run_at, rowid LIMIT 1`,
+    );
+    const take = db.prepare('UPDATE bus_jobs SET attempts = attempts + 1, lease_until = ? WHERE id = ? RETURNING id, queue, envelope, attempts');
+    this.claim = db.transaction((queue: string, now: number, leaseUntil: number) => {
+      const row = pick.get(queue, now, now) as { id: string } | undefined;
+      if (!row) return undefined;
+      return take.get(leaseUntil, row.id) as StoredJob;
+    });
+  }
+
+  insertJob(job: { id: string; queue: string; envelope: string; runAt: number }): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO bus_jobs (id, queue, envelope, run_at) VALUES (?, ?, ?, ?)')
+      .run(job.id, job.queue, job.envelope, job.runAt);
+  }
+
+  claimJob(queue: string, now: number, leaseUntil: number): StoredJob | undefined {
+    return this.claim.immediate(queue, now, leaseUntil);
+  }
+
+  extendLease(id: string, leaseUntil: number): void {
+    this.db.prepare('UPDATE bus_jobs SET lease_until = ? WHERE id = ? AND lease_until IS NOT NULL').run(leaseUntil, id);
+  }
+
+  completeJob(id: string): void {
+    this.db.prepare('DELETE FROM bus_jobs WHERE id = ?').run(id);
+  }
+
+  releaseJob(id: string, runAt: number, lastError?: string): void {
+    this.db.prepare('UPDATE bus_jobs SET lease_until = NULL, run_at = ?, last_error = ? WHERE id = ?').run(runAt, lastError ?? null, id);
+  }
+
+  deadLetterJob(id: string, code: string, message: string): void {
+    this.db.transaction(() => {
+      const row = this.db.prepare('SELECT * FROM bus_jobs WHERE id = ?').get(id) as Row | undefined;
+      if (!row) return;
+      this.db
+        .prepare('INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, row.queue, row.envelope, row.attempts, code, message, Date.now());
+      this.db.prepare('DELETE FROM bus_jobs WHERE id = ?').run(id);
+    })();
+  }
+
+  countPending(queue: string, now: number): number {
+    const row = this.db
+      .prepare('SELECT count(*) AS n FROM bus_jobs WHERE queue = ? AND (lease_until IS NULL OR lease_until <= ?)')
+      .get(queue, now) as { n: number };
+    return row.n;
+  }
+
+  nextRunAt(queue: string): number | undefined {
+    const row = this.db
+      .prepare('SELECT min(coalesce(lease_until, run_at)) AS t FROM bus_jobs WHERE queue = ?')
+      .get(queue) as { t: number | null };
+    return row.t ?? undefined;
+  }
+}
+
+function addIn(where: string[], params: Record<string, unknown>, col: string, prefix: string, values?: readonly string[]): void {
+  if (!values?.length) return;
+  const names = values.map((v, i) => {
+    params[`${prefix}${i}`] = v;
+    return `@${prefix}${i}`;
+  });
+  where.push(`${col} IN (${names.join(', ')})`);
+}
+
+function encodeCursor(createdAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError('The cursor is not one this server issued', { code: 'BAD_CURSOR' });
+}
+
+function parseJson<T>(v: unknown): T | null {
+  return v == null ? null : (JSON.parse(String(v)) as T);
+}
+
+function toDocument(r: Row): DocumentRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    filename: String(r.filename),
+    mimeType: String(r.mime_type),
+    size: Number(r.size),
+    sha256: String(r.sha256),
+    blobKey: String(r.blob_key),
+    status: r.status as DocumentRecord['status'],
+    pageCount: Number(r.page_count),
+    chunkCount: Number(r.chunk_count),
+    classification: parseJson<Classification>(r.classification),
+    fields: parseJson<Fields>(r.fields) ?? {},
+    modelId: r.model_id == null ? null : String(r.model_id),
+    jobId: String(r.job_id),
+    error: parseJson(r.error),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    processedAt: r.processed_at == null ? null : Number(r.processed_at),
+  };
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    documentId: String(r.document_id),
+    status: r.status as JobRecord['status'],
+    attempts: Number(r.attempts),
+    stage: r.stage == null ? null : String(r.stage),
+    done: Number(r.done),
+    total: Number(r.total),
+    percent: Number(r.percent),
+    etaMs: r.eta_ms == null ? null : Number(r.eta_ms),
+    error: parseJson(r.error),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    finishedAt: r.finished_at == null ? null : Number(r.finished_at),
+  };
+}

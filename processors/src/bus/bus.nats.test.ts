@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import type { Bus, JobEnvelope } from './bus.ts';
+import { NatsBus, deleteNatsBusStreams } from './bus.nats.ts';
+import { defineBusContract } from './contract.ts';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+// Not a skip: the services script always provides NATS, so its absence is a broken setup.
+const probe = new NatsBus({ servers: NATS_URL, prefix: `probe-${randomUUID().slice(0, 8)}`, timeoutMs: 2000 });
+try {
+  await probe.start();
+} catch (err) {
+  throw new Error(`NATS with JetStream is not reachable at ${NATS_URL}; run \`npm run services -- start\``, { cause: err });
+}
+await probe.close();
+await deleteNatsBusStreams({ servers: NATS_URL, prefix: probe.jobsStream.replace(/_jobs$/, '') });
+
+function uniquePrefix(): string {
+  return `t-${randomUUID().slice(0, 12)}`;
+}
+
+defineBusContract('NatsBus', async ({ closeTimeoutMs }) => {
+  const prefix = uniquePrefix();
+  const buses: Bus[] = [];
+  const open = async (): Promise<Bus> => {
+    const bus = new NatsBus({ servers: NATS_URL, prefix, name: `contract-${prefix}`, closeTimeoutMs, pullExpiresMs: 1000 });
+    await bus.start();
+    buses.push(bus);
+    return bus;
+  };
+  return {
+    bus: await open(),
+    reopen: open,
+    cleanup: async () => {
+      for (const bus of buses) await bus.close();
+      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    },
+  };
+});
+
+function job(queue: string): JobEnvelope {
+  return { id: randomUUID(), queue, payload: { n: 1 }, correlationId: randomUUID(), enqueuedAt: Date.now() };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A consumer in its own process, started with tsx, that takes jobs and never finishes them. */
+const CHILD = `
+const { NatsBus } = await import(process.env.BUS_MODULE);
+const bus = new NatsBus({ servers: process.env.NATS_URL, prefix: process.env.BUS_PREFIX, name: 'doomed' });
+await bus.start();
+await bus.consume('crash.work', async (d) => {
+  process.stdout.write('taken ' + d.envelope.id + ' ' + d.attempt + '\\n');
+  return new Promise(() => {});
+}, { leaseMs: 1000 });
+process.stdout.write('ready\\n');
+`;
+
+describe('NatsBus across connections', () => {
+  it('redelivers to another process a job whose consumer process was killed without acknowledging it', async () => {
+    const prefix = uniquePrefix();
+    const survivor = new NatsBus({ servers: NATS_URL, prefix, name: 'survivor' });
+    await survivor.start();
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
+      env: { ...process.env, NATS_URL, BUS_PREFIX: prefix, BUS_MODULE: new URL('./bus.nats.ts', import.meta.url).href },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      const lines = createInterface({ input: child.stdout });
+      const seen: string[] = [];
+      lines.on('line', (line) => seen.push(line));
+      await waitFor(() => seen.includes('ready'), 'the child consumer', 15_000);
+      const j = job('crash.work');
+      await survivor.enqueue(j);
+      await waitFor(() => seen.includes(`taken ${j.id} 1`), 'the child to take the job');
+      child.kill('SIGKILL');
+      await exited;
+
+      const got: Array<{ id: string; attempt: number }> = [];
+      const killedAt = Date.now();
+      await survivor.consume(
+        'crash.work',
+        async (d) => {
+          got.push({ id: d.envelope.id, attempt: d.attempt });
+          return { status: 'succeeded' };
+        },
+        { leaseMs: 1000 },
+      );
+      await waitFor(() => got.length === 1, 'redelivery to the survivor');
+      assert.deepEqual(got, [{ id: j.id, attempt: 2 }]);
+      // ack_wait is 1 s; anything near it shows the server, not a poll, redelivered the job.
+      assert.ok(Date.now() - killedAt < 5000, `redelivered ${Date.now() - killedAt} ms after the kill`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await survivor.close();
+      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    }
+  });
+
+  it('shares one queue between connections and delivers events across them', async () => {
+    const prefix = uniquePrefix();
+    const a = new NatsBus({ servers: NATS_URL, prefix, name: 'a' });
+    const b = new NatsBus({ servers: NATS_URL, prefix, name: 'b' });
+    await a.start();
+    await b.start();
+    try {
+      const byBus = { a: [] as string[], b: [] as string[] };
+      const handler = (name: 'a' | 'b') => async (d: { envelope: JobEnvelope }) => {
+        byBus[name].push(d.envelope.id);
+        await new Promise((r) => setTimeout(r, 20));
+        return { status: 'succeeded' as const };
+      };
+      await a.consume('shared.work', handler('a'), { concurrency: 2 });
+      await b.consume('shared.work', handler('b'), { concurrency: 2 });
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const j = job('shared.work');
+        ids.push(j.id);
+        await a.enqueue(j);
+      }
+      await waitFor(() => byBus.a.length + byBus.b.length === 40, 'all jobs');
+      assert.deepEqual([...byBus.a, ...byBus.b].sort(), ids.sort(), 'a job ran twice or not at all');
+      assert.ok(byBus.a.length > 0 && byBus.b.length > 0, `one connection took everything: ${byBus.a.length}/${byBus.b.length}`);
+
+      const events: string[] = [];
+      await b.subscribe('events.*.document.processed', (e) => events.push(`${e.subject} ${String(e.correlationId)}`));
+      await a.publish('events.team-9.document.processed', { documentId: 'd1' }, 'c-1');
+      await waitFor(() => events.length === 1, 'event on the other connection');
+      assert.deepEqual(events, ['events.team-9.document.processed c-1']);
+    } finally {
+      await a.close();
+      await b.close();
+      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    }
+  });
+
+  it('keeps dead letters in a stream, with error headers', async () => {
+    const prefix = uniquePrefix();
+    const bus = new NatsBus({ servers: NATS_URL, prefix });
+    await bus.start();
+    try {
+      const j = job('dlq.work');
+      let dead = 0;
+      await bus.consume('dlq.work', async () => ({ status: 'failed', code: 'BAD_SCAN', message: 'unreadable\r\npage', retryable: false }), {
+        onDeadLetter: () => void dead++,
+      });
+      await bus.enqueue(j);
+      await waitFor(() => dead === 1, 'dead letter');
+      const { connect } = await import('nats');
+      const nc = await connect({ servers: NATS_URL });
+      try {
+        const jsm = await nc.jetstreamManager();
+        const stored = await jsm.streams.getMessage(bus.deadLetterStream, { last_by_subj: `${prefix}.dead-letter.dlq.work` });
+        assert.equal(stored.header.get('Quire-Error-Code'), 'BAD_SCAN');
+        assert.equal(stored.header.get('Quire-Error-Message'), 'unreadable page');
+        assert.equal(stored.header.get('Quire-Attempts'), '1');
+        assert.equal(stored.header.get('Quire-Job-Id'), j.id);
+        assert.deepEqual(stored.json<{ envelope: JobEnvelope }>().envelope, j);
+        const jobs = await jsm.streams.info(bus.jobsStream);
+        assert.equal(jobs.state.messages, 0, 'the dead-lettered job is still in the work queue');
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await bus.close();
+      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    }
+  });
+
+  it('fails to start with BUS_UNAVAILABLE when no server listens', async () => {
+    const bus = new NatsBus({ servers: 'nats://127.0.0.1:1', prefix: uniquePrefix(), timeoutMs: 1000 });
+    await assert.rejects(bus.start(), { code: 'BUS_UNAVAILABLE' });
+  });
+});

@@ -1,0 +1,278 @@
+/**
+ * Every queue and event subject of Quire, each with its payload schema, and the subject
+ * syntax shared by all bus adapters.
+ *
+ * Subjects are logical: adapters may put a namespace in front (NatsBus prepends its
+ * `prefix`), never change them otherwise. Layout:
+ *
+ * | subject                                   | kind  | payload          |
+ * |-------------------------------------------|-------|------------------|
+ * | `document.process`                        | queue | {@link ProcessJob} |
+ * | `events.<teamId>.job.progressed`          | event | {@link ProgressEvent} |
+ * | `events.<teamId>.document.<kind>`         | event | {@link DocumentEvent} (`queued`, `processing`, `processed`, `failed`, `deleted`) |
+ * | `dead-letter.<queue>`                     | event | {@link DeadLetter} |
+ *
+ * The team id is the second token of every event subject, so `events.<teamId>.>` is one
+ * team's whole feed and `events.*.document.>` every team's document events.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors.ts';
+import { processJobSchema, progressEventSchema } from '../protocol.ts';
+import type { ProcessJob, ProgressEvent } from '../protocol.ts';
+import type { Bus, DeadLetter, EventEnvelope, JobEnvelope, JobHandler, ConsumeOptions, Subscription } from './bus.ts';
+
+// --- syntax ------------------------------------------------------------------------------
+
+/**
+ * A literal subject token: letters, digits, `_` and `-`. Team ids (uuids, nanoids) fit;
+ * `.`, `*`, `>` and whitespace would change what a subscriber's pattern matches.
+ */
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Whether `token` may be used as one token of a subject. */
+export function isSubjectToken(token: string): boolean {
+  return TOKEN.test(token);
+}
+
+/** Returns `token`, or throws a {@link ValidationError} naming `what` when it is not a safe token. */
+export function assertSubjectToken(token: string, what: string): string {
+  if (!isSubjectToken(token)) {
+    throw new ValidationError(
+      `${what} ${JSON.stringify(token)} is not a valid subject token (letters, digits, '_' or '-', 1-128 characters)`,
+      {
+        code: 'INVALID_SUBJECT',
+      },
+    );
+  }
+  return token;
+}
+
+/**
+ * Checks a dot-separated subject. With `wildcards`, a token may be `*` (exactly one token)
+ * and the last token may be `>` (one or more tokens): a subscription pattern.
+ * @throws ValidationError with code `INVALID_SUBJECT`.
+ */
+export function assertSubject(subject: string, options: { wildcards: boolean }): string {
+  const tokens = subject.split('.');
+  const ok =
+    subject.length <= 512 &&
+    tokens.every((t, i) => TOKEN.test(t) || (options.wildcards && (t === '*' || (t === '>' && i === tokens.length - 1))));
+  if (!ok) {
+    const kind = options.wildcards ? 'subject pattern' : 'subject';
+    throw new ValidationError(`invalid ${kind} ${JSON.stringify(subject)}`, { code: 'INVALID_SUBJECT' });
+  }
+  return subject;
+}
+
+/**
+ * NATS wildcard matching, the one implementation every in-process subscriber uses:
+ * `*` matches exactly one token, a trailing `>` one or more.
+ */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i];
+    if (token === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (token !== '*' && token !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+// --- payloads defined here ---------------------------------------------------------------
+
+/** Document lifecycle events, past tense; the kind is the last subject token. */
+export const DocumentEventKind = {
+  Queued: 'queued',
+  Processing: 'processing',
+  Processed: 'processed',
+  Failed: 'failed',
+  Deleted: 'deleted',
+} as const;
+export type DocumentEventKind = (typeof DocumentEventKind)[keyof typeof DocumentEventKind];
+
+/** Payload of `events.<teamId>.document.<kind>`. */
+export const documentEventSchema = z.object({
+  kind: z.enum(['queued', 'processing', 'processed', 'failed', 'deleted']),
+  documentId: z.string().min(1),
+  teamId: z.string().min(1),
+  /** The processing job this event belongs to, when there is one. */
+  jobId: z.string().optional(),
+  /** Why processing failed, and in which stage when known; only on `failed`. */
+  error: z.object({ code: z.string(), message: z.string(), stage: z.string().nullable().optional() }).optional(),
+  /** Epoch ms when it happened. */
+  at: z.number(),
+});
+export type DocumentEvent = z.infer<typeof documentEventSchema>;
+
+const deadLetterSchema = z.object({
+  envelope: z.object({
+    id: z.string(),
+    queue: z.string(),
+    payload: z.unknown(),
+    correlationId: z.string(),
+    enqueuedAt: z.number(),
+  }),
+  attempts: z.number().int(),
+  code: z.string(),
+  message: z.string(),
+});
+
+// --- definitions ---------------------------------------------------------------------------
+
+/** A queue: its name and the schema every job payload on it satisfies. */
+export interface QueueDefinition<P> {
+  readonly name: string;
+  readonly schema: z.ZodType<P>;
+}
+
+/**
+ * A family of team-scoped event subjects: `subject(teamId)` builds the concrete subject,
+ * `pattern(teamId?)` the subscription that matches one team or, without an argument, all.
+ */
+export interface EventDefinition<P> {
+  /** The subject without its team, e.g. `document.processed`. */
+  readonly name: string;
+  readonly schema: z.ZodType<P>;
+  subject(teamId: string): string;
+  pattern(teamId?: string): string;
+}
+
+function teamEvent<P>(name: string, schema: z.ZodType<P>): EventDefinition<P> {
+  return Object.freeze({
+    name,
+    schema,
+    subject: (teamId: string) => `events.${assertSubjectToken(teamId, 'team id')}.${name}`,
+    pattern: (teamId?: string) => `events.${teamId === undefined ? '*' : assertSubjectToken(teamId, 'team id')}.${name}`,
+  });
+}
+
+/** Every queue. Jobs are imperative. */
+export const Queues = {
+  /** The only job a processor takes: process one uploaded document. */
+  DocumentProcess: Object.freeze({ name: 'document.process', schema: processJobSchema }) as QueueDefinition<ProcessJob>,
+} as const;
+
+/** Every event. Events are past tense and scoped to a team. */
+export const Events = {
+  /** A job's progress (stage, done/total, ETA), at each stage change and at least every 500 ms. */
+  JobProgressed: teamEvent<ProgressEvent>('job.progressed', progressEventSchema),
+  DocumentQueued: teamEvent<DocumentEvent>('document.queued', documentEventSchema),
+  DocumentProcessing: teamEvent<DocumentEvent>('document.processing', documentEventSchema),
+  DocumentProcessed: teamEvent<DocumentEvent>('document.processed', documentEventSchema),
+  DocumentFailed: teamEvent<DocumentEvent>('document.failed', documentEventSchema),
+  DocumentDeleted: teamEvent<DocumentEvent>('document.deleted', documentEventSchema),
+} as const;
+
+/** Subjects that are not per-team events. */
+export const Subjects = {
+  /** Everything one team sees: its progress and document events. */
+  teamFeed: (teamId: string): string => `events.${assertSubjectToken(teamId, 'team id')}.>`,
+  /** Every team's document events (`events.*.document.*`). */
+  allDocumentEvents: 'events.*.document.*',
+  /**
+   * Where a job goes when it runs out of attempts or fails non-retryably; payload
+   * {@link DeadLetter}. Adapters publish here after storing the dead letter.
+   */
+  deadLetter: (queue: string): string => `dead-letter.${assertSubject(queue, { wildcards: false })}`,
+  /** Every queue's dead letters. */
+  allDeadLetters: 'dead-letter.>',
+} as const;
+
+/** Schema of the payload on `dead-letter.<queue>`. */
+export const deadLetterEventSchema: z.ZodType<DeadLetter> = deadLetterSchema;
+
+/** The kind of a document event subject, read from its last token. */
+export function documentEventKind(subject: string): DocumentEventKind | undefined {
+  const kind = subject.split('.').at(-1);
+  return Object.values(DocumentEventKind).find((k) => k === kind);
+}
+
+// --- typed helpers -------------------------------------------------------------------------
+
+/**
+ * Enqueues a job after validating its payload against the queue's schema. The job id is
+ * the idempotency key.
+ */
+export async function enqueueJob<P>(
+  bus: Bus,
+  queue: QueueDefinition<P>,
+  job: { id: string; payload: P; correlationId: string },
+): Promise<void> {
+  const parsed = queue.schema.safeParse(job.payload);
+  if (!parsed.success) {
+    throw new ValidationError(`invalid ${queue.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
+  }
+  const envelope: JobEnvelope<P> = {
+    id: job.id,
+    queue: queue.name,
+    payload: parsed.data,
+    correlationId: job.correlationId,
+    enqueuedAt: Date.now(),
+  };
+  await bus.enqueue(envelope);
+}
+
+/**
+ * Consumes a queue with payloads validated at the boundary: a job whose payload does not
+ * match the schema fails non-retryably with code `INVALID_PAYLOAD` (it cannot get better
+ * by retrying) and is dead-lettered.
+ */
+export function consumeQueue<P>(
+  bus: Bus,
+  queue: QueueDefinition<P>,
+  handler: JobHandler<P>,
+  options?: ConsumeOptions,
+): Promise<Subscription> {
+  return bus.consume<unknown>(
+    queue.name,
+    async (delivery) => {
+      const parsed = queue.schema.safeParse(delivery.envelope.payload);
+      if (!parsed.success) {
+        return { status: 'failed', code: 'INVALID_PAYLOAD', message: parsed.error.message, retryable: false };
+      }
+      const envelope: JobEnvelope<P> = { ...delivery.envelope, payload: parsed.data };
+      return handler({
+        envelope,
+        attempt: delivery.attempt,
+        signal: delivery.signal,
+        heartbeat: () => delivery.heartbeat(),
+      });
+    },
+    options,
+  );
+}
+
+/** Publishes a team event after validating its payload. */
+export async function publishEvent<P>(
+  bus: Bus,
+  event: EventDefinition<P>,
+  teamId: string,
+  payload: P,
+  correlationId?: string,
+): Promise<void> {
+  const parsed = event.schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new ValidationError(`invalid ${event.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
+  }
+  await bus.publish(event.subject(teamId), parsed.data, correlationId);
+}
+
+/**
+ * Subscribes to one team's events of a kind, or every team's without `teamId`. Events whose
+ * payload does not match the schema are passed to `onInvalid` (default: dropped), never to
+ * `handler`.
+ */
+export function subscribeEvent<P>(
+  bus: Bus,
+  event: EventDefinition<P>,
+  handler: (payload: P, event: EventEnvelope<P>) => void,
+  options: { teamId?: string; onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
+): Promise<Subscription> {
+  return bus.subscribe<unknown>(event.pattern(options.teamId), (raw) => {
+    const parsed = event.schema.safeParse(raw.payload);
+    if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
+    else options.onInvalid?.(raw, parsed.error);
+  });
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the servers the tests need, each on loopback, with its data,
+# pid file and log under .services/<name>/ in the repository (git-ignored).
+#
+#   npm run services -- start [service...]    install if missing, start, wait until ready
+#   npm run services -- stop [service...]     stop what this script started, remove its data
+#   npm run services -- status [service...]   exit 0 when every named service is running
+#
+# Services: nats (JetStream). Each service supplies <name>_start, <name>_stop and
+# <name>_status; adding one means adding its three functions and its name to SERVICES.
+# Service functions are called by composed name ("${name}_${action}"), not directly.
+# shellcheck disable=SC2317
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="$ROOT/.services"
+SERVICES=(nats)
+
+log() { printf '%s\n' "$*" >&2; }
+die() {
+  log "services: $*"
+  exit 1
+}
+
+# The package index is refreshed at most once per run, and only when something is missing.
+APT_UPDATED=0
+apt_install() {
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "installing $* needs root (or sudo)"
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null || die "$* is missing and there is no apt-get; install it yourself"
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    log "services: apt-get update"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    APT_UPDATED=1
+  fi
+  log "services: apt-get install $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid_alive PID_FILE [COMMAND]: the recorded process runs (and, given COMMAND, is that program,
+# so a pid reused after a reboot is not mistaken for our server).
+pid_alive() {
+  local pid_file=$1 command=${2:-}
+  [[ -s $pid_file ]] || return 1
+  local pid
+  pid=$(cat "$pid_file")
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z $command || $(ps -p "$pid" -o comm= 2>/dev/null) == "$command" ]]
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retries COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local tries=$((seconds * 10))
+  for ((i = 0; i < tries; i++)); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  die "timed out after ${seconds}s waiting for $what"
+}
+
+# stop_pid NAME PID_FILE: TERM, then KILL after 10 s; removes the pid file.
+stop_pid() {
+  local name=$1 pid_file=$2
+  if ! pid_alive "$pid_file"; then
+    rm -f "$pid_file"
+    return 0
+  fi
+  local pid
+  pid=$(cat "$pid_file")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "services: $name did not stop on TERM, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pid_file"
+}
+
+# --- nats: NATS with JetStream ------------------------------------------------------------
+NATS_PORT=${NATS_PORT:-4222}
+NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-8222}
+NATS_DIR="$STATE_DIR/nats"
+NATS_PID="$NATS_DIR/nats-server.pid"
+
+nats_ready() {
+  port_open "$NATS_PORT" || return 1
+  # /healthz reports ok only once JetStream is up, not merely the client port.
+  curl -fsS "http://127.0.0.1:$NATS_MONITOR_PORT/healthz" >/dev/null 2>&1
+}
+
+nats_start() {
+  if pid_alive "$NATS_PID" nats-server; then
+    log "nats: already running (pid $(cat "$NATS_PID"), nats://127.0.0.1:$NATS_PORT)"
+    return 0
+  fi
+  if port_open "$NATS_PORT"; then
+    die "nats: port $NATS_PORT is taken by a process this script did not start; stop it or set NATS_PORT"
+  fi
+  command -v nats-server >/dev/null || apt_install nats-server
+  command -v curl >/dev/null || apt_install curl
+  mkdir -p "$NATS_DIR/store"
+  # setsid detaches the server from this shell's process group, so it outlives the script.
+  setsid nats-server \
+    --addr 127.0.0.1 --port "$NATS_PORT" \
+    --http_port "$NATS_MONITOR_PORT" \
+    --jetstream --store_dir "$NATS_DIR/store" \
+    --pid "$NATS_PID" --log "$NATS_DIR/nats-server.log" \
+    </dev/null >>"$NATS_DIR/nats-server.out" 2>&1 &
+  wait_for 15 "nats-server on port $NATS_PORT (see $NATS_DIR/nats-server.log)" nats_ready
+  log "nats: running (pid $(cat "$NATS_PID"), nats://127.0.0.1:$NATS_PORT, JetStream)"
+}
+
+nats_stop() {
+  stop_pid nats "$NATS_PID"
+  rm -rf "$NATS_DIR"
+  log "nats: stopped"
+}
+
+nats_status() {
+  if pid_alive "$NATS_PID" nats-server && nats_ready; then
+    log "nats: running (pid $(cat "$NATS_PID"), nats://127.0.0.1:$NATS_PORT)"
+  else
+    log "nats: not running"
+    return 3
+  fi
+}
+
+# --- dispatch ------------------------------------------------------------------------------
+usage() { die "usage: services.sh start|stop|status [${SERVICES[*]}]"; }
+
+[[ $# -ge 1 ]] || usage
+action=$1
+shift
+case $action in start | stop | status) ;; *) usage ;; esac
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=("${SERVICES[@]}")
+for name in "${targets[@]}"; do
+  [[ " ${SERVICES[*]} " == *" $name "* ]] || die "unknown service '$name' (known: ${SERVICES[*]})"
+done
+
+status=0
+for name in "${targets[@]}"; do
+  "${name}_${action}" || status=$?
+done
+exit "$status"

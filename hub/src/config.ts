@@ -49,7 +49,7 @@ const envSchema = z.object({
   /** NATS server(s), comma-separated, when BUS=nats. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** Namespace of streams and subjects on NATS, so several installs can share one server. */
-  NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('quire'),
+  NATS_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64').default('quire'),
   /** Largest accepted upload. Default 100mb. */
   UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
   /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */

@@ -55,7 +55,9 @@ export class FsBlobStore implements BlobStore {
     try {
       return new Uint8Array(await readFile(this.pathOf(key)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`Blob ${key} not found`, { cause: err });
+      // A key naming a folder of other blobs, or a path below a blob, names no blob either.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') throw new NotFoundError(`Blob ${key} not found`, { cause: err });
       throw err;
     }
   }
@@ -65,8 +67,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   async exists(key: string): Promise<boolean> {
+    const path = this.pathOf(key);
     try {
-      return (await stat(this.pathOf(key))).isFile();
+      return (await stat(path)).isFile();
     } catch {
       return false;
     }

@@ -293,53 +293,63 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The in-process bus's queue, in the store's database. */
+/**
+ * The in-process bus's queue, in the store's database. Every change to a claimed job is
+ * fenced by its attempt number, so a consumer whose lease expired cannot touch a job that
+ * another consumer now holds.
+ */
 class SqliteJobStorage implements JobStorage {
-  private readonly claim: Database.Transaction<(queue: string, now: number, leaseUntil: number) => StoredJob | undefined>;
+  readonly durable = true;
+  private readonly claim: Database.Statement;
+  private readonly held = 'id = @id AND attempts = @attempt AND lease_until IS NOT NULL';
 
   constructor(private readonly db: Database.Database) {
-    const pick = db.prepare(
-      `SELECT id FROM bus_jobs WHERE queue = ? AND run_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-       ORDER BY run_at, rowid LIMIT 1`,
+    this.claim = db.prepare(
+      `UPDATE bus_jobs SET attempts = attempts + 1, lease_until = @leaseUntil
+       WHERE id = (SELECT id FROM bus_jobs WHERE queue = @queue AND run_at <= @now
+                   AND (lease_until IS NULL OR lease_until <= @now) ORDER BY run_at, rowid LIMIT 1)
+       RETURNING id, queue, envelope, attempts`,
     );
-    const take = db.prepare('UPDATE bus_jobs SET attempts = attempts + 1, lease_until = ? WHERE id = ? RETURNING id, queue, envelope, attempts');
-    this.claim = db.transaction((queue: string, now: number, leaseUntil: number) => {
-      const row = pick.get(queue, now, now) as { id: string } | undefined;
-      if (!row) return undefined;
-      return take.get(leaseUntil, row.id) as StoredJob;
-    });
   }
 
-  insertJob(job: { id: string; queue: string; envelope: string; runAt: number }): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO bus_jobs (id, queue, envelope, run_at) VALUES (?, ?, ?, ?)')
-      .run(job.id, job.queue, job.envelope, job.runAt);
+  insertJob(job: { id: string; queue: string; envelope: string; runAt: number }): boolean {
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO bus_jobs (id, queue, envelope, run_at) VALUES (?, ?, ?, ?)')
+        .run(job.id, job.queue, job.envelope, job.runAt).changes === 1
+    );
   }
 
   claimJob(queue: string, now: number, leaseUntil: number): StoredJob | undefined {
-    return this.claim.immediate(queue, now, leaseUntil);
+    return this.claim.get({ queue, now, leaseUntil }) as StoredJob | undefined;
   }
 
-  extendLease(id: string, leaseUntil: number): void {
-    this.db.prepare('UPDATE bus_jobs SET lease_until = ? WHERE id = ? AND lease_until IS NOT NULL').run(leaseUntil, id);
+  extendLease(id: string, attempt: number, leaseUntil: number): boolean {
+    return this.db.prepare(`UPDATE bus_jobs SET lease_until = @leaseUntil WHERE ${this.held}`).run({ id, attempt, leaseUntil }).changes === 1;
   }
 
-  completeJob(id: string): void {
-    this.db.prepare('DELETE FROM bus_jobs WHERE id = ?').run(id);
+  completeJob(id: string, attempt: number): boolean {
+    return this.db.prepare(`DELETE FROM bus_jobs WHERE ${this.held}`).run({ id, attempt }).changes === 1;
   }
 
-  releaseJob(id: string, runAt: number, lastError?: string): void {
-    this.db.prepare('UPDATE bus_jobs SET lease_until = NULL, run_at = ?, last_error = ? WHERE id = ?').run(runAt, lastError ?? null, id);
+  releaseJob(id: string, attempt: number, runAt: number, lastError?: string): boolean {
+    return (
+      this.db
+        .prepare(`UPDATE bus_jobs SET lease_until = NULL, run_at = @runAt, last_error = @lastError WHERE ${this.held}`)
+        .run({ id, attempt, runAt, lastError: lastError ?? null }).changes === 1
+    );
   }
 
-  deadLetterJob(id: string, code: string, message: string): void {
-    this.db.transaction(() => {
-      const row = this.db.prepare('SELECT * FROM bus_jobs WHERE id = ?').get(id) as Row | undefined;
-      if (!row) return;
+  deadLetterJob(id: string, attempt: number, code: string, message: string): boolean {
+    return this.db.transaction(() => {
+      const row = this.db.prepare(`DELETE FROM bus_jobs WHERE ${this.held} RETURNING queue, envelope, attempts`).get({ id, attempt }) as
+        | Row
+        | undefined;
+      if (!row) return false;
       this.db
         .prepare('INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(id, row.queue, row.envelope, row.attempts, code, message, Date.now());
-      this.db.prepare('DELETE FROM bus_jobs WHERE id = ?').run(id);
+      return true;
     })();
   }
 
@@ -352,7 +362,7 @@ class SqliteJobStorage implements JobStorage {
 
   nextRunAt(queue: string): number | undefined {
     const row = this.db
-      .prepare('SELECT min(coalesce(lease_until, run_at)) AS t FROM bus_jobs WHERE queue = ?')
+      .prepare('SELECT min(max(run_at, coalesce(lease_until, run_at))) AS t FROM bus_jobs WHERE queue = ?')
       .get(queue) as { t: number | null };
     return row.t ?? undefined;
   }

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.ts';
+
+/** Asserts that `env` is refused, and returns the error for closer checks. */
+function refused(env: Record<string, string>): ConfigError {
+  let caught: unknown;
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => {
+      caught = err;
+      return err instanceof ConfigError;
+    },
+  );
+  return caught as ConfigError;
+}
+
+describe('loadConfig', () => {
+  it('defaults to the embedded mode: port 4000, ./data, in-process bus, 100 MB uploads', () => {
+    const config = loadConfig({});
+    const dataDir = resolve('data');
+    assert.deepEqual(config.http, { port: 4000, host: '0.0.0.0' });
+    assert.deepEqual(config.store, {
+      driver: 'sqlite',
+      dataDir,
+      sqlitePath: join(dataDir, 'quire.sqlite'),
+      blobDir: join(dataDir, 'blobs'),
+    });
+    assert.ok(isAbsolute(config.store.dataDir));
+    assert.deepEqual(config.search, { driver: 'embedded' });
+    assert.equal(config.bus.driver, 'memory');
+    assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
+    assert.equal(config.log.level, 'info');
+    assert.equal(config.log.pretty, false);
+    assert.ok(isAbsolute(config.models.dir) && isAbsolute(config.ui.dir));
+  });
+
+  it('reads only the environment it is given', () => {
+    assert.deepEqual(loadConfig({}), loadConfig({ UNRELATED: 'x', npm_config_cache: 'y' }));
+  });
+
+  it('parses sizes with and without units', () => {
+    const cases: [string, number][] = [
+      ['5mb', 5 * 1024 * 1024],
+      ['5MB', 5 * 1024 * 1024],
+      ['512kb', 512 * 1024],
+      ['10 kb', 10 * 1024],
+      ['1.5gb', 1.5 * 1024 ** 3],
+      ['1048576', 1048576],
+      ['900b', 900],
+    ];
+    for (const [value, bytes] of cases) {
+      assert.equal(loadConfig({ UPLOAD_MAX_BYTES: value }).limits.uploadMaxBytes, bytes, value);
+    }
+  });
+
+  it('applies valid overrides and resolves DATA_DIR', () => {
+    const dataDir = join(tmpdir(), 'quire-config-test');
+    const config = loadConfig({ PORT: '0', BUS: 'nats', NATS_URL: 'nats://10.0.0.5:4222', DATA_DIR: dataDir, LOG_PRETTY: 'yes' });
+    assert.equal(config.http.port, 0);
+    assert.deepEqual(config.bus, { driver: 'nats', natsUrl: 'nats://10.0.0.5:4222', natsPrefix: 'quire' });
+    assert.equal(config.store.sqlitePath, join(dataDir, 'quire.sqlite'));
+    assert.equal(config.log.pretty, true);
+    assert.equal(loadConfig({ DATA_DIR: 'var/quire' }).store.dataDir, resolve('var', 'quire'));
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig({ PORT: '', BUS: '', UPLOAD_MAX_BYTES: '' });
+    assert.equal(config.http.port, 4000);
+    assert.equal(config.bus.driver, 'memory');
+    assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
+  });
+
+  it('lists every invalid variable at once, by name and value', () => {
+    const err = refused({ PORT: 'abc', BUS: 'kafka', UPLOAD_MAX_BYTES: 'lots', HOST: 'localhost' });
+    assert.equal(err.name, 'ConfigError');
+    assert.ok(err instanceof Error);
+    assert.equal(err.problems.length, 3, err.message);
+    for (const [name, value] of [
+      ['PORT', 'abc'],
+      ['BUS', 'kafka'],
+      ['UPLOAD_MAX_BYTES', 'lots'],
+    ] as const) {
+      const problem = err.problems.find((p) => p.startsWith(`${name}:`));
+      assert.ok(problem, `no problem names ${name}: ${err.message}`);
+      assert.ok(problem.includes(JSON.stringify(value)), problem);
+      assert.ok(err.message.includes(problem), 'the message lists the problem');
+    }
+  });
+
+  it('refuses ports outside 0..65535 and non-integers', () => {
+    for (const port of ['65536', '-1', '4000.5', '80abc']) {
+      const err = refused({ PORT: port });
+      assert.deepEqual(
+        err.problems.map((p) => p.split(':')[0]),
+        ['PORT'],
+        port,
+      );
+    }
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    for (const group of Object.values(config)) assert.ok(Object.isFrozen(group));
+    assert.throws(() => {
+      (config as { http: unknown }).http = {};
+    }, TypeError);
+    assert.throws(() => {
+      (config.limits as { uploadMaxBytes: number }).uploadMaxBytes = 1;
+    }, TypeError);
+    assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Starts a real hub (`quire all`) as a child process on a free port with its own data
+ * directory, for cross-process tests. Every hub started here is stopped and its directory
+ * removed by `stop()`; tests register that with `after`/`t.after`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface HubProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the hub wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGKILL: no shutdown hooks run. */
+  kill9(): Promise<void>;
+  /** Graceful stop (SIGTERM, then SIGKILL after 15 s) and removal of the data dir unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface StartHubOptions {
+  /** Reuse a data directory (e.g. after a crash); a fresh temp dir otherwise. */
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** How long to wait for the hub to listen. Default 180 s (first start loads the model). */
+  timeoutMs?: number;
+}
+
+export async function startHub(options: StartHubOptions = {}): Promise<HubProcess> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quire-hub-')));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'hub/src/cli.ts'), 'all'], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env.QUIRE_TEST_LOG_LEVEL ?? 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start in time:\n${output.slice(-4000)}`)), options.timeoutMs ?? 180_000);
+    const check = () => {
+      const m = /Quire is running: open (http:\/\/\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited with ${code} before listening:\n${output.slice(-4000)}`));
+    });
+  });
+
+  let stopped = false;
+  const handle: HubProcess = {
+    url,
+    dataDir,
+    child,
+    output: () => output,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop(stopOptions = {}) {
+      if (!stopped) {
+        stopped = true;
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(force);
+        }
+      }
+      if (!stopOptions.keepData) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+/** Uploads a file with a multipart POST; returns status and parsed body. */
+export async function upload(
+  url: string,
+  file: { name: string; data: Uint8Array; type?: string },
+): Promise<{ status: number; body: any }> {
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.from(file.data)], { type: file.type ?? 'application/octet-stream' }), file.name);
+  const res = await fetch(`${url}/api/documents`, { method: 'POST', body: form });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Runs a GraphQL operation over HTTP and returns `{data, errors}`. */
+export async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: any; errors?: any[] };
+}
+
+/** Polls `fn` until it returns a truthy value or the time runs out. */
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

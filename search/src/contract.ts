@@ -409,6 +409,31 @@ export function defineSearchIndexContract(name: string, make: SearchIndexFactory
       });
     });
 
+    test('hybrid mode fuses only text hits with enough of the query words, so a paraphrase wins', async () => {
+      await withIndex(async (index) => {
+        await index.upsertChunks(TEAM_A, [
+          // Top in vector, shares no content word with the question.
+          chunk({ documentId: 'invoice', text: 'Invoice 4471 from Paperline Supplies: balance due 310.00.', vector: angled(0.2) }),
+          // One word each of six, and weak in vector.
+          chunk({ documentId: 'order', text: 'Purchase order sent to a new vendor.', vector: angled(1.3, 2) }),
+          chunk({ documentId: 'report', text: 'What the hives yielded this spring.', vector: angled(1.4, 3) }),
+          // Every word: a real lexical match still takes part in the fusion.
+          chunk({ documentId: 'full', text: 'What do we owe the stationery vendor? Ask finance.', vector: angled(1.0, 4) }),
+        ]);
+        const text = 'what do we owe the stationery vendor';
+        const lexical = await search(index, TEAM_A, { mode: SearchMode.Text, text });
+        assert.deepEqual(sorted(ids(lexical)), ['full', 'order', 'report'], 'text mode keeps OR semantics');
+
+        const hits = await search(index, TEAM_A, { mode: SearchMode.Hybrid, text, vector: angled(0) });
+        const rank = (id: string): number => hits.findIndex((h) => h.documentId === id);
+        assert.ok(rank('invoice') >= 0 && rank('invoice') < rank('order') && rank('invoice') < rank('report'), JSON.stringify(ids(hits)));
+        assert.equal(typeof hits.find((h) => h.documentId === 'full')?.scores.text, 'number');
+        for (const weak of ['order', 'report']) {
+          assert.equal(hits.find((h) => h.documentId === weak)?.scores.text, undefined, `${weak} is not in the fused text list`);
+        }
+      });
+    });
+
     test('every filter applies in every mode', async () => {
       await withIndex(async (index) => {
         const docs = [

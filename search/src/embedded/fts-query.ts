@@ -62,3 +62,11 @@ export function phraseExpression(teamKey: number, query: TextQuery): string | nu
   if (!query.phrase) return null;
   return `team_key : ${quote(String(teamKey))} AND {title body} : ${quote(query.phrase.join(' '))}`;
 }
+
+/**
+ * One MATCH expression per distinct term, each for any team (callers join on rows already
+ * confined to one): the sets whose membership counts how many query terms a chunk contains.
+ */
+export function termExpressions(query: TextQuery): string[] {
+  return query.terms.map((term) => `{title body} : ${quote(term)}`);
+}

@@ -19,9 +19,11 @@ import * as sqliteVec from 'sqlite-vec';
 import { InternalError, MismatchError, UnreachableCaseError, ValidationError } from '@quire/processors';
 import type { Box } from '@quire/processors';
 import {
+  HYBRID_MIN_TERM_SHARE,
   SearchMode,
   fuseReciprocalRank,
   hybridDepth,
+  minimumTermsToMatch,
   validateChunk,
   validateChunkFilters,
   validateScope,
@@ -38,12 +40,12 @@ import type {
   SearchQuery,
   TeamScope,
 } from '../search-index.ts';
-import { matchExpression, parseTextQuery, phraseExpression } from './fts-query.ts';
+import { matchExpression, parseTextQuery, phraseExpression, termExpressions } from './fts-query.ts';
 import type { TextQuery } from './fts-query.ts';
 import { buildSnippet, rangesFromMarkup } from './snippet.ts';
 
-/** Where the index keeps its tables. */
-export type SqliteSearchIndexOptions =
+/** Where the index keeps its tables, and how hybrid queries treat the text list. */
+export type SqliteSearchIndexOptions = (
   | {
       /** SQLite file to open (created if missing); the index owns and closes this connection. */
       filename: string;
@@ -63,7 +65,16 @@ export type SqliteSearchIndexOptions =
        * pragmas alone (set `mmap_size` there for faster k-NN) and never closes it.
        */
       db: Database.Database;
-    };
+    }
+) & {
+  /**
+   * Share of a query's distinct content terms (0 to 1) a BM25 hit must contain to enter
+   * hybrid fusion; exact-phrase hits always enter. Default {@link HYBRID_MIN_TERM_SHARE};
+   * 0 fuses every BM25 hit (plain OR). Text mode is never affected. Exposed so evaluations
+   * can compare rules on one index.
+   */
+  hybridMinTermShare?: number;
+};
 
 /** Schema version this code writes; a file with a newer one is refused. */
 export const SEARCH_SCHEMA_VERSION = 1;
@@ -170,13 +181,19 @@ export class SqliteSearchIndex implements SearchIndex {
   readonly capabilities: IndexCapabilities = { hybrid: true, maxDimension: 8192 };
 
   readonly #options: SqliteSearchIndexOptions;
+  readonly #hybridMinTermShare: number;
   #db: Database.Database | null = null;
   #model: IndexedModel | null = null;
   readonly #teamKeys = new Map<string, number>();
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteSearchIndexOptions) {
+    const share = options.hybridMinTermShare ?? HYBRID_MIN_TERM_SHARE;
+    if (!(share >= 0 && share <= 1)) {
+      throw new ValidationError('hybridMinTermShare must be a number from 0 to 1', { details: { field: 'hybridMinTermShare' } });
+    }
     this.#options = options;
+    this.#hybridMinTermShare = share;
   }
 
   /** Opens the connection (when given a filename), loads sqlite-vec and migrates the schema. */
@@ -364,7 +381,9 @@ export class SqliteSearchIndex implements SearchIndex {
         break;
       case SearchMode.Hybrid: {
         const depth = hybridDepth(q.k);
-        const text = textQuery ? this.#textList(teamKey, textQuery, q.filter, depth) : [];
+        const text = textQuery
+          ? this.#textList(teamKey, textQuery, q.filter, depth, minimumTermsToMatch(textQuery.terms.length, this.#hybridMinTermShare))
+          : [];
         const vector = this.#vectorList(teamKey, q.vector!, q.filter, depth);
         const textScores = new Map(text.map((h) => [h.id, h.score]));
         const vectorScores = new Map(vector.map((h) => [h.id, h.score]));
@@ -529,18 +548,32 @@ export class SqliteSearchIndex implements SearchIndex {
    * the outer loop (CROSS JOIN fixes the order) so the MATCH runs once, not once per row.
    * BM25's document frequencies are those of the whole table (all teams), as in a shared
    * Elasticsearch index; only the scores, never the rows, depend on other teams.
+   *
+   * With `minTerms` above 1, a hit must also contain that many distinct query terms (or the
+   * exact phrase). Each term's rowids are an uncorrelated `IN` subquery, which SQLite
+   * materialises once per statement, so the count costs one posting-list read per term,
+   * the same reads the OR itself makes.
    */
-  #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number): Ranked {
+  #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, minTerms = 1): Ranked {
     const params: Record<string, unknown> = { team: int(teamKey), expr: matchExpression(teamKey, query), limit: int(limit) };
     const phrase = phraseExpression(teamKey, query);
     if (phrase) params.phrase = phrase;
     const { teamKey: wTeam, title: wTitle, body: wBody } = BM25_WEIGHTS;
+    const exact = phrase ? 'c.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
+    let enough = '';
+    if (minTerms > 1) {
+      const terms = termExpressions(query);
+      terms.forEach((expr, i) => (params[`term${i}`] = expr));
+      const matched = terms.map((_, i) => `(c.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`).join(' + ');
+      enough = ` AND (exact OR ${matched} >= @minTerms)`;
+      params.minTerms = int(minTerms);
+    }
     const sql =
-      `SELECT c.id AS id, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score` +
-      (phrase ? ', c.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase) AS exact' : ', 0 AS exact') +
+      `SELECT c.id AS id, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
       ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid' +
       ' WHERE search_fts MATCH @expr AND c.team_key = @team' +
       this.#chunkFilterSql(filter, params) +
+      enough +
       ' ORDER BY exact DESC, score DESC, c.id LIMIT @limit';
     return this.#prepare(sql).all(params) as Ranked;
   }

@@ -1,0 +1,189 @@
+/**
+ * Retrieval quality of the embedded SearchIndex in each mode on BEIR-format sets, and of
+ * hybrid fusion with and without the lexical minimum-should-match rule.
+ *
+ *   node --import tsx load-tests/hybrid.eval.ts \
+ *     ../shared/data/retrieval/dbpedia_subset_agentset ../shared/data/retrieval/msmarco_subset_agentset \
+ *     [--shares 0.34,0.5,0.67,1] [--models-dir .models] [--model Xenova/all-MiniLM-L6-v2] [--cache DIR]
+ *
+ * Each dataset folder holds corpus.jsonl (`_id`, `title`, `text`), queries.jsonl (`_id`, `text`)
+ * and qrels/test.tsv. Every passage is one chunk (title in the title column, text in the body;
+ * MiniLM reads the first 256 tokens of `title + " " + text`, as BEIR's dense retrieval does)
+ * in a fresh SqliteSearchIndex on a temp file. Every judged query runs in TEXT, VECTOR and
+ * HYBRID, HYBRID once with share 0 (every BM25 hit fused: the old rule) and once per share in
+ * `--shares` (default: the shipped `HYBRID_MIN_TERM_SHARE`). Hits are mapped to document ids
+ * (best chunk per document) and scored with nDCG@10, Recall@100 and MRR@10 over the judged
+ * queries (search/src/eval/metrics.ts).
+ *
+ * Corpus vectors are cached in `--cache` (default: a folder under the OS temp dir), one file
+ * per model, dtype and dataset, in the layout compare-embedders.ts writes, so reruns only
+ * re-index and re-score. Measures, never asserts. The last line is JSON.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { TransformersEmbedder } from '../processors/src/index.ts';
+import { HYBRID_MIN_TERM_SHARE, SearchMode, SqliteSearchIndex, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
+import { isJudged, mean, mrrAtK, ndcgAtK, recallAtK, type Qrels } from '../search/src/eval/metrics.ts';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const USAGE =
+  'usage: node --import tsx load-tests/hybrid.eval.ts <beir-dir> [more dirs] [--shares 0.5,0.67] ' +
+  '[--models-dir .models] [--model Xenova/all-MiniLM-L6-v2] [--cache DIR]';
+
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    shares: { type: 'string', default: String(HYBRID_MIN_TERM_SHARE) },
+    'models-dir': { type: 'string', default: join(repoRoot, '.models') },
+    model: { type: 'string', default: 'Xenova/all-MiniLM-L6-v2' },
+    cache: { type: 'string', default: join(tmpdir(), 'quire-hybrid-eval') },
+  },
+});
+if (positionals.length === 0) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const shares = args.shares.split(',').map(Number);
+if (shares.some((s) => !(s > 0 && s <= 1))) {
+  console.error(`--shares takes numbers in (0, 1]: ${args.shares}`);
+  process.exit(2);
+}
+
+/** Depth of every ranking: Recall@100 needs 100 documents. */
+const DEPTH = 100;
+const TEAM = { teamId: 'eval' };
+
+interface Dataset {
+  readonly name: string;
+  readonly docs: { id: string; title: string; text: string }[];
+  readonly queries: { id: string; text: string }[];
+  readonly qrels: Map<string, Qrels>;
+}
+
+function jsonLines(path: string): Record<string, unknown>[] {
+  // Split on \n only: some passages hold U+2028, which other line splitters break on.
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function loadDataset(dir: string): Dataset {
+  const qrels = new Map<string, Map<string, number>>();
+  for (const line of readFileSync(join(dir, 'qrels', 'test.tsv'), 'utf8').split('\n')) {
+    const [queryId, docId, grade] = line.trim().split('\t');
+    // Skips the header line (query-id corpus-id score).
+    if (!queryId || !docId || grade === undefined || !/^-?\d+$/.test(grade)) continue;
+    const forQuery = qrels.get(queryId) ?? new Map<string, number>();
+    forQuery.set(docId, Number(grade));
+    qrels.set(queryId, forQuery);
+  }
+  return {
+    name: basename(resolve(dir)),
+    docs: jsonLines(join(dir, 'corpus.jsonl')).map((d) => ({ id: String(d._id), title: String(d.title ?? ''), text: String(d.text ?? '') })),
+    queries: jsonLines(join(dir, 'queries.jsonl'))
+      .map((q) => ({ id: String(q._id), text: String(q.text) }))
+      .filter((q) => isJudged(qrels.get(q.id))),
+    qrels,
+  };
+}
+
+async function corpusVectors(embedder: TransformersEmbedder, ds: Dataset): Promise<Float32Array[]> {
+  const dim = embedder.dimension;
+  const cacheFile = join(resolve(args.cache), `${embedder.modelId.replace('/', '--')}.${embedder.dtype}.${ds.name}.f32`);
+  if (existsSync(cacheFile)) {
+    const buf = await readFile(cacheFile);
+    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    if (all.length === ds.docs.length * dim) return ds.docs.map((_, i) => all.slice(i * dim, (i + 1) * dim));
+  }
+  const passages = ds.docs.map((d) => `${d.title} ${d.text}`.trim());
+  const vectors: Float32Array[] = [];
+  for (let i = 0; i < passages.length; i += 500) {
+    vectors.push(...(await embedder.embedDocuments(passages.slice(i, i + 500))));
+    process.stderr.write(`\r  ${ds.name}: ${vectors.length}/${passages.length} passages embedded`);
+  }
+  process.stderr.write('\n');
+  await mkdir(resolve(args.cache), { recursive: true });
+  const flat = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, i) => flat.set(v, i * dim));
+  await writeFile(cacheFile, Buffer.from(flat.buffer));
+  return vectors;
+}
+
+interface Scores {
+  ndcg10: number;
+  recall100: number;
+  mrr10: number;
+}
+
+/** Runs every judged query through `index` and averages the metrics. */
+async function evaluate(index: SqliteSearchIndex, ds: Dataset, query: (q: { text: string; vector: Float32Array }) => SearchQuery, queryVectors: Float32Array[]): Promise<Scores> {
+  const per: Scores[] = [];
+  for (const [i, q] of ds.queries.entries()) {
+    const hits = await index.search(TEAM, query({ text: q.text, vector: queryVectors[i]! }));
+    // One chunk per passage here, but keep the first (best) hit of a document regardless.
+    const ranked = [...new Set(hits.map((h) => h.documentId))];
+    const qrels = ds.qrels.get(q.id)!;
+    per.push({ ndcg10: ndcgAtK(qrels, ranked, 10), recall100: recallAtK(qrels, ranked, 100), mrr10: mrrAtK(qrels, ranked, 10) });
+  }
+  return {
+    ndcg10: mean(per.map((s) => s.ndcg10)),
+    recall100: mean(per.map((s) => s.recall100)),
+    mrr10: mean(per.map((s) => s.mrr10)),
+  };
+}
+
+const embedder = await TransformersEmbedder.load({ modelsDir: resolve(args['models-dir']), modelId: args.model });
+const results: Record<string, Record<string, Scores>> = {};
+for (const dir of positionals) {
+  const ds = loadDataset(dir);
+  const vectors = await corpusVectors(embedder, ds);
+  const queryVectors: Float32Array[] = [];
+  for (const q of ds.queries) queryVectors.push(await embedder.embedQuery(q.text));
+
+  const tmp = mkdtempSync(join(tmpdir(), 'quire-hybrid-eval-db-'));
+  const file = join(tmp, 'search.db');
+  const chunks: ChunkRecord[] = ds.docs.map((d, i) => ({
+    documentId: d.id,
+    ordinal: 0,
+    title: d.title,
+    text: d.text,
+    page: 1,
+    boxes: [],
+    vector: vectors[i]!,
+    filters: { type: null, sensitivity: null, createdAt: 0 },
+  }));
+  const builder = new SqliteSearchIndex({ filename: file });
+  await builder.start();
+  await builder.ensureModel({ modelId: embedder.modelId, dimension: embedder.dimension });
+  for (let i = 0; i < chunks.length; i += 1000) await builder.upsertChunks(TEAM, chunks.slice(i, i + 1000));
+  await builder.close();
+
+  const rows: Record<string, Scores> = {};
+  // One index object per rule over the same file: the rule is a constructor option.
+  for (const share of [0, ...shares]) {
+    const index = new SqliteSearchIndex({ filename: file, hybridMinTermShare: share });
+    await index.start();
+    if (share === 0) {
+      rows.TEXT = await evaluate(index, ds, (q) => ({ mode: SearchMode.Text, text: q.text, k: DEPTH }), queryVectors);
+      rows.VECTOR = await evaluate(index, ds, (q) => ({ mode: SearchMode.Vector, vector: q.vector, k: DEPTH }), queryVectors);
+    }
+    const label = share === 0 ? 'HYBRID old (share 0)' : `HYBRID new (share ${share})`;
+    rows[label] = await evaluate(index, ds, (q) => ({ mode: SearchMode.Hybrid, text: q.text, vector: q.vector, k: DEPTH }), queryVectors);
+    await index.close();
+  }
+  rmSync(tmp, { recursive: true, force: true });
+
+  console.log(`\n${ds.name}: ${ds.docs.length} passages, ${ds.queries.length} judged queries, ${embedder.modelId} ${embedder.dtype}`);
+  console.log(`${'mode'.padEnd(26)} nDCG@10  R@100   MRR@10`);
+  for (const [mode, s] of Object.entries(rows)) {
+    console.log(`${mode.padEnd(26)} ${s.ndcg10.toFixed(4)}   ${s.recall100.toFixed(4)}  ${s.mrr10.toFixed(4)}`);
+  }
+  results[ds.name] = rows;
+}
+await embedder.close();
+console.log(JSON.stringify({ model: embedder.modelId, dtype: embedder.dtype, depth: DEPTH, results }));

@@ -170,7 +170,23 @@ export const resultPartSchema = z.discriminatedUnion('kind', [
 export type ResultPart = z.infer<typeof resultPartSchema>;
 
 /** A label a team can assign, with the description used for zero-shot classification. */
-export const labelDefinitionSchema = z.object({ name: z.string().min(1), description: z.string().min(1) });
+export const labelDefinitionSchema = z.object({
+  name: z.string().min(1),
+  /** What the label means, written for zero-shot matching against document embeddings. */
+  description: z.string().min(1),
+  /**
+   * Further phrasings of the label (typical wording, headings, sample lines). Each is embedded
+   * with the description and the label is represented by their mean, which is steadier than
+   * any one sentence. Default: none.
+   */
+  prompts: z.array(z.string().min(1)).optional(),
+  /**
+   * Words or phrases whose presence in the text is strong evidence for the label (a
+   * "CONFIDENTIAL" stamp, an "INVOICE" heading), matched case-insensitively as whole words.
+   * Markings carry information that sentence embeddings blur. Default: none.
+   */
+  keywords: z.array(z.string().min(1)).optional(),
+});
 export type LabelDefinition = z.infer<typeof labelDefinitionSchema>;
 
 /** A labelled example (an embedding with its label) that improves classification. */

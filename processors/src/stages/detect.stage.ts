@@ -1,0 +1,125 @@
+/**
+ * The detect stage: decides the document's format from its bytes and refuses a document
+ * whose declared type or file extension names a different format. The bytes win: a
+ * declared type is a claim by the uploader, the bytes are what the other stages parse.
+ */
+import { extname } from 'node:path';
+import { fileTypeFromBuffer } from 'file-type';
+import { SupportedMime, type ProcessJob } from '../protocol.ts';
+import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
+
+/** Options of {@link detect}. */
+export interface DetectOptions {
+  /** Refuse documents larger than this many bytes. Default 100 MiB. */
+  maxBytes?: number;
+}
+
+const declaredAliases: Record<string, SupportedMime> = {
+  'application/pdf': SupportedMime.Pdf,
+  'application/x-pdf': SupportedMime.Pdf,
+  'image/png': SupportedMime.Png,
+  'image/jpeg': SupportedMime.Jpeg,
+  'image/jpg': SupportedMime.Jpeg,
+  'image/pjpeg': SupportedMime.Jpeg,
+  'image/tiff': SupportedMime.Tiff,
+  'image/tif': SupportedMime.Tiff,
+  'text/plain': SupportedMime.Text,
+  'text/markdown': SupportedMime.Markdown,
+  'text/x-markdown': SupportedMime.Markdown,
+};
+
+const extensions: Record<string, SupportedMime> = {
+  '.pdf': SupportedMime.Pdf,
+  '.png': SupportedMime.Png,
+  '.jpg': SupportedMime.Jpeg,
+  '.jpeg': SupportedMime.Jpeg,
+  '.tif': SupportedMime.Tiff,
+  '.tiff': SupportedMime.Tiff,
+  '.txt': SupportedMime.Text,
+  '.text': SupportedMime.Text,
+  '.md': SupportedMime.Markdown,
+  '.markdown': SupportedMime.Markdown,
+};
+
+const sniffable = new Set<string>([SupportedMime.Pdf, SupportedMime.Png, SupportedMime.Jpeg, SupportedMime.Tiff]);
+
+/**
+ * Sniffs the format of `data`. Binary formats come from their magic bytes; anything else
+ * must be valid UTF-8 text without binary control characters, and is Markdown when the
+ * declared type or extension says so or its lines look like Markdown.
+ * @throws PipelineError `EMPTY_DOCUMENT`, `DOCUMENT_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` or `MEDIA_TYPE_MISMATCH`
+ */
+export async function detect(
+  data: Uint8Array,
+  job: Pick<ProcessJob, 'mimeType' | 'filename'>,
+  options: DetectOptions = {},
+): Promise<SupportedMime> {
+  const maxBytes = options.maxBytes ?? 100 * 1024 * 1024;
+  const fail = (code: PipelineErrorCode, message: string): PipelineError => new PipelineError(code, message, { stage: 'detect' });
+  if (data.byteLength === 0) throw fail(PipelineErrorCode.EmptyDocument, 'the document is empty');
+  if (data.byteLength > maxBytes) {
+    throw fail(PipelineErrorCode.DocumentTooLarge, `the document has ${data.byteLength} bytes, more than the limit of ${maxBytes}`);
+  }
+
+  const claims = [
+    { what: 'declared type', mime: declaredAliases[job.mimeType.split(';')[0]!.trim().toLowerCase()] },
+    { what: 'file extension', mime: extensions[extname(job.filename).toLowerCase()] },
+  ];
+
+  const sniffed = await fileTypeFromBuffer(data);
+  let actual: SupportedMime;
+  if (sniffed) {
+    if (!sniffable.has(sniffed.mime)) {
+      throw fail(PipelineErrorCode.UnsupportedMediaType, `unsupported document type ${sniffed.mime}`);
+    }
+    actual = sniffed.mime as SupportedMime;
+  } else {
+    const text = decodeText(data);
+    if (text === null)
+      throw fail(PipelineErrorCode.UnsupportedMediaType, 'the document is neither a supported binary format nor UTF-8 text');
+    if (text.trim() === '') throw fail(PipelineErrorCode.EmptyDocument, 'the document holds only whitespace');
+    const claimsMarkdown = claims.some((c) => c.mime === SupportedMime.Markdown);
+    const claimsPlain = claims.some((c) => c.mime === SupportedMime.Text);
+    actual = claimsMarkdown || (!claimsPlain && looksLikeMarkdown(text)) ? SupportedMime.Markdown : SupportedMime.Text;
+  }
+
+  for (const claim of claims) {
+    if (claim.mime && family(claim.mime) !== family(actual)) {
+      throw fail(PipelineErrorCode.MediaTypeMismatch, `the ${claim.what} says ${claim.mime} but the content is ${actual}`);
+    }
+  }
+  return actual;
+}
+
+/** Plain text and Markdown are one family: either claim fits either content. */
+function family(mime: SupportedMime): string {
+  return mime === SupportedMime.Markdown ? SupportedMime.Text : mime;
+}
+
+/** Decodes strict UTF-8; `null` for invalid sequences or binary control characters. */
+export function decodeText(data: Uint8Array): string | null {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(data);
+  } catch {
+    return null;
+  }
+  let controls = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code === 0) return null;
+    // Tab, newline, form feed and carriage return are text; other C0 controls are not.
+    if (code < 32 && code !== 9 && code !== 10 && code !== 12 && code !== 13) controls += 1;
+  }
+  return controls > text.length / 200 ? null : text;
+}
+
+function looksLikeMarkdown(text: string): boolean {
+  const sample = text.slice(0, 20_000);
+  let cues = 0;
+  if (/^#{1,6} \S/m.test(sample)) cues += 1;
+  if (/^```/m.test(sample)) cues += 1;
+  if (/\[[^\]\n]+\]\([^)\s]+\)/.test(sample)) cues += 1;
+  if (/^\s{0,3}[-*+] \S/m.test(sample) && /\*\*[^*\n]+\*\*|__[^_\n]+__/.test(sample)) cues += 1;
+  return cues >= 1;
+}

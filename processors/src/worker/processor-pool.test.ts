@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ensureFixtures } from '../../../test/fixtures/generate.ts';
+import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
+import { DEFAULT_MODEL_ID } from '../engines/models/model-registry.ts';
+import { resultPartSchema, type ClassifierSettings, type ProcessJob, type ProgressEvent, type ResultPart } from '../protocol.ts';
+import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from '../stages/labels.ts';
+import { PoolStartError, ProcessorPool, type ProcessorPoolOptions, type RunOutcome } from './processor-pool.ts';
+
+const modelsDir = fileURLToPath(new URL('../../../.models', import.meta.url));
+const classifier: ClassifierSettings = {
+  types: [...DEFAULT_DOCUMENT_TYPES],
+  sensitivities: [...DEFAULT_SENSITIVITIES],
+  typeExamples: [],
+  sensitivityExamples: [],
+};
+
+let jobs = 0;
+function job(filename: string): ProcessJob {
+  jobs += 1;
+  return {
+    jobId: `job-${jobs}`,
+    documentId: `doc-${jobs}`,
+    teamId: 'team-1',
+    blobKey: `blob-${jobs}`,
+    mimeType: 'application/octet-stream',
+    filename,
+    correlationId: `corr-${jobs}`,
+  };
+}
+
+interface Collected {
+  outcome: RunOutcome;
+  parts: ResultPart[];
+  progress: ProgressEvent[];
+}
+
+async function runFile(
+  pool: ProcessorPool,
+  file: string,
+  extra: { signal?: AbortSignal; data?: Uint8Array; onResult?: () => void; timeoutMs?: number } = {},
+): Promise<Collected> {
+  const data = extra.data ?? new Uint8Array(await readFile(fixturePath(file)));
+  const parts: ResultPart[] = [];
+  const progress: ProgressEvent[] = [];
+  const outcome = await pool.run(job(file), data, classifier, {
+    onProgress: (p) => progress.push(p),
+    onResult: async (part) => {
+      extra.onResult?.();
+      parts.push(resultPartSchema.parse(part));
+    },
+    ...(extra.signal ? { signal: extra.signal } : {}),
+    ...(extra.timeoutMs ? { timeoutMs: extra.timeoutMs } : {}),
+  });
+  return { outcome, parts, progress };
+}
+
+function newPool(options: Partial<ProcessorPoolOptions> = {}): ProcessorPool {
+  return new ProcessorPool({
+    size: 1,
+    modelsDir,
+    modelId: DEFAULT_MODEL_ID,
+    ocrWorkers: 1,
+    jobTimeoutMs: 120_000,
+    maxMemoryMb: 1024,
+    ...options,
+  });
+}
+
+describe('ProcessorPool', () => {
+  before(() => ensureFixtures());
+
+  describe('a healthy pool', () => {
+    const pool = newPool();
+    before(() => pool.start());
+    after(() => pool.close());
+
+    it('OCRs a 30-page scan while the host event loop stays responsive', async (t) => {
+      const fixture = FIXTURES['scanned-30-pages.pdf'];
+      const data = new Uint8Array(await readFile(fixturePath(fixture.file)));
+      const bytes = data.byteLength;
+
+      // Timer drift on the host thread, and how busy its event loop is.
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      let maxDrift = 0;
+      let last = performance.now();
+      const probe = setInterval(() => {
+        const now = performance.now();
+        maxDrift = Math.max(maxDrift, now - last - 10);
+        last = now;
+      }, 10);
+      delay.enable();
+      const elu = performance.eventLoopUtilization();
+
+      const started = Date.now();
+      const pending = runFile(pool, fixture.file, { data });
+      // The bytes went to the worker, not a copy of them.
+      assert.equal(data.byteLength, 0);
+      const { outcome, parts, progress } = await pending;
+      const ended = Date.now();
+
+      clearInterval(probe);
+      delay.disable();
+      const utilization = performance.eventLoopUtilization(elu).utilization;
+      const p99 = delay.percentile(99) / 1e6;
+      t.diagnostic(
+        `${bytes} bytes, ${fixture.pages} pages in ${ended - started} ms; host loop: utilization ${(utilization * 100).toFixed(1)} %, ` +
+          `delay p99 ${p99.toFixed(1)} ms, max timer drift ${maxDrift.toFixed(1)} ms`,
+      );
+
+      assert.deepEqual(outcome, { status: 'succeeded' });
+      const pages = parts.flatMap((p) => (p.kind === 'pages' ? p.pages : []));
+      assert.equal(pages.length, fixture.pages);
+      assert.ok(pages[fixture.phrasePage - 1]!.text.replace(/\s+/g, ' ').includes(fixture.phrase));
+
+      // The host only relays messages: its loop is nearly idle and never blocked for long.
+      // (Drift on a shared, busy machine also includes the OS scheduling other processes,
+      // hence the generous maximum next to the strict percentile.)
+      assert.ok(utilization < 0.1, `host event loop ${(utilization * 100).toFixed(1)} % busy`);
+      assert.ok(p99 < 100, `p99 event loop delay ${p99.toFixed(1)} ms`);
+      assert.ok(maxDrift < 250, `max timer drift ${maxDrift.toFixed(1)} ms`);
+
+      // Progress reached the host at least every 500 ms, monotonic, ending at 100.
+      const times = [started, ...progress.map((p) => p.at), ended];
+      const gaps = times.slice(1).map((at, i) => at - times[i]!);
+      assert.ok(Math.max(...gaps) <= 500, `longest progress silence ${Math.max(...gaps)} ms`);
+      for (let i = 1; i < progress.length; i += 1) assert.ok(progress[i]!.percent >= progress[i - 1]!.percent);
+      assert.equal(progress.at(-1)!.percent, 100);
+      const ocrEvents = progress.filter((p) => p.stage === 'ocr');
+      assert.equal(ocrEvents.at(-1)!.total, fixture.pages);
+      assert.ok(ocrEvents.some((p) => p.etaMs !== null && p.etaMs > 0 && p.done > 0));
+    });
+
+    it('queues jobs beyond its size and runs them in turn', async () => {
+      const [a, b] = await Promise.all([runFile(pool, 'notes.md'), runFile(pool, 'notes.txt')]);
+      assert.deepEqual([a.outcome, b.outcome], [{ status: 'succeeded' }, { status: 'succeeded' }]);
+      const firstEnd = a.progress.at(-1)!.at;
+      const secondStart = b.progress[0]!.at;
+      assert.ok(secondStart >= firstEnd, 'the second job started after the first');
+    });
+
+    it('returns pipeline failures as values', async () => {
+      const r = await runFile(pool, 'truncated.pdf');
+      assert.deepEqual(r.outcome, {
+        status: 'failed',
+        code: 'PDF_UNREADABLE',
+        message: 'the PDF cannot be read: Invalid PDF structure.',
+        stage: 'extract',
+        retryable: false,
+      });
+      const empty = await runFile(pool, 'empty.txt');
+      assert.equal(empty.outcome.status === 'failed' && empty.outcome.code, 'EMPTY_DOCUMENT');
+    });
+
+    it('cancels a running job and keeps its worker', async () => {
+      const controller = new AbortController();
+      const pending = runFile(pool, 'scanned-30-pages.pdf', { signal: controller.signal });
+      setTimeout(() => controller.abort(), 1500);
+      const r = await pending;
+      assert.ok(r.outcome.status === 'failed');
+      assert.deepEqual([r.outcome.code, r.outcome.retryable], ['JOB_CANCELLED', true]);
+      const next = await runFile(pool, 'notes.txt');
+      assert.deepEqual(next.outcome, { status: 'succeeded' });
+    });
+
+    it('stops a job whose result handler fails', async () => {
+      const r = await runFile(pool, 'notes.txt', {
+        onResult: () => {
+          throw new Error('bus refused the part');
+        },
+      });
+      assert.ok(r.outcome.status === 'failed');
+      assert.equal(r.outcome.code, 'RESULT_DELIVERY_FAILED');
+      assert.match(r.outcome.message, /bus refused the part/);
+      assert.equal(r.outcome.retryable, true);
+    });
+  });
+
+  describe('a pool whose workers die', () => {
+    // Running out of memory can take a while: the collector works hardest near the limit.
+    const pool = newPool({ jobTimeoutMs: 120_000, maxMemoryMb: 192 });
+    before(() => pool.start());
+    after(() => pool.close());
+
+    it('ends a job that overruns the timeout and replaces the worker', async () => {
+      const started = Date.now();
+      const r = await runFile(pool, 'scanned-30-pages.pdf', { timeoutMs: 3000 });
+      assert.ok(r.outcome.status === 'failed');
+      assert.deepEqual([r.outcome.code, r.outcome.retryable], ['JOB_TIMEOUT', true]);
+      assert.ok(Date.now() - started < 6000);
+      const next = await runFile(pool, 'notes.txt');
+      assert.deepEqual(next.outcome, { status: 'succeeded' });
+    });
+
+    it('ends a job that exceeds the memory limit as a crash and replaces the worker', async () => {
+      // 40 MB of short words: millions of word objects, far beyond a 192 MiB heap.
+      const huge = new TextEncoder().encode('ab cd ef gh\n'.repeat((40 * 1024 * 1024) / 12));
+      const r = await runFile(pool, 'huge.txt', { data: huge });
+      assert.ok(r.outcome.status === 'failed');
+      assert.deepEqual([r.outcome.code, r.outcome.retryable], ['WORKER_CRASHED', true]);
+      assert.match(r.outcome.message, /memory/);
+      const next = await runFile(pool, 'notes.md');
+      assert.deepEqual(next.outcome, { status: 'succeeded' });
+    });
+  });
+
+  it('refuses to start without its model, naming the cause', async () => {
+    const pool = new ProcessorPool({
+      size: 1,
+      modelsDir: fileURLToPath(new URL('./no-models-here/', import.meta.url)),
+      modelId: DEFAULT_MODEL_ID,
+    });
+    await assert.rejects(pool.start(), (e: unknown) => e instanceof PoolStartError && e.code === 'MODEL_UNAVAILABLE');
+    const r = await pool.run(job('notes.txt'), new Uint8Array([104, 105]), classifier, { onResult: () => {} });
+    assert.ok(r.status === 'failed' && r.code === 'JOB_CANCELLED');
+  });
+});

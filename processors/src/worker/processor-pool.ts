@@ -1,0 +1,515 @@
+/**
+ * Runs pipelines in worker threads, so that a hostile or huge document can neither crash
+ * nor stall the host: parsing, rendering and OCR happen off the host's event loop, each
+ * worker's heap is capped, and a worker that crashes, runs out of memory or overruns the
+ * job timeout is terminated and replaced while its job resolves as a retryable failure.
+ *
+ * Each worker loads the embedding model and starts its Tesseract threads once, then takes
+ * one job at a time; jobs beyond the pool's size wait in a FIFO queue.
+ */
+import { Worker } from 'node:worker_threads';
+import { pino, type Logger } from 'pino';
+import { AppError } from '../errors.ts';
+import type { PipelineOptions } from '../pipeline.ts';
+import { PipelineErrorCode, type FailedStage } from '../pipeline-error.ts';
+import type { ClassifierSettings, ProcessJob, ProgressEvent, ResultPart } from '../protocol.ts';
+import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
+
+/** Options of {@link ProcessorPool}. */
+export interface ProcessorPoolOptions {
+  /** Worker threads, each running one job at a time. */
+  size: number;
+  /** Folder of the local model files. */
+  modelsDir: string;
+  /** Embedding model id, e.g. `Xenova/all-MiniLM-L6-v2`. */
+  modelId: string;
+  /** Tesseract threads per worker. Default 1. */
+  ocrWorkers?: number;
+  /** A job running longer is stopped and its worker replaced. Default 10 minutes. */
+  jobTimeoutMs?: number;
+  /**
+   * V8 heap limit of each worker in MiB (`resourceLimits.maxOldGenerationSizeMb`). A job
+   * that needs more ends its worker, which is replaced. Default 2048.
+   */
+  maxMemoryMb?: number;
+  /** onnxruntime threads per worker's embedder. Default: onnxruntime's choice. */
+  embedderThreads?: number;
+  /** How long `start()` and a replacement worker may take to load. Default 120 s. */
+  startTimeoutMs?: number;
+  /** After a cancel, how long a worker gets to stop by itself before it is terminated. Default 5 s. */
+  cancelGraceMs?: number;
+  /**
+   * Longest silence between progress events of a running job. A worker busy in a long
+   * synchronous step (a model call, a page render) cannot report; the pool then repeats
+   * its last report with a fresh time and ETA. Default 250 ms.
+   */
+  progressIntervalMs?: number;
+  /** Limits and tuning passed to every pipeline run. */
+  pipeline?: PipelineOptions;
+  /** Shorthand for `pipeline.maxPages`. */
+  maxPages?: number;
+  /** Logger; worker log lines come through it too. Default: silent. */
+  logger?: Logger;
+}
+
+/** How a job ended. Expected failures are values, not exceptions. */
+export type RunOutcome =
+  { status: 'succeeded' } | { status: 'failed'; code: string; message: string; stage: FailedStage; retryable: boolean };
+
+/** Callbacks and cancellation of one {@link ProcessorPool.run}. */
+export interface RunHandlers {
+  onProgress?(event: ProgressEvent): void;
+  /** Receives the result parts in order; the worker waits for each returned promise. */
+  onResult(part: ResultPart): void | Promise<void>;
+  signal?: AbortSignal;
+  /** This job's time limit, counted from when a worker takes it. Default: the pool's `jobTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** The pool could not start its workers. */
+export class PoolStartError extends AppError {
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { ...options, expose: false });
+  }
+}
+
+interface PendingRun {
+  runId: number;
+  job: ProcessJob;
+  data: Uint8Array;
+  classifier: ClassifierSettings;
+  handlers: RunHandlers;
+  resolve(outcome: RunOutcome): void;
+  settled: boolean;
+  slot: Slot | null;
+  timers: NodeJS.Timeout[];
+  onAbort: (() => void) | null;
+  /** The last result handler call, so a late failure message waits for it. */
+  delivering: Promise<void>;
+  /** The worker's last report, when it arrived, and when the handler last heard anything. */
+  lastProgress: { report: ProgressEvent; receivedAt: number; sentAt: number } | null;
+  /** Resolves once the run is settled. */
+  ended: Promise<void>;
+  markEnded(): void;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  state: 'starting' | 'idle' | 'busy' | 'stopping';
+  run: PendingRun | null;
+  lastError: Error | null;
+}
+
+// Workers ignore the `--import tsx` hook of the process that spawns them, so each one
+// registers tsx itself before it loads the TypeScript entry.
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+import(workerData.tsxApi).then((tsx) => { tsx.register(); return import(workerData.entry); });
+`;
+const ENTRY = new URL('./pipeline.worker.ts', import.meta.url).href;
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/** A pool of pipeline worker threads. `start()`, then `run()` jobs, then `close()`. */
+export class ProcessorPool {
+  readonly #options: Required<Omit<ProcessorPoolOptions, 'embedderThreads' | 'logger' | 'maxPages'>> & {
+    embedderThreads: number | undefined;
+  };
+  readonly #logger: Logger;
+  readonly #slots = new Set<Slot>();
+  readonly #queue: PendingRun[] = [];
+  #nextSlotId = 1;
+  #nextRunId = 1;
+  #started = false;
+  #closing = false;
+  #respawnDelayMs = 0;
+  readonly #respawnTimers = new Set<NodeJS.Timeout>();
+
+  constructor(options: ProcessorPoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`size must be a positive integer, got ${options.size}`);
+    this.#options = {
+      size: options.size,
+      modelsDir: options.modelsDir,
+      modelId: options.modelId,
+      ocrWorkers: options.ocrWorkers ?? 1,
+      jobTimeoutMs: options.jobTimeoutMs ?? 10 * 60_000,
+      maxMemoryMb: options.maxMemoryMb ?? 2048,
+      embedderThreads: options.embedderThreads,
+      startTimeoutMs: options.startTimeoutMs ?? 120_000,
+      cancelGraceMs: options.cancelGraceMs ?? 5_000,
+      progressIntervalMs: options.progressIntervalMs ?? 250,
+      pipeline: { ...options.pipeline, ...(options.maxPages === undefined ? {} : { maxPages: options.maxPages }) },
+    };
+    this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'processor-pool' });
+  }
+
+  /** Number of jobs waiting for a worker. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Starts every worker and waits until each has loaded its model. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const starting = Array.from({ length: this.#options.size }, () => this.#spawn());
+    const results = await Promise.allSettled(starting);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await this.close();
+      throw failed.reason;
+    }
+    this.#logger.info({ workers: this.#options.size }, 'processor pool started');
+  }
+
+  /**
+   * Runs one job. `data` is transferred to the worker (the caller's view is detached
+   * afterwards) unless it is a view into a larger buffer, which is copied instead.
+   */
+  run(job: ProcessJob, data: Uint8Array, classifier: ClassifierSettings, handlers: RunHandlers): Promise<RunOutcome> {
+    return new Promise<RunOutcome>((resolve) => {
+      let markEnded = (): void => {};
+      const ended = new Promise<void>((done) => {
+        markEnded = done;
+      });
+      const pending: PendingRun = {
+        runId: this.#nextRunId++,
+        job,
+        data,
+        classifier,
+        handlers,
+        resolve,
+        settled: false,
+        slot: null,
+        timers: [],
+        onAbort: null,
+        delivering: Promise.resolve(),
+        lastProgress: null,
+        ended,
+        markEnded,
+      };
+      if (this.#closing || !this.#started) {
+        this.#settle(
+          pending,
+          failure(PipelineErrorCode.Cancelled, this.#closing ? 'the pool is closing' : 'the pool is not started', true),
+        );
+        return;
+      }
+      const { signal } = handlers;
+      if (signal?.aborted) {
+        this.#settle(pending, failure(PipelineErrorCode.Cancelled, 'the job was cancelled', true));
+        return;
+      }
+      if (signal) {
+        pending.onAbort = () => this.#cancel(pending);
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#queue.push(pending);
+      this.#dispatch();
+    });
+  }
+
+  /**
+   * Stops the pool: queued jobs resolve as cancelled (retryable), running jobs get
+   * `graceMs` to finish, then every worker is terminated.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    this.#closing = true;
+    for (const timer of this.#respawnTimers) clearTimeout(timer);
+    this.#respawnTimers.clear();
+    for (const pending of this.#queue.splice(0)) {
+      this.#settle(pending, failure(PipelineErrorCode.Cancelled, 'the pool is closing', true));
+    }
+    const running = [...this.#slots].flatMap((slot) => (slot.run ? [slot.run] : []));
+    if (running.length > 0) {
+      const grace = options.graceMs ?? 10_000;
+      await Promise.race([Promise.all(running.map((run) => run.ended)), delay(grace)]);
+      for (const run of running) this.#settle(run, failure(PipelineErrorCode.Cancelled, 'the pool closed before the job finished', true));
+    }
+    await Promise.all([...this.#slots].map((slot) => this.#terminate(slot)));
+    this.#slots.clear();
+    this.#logger.info('processor pool closed');
+  }
+
+  #spawn(): Promise<void> {
+    const id = this.#nextSlotId++;
+    const config: WorkerConfig = {
+      modelsDir: this.#options.modelsDir,
+      modelId: this.#options.modelId,
+      ocrWorkers: this.#options.ocrWorkers,
+      embedderThreads: this.#options.embedderThreads,
+      pipeline: this.#options.pipeline,
+      logLevel: this.#logger.level,
+    };
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      name: `quire-pipeline-${id}`,
+      workerData: { ...config, entry: ENTRY, tsxApi: import.meta.resolve('tsx/esm/api') },
+      resourceLimits: { maxOldGenerationSizeMb: this.#options.maxMemoryMb },
+      // Flags of the host (test runners, loaders) do not apply to pipeline workers.
+      execArgv: [],
+    });
+    const slot: Slot = { id, worker, state: 'starting', run: null, lastError: null };
+    this.#slots.add(slot);
+
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        fail(new PoolStartError('WORKER_START_TIMEOUT', `pipeline worker ${id} did not start within ${this.#options.startTimeoutMs} ms`));
+        void this.#terminate(slot);
+      }, this.#options.startTimeoutMs);
+      let startSettled = false;
+      const fail = (error: Error): void => {
+        if (startSettled) return;
+        startSettled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      const ready = (): void => {
+        if (startSettled) return;
+        startSettled = true;
+        clearTimeout(timer);
+        resolve();
+      };
+
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'ready':
+            slot.state = 'idle';
+            this.#respawnDelayMs = 0;
+            this.#logger.debug({ worker: id, modelId: message.modelId }, 'pipeline worker ready');
+            ready();
+            this.#dispatch();
+            break;
+          case 'startup-failed':
+            fail(new PoolStartError(message.code, `pipeline worker ${id} failed to start: ${message.message}`));
+            void this.#terminate(slot);
+            break;
+          case 'log':
+            this.#forwardLog(id, message.line);
+            break;
+          default:
+            this.#onRunMessage(slot, message);
+        }
+      });
+      worker.on('error', (error) => {
+        slot.lastError = error instanceof Error ? error : new Error(String(error));
+        this.#logger.error({ worker: id, err: error }, 'pipeline worker failed');
+      });
+      worker.on('exit', (code) => {
+        this.#slots.delete(slot);
+        const wasStarting = slot.state === 'starting';
+        slot.state = 'stopping';
+        const reason = slot.lastError?.message ?? `exit code ${code}`;
+        fail(
+          new PoolStartError('WORKER_START_FAILED', `pipeline worker ${id} exited while starting: ${reason}`, { cause: slot.lastError }),
+        );
+        if (slot.run) {
+          const outOfMemory = (slot.lastError as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+          this.#settle(
+            slot.run,
+            failure(
+              PipelineErrorCode.WorkerCrashed,
+              outOfMemory ? `the worker ran out of memory (limit ${this.#options.maxMemoryMb} MiB)` : `the worker stopped: ${reason}`,
+              true,
+            ),
+          );
+        }
+        if (wasStarting) this.#logger.warn({ worker: id, reason }, 'pipeline worker exited while starting');
+        if (!this.#closing) this.#replace();
+      });
+    });
+  }
+
+  /** Starts a replacement worker, backing off while replacements keep failing. */
+  #replace(): void {
+    const wait = this.#respawnDelayMs;
+    this.#respawnDelayMs = Math.min(30_000, Math.max(1_000, wait * 2));
+    // Kept referenced: jobs may be waiting for this worker, and nothing else holds the process.
+    const timer = setTimeout(() => {
+      this.#respawnTimers.delete(timer);
+      if (this.#closing) return;
+      this.#spawn().catch((error: unknown) => this.#logger.error({ err: error }, 'replacement pipeline worker failed to start'));
+    }, wait);
+    this.#respawnTimers.add(timer);
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (slot.state !== 'idle') continue;
+      const pending = this.#queue.shift();
+      if (!pending) return;
+      this.#startRun(slot, pending);
+    }
+  }
+
+  #startRun(slot: Slot, pending: PendingRun): void {
+    slot.state = 'busy';
+    slot.run = pending;
+    pending.slot = slot;
+    const timeoutMs = pending.handlers.timeoutMs ?? this.#options.jobTimeoutMs;
+    pending.timers.push(
+      setTimeout(() => {
+        this.#settle(pending, failure(PipelineErrorCode.JobTimeout, `the job ran longer than ${timeoutMs} ms`, true));
+        void this.#terminate(slot);
+      }, timeoutMs),
+    );
+    pending.timers.push(setInterval(() => this.#heartbeat(pending), this.#options.progressIntervalMs / 2));
+    const message: HostMessage = {
+      type: 'run',
+      runId: pending.runId,
+      job: pending.job,
+      data: pending.data,
+      classifier: pending.classifier,
+    };
+    const { data } = pending;
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+    try {
+      slot.worker.postMessage(message, whole ? [data.buffer as ArrayBuffer] : []);
+    } catch {
+      // Node marks some buffers (its Buffer pool) untransferable: send a copy instead.
+      slot.worker.postMessage({ ...message, data: data.slice() } satisfies HostMessage, []);
+    }
+    if (!whole) this.#logger.debug({ jobId: pending.job.jobId }, 'document bytes were a view into a larger buffer; copied');
+    pending.data = new Uint8Array(0);
+  }
+
+  #onRunMessage(slot: Slot, message: Exclude<WorkerMessage, { type: 'ready' | 'startup-failed' | 'log' }>): void {
+    const run = slot.run;
+    if (!run || run.runId !== message.runId || run.settled) return;
+    switch (message.type) {
+      case 'progress': {
+        const event: ProgressEvent = {
+          jobId: run.job.jobId,
+          documentId: run.job.documentId,
+          teamId: run.job.teamId,
+          ...message.progress,
+          at: Date.now(),
+        };
+        run.lastProgress = { report: event, receivedAt: event.at, sentAt: event.at };
+        this.#emitProgress(run, event);
+        break;
+      }
+      case 'result': {
+        run.delivering = run.delivering.then(async () => {
+          let error: string | null = null;
+          try {
+            await run.handlers.onResult(message.part);
+          } catch (cause) {
+            error = cause instanceof Error ? cause.message : String(cause);
+          }
+          if (!run.settled) slot.worker.postMessage({ type: 'ack', runId: run.runId, seq: message.seq, error } satisfies HostMessage);
+        });
+        break;
+      }
+      case 'done':
+        void run.delivering.then(() => this.#finishRun(slot, run, { status: 'succeeded' }));
+        break;
+      case 'failed':
+        void run.delivering.then(() => this.#finishRun(slot, run, fromSerialized(message.failure)));
+        break;
+      default: {
+        const unknown: never = message;
+        this.#logger.warn({ message: unknown }, 'unknown message from a pipeline worker');
+      }
+    }
+  }
+
+  /** Repeats the last report when the worker has been silent for a progress interval. */
+  #heartbeat(run: PendingRun): void {
+    const last = run.lastProgress;
+    if (!last || run.settled) return;
+    const now = Date.now();
+    if (now - last.sentAt < this.#options.progressIntervalMs * 0.8) return;
+    last.sentAt = now;
+    const { etaMs } = last.report;
+    this.#emitProgress(run, { ...last.report, etaMs: etaMs === null ? null : Math.max(0, etaMs - (now - last.receivedAt)), at: now });
+  }
+
+  #emitProgress(run: PendingRun, event: ProgressEvent): void {
+    try {
+      run.handlers.onProgress?.(event);
+    } catch (error) {
+      this.#logger.warn({ err: error, jobId: run.job.jobId }, 'progress handler failed');
+    }
+  }
+
+  #finishRun(slot: Slot, run: PendingRun, outcome: RunOutcome): void {
+    this.#settle(run, outcome);
+    if (slot.state === 'busy' && slot.run === run) {
+      slot.run = null;
+      slot.state = 'idle';
+      this.#dispatch();
+    }
+  }
+
+  #cancel(pending: PendingRun): void {
+    if (pending.settled) return;
+    const index = this.#queue.indexOf(pending);
+    if (index >= 0) {
+      this.#queue.splice(index, 1);
+      this.#settle(pending, failure(PipelineErrorCode.Cancelled, 'the job was cancelled', true));
+      return;
+    }
+    const slot = pending.slot;
+    if (!slot) return;
+    slot.worker.postMessage({ type: 'cancel', runId: pending.runId } satisfies HostMessage);
+    // A worker stuck in synchronous code cannot see the cancel: end it after a grace period.
+    pending.timers.push(
+      setTimeout(() => {
+        if (pending.settled) return;
+        this.#settle(pending, failure(PipelineErrorCode.Cancelled, 'the job was cancelled', true));
+        void this.#terminate(slot);
+      }, this.#options.cancelGraceMs),
+    );
+  }
+
+  #settle(run: PendingRun, outcome: RunOutcome): void {
+    if (run.settled) return;
+    run.settled = true;
+    for (const timer of run.timers) clearTimeout(timer);
+    if (run.onAbort) run.handlers.signal?.removeEventListener('abort', run.onAbort);
+    if (outcome.status === 'failed') {
+      this.#logger.info({ jobId: run.job.jobId, code: outcome.code, stage: outcome.stage, retryable: outcome.retryable }, 'job failed');
+    }
+    run.resolve(outcome);
+    run.markEnded();
+  }
+
+  async #terminate(slot: Slot): Promise<void> {
+    if (slot.state === 'stopping') return;
+    slot.state = 'stopping';
+    await slot.worker.terminate();
+  }
+
+  #forwardLog(worker: number, line: string): void {
+    try {
+      const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg?: string } & Record<string, unknown>;
+      delete fields.time;
+      delete fields.pid;
+      delete fields.hostname;
+      this.#logger[LEVELS[level] ?? 'info']({ ...fields, worker }, msg ?? '');
+    } catch {
+      this.#logger.info({ worker }, line.trim());
+    }
+  }
+}
+
+function failure(code: string, message: string, retryable: boolean, stage: FailedStage = 'pipeline'): RunOutcome {
+  return { status: 'failed', code, message, stage, retryable };
+}
+
+function fromSerialized(f: SerializedFailure): RunOutcome {
+  return { status: 'failed', code: f.code, message: f.message, stage: f.stage, retryable: f.retryable };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

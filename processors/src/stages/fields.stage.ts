@@ -492,7 +492,8 @@ function findNumber(lines: readonly Line[], matches: readonly LabelMatch[][]): F
 // ---------------------------------------------------------------------------------------
 // Amounts, total and currency
 
-interface Amount {
+/** A parsed amount. */
+export interface Amount {
   readonly value: number;
   /** Digits after the decimal separator as printed (0 when none). */
   readonly decimals: number;

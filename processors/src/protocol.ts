@@ -42,6 +42,20 @@ export const SupportedMime = {
 } as const;
 export type SupportedMime = (typeof SupportedMime)[keyof typeof SupportedMime];
 
+/** The media type a file name's extension claims (lower-case, with the dot). */
+export const MIME_BY_EXTENSION: Readonly<Record<string, SupportedMime>> = Object.freeze({
+  '.pdf': SupportedMime.Pdf,
+  '.png': SupportedMime.Png,
+  '.jpg': SupportedMime.Jpeg,
+  '.jpeg': SupportedMime.Jpeg,
+  '.tif': SupportedMime.Tiff,
+  '.tiff': SupportedMime.Tiff,
+  '.txt': SupportedMime.Text,
+  '.text': SupportedMime.Text,
+  '.md': SupportedMime.Markdown,
+  '.markdown': SupportedMime.Markdown,
+});
+
 /** An axis-aligned box in page pixel coordinates of the page image (origin top-left). */
 export const boxSchema = z.object({
   x: z.number(),

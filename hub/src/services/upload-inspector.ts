@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
-import { PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
+import { MIME_BY_EXTENSION, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
 
 const HEAD_BYTES = 8192;
 const TAIL_BYTES = 2048;
@@ -54,18 +54,7 @@ export class UploadInspector extends Transform {
   }
 }
 
-const byExtension: Record<string, SupportedMime> = {
-  '.pdf': SupportedMime.Pdf,
-  '.png': SupportedMime.Png,
-  '.jpg': SupportedMime.Jpeg,
-  '.jpeg': SupportedMime.Jpeg,
-  '.tif': SupportedMime.Tiff,
-  '.tiff': SupportedMime.Tiff,
-  '.txt': SupportedMime.Text,
-  '.text': SupportedMime.Text,
-  '.md': SupportedMime.Markdown,
-  '.markdown': SupportedMime.Markdown,
-};
+const byExtension = MIME_BY_EXTENSION;
 
 const supported = new Set<string>(Object.values(SupportedMime));
 

@@ -5,7 +5,7 @@
  */
 import { extname } from 'node:path';
 import { fileTypeFromBuffer } from 'file-type';
-import { SupportedMime, type ProcessJob } from '../protocol.ts';
+import { MIME_BY_EXTENSION, SupportedMime, type ProcessJob } from '../protocol.ts';
 import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 
 /** Options of {@link detect}. */
@@ -28,18 +28,7 @@ const declaredAliases: Record<string, SupportedMime> = {
   'text/x-markdown': SupportedMime.Markdown,
 };
 
-const extensions: Record<string, SupportedMime> = {
-  '.pdf': SupportedMime.Pdf,
-  '.png': SupportedMime.Png,
-  '.jpg': SupportedMime.Jpeg,
-  '.jpeg': SupportedMime.Jpeg,
-  '.tif': SupportedMime.Tiff,
-  '.tiff': SupportedMime.Tiff,
-  '.txt': SupportedMime.Text,
-  '.text': SupportedMime.Text,
-  '.md': SupportedMime.Markdown,
-  '.markdown': SupportedMime.Markdown,
-};
+const extensions = MIME_BY_EXTENSION;
 
 const sniffable = new Set<string>([SupportedMime.Pdf, SupportedMime.Png, SupportedMime.Jpeg, SupportedMime.Tiff]);
 

@@ -23,13 +23,14 @@
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MODEL_REGISTRY, ModelDtype, TransformersEmbedder, modelFilePath } from '../processors/src/index.ts';
-import { isJudged, mean, mrrAtK, ndcgAtK, recallAtK, type Qrels } from '../search/src/eval/metrics.ts';
+import { loadBeirDataset, passageText } from '../search/src/eval/beir.ts';
+import { mean, mrrAtK, ndcgAtK, recallAtK, type Qrels } from '../search/src/eval/metrics.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const USAGE =
@@ -87,35 +88,9 @@ interface Dataset {
   readonly qrels: Map<string, Map<string, number>>;
 }
 
-function jsonLines(path: string): Record<string, unknown>[] {
-  // Split on \n only: some passages hold U+2028, which other line splitters break on.
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 function loadDataset(dir: string): Dataset {
-  const corpus = jsonLines(join(dir, 'corpus.jsonl'));
-  const qrels = new Map<string, Map<string, number>>();
-  for (const line of readFileSync(join(dir, 'qrels', 'test.tsv'), 'utf8').split('\n')) {
-    const [queryId, docId, grade] = line.trim().split('\t');
-    // Skips the header line (query-id corpus-id score) where there is one.
-    if (!queryId || !docId || grade === undefined || !/^-?\d+$/.test(grade)) continue;
-    const forQuery = qrels.get(queryId) ?? new Map<string, number>();
-    forQuery.set(docId, Number(grade));
-    qrels.set(queryId, forQuery);
-  }
-  const queries = jsonLines(join(dir, 'queries.jsonl'))
-    .map((q) => ({ id: String(q._id), text: String(q.text) }))
-    .filter((q) => isJudged(qrels.get(q.id)));
-  return {
-    name: basename(resolve(dir)),
-    docIds: corpus.map((d) => String(d._id)),
-    passages: corpus.map((d) => `${String(d.title ?? '')} ${String(d.text ?? '')}`.trim()),
-    queries,
-    qrels,
-  };
+  const ds = loadBeirDataset(dir);
+  return { name: ds.name, docIds: ds.docs.map((d) => d.id), passages: ds.docs.map(passageText), queries: ds.queries, qrels: ds.qrels };
 }
 
 function topK(query: Float32Array, docs: readonly Float32Array[], ids: readonly string[], k: number): string[] {

@@ -19,15 +19,16 @@
  * per model, dtype and dataset, in the layout compare-embedders.ts writes, so reruns only
  * re-index and re-score. Measures, never asserts. The last line is JSON.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TransformersEmbedder } from '../processors/src/index.ts';
 import { HYBRID_MIN_TERM_SHARE, SearchMode, SqliteSearchIndex, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
-import { isJudged, mean, mrrAtK, ndcgAtK, recallAtK, type Qrels } from '../search/src/eval/metrics.ts';
+import { loadBeirDataset, passageText, type BeirDataset } from '../search/src/eval/beir.ts';
+import { mean, mrrAtK, ndcgAtK, recallAtK } from '../search/src/eval/metrics.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const USAGE =
@@ -57,42 +58,7 @@ if (shares.some((s) => !(s > 0 && s <= 1))) {
 const DEPTH = 100;
 const TEAM = { teamId: 'eval' };
 
-interface Dataset {
-  readonly name: string;
-  readonly docs: { id: string; title: string; text: string }[];
-  readonly queries: { id: string; text: string }[];
-  readonly qrels: Map<string, Qrels>;
-}
-
-function jsonLines(path: string): Record<string, unknown>[] {
-  // Split on \n only: some passages hold U+2028, which other line splitters break on.
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function loadDataset(dir: string): Dataset {
-  const qrels = new Map<string, Map<string, number>>();
-  for (const line of readFileSync(join(dir, 'qrels', 'test.tsv'), 'utf8').split('\n')) {
-    const [queryId, docId, grade] = line.trim().split('\t');
-    // Skips the header line (query-id corpus-id score).
-    if (!queryId || !docId || grade === undefined || !/^-?\d+$/.test(grade)) continue;
-    const forQuery = qrels.get(queryId) ?? new Map<string, number>();
-    forQuery.set(docId, Number(grade));
-    qrels.set(queryId, forQuery);
-  }
-  return {
-    name: basename(resolve(dir)),
-    docs: jsonLines(join(dir, 'corpus.jsonl')).map((d) => ({ id: String(d._id), title: String(d.title ?? ''), text: String(d.text ?? '') })),
-    queries: jsonLines(join(dir, 'queries.jsonl'))
-      .map((q) => ({ id: String(q._id), text: String(q.text) }))
-      .filter((q) => isJudged(qrels.get(q.id))),
-    qrels,
-  };
-}
-
-async function corpusVectors(embedder: TransformersEmbedder, ds: Dataset): Promise<Float32Array[]> {
+async function corpusVectors(embedder: TransformersEmbedder, ds: BeirDataset): Promise<Float32Array[]> {
   const dim = embedder.dimension;
   const cacheFile = join(resolve(args.cache), `${embedder.modelId.replace('/', '--')}.${embedder.dtype}.${ds.name}.f32`);
   if (existsSync(cacheFile)) {
@@ -100,7 +66,7 @@ async function corpusVectors(embedder: TransformersEmbedder, ds: Dataset): Promi
     const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     if (all.length === ds.docs.length * dim) return ds.docs.map((_, i) => all.slice(i * dim, (i + 1) * dim));
   }
-  const passages = ds.docs.map((d) => `${d.title} ${d.text}`.trim());
+  const passages = ds.docs.map(passageText);
   const vectors: Float32Array[] = [];
   for (let i = 0; i < passages.length; i += 500) {
     vectors.push(...(await embedder.embedDocuments(passages.slice(i, i + 500))));
@@ -121,7 +87,7 @@ interface Scores {
 }
 
 /** Runs every judged query through `index` and averages the metrics. */
-async function evaluate(index: SqliteSearchIndex, ds: Dataset, query: (q: { text: string; vector: Float32Array }) => SearchQuery, queryVectors: Float32Array[]): Promise<Scores> {
+async function evaluate(index: SqliteSearchIndex, ds: BeirDataset, query: (q: { text: string; vector: Float32Array }) => SearchQuery, queryVectors: Float32Array[]): Promise<Scores> {
   const per: Scores[] = [];
   for (const [i, q] of ds.queries.entries()) {
     const hits = await index.search(TEAM, query({ text: q.text, vector: queryVectors[i]! }));
@@ -140,7 +106,7 @@ async function evaluate(index: SqliteSearchIndex, ds: Dataset, query: (q: { text
 const embedder = await TransformersEmbedder.load({ modelsDir: resolve(args['models-dir']), modelId: args.model });
 const results: Record<string, Record<string, Scores>> = {};
 for (const dir of positionals) {
-  const ds = loadDataset(dir);
+  const ds = loadBeirDataset(dir);
   const vectors = await corpusVectors(embedder, ds);
   const queryVectors: Float32Array[] = [];
   for (const q of ds.queries) queryVectors.push(await embedder.embedQuery(q.text));

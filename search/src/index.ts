@@ -1,4 +1,3 @@
 /** Public entry of @quire/search: the SearchIndex port and its adapters. */
 export * from './search-index.ts';
 export * from './embedded/search-index.sqlite.ts';
-export * from './contract.ts';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import { JobStatus, type DocumentFilter, type DocumentRecord, type JobRecord, type Page, type Store, type TeamScope } from '../store/store.ts';
+import { type DocumentFilter, type DocumentRecord, type JobRecord, type Page, type Store, type TeamScope } from '../store/store.ts';
 import type { IndexerService } from './indexer.service.ts';
 import type { IngestService } from './ingest.service.ts';
 import type { LiveEvents } from './live-events.ts';
@@ -59,7 +59,7 @@ export class DocumentService {
     const job = await store.insertJob(scope, { id: jobId, documentId: id });
     const updated = await store.updateDocument(scope, id, { status: DocumentStatus.Queued, jobId, error: null });
     await this.deps.ingest.enqueue(scope, updated, jobId);
-    return { document: updated, job: { ...job, status: JobStatus.Queued } };
+    return { document: updated, job };
   }
 
   /** Deletes a document everywhere. Returns false when there was no such document. */

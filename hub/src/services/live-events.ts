@@ -102,7 +102,7 @@ export class LiveEvents {
 }
 
 function parse(subject: string, payload: unknown): LiveEvent | undefined {
-  if (subject === Events.JobProgressed.subject(subject.split('.')[1] ?? '')) {
+  if (subject.endsWith(`.${Events.JobProgressed.name}`)) {
     const r = progressEventSchema.safeParse(payload);
     return r.success ? { kind: 'progress', event: r.data } : undefined;
   }

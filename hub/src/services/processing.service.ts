@@ -108,9 +108,8 @@ export class ProcessingService {
       },
       onResult: async (part) => {
         delivery.heartbeat();
-        // Re-read so the indexer sees the latest classification and title.
-        const current = (await store.getDocument(scope, doc.id)) ?? doc;
-        await this.deps.indexer.apply(scope, current, part);
+        // The summary part sets the final filters, so the document as read at the start suffices.
+        await this.deps.indexer.apply(scope, doc, part);
       },
     });
 

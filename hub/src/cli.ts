@@ -1,11 +1,12 @@
 /**
  * The `quire` command line: `quire all` (default: the embedded hub with its workers),
- * `quire models` (obtain and verify the models). An invalid configuration stops here with
+ * `quire models` (obtain and verify the models), `quire eval …` (quality evaluations). An invalid configuration stops here with
  * a message naming each variable.
  */
 import { pino } from 'pino';
 import { runModelsCommand } from '@quire/processors';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { runEvalCommand } from './eval/eval.command.ts';
 import { startQuire } from './main.ts';
 
 const usage = `Usage: quire <command>
@@ -13,6 +14,7 @@ const usage = `Usage: quire <command>
 Commands:
   all       start the hub with in-process workers (default)
   models    obtain and verify the embedding models under MODELS_DIR
+  eval      measure quality on public datasets (quire eval help)
   help      show this text
 
 Configuration comes from environment variables; see hub/src/config.ts.`;
@@ -54,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
         cacheDir: config.models.cacheDir,
         modelIds: [config.models.embeddingModel],
       });
+    case 'eval':
+      return runEvalCommand(rest, { config, logger });
     case 'help':
     case '--help':
     case '-h':

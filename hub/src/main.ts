@@ -35,14 +35,29 @@ import type { TeamScope } from './store/store.ts';
 /** The team every request belongs to until accounts and teams exist. */
 export const DEFAULT_TEAM: TeamScope = Object.freeze({ teamId: 'default' });
 
+/** The services a running Quire offers, for in-process callers such as `quire eval`. */
+export interface QuireServices {
+  ingest: IngestService;
+  documents: DocumentService;
+  search: SearchService;
+  events: LiveEvents;
+}
+
 export interface QuireHandle {
-  url: string;
-  http: HttpHandle;
+  /** Where HTTP, GraphQL and Socket.IO listen; null when started without HTTP. */
+  url: string | null;
+  http: HttpHandle | null;
+  services: QuireServices;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Serve HTTP, GraphQL and Socket.IO (default true). Without, only the services and workers run. */
+  http?: boolean;
+}
+
 /** Starts the embedded hub: HTTP, GraphQL, Socket.IO, the job consumer and pipeline workers. */
-export async function startQuire(config: Config, logger: Logger): Promise<QuireHandle> {
+export async function startQuire(config: Config, logger: Logger, options: StartOptions = {}): Promise<QuireHandle> {
   const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
   try {
     await ensureModels({
@@ -100,7 +115,14 @@ export async function startQuire(config: Config, logger: Logger): Promise<QuireH
       sensitivityExamples: [],
     };
     const indexer = new IndexerService({ store, index, model });
-    const ingest = new IngestService({ store, blobs, bus, events, logger: logger.child({ component: 'ingest' }), maxUploadBytes: config.limits.uploadMaxBytes });
+    const ingest = new IngestService({
+      store,
+      blobs,
+      bus,
+      events,
+      logger: logger.child({ component: 'ingest' }),
+      maxUploadBytes: config.limits.uploadMaxBytes,
+    });
     const documents = new DocumentService({ store, blobs, indexer, ingest, events });
     const search = new SearchService({ index, embedder });
     const processing = new ProcessingService({
@@ -114,25 +136,25 @@ export async function startQuire(config: Config, logger: Logger): Promise<QuireH
       logger: logger.child({ component: 'processing' }),
     });
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
-
-    const http = await startHttp({
-      host: config.http.host,
-      port: config.http.port,
-      maxUploadBytes: config.limits.uploadMaxBytes,
-      services: { ingest, documents, search },
-      events,
-      resolveScope: async () => DEFAULT_TEAM,
-      readiness: [
-        async () => ({ name: 'store', ok: store.db.open }),
-        async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
-      ],
-      metrics,
-      webDir: config.ui.dir,
-      logger: logger.child({ component: 'http' }),
-    });
-    shutdown.add('http', () => http.close(), 10);
+    let http: HttpHandle | null = null;
+    if (options.http !== false) {
+      const metrics = new Registry();
+      collectDefaultMetrics({ register: metrics });
+      http = await startHttp({
+        host: config.http.host,
+        port: config.http.port,
+        maxUploadBytes: config.limits.uploadMaxBytes,
+        services: { ingest, documents, search },
+        events,
+        resolveScope: async () => DEFAULT_TEAM,
+        readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
+        metrics,
+        webDir: config.ui.dir,
+        logger: logger.child({ component: 'http' }),
+      });
+      const served = http;
+      shutdown.add('http', () => served.close(), 10);
+    }
 
     const consumer: Subscription = await consumeQueue(bus, Queues.DocumentProcess, processing.handle, {
       concurrency: config.processing.workers,
@@ -150,8 +172,12 @@ export async function startQuire(config: Config, logger: Logger): Promise<QuireH
       if (doc) await ingest.enqueue({ teamId: u.teamId }, doc, doc.jobId);
     }
 
-    logger.info({ url: http.url, bus: config.bus.driver, model: model.modelId }, `Quire is running at ${http.url}`);
-    return { url: http.url, http, close: () => shutdown.run() };
+    const url = http?.url ?? null;
+    logger.info(
+      { url, bus: config.bus.driver, model: model.modelId },
+      url ? `Quire is running at ${url}` : 'Quire is running without HTTP',
+    );
+    return { url, http, services: { ingest, documents, search, events }, close: () => shutdown.run() };
   } catch (err) {
     await shutdown.run();
     throw err;

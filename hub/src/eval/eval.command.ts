@@ -4,6 +4,7 @@
  * every figure (see report.ts).
  */
 import type { Logger } from 'pino';
+import { AppError } from '@quire/processors';
 import type { Config } from '../config.ts';
 
 export interface EvalContext {
@@ -48,5 +49,16 @@ export async function runEvalCommand(argv: string[], ctx: EvalContext): Promise<
     process.stderr.write(`Unknown evaluation ${JSON.stringify(name)}\n\n${EVAL_USAGE}\n`);
     return 2;
   }
-  return (await evaluation.load())(rest, ctx);
+  try {
+    return await (
+      await evaluation.load()
+    )(rest, ctx);
+  } catch (err) {
+    // Bad input (a missing file, a malformed line, a bad option) ends with its code and message.
+    if (err instanceof AppError && err.expose) {
+      process.stderr.write(`quire eval ${name}: ${err.code}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
 }

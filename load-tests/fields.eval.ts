@@ -21,22 +21,21 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format, isValid, parse } from 'date-fns';
 import { TesseractOcr } from '../processors/src/engines/ocr.engine.ts';
+import { parseSroieBoxes, sroieReferenceText } from '../processors/src/eval/sroie.ts';
 import { extractFields, parseAmount } from '../processors/src/stages/fields.stage.ts';
 import type { PageResult, Word } from '../processors/src/protocol.ts';
 
 /** Turns an ICDAR line CSV (`x1,y1,…,y4,transcript`) into a page of words. */
 export function pageFromSroieCsv(csv: string, page = 1): PageResult {
+  const lines = parseSroieBoxes(csv);
   const words: Word[] = [];
   let width = 0;
   let height = 0;
-  for (const row of csv.split(/\r?\n/)) {
-    const parts = row.split(',');
-    if (parts.length < 9) continue;
-    const coords = parts.slice(0, 8).map(Number);
-    const text = parts.slice(8).join(',').trim();
-    if (coords.some((c) => !Number.isFinite(c)) || text === '') continue;
-    const xs = [coords[0]!, coords[2]!, coords[4]!, coords[6]!];
-    const ys = [coords[1]!, coords[3]!, coords[5]!, coords[7]!];
+  for (const { quad, text: transcript } of lines) {
+    const text = transcript.trim();
+    if (text === '') continue;
+    const xs = [quad[0], quad[2], quad[4], quad[6]];
+    const ys = [quad[1], quad[3], quad[5], quad[7]];
     const x0 = Math.min(...xs);
     const x1 = Math.max(...xs);
     const y0 = Math.min(...ys);
@@ -50,18 +49,7 @@ export function pageFromSroieCsv(csv: string, page = 1): PageResult {
       at += w.length + 1;
     }
   }
-  return {
-    page,
-    width,
-    height,
-    text: csv
-      .split(/\r?\n/)
-      .map((r) => r.split(',').slice(8).join(','))
-      .join('\n'),
-    source: 'ocr',
-    confidence: 100,
-    words,
-  };
+  return { page, width, height, text: sroieReferenceText(lines), source: 'ocr', confidence: 100, words };
 }
 
 async function ocrPage(ocr: TesseractOcr, image: Uint8Array): Promise<PageResult> {

@@ -3,6 +3,7 @@
  * with a warm-up, a plain-text table, the machine it ran on, and the closing JSON line.
  * Measures only; nothing here asserts a time.
  */
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 
 /** Nearest-rank percentile of an ascending list (`p` in 0..100); NaN for an empty list. */
@@ -63,11 +64,36 @@ export function summarizeLatency(samplesMs: readonly number[]): LatencySummary {
  * Runs `round` `warmup` times unmeasured, then `rounds` times, and summarises what each
  * measured round returned (a rate, a time: whatever the caller measures).
  */
-export async function measureRounds(options: { warmup: number; rounds: number; round: (index: number) => Promise<number> }): Promise<RoundSummary> {
+export async function measureRounds(options: {
+  warmup: number;
+  rounds: number;
+  round: (index: number) => Promise<number>;
+}): Promise<RoundSummary> {
   for (let i = 0; i < options.warmup; i++) await options.round(-1 - i);
   const values: number[] = [];
   for (let i = 0; i < options.rounds; i++) values.push(await options.round(i));
   return summarizeRounds(values);
+}
+
+/**
+ * `measureRounds` for a round that yields several figures at once (enqueue and drain rates,
+ * p50 and p99, two contenders run one after the other): each figure is summarised across the
+ * measured rounds on its own. Contenders measured in the same round share the machine's
+ * state at that moment, which keeps their ratio steadier than separate series would.
+ */
+export async function measureRoundFigures<K extends string>(options: {
+  warmup: number;
+  rounds: number;
+  round: (index: number) => Promise<Record<K, number>>;
+}): Promise<Record<K, RoundSummary>> {
+  for (let i = 0; i < options.warmup; i++) await options.round(-1 - i);
+  const byFigure = new Map<K, number[]>();
+  for (let i = 0; i < options.rounds; i++) {
+    for (const [key, value] of Object.entries(await options.round(i)) as [K, number][]) {
+      byFigure.set(key, [...(byFigure.get(key) ?? []), value]);
+    }
+  }
+  return Object.fromEntries([...byFigure].map(([key, values]) => [key, summarizeRounds(values)])) as Record<K, RoundSummary>;
 }
 
 /** The machine a figure was taken on. */
@@ -144,4 +170,27 @@ export function jsonLine(name: string, figures: Record<string, unknown>, argv: r
 /** Peak resident memory of this process so far, in MiB (threads included). */
 export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Resident memory of a process, in MiB, threads included. */
+export interface ProcessMemory {
+  /** Resident now (`VmRSS`). */
+  rssMiB: number;
+  /** Highest resident so far in the process's life (`VmHWM`). */
+  peakMiB: number;
+}
+
+/**
+ * Resident memory of another process (a hub started as a child, say) from
+ * `/proc/<pid>/status`; null where there is no `/proc` (not Linux) or the process is gone.
+ */
+export async function processMemory(pid: number): Promise<ProcessMemory | null> {
+  let status: string;
+  try {
+    status = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
 }

@@ -12,7 +12,7 @@ const MODELS_DIR = process.env.MODELS_DIR ?? fileURLToPath(new URL('../../../.mo
 const MODEL_ID = 'Xenova/all-MiniLM-L6-v2';
 
 /**
- * Floors measured on the smoke set with the default labels (see load-tests/classify.eval.ts),
+ * Floors measured on the smoke set with the default labels,
  * set a margin below what was measured so a small change in the model build does not trip
  * them, while a broken classifier still does.
  */

@@ -22,7 +22,7 @@ import { OTHER_TYPE } from './labels.ts';
 /**
  * Tuning knobs of the classifier. The defaults were measured with all-MiniLM-L6-v2 on the
  * BBC News topics (full articles, articles' titles only, and label names without
- * descriptions) and on the smoke set; see load-tests/classify.eval.ts.
+ * descriptions) and on the smoke set; `quire eval classify` measures them on any labelled set.
  */
 export interface ClassifierOptions {
   /**

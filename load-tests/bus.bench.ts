@@ -1,19 +1,32 @@
 /**
  * Job throughput of the bus adapters: N trivial jobs enqueued, then drained by one consumer.
  *
- *   node --import tsx load-tests/bus.bench.ts [--jobs 5000] [--concurrency 32] \
- *     [--publishers 64] [--rounds 3] [--adapters memory,nats] [--nats-url nats://127.0.0.1:4222]
+ *   node --import tsx load-tests/bus.bench.ts [--jobs 5000] [--concurrency 32] [--publishers 64] \
+ *     [--warmup 1] [--rounds 3] [--adapters memory,memory-sqlite,nats] [--nats-url nats://127.0.0.1:4222]
  *
- * Per adapter: one warm-up round (a fifth of the jobs), then `--rounds` measured rounds, each
- * on a fresh bus (MemoryBus over an InMemoryJobStorage; NatsBus on a fresh prefix whose
- * streams are deleted afterwards). Enqueue keeps `--publishers` enqueues in flight; the
- * drain is timed from `consume()` to the last acknowledgement. Reported: the median of the
- * rounds for enqueue and drain, in jobs per second. NATS needs `npm run services -- start`.
+ * Adapters:
+ * - memory: MemoryBus over an InMemoryJobStorage (in-process, nothing kept).
+ * - memory-sqlite: MemoryBus over the SQLite store's job storage in a temporary file, as the
+ *   embedded hub runs it (`BUS=memory`): every enqueue, claim and acknowledgement is a write.
+ * - nats: NatsBus (JetStream) on a fresh subject prefix whose streams are deleted afterwards.
+ *   Needs `npm run services -- start`; without a reachable server it is skipped with the reason.
+ *
+ * Per adapter: `--warmup` unmeasured rounds, then `--rounds` measured ones, each on a fresh bus.
+ * A round enqueues `--jobs` jobs with `--publishers` enqueues in flight, then times the drain
+ * from `consume()` (`--concurrency` jobs at once) to the last acknowledgement. Reported per
+ * adapter: enqueue and drain rates in jobs per second, the median of the rounds with min, max
+ * and spread.
  *
  * Measures, never asserts. The last line is JSON.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeMachine, formatTable, jsonLine, measureRoundFigures, peakRssMiB } from '../hub/src/eval/report.ts';
+import type { RoundSummary } from '../hub/src/eval/report.ts';
+import { SqliteStore } from '../hub/src/store/sqlite/store.sqlite.ts';
 import { InMemoryJobStorage, MemoryBus, NatsBus, deleteNatsBusStreams } from '../processors/src/index.ts';
 import type { Bus } from '../processors/src/index.ts';
 
@@ -22,22 +35,19 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '32' },
     publishers: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
-    adapters: { type: 'string', default: 'memory,nats' },
+    adapters: { type: 'string', default: 'memory,memory-sqlite,nats' },
     'nats-url': { type: 'string', default: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
   },
 });
 const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
 const PUBLISHERS = Number(args.publishers);
+const WARMUP = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
 const NATS_URL = args['nats-url'];
 const QUEUE = 'bench.work';
-
-interface Round {
-  enqueuePerSec: number;
-  drainPerSec: number;
-}
 
 interface Opened {
   bus: Bus;
@@ -49,6 +59,21 @@ const adapters: Record<string, () => Promise<Opened>> = {
     const bus = new MemoryBus({ storage: new InMemoryJobStorage() });
     await bus.start();
     return { bus, dispose: () => bus.close() };
+  },
+  'memory-sqlite': async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quire-bus-bench-'));
+    const store = new SqliteStore({ filename: join(dir, 'quire.db') });
+    await store.start();
+    const bus = new MemoryBus({ storage: store.jobStorage });
+    await bus.start();
+    return {
+      bus,
+      dispose: async () => {
+        await bus.close();
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   },
   nats: async () => {
     const prefix = `bench-${randomUUID().slice(0, 8)}`;
@@ -64,14 +89,15 @@ const adapters: Record<string, () => Promise<Opened>> = {
   },
 };
 
-async function round(open: () => Promise<Opened>, jobs: number): Promise<Round> {
+/** One round on a fresh bus: enqueue every job, then drain them; rates in jobs per second. */
+async function round(open: () => Promise<Opened>): Promise<{ enqueue: number; drain: number }> {
   const { bus, dispose } = await open();
   try {
     const enqueueStart = performance.now();
     let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(PUBLISHERS, jobs) }, async () => {
-        while (next < jobs) {
+      Array.from({ length: Math.min(PUBLISHERS, JOBS) }, async () => {
+        while (next < JOBS) {
           next++;
           await bus.enqueue({ id: randomUUID(), queue: QUEUE, payload: { n: next }, correlationId: 'bench', enqueuedAt: Date.now() });
         }
@@ -83,54 +109,78 @@ async function round(open: () => Promise<Opened>, jobs: number): Promise<Round> 
     let finish!: () => void;
     const drained = new Promise<void>((resolve) => (finish = resolve));
     const drainStart = performance.now();
-    await bus.consume(
+    const subscription = await bus.consume(
       QUEUE,
       async () => {
-        if (++done === jobs) finish();
+        if (++done === JOBS) finish();
         return { status: 'succeeded' };
       },
       { concurrency: CONCURRENCY, leaseMs: 60_000 },
     );
     await drained;
     const drainMs = performance.now() - drainStart;
-    return { enqueuePerSec: (jobs / enqueueMs) * 1000, drainPerSec: (jobs / drainMs) * 1000 };
+    await subscription.close();
+    return { enqueue: (JOBS / enqueueMs) * 1000, drain: (JOBS / drainMs) * 1000 };
   } finally {
     await dispose();
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/** Opens and closes the adapter once; the reason it cannot run here, or null. */
+async function unavailable(open: () => Promise<Opened>): Promise<string | null> {
+  try {
+    await (await open()).dispose();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
-const results: Record<string, { enqueuePerSec: number; drainPerSec: number; rounds: Round[] }> = {};
+console.log(`bus throughput: ${JOBS} jobs per round, ${PUBLISHERS} enqueues in flight, consumer concurrency ${CONCURRENCY}`);
+console.log(`${WARMUP} warm-up and ${ROUNDS} measured rounds per adapter, each on a fresh bus; ${describeMachine()}`);
+const results: Record<string, { enqueuePerSec: RoundSummary; drainPerSec: RoundSummary }> = {};
+const skipped: Record<string, string> = {};
 for (const name of args.adapters.split(',').map((s) => s.trim())) {
   const open = adapters[name];
   if (!open) throw new Error(`unknown adapter ${name} (known: ${Object.keys(adapters).join(', ')})`);
-  await round(open, Math.max(1, Math.floor(JOBS / 5)));
-  const rounds: Round[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const r = await round(open, JOBS);
-    rounds.push(r);
-    console.log(`${name} round ${i + 1}: enqueue ${r.enqueuePerSec.toFixed(0)} jobs/s, drain ${r.drainPerSec.toFixed(0)} jobs/s`);
+  const reason = await unavailable(open);
+  if (reason) {
+    skipped[name] = reason;
+    console.log(`${name}: skipped (${reason})`);
+    continue;
   }
-  results[name] = {
-    enqueuePerSec: Math.round(median(rounds.map((r) => r.enqueuePerSec))),
-    drainPerSec: Math.round(median(rounds.map((r) => r.drainPerSec))),
-    rounds: rounds.map((r) => ({ enqueuePerSec: Math.round(r.enqueuePerSec), drainPerSec: Math.round(r.drainPerSec) })),
-  };
+  const figures = await measureRoundFigures({ warmup: WARMUP, rounds: ROUNDS, round: () => round(open) });
+  results[name] = { enqueuePerSec: figures.enqueue, drainPerSec: figures.drain };
+  console.log(`${name}: enqueue ${Math.round(figures.enqueue.median)} jobs/s, drain ${Math.round(figures.drain.median)} jobs/s`);
 }
 
+console.log('');
 console.log(
-  JSON.stringify({
-    bench: 'bus',
+  formatTable(
+    ['adapter', 'enqueue jobs/s', 'min', 'max', 'spread %', 'drain jobs/s', 'min', 'max', 'spread %'],
+    Object.entries(results).map(([name, r]) => [
+      name,
+      r.enqueuePerSec.median,
+      r.enqueuePerSec.min,
+      r.enqueuePerSec.max,
+      r.enqueuePerSec.spreadPct,
+      r.drainPerSec.median,
+      r.drainPerSec.min,
+      r.drainPerSec.max,
+      r.drainPerSec.spreadPct,
+    ]),
+  ),
+);
+console.log(`peak RSS ${Math.round(peakRssMiB())} MiB`);
+console.log(
+  jsonLine('bus', {
     jobs: JOBS,
     concurrency: CONCURRENCY,
     publishers: PUBLISHERS,
+    warmup: WARMUP,
     rounds: ROUNDS,
-    node: process.version,
     results,
+    skipped,
+    peakRssMiB: peakRssMiB(),
   }),
 );

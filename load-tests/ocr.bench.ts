@@ -1,156 +1,194 @@
 /**
- * Throughput of the OCR stage on real scans: the SROIE receipt images.
+ * OCR throughput: the product's OCR stage (sharp decode, grey, tesseract.js with the English
+ * LSTM model, exactly as the pipeline runs it for an image) beside the native `tesseract`
+ * command, on the same pages and the same number of cores.
  *
- *   node --import tsx load-tests/ocr.bench.ts <images-dir> [--workers 1] [--rounds 3] [--warmup 3] [--limit N]
+ *   node --import tsx load-tests/ocr.bench.ts <sroie-dir> [--workers 1] [--rounds 3] [--warmup 1] [--limit N]
+ *                                             [--tesseract PATH] [--no-baseline]
  *
- * Every image goes through the OCR stage as a one-page document (sharp decode, grey,
- * Tesseract via tesseract.js with the English model), with `--workers` Tesseract threads and
- * as many images in flight. One warm-up pass over `--warmup` images, then `--rounds` timed
- * passes over all of them. Reported: pages per second (median of rounds), milliseconds per
- * page, CPU milliseconds per page (all threads; steady even on a busy machine), mean word
- * confidence, and, where `<images-dir>/../boxes/<id>.csv` ground truth exists,
- * case-insensitive bag-of-words precision, recall and F1 of the recognised words against the
- * annotated transcripts (the measure the dataset's README uses).
+ * `<sroie-dir>` holds `images/<id>.jpg` and `boxes/<id>.csv`, as the SROIE receipts do. Both
+ * engines keep `--workers` pages in flight, one core each (tesseract.js workers; native
+ * processes with OMP_THREAD_LIMIT=1, whose time includes starting the process and loading
+ * the model, as the command costs a caller). After `--warmup` unmeasured rounds, each of
+ * `--rounds` rounds runs the product over every page and then the native command, so both
+ * share the machine's state of that moment and their per-round ratio stays steady.
+ *
+ * Reported per engine: pages per second (median of rounds, min, max, spread), milliseconds
+ * and CPU milliseconds per page (all threads and child processes: steady even on a busy
+ * machine), and case-insensitive bag-of-words precision, recall and F1 of the last round
+ * against the transcripts (the measure the dataset's README and earlier runs of this test
+ * use), so speed is never read without quality. The ratio is product ÷ native, per round.
+ * `quire eval ocr` gives the full quality figures.
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TesseractOcr } from '../processors/src/engines/ocr.engine.ts';
-import { ocrImage } from '../processors/src/stages/ocr.stage.ts';
-import type { ExtractedPage } from '../processors/src/stages/stage.ts';
+import { AppError } from '../processors/src/errors.ts';
+import { scoreCorpus, scorePage } from '../processors/src/eval/ocr-metrics.ts';
+import { readSroieDataset } from '../processors/src/eval/sroie.ts';
+import { findNativeTesseract, type NativeTesseract } from '../hub/src/eval/native-tesseract.ts';
+import { loadImages, nativeRecogniser, productRecogniser, runOcrPass, type OcrPass } from '../hub/src/eval/ocr-pass.ts';
+import { describeMachine, formatTable, jsonLine, measureRoundFigures, summarizeRounds, type RoundSummary } from '../hub/src/eval/report.ts';
+
+const USAGE = 'usage: ocr.bench.ts <sroie-dir> [--workers N] [--rounds N] [--warmup N] [--limit N] [--tesseract PATH] [--no-baseline]';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     workers: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     limit: { type: 'string' },
+    tesseract: { type: 'string' },
+    'no-baseline': { type: 'boolean', default: false },
   },
 });
 const dir = positionals[0];
-if (!dir) {
-  console.error('usage: ocr.bench.ts <images-dir> [--workers N] [--rounds N] [--warmup N] [--limit N]');
-  process.exit(2);
-}
-const WORKERS = Number(args.workers);
-const ROUNDS = Number(args.rounds);
-const WARMUP = Number(args.warmup);
+if (!dir) fail(USAGE);
+const WORKERS = count('--workers', args.workers, 1);
+const ROUNDS = count('--rounds', args.rounds, 1);
+const WARMUP = count('--warmup', args.warmup, 0);
+const LIMIT = args.limit === undefined ? undefined : count('--limit', args.limit, 1);
 
-const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|tiff?)$/i.test(n)).sort();
-const selected = args.limit ? names.slice(0, Number(args.limit)) : names;
-if (selected.length === 0) {
-  console.error(`no images in ${dir}`);
-  process.exit(2);
-}
-const images = await Promise.all(selected.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(dir, name))) })));
+const dataset = await readSroieDataset(dir, { limit: LIMIT }).catch((error: unknown) =>
+  fail(error instanceof AppError ? `${error.code}: ${error.message}` : String(error)),
+);
+const images = await loadImages(dataset);
 
-const ocr = new TesseractOcr({ workers: WORKERS });
-const startedAt = performance.now();
-await ocr.start();
-const startMs = performance.now() - startedAt;
-const signal = new AbortController().signal;
-const progress = { setTotal() {}, advance() {} };
-
-/** OCRs every image with `WORKERS` in flight; returns the pages by image name. */
-async function pass(list: typeof images): Promise<Map<string, ExtractedPage>> {
-  const out = new Map<string, ExtractedPage>();
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < list.length) {
-      const image = list[next++]!;
-      const [page] = await ocrImage(image.bytes, { ocr, signal, progress });
-      if (page) out.set(image.name, page);
-    }
-  };
-  await Promise.all(Array.from({ length: WORKERS }, lane));
-  return out;
-}
-
-await pass(images.slice(0, WARMUP));
-
-const rounds: { ms: number; pagesPerSecond: number; cpuMsPerPage: number }[] = [];
-let last = new Map<string, ExtractedPage>();
-for (let r = 0; r < ROUNDS; r += 1) {
-  const t0 = performance.now();
-  // CPU time of the whole process, Tesseract's threads included: a figure that, unlike wall
-  // time, does not depend on what else the machine is running.
-  const cpu0 = process.cpuUsage();
-  last = await pass(images);
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  rounds.push({
-    ms: Math.round(ms),
-    pagesPerSecond: round((images.length * 1000) / ms, 3),
-    cpuMsPerPage: Math.round((cpu.user + cpu.system) / 1000 / images.length),
-  });
-  console.log(`round ${r + 1}: ${images.length} pages in ${Math.round(ms)} ms, ${round((images.length * 1000) / ms, 3)} pages/s`);
-}
-await ocr.close();
-
-// Quality against the line transcripts, where the dataset has them.
-let truthTokens = 0;
-let foundTokens = 0;
-let matched = 0;
-const boxesDir = resolve(dir, '..', 'boxes');
-for (const [name, page] of last) {
-  const truthText = await readFile(join(boxesDir, `${basename(name, extname(name))}.csv`), 'utf8').catch(() => null);
-  if (truthText === null) continue;
-  // Each row: eight coordinates, then the transcript (which may hold commas).
-  const truth = truthText
-    .split('\n')
-    .map((row) => row.split(',').slice(8).join(','))
-    .join(' ');
-  const counts = bag(truth);
-  const found = bag(page.text);
-  for (const n of counts.values()) truthTokens += n;
-  for (const [token, n] of found) {
-    foundTokens += n;
-    matched += Math.min(n, counts.get(token) ?? 0);
+let native: NativeTesseract | null = null;
+let nativeSkipped: string | null = args['no-baseline'] ? 'native baseline turned off by --no-baseline' : null;
+if (!nativeSkipped) {
+  const found = await findNativeTesseract(args.tesseract);
+  if ('missing' in found) {
+    if (args.tesseract !== undefined) fail(`TESSERACT_NOT_FOUND: ${found.missing}`);
+    nativeSkipped = `no native baseline: ${found.missing}`;
+  } else {
+    native = found;
   }
 }
-const precision = foundTokens ? matched / foundTokens : null;
-const recall = truthTokens ? matched / truthTokens : null;
-const f1 = precision !== null && recall !== null && precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : null;
+console.error(`${images.length} pages, ${WORKERS} worker(s), ${WARMUP} warm-up + ${ROUNDS} rounds, on ${describeMachine()}`);
+if (nativeSkipped) console.error(nativeSkipped);
 
-const median = medianOf(rounds.map((r) => r.pagesPerSecond));
-const pages = [...last.values()];
+const ocr = new TesseractOcr({ workers: WORKERS });
+const t0 = performance.now();
+await ocr.start();
+const engineStartMs = performance.now() - t0;
+const recogniseProduct = productRecogniser(ocr);
+const recogniseNative = native ? nativeRecogniser(native) : null;
+
+let lastProduct: OcrPass | null = null;
+let lastNative: OcrPass | null = null;
+type Figure = 'product' | 'native' | 'ratio' | 'productCpu' | 'nativeCpu';
+let figures: Partial<Record<Figure, RoundSummary>>;
+try {
+  figures = await measureRoundFigures<Figure>({
+    warmup: WARMUP,
+    rounds: ROUNDS,
+    round: async (index) => {
+      const product = await runOcrPass(images, { workers: WORKERS, recognise: recogniseProduct });
+      const nativePass = recogniseNative ? await runOcrPass(images, { workers: WORKERS, recognise: recogniseNative }) : null;
+      lastProduct = product;
+      lastNative = nativePass;
+      const label = index < 0 ? 'warm-up' : `round ${index + 1}`;
+      console.error(
+        `${label}: product ${product.pagesPerSecond.toFixed(3)} pages/s` +
+          (nativePass ? `, native ${nativePass.pagesPerSecond.toFixed(3)} pages/s` : ''),
+      );
+      const out: Partial<Record<Figure, number>> = { product: product.pagesPerSecond };
+      if (product.cpuMsPerPage !== null) out.productCpu = product.cpuMsPerPage;
+      if (nativePass) {
+        out.native = nativePass.pagesPerSecond;
+        out.ratio = product.pagesPerSecond / nativePass.pagesPerSecond;
+        if (nativePass.cpuMsPerPage !== null) out.nativeCpu = nativePass.cpuMsPerPage;
+      }
+      return out as Record<Figure, number>;
+    },
+  });
+} finally {
+  await ocr.close();
+}
+
+/** Case-insensitive bag of words of a pass against the transcripts, micro over pages. */
+function quality(pass: OcrPass | null): { precision: number; recall: number; f1: number; failed: number } | null {
+  if (!pass) return null;
+  const { bagOfWords } = scoreCorpus(dataset.map((page, i) => scorePage(page.reference, pass.pages[i]!.text)));
+  return { precision: bagOfWords.precision, recall: bagOfWords.recall, f1: bagOfWords.f1, failed: pass.failed };
+}
+
+const engine = (speed: RoundSummary | undefined, cpu: RoundSummary | undefined, pass: OcrPass | null) =>
+  speed
+    ? {
+        pagesPerSecond: speed,
+        msPerPage: 1000 / speed.median,
+        cpuMsPerPage: cpu ?? null,
+        bagOfWords: quality(pass),
+      }
+    : null;
+const product = engine(figures.product, figures.productCpu, lastProduct)!;
+const nativeFigures = engine(figures.native, figures.nativeCpu, lastNative);
+const cpuRatio =
+  figures.productCpu && figures.nativeCpu
+    ? summarizeRounds(figures.productCpu.rounds.map((p, i) => p / figures.nativeCpu!.rounds[i]!))
+    : null;
+
+const row = (name: string, e: NonNullable<ReturnType<typeof engine>>) => [
+  name,
+  e.pagesPerSecond.median,
+  e.pagesPerSecond.min,
+  e.pagesPerSecond.max,
+  e.pagesPerSecond.spreadPct,
+  e.msPerPage,
+  e.cpuMsPerPage?.median,
+  e.bagOfWords?.f1,
+];
 console.log(
-  JSON.stringify({
-    bench: 'ocr',
-    images: images.length,
+  formatTable(
+    ['engine', 'pages/s', 'min', 'max', 'spread %', 'ms/page', 'CPU ms/page', 'BoW F1'],
+    [
+      row('product (tesseract.js)', product),
+      ...(nativeFigures && native ? [row(`native (${native.version})`, nativeFigures)] : []),
+      ...(figures.ratio
+        ? [
+            [
+              'product/native',
+              figures.ratio.median,
+              figures.ratio.min,
+              figures.ratio.max,
+              figures.ratio.spreadPct,
+              null,
+              cpuRatio?.median,
+              null,
+            ],
+          ]
+        : []),
+    ],
+  ),
+);
+console.log(
+  jsonLine('bench.ocr', {
+    dataset: basename(resolve(dir)),
+    pages: images.length,
     workers: WORKERS,
-    rounds,
-    pagesPerSecond: median,
-    msPerPage: round(1000 / median, 1),
-    cpuMsPerPage: medianOf(rounds.map((r) => r.cpuMsPerPage)),
-    engineStartMs: Math.round(startMs),
-    meanWordConfidence: round(pages.reduce((s, p) => s + p.confidence, 0) / Math.max(1, pages.length), 1),
-    meanPixels: Math.round(pages.reduce((s, p) => s + p.width * p.height, 0) / Math.max(1, pages.length)),
-    bagOfWords:
-      f1 === null ? null : { precision: round(precision!, 4), recall: round(recall!, 4), f1: round(f1, 4), caseInsensitive: true },
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: availableParallelism(),
-    node: process.version,
+    warmup: WARMUP,
+    rounds: ROUNDS,
+    engineStartMs,
+    product,
+    native: nativeFigures && native ? { version: native.version, ...nativeFigures } : null,
+    nativeSkipped,
+    ratio: figures.ratio ? { pagesPerSecond: figures.ratio, cpuMsPerPage: cpuRatio } : null,
   }),
 );
 
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : round((sorted[mid - 1]! + sorted[mid]!) / 2, 3);
+function count(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    fail(`BAD_OPTION: ${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}\n${USAGE}`);
+  return n;
 }
 
-function bag(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const token of text.toLowerCase().split(/\s+/).filter(Boolean)) out.set(token, (out.get(token) ?? 0) + 1);
-  return out;
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
 }

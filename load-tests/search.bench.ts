@@ -1,66 +1,84 @@
 /**
- * Build time, size on disk and query latency of the embedded SearchIndex.
+ * Build time, size on disk and query latency of the embedded SearchIndex at several sizes.
  *
- *   node --import tsx load-tests/search-index.bench.ts --chunks 10000 \
- *     --corpus <retrieval-dataset>/corpus.jsonl [--corpus …] [--queries 200] [--teams 1]
+ *   node --import tsx load-tests/search.bench.ts \
+ *     --corpus ../shared/data/retrieval/msmarco_subset_agentset/corpus.jsonl [--corpus …] \
+ *     [--sizes 10000,100000] [--queries 200] [--warmup 20] [--rounds 3] [--teams 1] \
+ *     [--dim 384] [--k 10] [--batch 100] [--seed 7] [--dir <parent folder for the index files>]
+ *
+ * `--sizes 10000,100000,1000000` adds a million chunks: before each size the disk and memory
+ * it needs are estimated (from the bytes per chunk of the previous size when there was one)
+ * and printed, and a size the machine lacks room for is skipped with the reason.
  *
  * Chunks are 300–900 characters of real sentences drawn from the given BEIR-style
  * `corpus.jsonl` files (one JSON object per line with `text` and optional `title`), mixed
  * so that any number of distinct chunks can be made; without `--corpus` the sentences are
  * synthetic. Text queries come from the `queries.jsonl` beside each corpus when present.
- * Vectors are random unit vectors (`--dim`, default 384): brute-force k-NN costs the same
- * whatever the vectors mean. Chunks are spread round-robin over `--teams` teams and every
- * query runs as team 0, so with more teams each query sees a share of the file.
+ * Vectors are random unit vectors (`--dim`): brute-force k-NN costs the same whatever the
+ * vectors mean. Chunks are spread round-robin over `--teams` teams and every query runs as
+ * team 0, so with more teams each query sees a share of the file.
+ *
+ * Per size, a fresh index file is built in batches of `--batch` (only `upsertChunks` is
+ * timed, not making the chunks), then every query kind (text, vector, hybrid, and vector and
+ * hybrid with a selective filter) runs `--warmup` unmeasured queries, then `--rounds` rounds
+ * of the whole query set, the kinds taking turns within each round. Reported per kind: the
+ * median over rounds of each round's p50 and p99, with their spread, the mean, CPU time per
+ * query (this process, all threads: steadier than wall time on a shared machine) and hits.
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { freemem, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeMachine, formatTable, jsonLine, measureRoundFigures, peakRssMiB, summarizeLatency } from '../hub/src/eval/report.ts';
+import type { RoundSummary } from '../hub/src/eval/report.ts';
+import { seededRandom } from '@quire/processors/eval';
 import { SearchMode, SqliteSearchIndex } from '../search/src/index.ts';
 import type { ChunkRecord, SearchFilter, SearchQuery } from '../search/src/index.ts';
 
 const { values: args } = parseArgs({
   options: {
-    chunks: { type: 'string', default: '10000' },
+    sizes: { type: 'string', default: '10000,100000' },
     corpus: { type: 'string', multiple: true, default: [] },
     queries: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '3' },
     teams: { type: 'string', default: '1' },
     dim: { type: 'string', default: '384' },
     k: { type: 'string', default: '10' },
     batch: { type: 'string', default: '100' },
     seed: { type: 'string', default: '7' },
-    file: { type: 'string' },
+    dir: { type: 'string', default: tmpdir() },
   },
 });
-const CHUNKS = Number(args.chunks);
+const SIZES = args.sizes.split(',').map((s) => Number(s.trim()));
 const QUERIES = Number(args.queries);
+const WARMUP = Number(args.warmup);
+const ROUNDS = Number(args.rounds);
 const TEAMS = Number(args.teams);
 const DIM = Number(args.dim);
 const K = Number(args.k);
 const BATCH = Number(args.batch);
+const SEED = Number(args.seed);
 const CHUNKS_PER_DOCUMENT = 10;
 const TYPES = ['invoice', 'contract', 'memo', 'report', 'letter'];
 const SENSITIVITIES = ['PUBLIC', 'INTERNAL', 'SECRET'];
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const NOW = Date.UTC(2025, 0, 1);
+/**
+ * Bytes per chunk on disk before any size was measured: about 600 bytes of text stored twice
+ * (row and FTS index), the vector, provenance and filters. Measured runs replace it.
+ */
+const BYTES_PER_CHUNK_GUESS = 2 * 600 + 4 * DIM + 400;
+/** Memory this process needs besides the cached vectors: sentences, one batch, SQLite's cache. */
+const PROCESS_BYTES = 1 * 2 ** 30;
+const GiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
-/** Mulberry32: a small seeded generator so runs are repeatable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(Number(args.seed));
-const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+type Random = () => number;
+const pick = <T>(random: Random, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 
-function unitVector(): Float32Array {
+function unitVector(random: Random): Float32Array {
   const v = new Float32Array(DIM);
   let norm = 0;
   for (let i = 0; i < DIM; i += 2) {
@@ -82,7 +100,7 @@ function readJsonl(path: string): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-function loadText(): { sentences: string[]; titles: string[]; queries: string[] } {
+function loadText(random: Random): { sentences: string[]; titles: string[]; queries: string[] } {
   const sentences: string[] = [];
   const titles: string[] = [];
   const queries: string[] = [];
@@ -101,14 +119,14 @@ function loadText(): { sentences: string[]; titles: string[]; queries: string[] 
       );
     for (let i = 0; i < 5000; i++) {
       const n = 8 + Math.floor(random() * 14);
-      const s = Array.from({ length: n }, () => pick(words)).join(' ');
+      const s = Array.from({ length: n }, () => pick(random, words)).join(' ');
       sentences.push(`${s[0]!.toUpperCase()}${s.slice(1)}.`);
     }
   }
   if (queries.length === 0) {
     for (let i = 0; i < 500; i++)
       queries.push(
-        pick(sentences)
+        pick(random, sentences)
           .split(' ')
           .slice(0, 3 + Math.floor(random() * 5))
           .join(' '),
@@ -117,140 +135,241 @@ function loadText(): { sentences: string[]; titles: string[]; queries: string[] 
   return { sentences, titles, queries };
 }
 
-function chunkText(sentences: readonly string[]): string {
+function chunkText(random: Random, sentences: readonly string[]): string {
   const target = 300 + Math.floor(random() * 600);
   let text = '';
-  while (text.length < target) text += (text ? ' ' : '') + pick(sentences);
+  while (text.length < target) text += (text ? ' ' : '') + pick(random, sentences);
   return text;
-}
-
-function percentile(sortedMs: readonly number[], p: number): number {
-  return sortedMs[Math.min(sortedMs.length - 1, Math.floor((p / 100) * sortedMs.length))] ?? NaN;
-}
-
-interface Latency {
-  p50: number;
-  p99: number;
-  mean: number;
-  /** Mean CPU time (user + system) of this process per query: steadier than wall time on a shared machine. */
-  cpuMean: number;
-  hits: number;
-}
-
-async function measure(index: SqliteSearchIndex, queries: readonly SearchQuery[]): Promise<Latency> {
-  const times: number[] = [];
-  let hits = 0;
-  for (const query of queries.slice(0, 5)) await index.search({ teamId: 'team-0' }, query);
-  const cpuStart = process.cpuUsage();
-  for (const query of queries) {
-    const start = performance.now();
-    hits += (await index.search({ teamId: 'team-0' }, query)).length;
-    times.push(performance.now() - start);
-  }
-  const cpu = process.cpuUsage(cpuStart);
-  times.sort((a, b) => a - b);
-  return {
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    mean: times.reduce((s, t) => s + t, 0) / times.length,
-    cpuMean: (cpu.user + cpu.system) / 1000 / queries.length,
-    hits: hits / queries.length,
-  };
 }
 
 function fileSize(path: string): number {
   return [path, `${path}-wal`].reduce((sum, p) => sum + (existsSync(p) ? statSync(p).size : 0), 0);
 }
 
-async function main(): Promise<void> {
-  const { sentences, titles, queries: queryTexts } = loadText();
-  const dir = args.file ? null : mkdtempSync(join(tmpdir(), 'quire-search-bench-'));
-  const filename = args.file ?? join(dir!, 'search.db');
-  const index = new SqliteSearchIndex({ filename });
-  await index.start();
-  await index.ensureModel({ modelId: `bench/random-${DIM}`, dimension: DIM });
+/** Memory this process could still take: the OS's available memory, or the container's limit. */
+function availableMemory(): number {
+  const limit = process.constrainedMemory?.() ?? 0;
+  const fromLimit = limit > 0 && limit < totalmem() ? limit - process.memoryUsage.rss() : Number.POSITIVE_INFINITY;
+  return Math.min(freemem(), fromLimit);
+}
 
-  const buildStart = performance.now();
-  let batch: ChunkRecord[] = [];
-  let batchTeam = 0;
-  const flush = async (): Promise<void> => {
-    if (batch.length > 0) await index.upsertChunks({ teamId: `team-${batchTeam}` }, batch);
-    batch = [];
-  };
-  for (let i = 0; i < CHUNKS; i++) {
-    const documentNumber = Math.floor(i / CHUNKS_PER_DOCUMENT);
-    const team = documentNumber % TEAMS;
-    if (team !== batchTeam || batch.length >= BATCH) {
-      await flush();
-      batchTeam = team;
+interface Need {
+  diskBytes: number;
+  memoryBytes: number;
+  /** Why the machine cannot take this size; null when it can. */
+  lacking: string | null;
+}
+
+/**
+ * Disk for the file (with room for the WAL) and memory to keep every vector of the queried
+ * team in the OS cache, since brute-force k-NN reads them all on every query.
+ */
+function estimateNeed(chunks: number, bytesPerChunk: number): Need {
+  const diskBytes = chunks * bytesPerChunk * 1.25;
+  const memoryBytes = Math.ceil(chunks / TEAMS) * DIM * 4 + PROCESS_BYTES;
+  const disk = statfsSync(args.dir);
+  const diskFree = disk.bavail * disk.bsize;
+  const memoryFree = availableMemory();
+  const lacking: string[] = [];
+  if (diskFree < diskBytes) lacking.push(`needs ~${GiB(diskBytes)} of disk under --dir, ${GiB(diskFree)} free`);
+  if (memoryFree < memoryBytes) lacking.push(`needs ~${GiB(memoryBytes)} of memory, ${GiB(memoryFree)} available`);
+  return { diskBytes, memoryBytes, lacking: lacking.length > 0 ? lacking.join('; ') : null };
+}
+
+interface KindFigures {
+  p50: RoundSummary;
+  p99: RoundSummary;
+  mean: RoundSummary;
+  cpuMean: RoundSummary;
+  hits: number;
+}
+
+interface SizeFigures {
+  chunks: number;
+  teamChunks: number;
+  buildMs: number;
+  chunksPerSecond: number;
+  fileBytes: number;
+  bytesPerChunk: number;
+  latencyMs: Record<string, KindFigures>;
+}
+
+async function runSize(
+  chunks: number,
+  text: ReturnType<typeof loadText>,
+  cases: ReadonlyArray<readonly [string, readonly SearchQuery[]]>,
+): Promise<SizeFigures> {
+  const random = seededRandom(SEED);
+  const dir = mkdtempSync(join(args.dir, 'quire-search-bench-'));
+  try {
+    const filename = join(dir, 'search.db');
+    const index = new SqliteSearchIndex({ filename });
+    await index.start();
+    await index.ensureModel({ modelId: `bench/random-${DIM}`, dimension: DIM });
+
+    let buildMs = 0;
+    let batch: ChunkRecord[] = [];
+    let batchTeam = 0;
+    const flush = async (): Promise<void> => {
+      const start = performance.now();
+      if (batch.length > 0) await index.upsertChunks({ teamId: `team-${batchTeam}` }, batch);
+      buildMs += performance.now() - start;
+      batch = [];
+    };
+    for (let i = 0; i < chunks; i++) {
+      const documentNumber = Math.floor(i / CHUNKS_PER_DOCUMENT);
+      const team = documentNumber % TEAMS;
+      if (team !== batchTeam || batch.length >= BATCH) {
+        await flush();
+        batchTeam = team;
+      }
+      const documentRandom = seededRandom(documentNumber + 1);
+      batch.push({
+        documentId: `doc-${documentNumber}`,
+        ordinal: i % CHUNKS_PER_DOCUMENT,
+        text: chunkText(random, text.sentences),
+        page: 1 + Math.floor((i % CHUNKS_PER_DOCUMENT) / 3),
+        boxes: [{ x: 50, y: 80, w: 500, h: 120 }],
+        vector: unitVector(random),
+        filters: {
+          type: TYPES[Math.floor(documentRandom() * TYPES.length)]!,
+          sensitivity: SENSITIVITIES[Math.floor(documentRandom() * SENSITIVITIES.length)]!,
+          createdAt: NOW - Math.floor(documentRandom() * YEAR_MS),
+        },
+        title: text.titles.length > 0 ? pick(random, text.titles) : `document-${documentNumber}.pdf`,
+      });
     }
-    const documentRandom = rng(documentNumber + 1);
-    batch.push({
-      documentId: `doc-${documentNumber}`,
-      ordinal: i % CHUNKS_PER_DOCUMENT,
-      text: chunkText(sentences),
-      page: 1 + Math.floor((i % CHUNKS_PER_DOCUMENT) / 3),
-      boxes: [{ x: 50, y: 80, w: 500, h: 120 }],
-      vector: unitVector(),
-      filters: {
-        type: TYPES[Math.floor(documentRandom() * TYPES.length)]!,
-        sensitivity: SENSITIVITIES[Math.floor(documentRandom() * SENSITIVITIES.length)]!,
-        createdAt: NOW - Math.floor(documentRandom() * YEAR_MS),
-      },
-      title: titles.length > 0 ? pick(titles) : `document-${documentNumber}.pdf`,
-    });
-  }
-  await flush();
-  const buildMs = performance.now() - buildStart;
+    await flush();
+    console.log(`  built in ${(buildMs / 1000).toFixed(1)} s; querying`);
 
-  const texts = Array.from({ length: QUERIES }, () => pick(queryTexts));
-  const vectors = Array.from({ length: QUERIES }, () => unitVector());
+    const scope = { teamId: 'team-0' };
+    for (const [, queries] of cases) for (const query of queries.slice(0, WARMUP)) await index.search(scope, query);
+    const hits: Record<string, number> = {};
+    const rounds = await measureRoundFigures({
+      warmup: 0,
+      rounds: ROUNDS,
+      round: async () => {
+        const figures: Record<string, number> = {};
+        for (const [name, queries] of cases) {
+          const times: number[] = [];
+          let found = 0;
+          const cpuStart = process.cpuUsage();
+          for (const query of queries) {
+            const start = performance.now();
+            found += (await index.search(scope, query)).length;
+            times.push(performance.now() - start);
+          }
+          const cpu = process.cpuUsage(cpuStart);
+          const latency = summarizeLatency(times);
+          figures[`${name}|p50`] = latency.p50;
+          figures[`${name}|p99`] = latency.p99;
+          figures[`${name}|mean`] = latency.mean;
+          figures[`${name}|cpuMean`] = (cpu.user + cpu.system) / 1000 / queries.length;
+          hits[name] = found / queries.length;
+        }
+        return figures;
+      },
+    });
+    const teamChunks = await index.count(scope);
+    await index.close();
+    const fileBytes = fileSize(filename);
+    const latencyMs: Record<string, KindFigures> = {};
+    for (const [name] of cases) {
+      latencyMs[name] = {
+        p50: rounds[`${name}|p50`]!,
+        p99: rounds[`${name}|p99`]!,
+        mean: rounds[`${name}|mean`]!,
+        cpuMean: rounds[`${name}|cpuMean`]!,
+        hits: hits[name]!,
+      };
+    }
+    return {
+      chunks,
+      teamChunks,
+      buildMs,
+      chunksPerSecond: (chunks / buildMs) * 1000,
+      fileBytes,
+      bytesPerChunk: fileBytes / chunks,
+      latencyMs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const queryRandom = seededRandom(SEED + 1);
+  const text = loadText(queryRandom);
+  const texts = Array.from({ length: QUERIES }, () => pick(queryRandom, text.queries));
+  const vectors = Array.from({ length: QUERIES }, () => unitVector(queryRandom));
   const selective: SearchFilter = { types: ['invoice'], sensitivities: ['SECRET'] };
   const cases: Array<[string, SearchQuery[]]> = [
-    ['text', texts.map((text) => ({ mode: SearchMode.Text, text, k: K }))],
+    ['text', texts.map((t) => ({ mode: SearchMode.Text, text: t, k: K }))],
     ['vector', vectors.map((vector) => ({ mode: SearchMode.Vector, vector, k: K }))],
-    ['hybrid', texts.map((text, i) => ({ mode: SearchMode.Hybrid, text, vector: vectors[i]!, k: K }))],
+    ['hybrid', texts.map((t, i) => ({ mode: SearchMode.Hybrid, text: t, vector: vectors[i]!, k: K }))],
     ['vector, filtered (~1/15)', vectors.map((vector) => ({ mode: SearchMode.Vector, vector, k: K, filter: selective }))],
-    ['hybrid, filtered (~1/15)', texts.map((text, i) => ({ mode: SearchMode.Hybrid, text, vector: vectors[i]!, k: K, filter: selective }))],
+    ['hybrid, filtered (~1/15)', texts.map((t, i) => ({ mode: SearchMode.Hybrid, text: t, vector: vectors[i]!, k: K, filter: selective }))],
   ];
-  const latency: Record<string, Latency> = {};
-  for (const [name, queries] of cases) latency[name] = await measure(index, queries);
-  const teamChunks = await index.count({ teamId: 'team-0' });
-  await index.close();
-  const bytes = fileSize(filename);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 
-  const ms = (n: number): string => n.toFixed(2).padStart(9);
-  console.log(
-    `SqliteSearchIndex: ${CHUNKS} chunks (${teamChunks} in the queried team), ${DIM}-d vectors, k=${K}, ${QUERIES} queries per row`,
-  );
-  console.log(`machine load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`);
-  console.log(
-    `build ${(buildMs / 1000).toFixed(1)} s (${Math.round(CHUNKS / (buildMs / 1000))} chunks/s, batches of ${BATCH}); file ${(bytes / 2 ** 20).toFixed(1)} MiB`,
-  );
-  console.log(`${'query'.padEnd(26)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'mean ms'.padStart(9)}${'cpu ms'.padStart(9)}  hits`);
-  for (const [name, l] of Object.entries(latency)) {
-    console.log(`${name.padEnd(26)}${ms(l.p50)}${ms(l.p99)}${ms(l.mean)}${ms(l.cpuMean)}  ${l.hits.toFixed(1)}`);
+  console.log(`SqliteSearchIndex, ${DIM}-d vectors, k=${K}, ${TEAMS} team(s), batches of ${BATCH}`);
+  console.log(`${QUERIES} queries per kind, ${WARMUP} warm-up queries per kind, ${ROUNDS} rounds; ${describeMachine()}`);
+  const results: SizeFigures[] = [];
+  const skipped: Array<{ chunks: number; reason: string; diskBytes: number; memoryBytes: number }> = [];
+  for (const chunks of SIZES) {
+    const bytesPerChunk = results.at(-1)?.bytesPerChunk ?? BYTES_PER_CHUNK_GUESS;
+    const need = estimateNeed(chunks, bytesPerChunk);
+    console.log(
+      `\n${chunks} chunks: needs ~${GiB(need.diskBytes)} of disk (${Math.round(bytesPerChunk)} B/chunk${results.length > 0 ? ', as measured at the previous size' : ', a guess'}) ` +
+        `and ~${GiB(need.memoryBytes)} of memory to keep the vectors cached`,
+    );
+    if (need.lacking) {
+      console.log(`  skipped: ${need.lacking}`);
+      skipped.push({ chunks, reason: need.lacking, diskBytes: need.diskBytes, memoryBytes: need.memoryBytes });
+      continue;
+    }
+    results.push(await runSize(chunks, text, cases));
   }
+
+  console.log('');
   console.log(
-    JSON.stringify({
-      bench: 'search-index.sqlite',
-      chunks: CHUNKS,
-      teamChunks,
-      teams: TEAMS,
-      dim: DIM,
-      k: K,
-      queries: QUERIES,
-      buildMs: Math.round(buildMs),
-      loadAverage: loadavg()[0],
-      chunksPerSecond: Math.round(CHUNKS / (buildMs / 1000)),
-      fileBytes: bytes,
-      latencyMs: Object.fromEntries(
-        Object.entries(latency).map(([name, l]) => [
+    formatTable(
+      ['chunks', 'queried', 'build s', 'chunks/s', 'file MiB', 'B/chunk'],
+      results.map((r) => [r.chunks, r.teamChunks, r.buildMs / 1000, r.chunksPerSecond, r.fileBytes / 2 ** 20, r.bytesPerChunk]),
+    ),
+  );
+  console.log('');
+  console.log(
+    formatTable(
+      ['query', 'chunks', 'p50 ms', 'p50 spread %', 'p99 ms', 'p99 spread %', 'mean ms', 'cpu ms', 'hits'],
+      results.flatMap((r) =>
+        Object.entries(r.latencyMs).map(([name, l]) => [
           name,
-          { p50: +l.p50.toFixed(3), p99: +l.p99.toFixed(3), mean: +l.mean.toFixed(3), cpuMean: +l.cpuMean.toFixed(3) },
+          r.chunks,
+          l.p50.median,
+          l.p50.spreadPct,
+          l.p99.median,
+          l.p99.spreadPct,
+          l.mean.median,
+          l.cpuMean.median,
+          l.hits,
         ]),
       ),
+    ),
+  );
+  for (const s of skipped) console.log(`skipped ${s.chunks} chunks: ${s.reason}`);
+  console.log(`peak RSS ${Math.round(peakRssMiB())} MiB`);
+  console.log(
+    jsonLine('search.sqlite', {
+      dim: DIM,
+      k: K,
+      teams: TEAMS,
+      batch: BATCH,
+      queries: QUERIES,
+      warmupQueries: WARMUP,
+      rounds: ROUNDS,
+      sizes: results,
+      skipped,
+      peakRssMiB: peakRssMiB(),
     }),
   );
 }

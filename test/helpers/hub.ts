@@ -29,6 +29,8 @@ export interface StartHubOptions {
   env?: Record<string, string>;
   /** How long to wait for the hub to listen. Default 180 s (first start loads the model). */
   timeoutMs?: number;
+  /** Aborting it while the hub starts kills the child and rejects. */
+  signal?: AbortSignal;
 }
 
 export async function startHub(options: StartHubOptions = {}): Promise<HubProcess> {
@@ -50,7 +52,10 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const url = await new Promise<string>((resolve, reject) => {
+  const abort = () => child.kill('SIGKILL');
+  options.signal?.addEventListener('abort', abort, { once: true });
+  const listening = new Promise<string>((resolve, reject) => {
+    if (options.signal?.aborted) abort();
     const timer = setTimeout(() => reject(new Error(`hub did not start in time:\n${output.slice(-4000)}`)), options.timeoutMs ?? 180_000);
     const check = () => {
       const m = /Quire is running: open (http:\/\/\S+)/.exec(output);
@@ -66,6 +71,18 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
       reject(new Error(`hub exited with ${code} before listening:\n${output.slice(-4000)}`));
     });
   });
+  let url: string;
+  try {
+    url = await listening;
+  } catch (err) {
+    // A hub that never listened is not left behind, nor the directory made for it.
+    child.kill('SIGKILL');
+    await exited;
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
 
   let stopped = false;
   const handle: HubProcess = {
@@ -112,6 +129,24 @@ export async function gql(url: string, query: string, variables: Record<string, 
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as { data?: any; errors?: any[] };
+}
+
+/**
+ * Scrapes the hub's Prometheus endpoint: every sample by its series (`name` or
+ * `name{label="…"}`). Scraping is not free of effects: prom-client's event-loop delay
+ * figures (`nodejs_eventloop_lag_p99_seconds`, …) describe the time since the previous
+ * scrape, whose collection reset their histogram.
+ */
+export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`);
+  if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
+  const samples = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(\S+?(?:\{.*\})?)\s+(\S+)(?:\s+\d+)?$/.exec(line);
+    if (m) samples.set(m[1]!, Number(m[2]));
+  }
+  return samples;
 }
 
 /** Polls `fn` until it returns a truthy value or the time runs out. */

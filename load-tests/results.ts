@@ -1,0 +1,208 @@
+/**
+ * Regenerates load-tests/RESULTS.md: runs every quality evaluation and load test one after
+ * the other (never two at once, so they do not share the cores), keeps each one's printed
+ * report in load-tests/results/<id>.txt and writes RESULTS.md from all kept reports.
+ *
+ *   npm run results                      # everything (about 45 minutes on 2 cores)
+ *   npm run results -- --only embed,bus  # rerun some, keep the others' last reports
+ *   npm run results -- --list            # what runs, with its command line
+ *
+ * The public datasets come from `--data DIR` (default: QUIRE_SHARED_DATA, else the first
+ * `shared/data` folder beside the repository or a parent). NATS must be running for `bus`
+ * (`npm run services -- start`); the native `tesseract` command, when installed, is the OCR
+ * baseline.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sharedDataDir } from '../test/helpers/shared-data.ts';
+import { describeMachine } from '../hub/src/eval/report.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const resultsDir = join(root, 'load-tests', 'results');
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    data: { type: 'string' },
+    list: { type: 'boolean', default: false },
+  },
+});
+
+const data = args.data ?? sharedDataDir();
+if (!data) {
+  console.error('results: no datasets folder; pass --data DIR or set QUIRE_SHARED_DATA');
+  process.exit(2);
+}
+const d = (path: string): string => join(data, path);
+const tsx = (script: string, ...rest: string[]): string[] => [process.execPath, '--import', 'tsx', `load-tests/${script}`, ...rest];
+const quire = (...rest: string[]): string[] => [process.execPath, 'bin/quire.mjs', ...rest];
+
+interface Run {
+  id: string;
+  title: string;
+  what: string;
+  argv: string[];
+  /** Environment on top of this process's, shown in the report. */
+  env?: Record<string, string>;
+}
+
+/** Shown with `data/…` in place of the datasets folder, so the report reads the same anywhere. */
+const RUNS: Run[] = [
+  {
+    id: 'eval-search-msmarco',
+    title: 'Search quality: MS MARCO subset',
+    what: 'BEIR corpus through the real pipeline; nDCG@10, Recall@100, MRR@10 per mode; ingest rate; query latency',
+    argv: quire('eval', 'search', d('retrieval/msmarco_subset_agentset')),
+  },
+  {
+    id: 'eval-search-dbpedia',
+    title: 'Search quality: DBpedia-Entity subset',
+    what: 'as above',
+    argv: quire('eval', 'search', d('retrieval/dbpedia_subset_agentset')),
+  },
+  {
+    id: 'eval-ocr',
+    title: 'OCR quality: SROIE receipts, product vs native tesseract',
+    what: 'CER, WER, bag-of-words precision/recall/F1 and pages/s, beside the native tesseract CLI on the same pages',
+    argv: quire('eval', 'ocr', d('ocr/sroie_receipts_subset')),
+  },
+  {
+    id: 'eval-classify',
+    title: 'Classification quality: BBC News',
+    what: 'accuracy and macro-F1, zero-shot and k-shot (k = 1, 4, 16) with the labelled-example prototypes the product learns from',
+    argv: quire('eval', 'classify', d('classification/bbc_news/bbc_news.jsonl')),
+  },
+  {
+    id: 'ingest',
+    title: 'Ingest: full pipeline on a mix of plain text, text PDFs and scans',
+    what: 'docs/min, pages/min, per-stage time, hub event-loop delay p99, peak memory',
+    argv: tsx('ingest.bench.ts', '--text-corpus', d('classification/bbc_news/bbc_news.jsonl'), '--scans', d('ocr/sroie_receipts_subset/images')),
+  },
+  {
+    id: 'embed',
+    title: 'Embedding: product embedder vs a bare onnxruntime-node session',
+    what: 'chunks/s on the same batches of real passages, same model file',
+    argv: tsx('embed.bench.ts', '--corpus', d('retrieval/msmarco_subset_agentset/corpus.jsonl')),
+  },
+  {
+    id: 'ocr',
+    title: 'OCR throughput: product OCR stage vs native tesseract CLI',
+    what: 'pages/s on the same pages and cores',
+    argv: tsx('ocr.bench.ts', d('ocr/sroie_receipts_subset')),
+  },
+  {
+    id: 'search',
+    title: 'Search latency and index size',
+    what: 'hybrid/text/vector p50/p99 at 10k and 100k chunks, build time, size on disk',
+    argv: tsx('search.bench.ts', '--corpus', d('retrieval/msmarco_subset_agentset/corpus.jsonl'), '--corpus', d('retrieval/dbpedia_subset_agentset/corpus.jsonl')),
+  },
+  {
+    id: 'graphql',
+    title: 'GraphQL: document(id) and search vs a bare Express JSON route',
+    what: 'requests/s and p99 with autocannon',
+    argv: tsx('graphql.bench.ts'),
+  },
+  {
+    id: 'fanout',
+    title: 'Live fan-out: Socket.IO vs raw ws broadcast',
+    what: 'operation → all-received latency with 10, 100 and 1,000 clients',
+    argv: tsx('fanout.bench.ts'),
+  },
+  {
+    id: 'bus',
+    title: 'Bus: NATS JetStream adapter vs in-process bus',
+    what: 'jobs/s, enqueue and drain',
+    argv: tsx('bus.bench.ts'),
+  },
+];
+
+const shown = (argv: readonly string[]): string =>
+  argv
+    .map((a) => (a === process.execPath ? 'node' : a.startsWith(data) ? `data${a.slice(data.length)}` : a))
+    .join(' ');
+
+if (args.list) {
+  for (const r of RUNS) console.log(`${r.id.padEnd(22)} ${shown(r.argv)}`);
+  process.exit(0);
+}
+
+const only = args.only?.split(',').map((s) => s.trim());
+const unknown = only?.filter((id) => !RUNS.some((r) => r.id === id)) ?? [];
+if (unknown.length > 0) {
+  console.error(`results: unknown run(s) ${unknown.join(', ')}; see --list`);
+  process.exit(2);
+}
+
+/** Runs one command, echoing its output, and returns its stdout, exit code and wall time. */
+function execute(run: Run): Promise<{ stdout: string; code: number | null; seconds: number }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(run.argv[0]!, run.argv.slice(1), { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...run.env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.on('close', (code) => resolve({ stdout, code, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+mkdirSync(resultsDir, { recursive: true });
+for (const run of RUNS.filter((r) => !only || only.includes(r.id))) {
+  console.log(`\n=== ${run.id}: ${shown(run.argv)}`);
+  const { stdout, code, seconds } = await execute(run);
+  const header = [`command: ${shown(run.argv)}`, `exit: ${code}`, `wall: ${seconds.toFixed(0)} s`, `machine: ${describeMachine()}`].join('\n');
+  writeFileSync(join(resultsDir, `${run.id}.txt`), `${header}\n\n${stdout.trim()}\n`);
+}
+
+// RESULTS.md from every kept report, in the order above.
+const sections: string[] = [];
+for (const run of RUNS) {
+  let text: string;
+  try {
+    text = readFileSync(join(resultsDir, `${run.id}.txt`), 'utf8');
+  } catch {
+    sections.push(`## ${run.title}\n\nNot run yet (\`npm run results -- --only ${run.id}\`).\n`);
+    continue;
+  }
+  const [header = '', body = ''] = text.split(/\n\n([\s\S]*)/);
+  const lines = body.trim().split('\n');
+  // The last line is the JSON object with every figure; the rest is the readable report.
+  const json = lines.at(-1)?.startsWith('{') ? lines.pop() : undefined;
+  sections.push(
+    [
+      `## ${run.title}`,
+      '',
+      run.what === 'as above' ? '' : `${run.what}.\n`,
+      header
+        .split('\n')
+        .map((l) => `- ${l}`)
+        .join('\n'),
+      '',
+      '```text',
+      lines.join('\n').trim(),
+      '```',
+      json ? `\n<details><summary>All figures (JSON)</summary>\n\n\`\`\`json\n${json}\n\`\`\`\n\n</details>\n` : '',
+    ]
+      .filter((part, i) => !(i === 2 && part === ''))
+      .join('\n'),
+  );
+}
+const known = new Set(RUNS.map((r) => `${r.id}.txt`));
+const stray = readdirSync(resultsDir).filter((f) => !known.has(f));
+writeFileSync(
+  join(root, 'load-tests', 'RESULTS.md'),
+  `# Quire: measured figures
+
+Every figure below comes from one command, \`npm run results\`, which runs each evaluation
+and load test in turn on an otherwise idle machine and rewrites this file (the raw reports
+are kept in \`load-tests/results/\`). Each section gives its command line, the machine and the
+date; \`data/\` is the folder of public datasets (see \`load-tests/README.md\`). Baselines run
+in the same command as what they are compared with.
+${stray.length ? `\nUnlisted reports in load-tests/results/: ${stray.join(', ')}.\n` : ''}
+${sections.join('\n')}`,
+);
+console.log('\nwrote load-tests/RESULTS.md');

@@ -28,7 +28,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     return {
       ...formatted,
       message: original.expose ? original.message : 'Internal server error',
-      extensions: { ...formatted.extensions, code: original.expose ? original.code : 'INTERNAL', ...(original.details ? { details: original.details } : {}) },
+      extensions: {
+        ...formatted.extensions,
+        code: original.expose ? original.code : 'INTERNAL',
+        ...(original.details ? { details: original.details } : {}),
+      },
     };
   }
   if (original instanceof GraphQLError || formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
@@ -66,13 +70,20 @@ export async function startGraphQL(deps: {
     formatError: (formatted, error) => formatError(formatted, error, logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
-      { async serverWillStart() {
-          return { async drainServer() {
-            await wsServer.dispose();
-          } };
-        } },
+      // Stopping Apollo disposes of the WebSocket server once, with the HTTP drain.
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsServer.dispose();
+            },
+          };
+        },
+      },
     ],
     introspection: true,
+    // The process's own shutdown (lifecycle/shutdown.ts) decides the order on SIGINT/SIGTERM.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   return {
@@ -80,7 +91,6 @@ export async function startGraphQL(deps: {
     wss,
     async close() {
       await apollo.stop();
-      await wsServer.dispose();
       wss.close();
     },
   };

@@ -87,7 +87,12 @@ interface Scores {
 }
 
 /** Runs every judged query through `index` and averages the metrics. */
-async function evaluate(index: SqliteSearchIndex, ds: BeirDataset, query: (q: { text: string; vector: Float32Array }) => SearchQuery, queryVectors: Float32Array[]): Promise<Scores> {
+async function evaluate(
+  index: SqliteSearchIndex,
+  ds: BeirDataset,
+  query: (q: { text: string; vector: Float32Array }) => SearchQuery,
+  queryVectors: Float32Array[],
+): Promise<Scores> {
   const per: Scores[] = [];
   for (const [i, q] of ds.queries.entries()) {
     const hits = await index.search(TEAM, query({ text: q.text, vector: queryVectors[i]! }));

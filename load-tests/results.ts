@@ -79,7 +79,13 @@ const RUNS: Run[] = [
     id: 'ingest',
     title: 'Ingest: full pipeline on a mix of plain text, text PDFs and scans',
     what: 'docs/min, pages/min, per-stage time, hub event-loop delay p99, peak memory',
-    argv: tsx('ingest.bench.ts', '--text-corpus', d('classification/bbc_news/bbc_news.jsonl'), '--scans', d('ocr/sroie_receipts_subset/images')),
+    argv: tsx(
+      'ingest.bench.ts',
+      '--text-corpus',
+      d('classification/bbc_news/bbc_news.jsonl'),
+      '--scans',
+      d('ocr/sroie_receipts_subset/images'),
+    ),
   },
   {
     id: 'embed',
@@ -97,7 +103,13 @@ const RUNS: Run[] = [
     id: 'search',
     title: 'Search latency and index size',
     what: 'hybrid/text/vector p50/p99 at 10k and 100k chunks, build time, size on disk',
-    argv: tsx('search.bench.ts', '--corpus', d('retrieval/msmarco_subset_agentset/corpus.jsonl'), '--corpus', d('retrieval/dbpedia_subset_agentset/corpus.jsonl')),
+    argv: tsx(
+      'search.bench.ts',
+      '--corpus',
+      d('retrieval/msmarco_subset_agentset/corpus.jsonl'),
+      '--corpus',
+      d('retrieval/dbpedia_subset_agentset/corpus.jsonl'),
+    ),
   },
   {
     id: 'graphql',
@@ -120,9 +132,7 @@ const RUNS: Run[] = [
 ];
 
 const shown = (argv: readonly string[]): string =>
-  argv
-    .map((a) => (a === process.execPath ? 'node' : a.startsWith(data) ? `data${a.slice(data.length)}` : a))
-    .join(' ');
+  argv.map((a) => (a === process.execPath ? 'node' : a.startsWith(data) ? `data${a.slice(data.length)}` : a)).join(' ');
 
 if (args.list) {
   for (const r of RUNS) console.log(`${r.id.padEnd(22)} ${shown(r.argv)}`);
@@ -140,7 +150,11 @@ if (unknown.length > 0) {
 function execute(run: Run): Promise<{ stdout: string; code: number | null; seconds: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(run.argv[0]!, run.argv.slice(1), { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...run.env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(run.argv[0]!, run.argv.slice(1), {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...run.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -154,7 +168,9 @@ mkdirSync(resultsDir, { recursive: true });
 for (const run of RUNS.filter((r) => !only || only.includes(r.id))) {
   console.log(`\n=== ${run.id}: ${shown(run.argv)}`);
   const { stdout, code, seconds } = await execute(run);
-  const header = [`command: ${shown(run.argv)}`, `exit: ${code}`, `wall: ${seconds.toFixed(0)} s`, `machine: ${describeMachine()}`].join('\n');
+  const header = [`command: ${shown(run.argv)}`, `exit: ${code}`, `wall: ${seconds.toFixed(0)} s`, `machine: ${describeMachine()}`].join(
+    '\n',
+  );
   writeFileSync(join(resultsDir, `${run.id}.txt`), `${header}\n\n${stdout.trim()}\n`);
 }
 

@@ -47,11 +47,9 @@ try {
     process.exitCode = 1;
   } else {
     const started = Date.now();
-    const result = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-      { stdio: 'inherit' },
-    );
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+      stdio: 'inherit',
+    });
     console.log(`test suite wall time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     process.exitCode = result.status ?? 1;
   }

@@ -24,7 +24,10 @@ test('kill -9 after the 202 loses nothing: the jobs run after a restart', { time
   }
   // No chance to finish: the first upload is still being processed when the process dies.
   const before = await gql(first.url, '{ documents(first: 10) { nodes { id status } } }');
-  assert.ok(before.data.documents.nodes.some((n: any) => n.status !== 'PROCESSED'), 'some work was still pending at the kill');
+  assert.ok(
+    before.data.documents.nodes.some((n: any) => n.status !== 'PROCESSED'),
+    'some work was still pending at the kill',
+  );
   await first.kill9();
 
   const second = await startHub({ dataDir: first.dataDir });
@@ -32,14 +35,18 @@ test('kill -9 after the 202 loses nothing: the jobs run after a restart', { time
   for (const { documentId, phrase } of accepted) {
     const doc = await waitFor(
       async () => {
-        const { data } = await gql(second.url, 'query($id: ID!) { document(id: $id) { status error { code message } } }', { id: documentId });
+        const { data } = await gql(second.url, 'query($id: ID!) { document(id: $id) { status error { code message } } }', {
+          id: documentId,
+        });
         return data.document?.status === 'PROCESSED' || data.document?.status === 'FAILED' ? data.document : undefined;
       },
       240_000,
       `document ${documentId} processed after restart`,
     );
     assert.equal(doc.status, 'PROCESSED', JSON.stringify(doc.error));
-    const { data } = await gql(second.url, 'query($q: String!) { search(query: $q, mode: TEXT, first: 1) { document { id } } }', { q: phrase });
+    const { data } = await gql(second.url, 'query($q: String!) { search(query: $q, mode: TEXT, first: 1) { document { id } } }', {
+      q: phrase,
+    });
     assert.equal(data.search[0]?.document.id, documentId, `"${phrase}" finds its document after the restart`);
   }
 });

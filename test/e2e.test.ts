@@ -73,7 +73,10 @@ describe('upload → live progress → processed → search', () => {
       ids.set(fx.file, res.body);
       followers.push(
         subscribeAll(ws, JOB_PROGRESS, { jobId: res.body.jobId }).then((msgs) => {
-          gqlProgress.set(fx.file, msgs.map((m) => m.jobProgress));
+          gqlProgress.set(
+            fx.file,
+            msgs.map((m) => m.jobProgress),
+          );
         }),
       );
     }
@@ -88,7 +91,11 @@ describe('upload → live progress → processed → search', () => {
       assert.equal(last.jobId, jobId);
       assert.equal(last.documentId, documentId);
       const percents = progress.map((p) => p.percent);
-      assert.deepEqual(percents, [...percents].sort((a, b) => a - b), `${fx.file}: percent never goes down`);
+      assert.deepEqual(
+        percents,
+        [...percents].sort((a, b) => a - b),
+        `${fx.file}: percent never goes down`,
+      );
       for (const p of progress) assert.ok(p.done <= p.total || p.total === 0, `${fx.file}: done ≤ total`);
 
       // The team's Socket.IO room was joined before the uploads, so it saw every stage change;
@@ -100,10 +107,16 @@ describe('upload → live progress → processed → search', () => {
       }
       assert.ok(stages.has(fx.kind === 'scan' ? 'ocr' : 'extract'), `${fx.file}: text came from the right stage`);
       const socketPercents = viaSocket.map((p) => p.percent);
-      assert.deepEqual(socketPercents, [...socketPercents].sort((a, b) => a - b), `${fx.file}: percent never goes down`);
+      assert.deepEqual(
+        socketPercents,
+        [...socketPercents].sort((a, b) => a - b),
+        `${fx.file}: percent never goes down`,
+      );
       await waitFor(
         async () =>
-          socketEvents.some((e) => e.name === 'document:changed' && e.payload.documentId === documentId && e.payload.status === 'processed'),
+          socketEvents.some(
+            (e) => e.name === 'document:changed' && e.payload.documentId === documentId && e.payload.status === 'processed',
+          ),
         10_000,
         `${fx.file}: processed event over Socket.IO`,
       );
@@ -175,13 +188,20 @@ describe('upload → live progress → processed → search', () => {
       const { data, errors } = await gql(hub.url, SEARCH, { q: fx.phrase, mode: 'TEXT' });
       assert.equal(errors, undefined, JSON.stringify(errors));
       const top = data.search[0];
-      assert.equal(top?.document.id, ids.get(fx.file)!.documentId, `${fx.file}: "${fx.phrase}" → ${JSON.stringify(data.search.map((h: any) => h.document.filename))}`);
+      assert.equal(
+        top?.document.id,
+        ids.get(fx.file)!.documentId,
+        `${fx.file}: "${fx.phrase}" → ${JSON.stringify(data.search.map((h: any) => h.document.filename))}`,
+      );
       assert.equal(top.page, fx.phrasePage);
       assert.ok(top.boxes.length > 0, 'hit has boxes');
       assert.ok(top.highlights.length > 0, 'hit has highlights');
       assert.ok(top.scores.text > 0);
       const marked = top.highlights.map((h: any) => top.snippet.slice(h.start, h.end).toLowerCase());
-      assert.ok(marked.some((m: string) => normalise(fx.phrase!).includes(m)), `highlights ${marked} are words of the phrase`);
+      assert.ok(
+        marked.some((m: string) => normalise(fx.phrase!).includes(m)),
+        `highlights ${marked} are words of the phrase`,
+      );
     }
   });
 
@@ -205,9 +225,13 @@ describe('upload → live progress → processed → search', () => {
     const first = await gql(hub.url, '{ documents(first: 2) { totalCount pageInfo { endCursor hasNextPage } nodes { id } } }');
     assert.equal(first.data.documents.totalCount, DOCS.length);
     assert.equal(first.data.documents.pageInfo.hasNextPage, true);
-    const rest = await gql(hub.url, 'query($after: String) { documents(first: 2, after: $after) { pageInfo { hasNextPage } nodes { id } } }', {
-      after: first.data.documents.pageInfo.endCursor,
-    });
+    const rest = await gql(
+      hub.url,
+      'query($after: String) { documents(first: 2, after: $after) { pageInfo { hasNextPage } nodes { id } } }',
+      {
+        after: first.data.documents.pageInfo.endCursor,
+      },
+    );
     const all = [...first.data.documents.nodes, ...rest.data.documents.nodes].map((n: any) => n.id).sort();
     assert.deepEqual(all, [...ids.values()].map((v) => v.documentId).sort());
 
@@ -225,7 +249,9 @@ describe('upload → live progress → processed → search', () => {
 
   test('reprocessing runs the document again to processed', { timeout: 120_000 }, async () => {
     const { documentId } = ids.get('scanned-order.pdf')!;
-    const res = await gql(hub.url, 'mutation($id: ID!) { reprocessDocument(id: $id) { job { id status } document { status } } }', { id: documentId });
+    const res = await gql(hub.url, 'mutation($id: ID!) { reprocessDocument(id: $id) { job { id status } document { status } } }', {
+      id: documentId,
+    });
     assert.equal(res.errors, undefined, JSON.stringify(res.errors));
     assert.equal(res.data.reprocessDocument.document.status, 'QUEUED');
     const jobId = res.data.reprocessDocument.job.id;

@@ -31,7 +31,10 @@ describe('quire eval search', () => {
     const ingest = out.ingest as { seconds: number; docsPerSecond: number };
     assert.ok(ingest.seconds > 0 && ingest.docsPerSecond > 0);
     assert.ok((out.indexBytes as number) > 0);
-    const modes = out.modes as Record<string, { ndcg10: number; recall100: number; mrr10: number; latencyMs: { p50: number; p99: number; count: number } }>;
+    const modes = out.modes as Record<
+      string,
+      { ndcg10: number; recall100: number; mrr10: number; latencyMs: { p50: number; p99: number; count: number } }
+    >;
     assert.deepEqual(Object.keys(modes).sort(), ['hybrid', 'text', 'vector']);
     for (const [mode, m] of Object.entries(modes)) {
       assert.ok(inUnit(m.ndcg10) && inUnit(m.recall100) && inUnit(m.mrr10), `${mode}: ${JSON.stringify(m)}`);

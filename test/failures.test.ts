@@ -57,6 +57,8 @@ test('failures are recorded with stage and code, transient ones retried, others 
   assert.equal(slowDoc.job.attempts, 2, 'a transient failure is retried up to JOB_MAX_ATTEMPTS');
 
   // A failed document can be processed again on request.
-  const again = await gql(hub.url, 'mutation($id: ID!) { reprocessDocument(id: $id) { document { status } } }', { id: bad.body.documentId });
+  const again = await gql(hub.url, 'mutation($id: ID!) { reprocessDocument(id: $id) { document { status } } }', {
+    id: bad.body.documentId,
+  });
   assert.equal(again.data.reprocessDocument.document.status, 'QUEUED');
 });

@@ -41,7 +41,9 @@ test('/healthz answers under 100 ms while a 30-page scanned PDF is processed', {
   assert.ok(stages.has('ocr'), 'probes ran while pages were being recognised');
   latencies.sort((a, b) => a - b);
   const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  console.log(`healthz during processing: n=${latencies.length} p50=${p(0.5).toFixed(1)} ms p99=${p(0.99).toFixed(1)} ms max=${latencies.at(-1)!.toFixed(1)} ms`);
+  console.log(
+    `healthz during processing: n=${latencies.length} p50=${p(0.5).toFixed(1)} ms p99=${p(0.99).toFixed(1)} ms max=${latencies.at(-1)!.toFixed(1)} ms`,
+  );
   // Every probe, not a percentile: a stalled event loop shows up as one slow answer.
   assert.ok(latencies.at(-1)! < 100, `slowest /healthz ${latencies.at(-1)!.toFixed(1)} ms`);
   const { data } = await gql(hub.url, 'query($id: ID!) { document(id: $id) { pageCount } }', { id: res.body.documentId });

@@ -39,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'all': {
       const quire = await startQuire(config, logger);
-      process.stderr.write(`\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -F file=@invoice.pdf ${quire.url}/api/documents\n\n`);
+      process.stderr.write(
+        `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -F file=@invoice.pdf ${quire.url}/api/documents\n\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, 'shutting down');

@@ -8,9 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const bytes = z
   .string()
@@ -35,7 +33,10 @@ const envSchema = z.object({
   /** Local model files in the Hugging Face / transformers.js layout. Default `./.models`. */
   MODELS_DIR: z.string().min(1).default('./.models'),
   /** Cache for the tools that obtain models (Python venv, downloads). Default `~/.cache/quire`. */
-  QUIRE_CACHE_DIR: z.string().min(1).default(resolve(homedir(), '.cache', 'quire')),
+  QUIRE_CACHE_DIR: z
+    .string()
+    .min(1)
+    .default(resolve(homedir(), '.cache', 'quire')),
   /** Embedding model id (must be known to the model registry). */
   EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
   /** Obtain missing models at start-up (otherwise refuse to start). Default true. */
@@ -49,7 +50,10 @@ const envSchema = z.object({
   /** NATS server(s), comma-separated, when BUS=nats. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** Namespace of streams and subjects on NATS, so several installs can share one server. */
-  NATS_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64').default('quire'),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64')
+    .default('quire'),
   /** Largest accepted upload. Default 100mb. */
   UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
   /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
@@ -67,7 +71,10 @@ const envSchema = z.object({
   /** Most pages processed for one document. Default 2000. */
   MAX_PAGES: int(1, 100000).default(2000),
   /** Built UI to serve at `/`. Default the web workspace's `build` folder. */
-  WEB_DIR: z.string().min(1).default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+  WEB_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
   /** Log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Pretty, human-readable logs instead of JSON lines. Default false. */
@@ -109,9 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}${describeValue(cleaned, i.path)}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}${describeValue(cleaned, i.path)}`));
   }
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
@@ -120,7 +125,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
     search: { driver: e.SEARCH },
     bus: { driver: e.BUS, natsUrl: e.NATS_URL, natsPrefix: e.NATS_PREFIX },
-    models: { dir: resolve(e.MODELS_DIR), cacheDir: resolve(e.QUIRE_CACHE_DIR), embeddingModel: e.EMBEDDING_MODEL, autoFetch: e.MODELS_AUTO_FETCH },
+    models: {
+      dir: resolve(e.MODELS_DIR),
+      cacheDir: resolve(e.QUIRE_CACHE_DIR),
+      embeddingModel: e.EMBEDDING_MODEL,
+      autoFetch: e.MODELS_AUTO_FETCH,
+    },
     processing: {
       workers: e.PROCESSOR_WORKERS,
       ocrWorkers: e.OCR_WORKERS,

@@ -11,11 +11,7 @@ export class AppError extends Error {
   /** Extra structured, client-safe details (e.g. the current state on a conflict). */
   readonly details?: Record<string, unknown>;
 
-  constructor(
-    code: string,
-    message: string,
-    options: { cause?: unknown; expose?: boolean; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: string, message: string, options: { cause?: unknown; expose?: boolean; details?: Record<string, unknown> } = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

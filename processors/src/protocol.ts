@@ -166,7 +166,13 @@ export type ModelInfo = z.infer<typeof modelInfoSchema>;
  */
 export const resultPartSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('pages'), jobId: z.string(), documentId: z.string(), teamId: z.string(), pages: z.array(pageResultSchema) }),
-  z.object({ kind: z.literal('chunks'), jobId: z.string(), documentId: z.string(), teamId: z.string(), chunks: z.array(chunkResultSchema) }),
+  z.object({
+    kind: z.literal('chunks'),
+    jobId: z.string(),
+    documentId: z.string(),
+    teamId: z.string(),
+    chunks: z.array(chunkResultSchema),
+  }),
   z.object({
     kind: z.literal('summary'),
     jobId: z.string(),

@@ -111,10 +111,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
 }
 
 /** Uploads a file with a multipart POST; returns status and parsed body. */
-export async function upload(
-  url: string,
-  file: { name: string; data: Uint8Array; type?: string },
-): Promise<{ status: number; body: any }> {
+export async function upload(url: string, file: { name: string; data: Uint8Array; type?: string }): Promise<{ status: number; body: any }> {
   const form = new FormData();
   form.append('file', new Blob([Buffer.from(file.data)], { type: file.type ?? 'application/octet-stream' }), file.name);
   const res = await fetch(`${url}/api/documents`, { method: 'POST', body: form });

@@ -28,7 +28,8 @@ const DateTime = new GraphQLScalarType({
   description: 'An ISO-8601 date-time string (epoch milliseconds are accepted as input).',
   serialize: (v) => new Date(v as number | string).toISOString(),
   parseValue: (v) => parseDate(v),
-  parseLiteral: (ast) => (ast.kind === Kind.STRING || ast.kind === Kind.INT ? parseDate(ast.kind === Kind.INT ? Number(ast.value) : ast.value) : undefined),
+  parseLiteral: (ast) =>
+    ast.kind === Kind.STRING || ast.kind === Kind.INT ? parseDate(ast.kind === Kind.INT ? Number(ast.value) : ast.value) : undefined,
 });
 
 function parseDate(v: unknown): number {
@@ -107,7 +108,8 @@ export const resolvers = {
   Mutation: {
     reprocessDocument: (_: unknown, args: MutationReprocessDocumentArgs, ctx: GraphQLContext) =>
       ctx.services.documents.reprocess(ctx.scope, args.id),
-    deleteDocument: (_: unknown, args: MutationDeleteDocumentArgs, ctx: GraphQLContext) => ctx.services.documents.delete(ctx.scope, args.id),
+    deleteDocument: (_: unknown, args: MutationDeleteDocumentArgs, ctx: GraphQLContext) =>
+      ctx.services.documents.delete(ctx.scope, args.id),
   },
 
   Subscription: {
@@ -115,7 +117,10 @@ export const resolvers = {
       subscribe: async function* (_: unknown, args: SubscriptionJobProgressArgs, ctx: GraphQLContext) {
         const controller = new AbortController();
         // Listen before reading the current state so that no update falls in between.
-        const live = ctx.events.stream((e) => e.kind === 'progress' && e.event.jobId === args.jobId && e.event.teamId === ctx.scope.teamId, controller.signal);
+        const live = ctx.events.stream(
+          (e) => e.kind === 'progress' && e.event.jobId === args.jobId && e.event.teamId === ctx.scope.teamId,
+          controller.signal,
+        );
         try {
           const job = await ctx.services.documents.job(ctx.scope, args.jobId);
           if (!job) throw new NotFoundError(`Job ${args.jobId} not found`);
@@ -148,7 +153,10 @@ export const resolvers = {
           if (args.documentId) {
             // A late subscriber to one document first receives its current state.
             const doc = await ctx.services.documents.get(ctx.scope, args.documentId);
-            if (doc) yield { documentEvents: { documentId: doc.id, jobId: doc.jobId, status: upper(doc.status), error: doc.error, at: doc.updatedAt } };
+            if (doc)
+              yield {
+                documentEvents: { documentId: doc.id, jobId: doc.jobId, status: upper(doc.status), error: doc.error, at: doc.updatedAt },
+              };
           }
           for await (const e of ctx.events.stream(matches, controller.signal)) {
             if (e.kind !== 'document') continue;

@@ -37,7 +37,9 @@ function receive(req: Request, ingest: IngestService, scope: TeamScope, maxBytes
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes + 1, fields: 20, parts: 25 } });
     } catch (err) {
-      reject(new ValidationError('Expected a multipart/form-data body with a file field named "file"', { code: 'BAD_MULTIPART', cause: err }));
+      reject(
+        new ValidationError('Expected a multipart/form-data body with a file field named "file"', { code: 'BAD_MULTIPART', cause: err }),
+      );
       return;
     }
     let handled = false;
@@ -59,13 +61,11 @@ function receive(req: Request, ingest: IngestService, scope: TeamScope, maxBytes
       }
       handled = true;
       file.on('limit', () => file.destroy(new PayloadTooLargeError(`The upload exceeds the limit of ${maxBytes} bytes`)));
-      ingest
-        .upload(scope, { filename: info.filename ?? 'upload', declaredMime: info.mimeType, stream: file })
-        .then(
-          (r) => finish(() => resolve(r)),
-          // A file stream cut by a broken body fails with the parser's error, not an AppError.
-          (err) => finish(() => reject(broken !== undefined && !(err instanceof AppError) ? truncated(err) : err)),
-        );
+      ingest.upload(scope, { filename: info.filename ?? 'upload', declaredMime: info.mimeType, stream: file }).then(
+        (r) => finish(() => resolve(r)),
+        // A file stream cut by a broken body fails with the parser's error, not an AppError.
+        (err) => finish(() => reject(broken !== undefined && !(err instanceof AppError) ? truncated(err) : err)),
+      );
     });
     parser.on('error', (err) => {
       broken = err;

@@ -30,8 +30,7 @@ export interface StageProgress {
 }
 
 export type RunOutcome =
-  | { status: 'succeeded' }
-  | { status: 'failed'; code: string; message: string; stage: string | null; retryable: boolean };
+  { status: 'succeeded' } | { status: 'failed'; code: string; message: string; stage: string | null; retryable: boolean };
 
 /** Runs the processing pipeline on a document's bytes (a worker pool, or a remote node). */
 export interface PipelineRunner {

@@ -87,7 +87,9 @@ export interface JobRecord {
   finishedAt: number | null;
 }
 
-export type JobPatch = Partial<Pick<JobRecord, 'status' | 'attempts' | 'stage' | 'done' | 'total' | 'percent' | 'etaMs' | 'error' | 'finishedAt'>>;
+export type JobPatch = Partial<
+  Pick<JobRecord, 'status' | 'attempts' | 'stage' | 'done' | 'total' | 'percent' | 'etaMs' | 'error' | 'finishedAt'>
+>;
 
 export interface DocumentFilter {
   statuses?: DocumentStatus[];
@@ -125,7 +127,10 @@ export interface Store {
   insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord>;
   getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined>;
   findDocumentBySha256(scope: TeamScope, sha256: string): Promise<DocumentRecord | undefined>;
-  listDocuments(scope: TeamScope, options: { filter?: DocumentFilter; first: number; after?: string | null }): Promise<Page<DocumentRecord>>;
+  listDocuments(
+    scope: TeamScope,
+    options: { filter?: DocumentFilter; first: number; after?: string | null },
+  ): Promise<Page<DocumentRecord>>;
   updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord>;
   /** Removes the document, its pages, chunks and jobs. Returns false when it did not exist. */
   deleteDocument(scope: TeamScope, id: string): Promise<boolean>;

@@ -38,7 +38,11 @@ export function loadBeirDataset(dir: string): BeirDataset {
   }
   return {
     name: basename(resolve(dir)),
-    docs: readJsonLines(join(dir, 'corpus.jsonl')).map((d) => ({ id: String(d._id), title: String(d.title ?? ''), text: String(d.text ?? '') })),
+    docs: readJsonLines(join(dir, 'corpus.jsonl')).map((d) => ({
+      id: String(d._id),
+      title: String(d.title ?? ''),
+      text: String(d.text ?? ''),
+    })),
     queries: readJsonLines(join(dir, 'queries.jsonl'))
       .map((q) => ({ id: String(q._id), text: String(q.text) }))
       .filter((q) => isJudged(qrels.get(q.id))),

@@ -53,7 +53,9 @@ export class SqliteStore implements Store {
   }
 
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
     const applied = new Set(
       (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
     );
@@ -213,7 +215,9 @@ export class SqliteStore implements Store {
   async trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM pages WHERE team_id = ? AND document_id = ? AND page > ?').run(scope.teamId, documentId, pageCount);
-      this.db.prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ? AND ordinal >= ?').run(scope.teamId, documentId, chunkCount);
+      this.db
+        .prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ? AND ordinal >= ?')
+        .run(scope.teamId, documentId, chunkCount);
     })();
   }
 
@@ -325,7 +329,9 @@ class SqliteJobStorage implements JobStorage {
   }
 
   extendLease(id: string, attempt: number, leaseUntil: number): boolean {
-    return this.db.prepare(`UPDATE bus_jobs SET lease_until = @leaseUntil WHERE ${this.held}`).run({ id, attempt, leaseUntil }).changes === 1;
+    return (
+      this.db.prepare(`UPDATE bus_jobs SET lease_until = @leaseUntil WHERE ${this.held}`).run({ id, attempt, leaseUntil }).changes === 1
+    );
   }
 
   completeJob(id: string, attempt: number): boolean {
@@ -343,11 +349,12 @@ class SqliteJobStorage implements JobStorage {
   deadLetterJob(id: string, attempt: number, code: string, message: string): boolean {
     return this.db.transaction(() => {
       const row = this.db.prepare(`DELETE FROM bus_jobs WHERE ${this.held} RETURNING queue, envelope, attempts`).get({ id, attempt }) as
-        | Row
-        | undefined;
+        Row | undefined;
       if (!row) return false;
       this.db
-        .prepare('INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(id, row.queue, row.envelope, row.attempts, code, message, Date.now());
       return true;
     })();
@@ -361,9 +368,9 @@ class SqliteJobStorage implements JobStorage {
   }
 
   nextRunAt(queue: string): number | undefined {
-    const row = this.db
-      .prepare('SELECT min(max(run_at, coalesce(lease_until, run_at))) AS t FROM bus_jobs WHERE queue = ?')
-      .get(queue) as { t: number | null };
+    const row = this.db.prepare('SELECT min(max(run_at, coalesce(lease_until, run_at))) AS t FROM bus_jobs WHERE queue = ?').get(queue) as {
+      t: number | null;
+    };
     return row.t ?? undefined;
   }
 }

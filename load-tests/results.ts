@@ -129,6 +129,26 @@ const RUNS: Run[] = [
     what: 'jobs/s, enqueue and drain',
     argv: tsx('bus.bench.ts'),
   },
+  {
+    id: 'search-1m',
+    title: 'Search latency and index size at one million chunks',
+    what: 'as the previous section, one size, fewer queries per round',
+    argv: tsx(
+      'search.bench.ts',
+      '--sizes',
+      '1000000',
+      '--queries',
+      '40',
+      '--warmup',
+      '5',
+      '--rounds',
+      '2',
+      '--corpus',
+      d('retrieval/msmarco_subset_agentset/corpus.jsonl'),
+      '--corpus',
+      d('retrieval/dbpedia_subset_agentset/corpus.jsonl'),
+    ),
+  },
 ];
 
 const shown = (argv: readonly string[]): string =>

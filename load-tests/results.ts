@@ -6,6 +6,7 @@
  *   npm run results                      # everything (about 45 minutes on 2 cores)
  *   npm run results -- --only embed,bus  # rerun some, keep the others' last reports
  *   npm run results -- --list            # what runs, with its command line
+ *   npm run results -- --render-only     # rewrite RESULTS.md from the kept reports
  *
  * The public datasets come from `--data DIR` (default: QUIRE_SHARED_DATA, else the first
  * `shared/data` folder beside the repository or a parent). NATS must be running for `bus`
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sharedDataDir } from '../test/helpers/shared-data.ts';
-import { describeMachine } from '../hub/src/eval/report.ts';
+import { describeMachine, formatCell } from '../hub/src/eval/report.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsDir = join(root, 'load-tests', 'results');
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     data: { type: 'string' },
     list: { type: 'boolean', default: false },
+    'render-only': { type: 'boolean', default: false },
   },
 });
 
@@ -74,6 +76,12 @@ const RUNS: Run[] = [
     title: 'Classification quality: BBC News',
     what: 'accuracy and macro-F1, zero-shot and k-shot (k = 1, 4, 16) with the labelled-example prototypes the product learns from',
     argv: quire('eval', 'classify', d('classification/bbc_news/bbc_news.jsonl')),
+  },
+  {
+    id: 'eval-classify-described',
+    title: 'Classification quality: BBC News, labels with one-line descriptions',
+    what: 'as above, with the topic descriptions of load-tests/labels/bbc_news.labels.json instead of bare label names',
+    argv: quire('eval', 'classify', d('classification/bbc_news/bbc_news.jsonl'), '--labels', 'load-tests/labels/bbc_news.labels.json'),
   },
   {
     id: 'ingest',
@@ -184,18 +192,107 @@ function execute(run: Run): Promise<{ stdout: string; code: number | null; secon
   });
 }
 
+/** The report as kept: folders of this machine become `data` and `.`, so it reads the same anywhere. */
+const portable = (text: string): string => text.replaceAll(data, 'data').replaceAll(root.replace(/\/$/, ''), '.');
+
 mkdirSync(resultsDir, { recursive: true });
-for (const run of RUNS.filter((r) => !only || only.includes(r.id))) {
+for (const run of args['render-only'] ? [] : RUNS.filter((r) => !only || only.includes(r.id))) {
   console.log(`\n=== ${run.id}: ${shown(run.argv)}`);
   const { stdout, code, seconds } = await execute(run);
   const header = [`command: ${shown(run.argv)}`, `exit: ${code}`, `wall: ${seconds.toFixed(0)} s`, `machine: ${describeMachine()}`].join(
     '\n',
   );
-  writeFileSync(join(resultsDir, `${run.id}.txt`), `${header}\n\n${stdout.trim()}\n`);
+  writeFileSync(join(resultsDir, `${run.id}.txt`), portable(`${header}\n\n${stdout.trim()}\n`));
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- reading back each command's own JSON */
+type Row = [measure: string, quire: string, baseline: string, ratio: string];
+const f = (x: unknown, digits = 3): string => (typeof x === 'number' ? formatCell(x, digits) : '–');
+const ratio = (a: unknown, b: unknown): string => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : '–');
+
+/** The few figures of each run worth a line in the summary: what Quire did, the baseline, the ratio. */
+const HEADLINES: Record<string, (j: any) => Row[]> = {
+  'eval-search-msmarco': (j) => searchRows('MS MARCO', j),
+  'eval-search-dbpedia': (j) => searchRows('DBpedia', j),
+  'eval-ocr': (j) => [
+    ['OCR bag-of-words F1, SROIE', f(j.product?.f1), `${f(j.native?.f1)} (native tesseract)`, ratio(j.product?.f1, j.native?.f1)],
+    ['OCR CER, SROIE (lower is better)', f(j.product?.cer), `${f(j.native?.cer)} (native tesseract)`, ratio(j.product?.cer, j.native?.cer)],
+  ],
+  'eval-classify': (j) => classifyRows('names only', j),
+  'eval-classify-described': (j) => classifyRows('one-line descriptions', j),
+  ingest: (j) => [
+    ['ingest docs/min (text, PDFs, scans)', f(j.summary?.docsPerMin?.median), '', ''],
+    ['ingest pages/min', f(j.summary?.pagesPerMin?.median), '', ''],
+    ['hub event-loop delay p99 during ingest, ms', f(j.summary?.eventLoopP99Ms?.median), '', ''],
+    ['hub peak memory during ingest, MiB', f(j.summary?.peakMiB?.median), '', ''],
+  ],
+  embed: (j) => [
+    [
+      'embedding chunks/s',
+      f(j.chunksPerSecond?.product?.median),
+      `${f(j.chunksPerSecond?.bare?.median)} (bare onnxruntime)`,
+      f(j.productOverBare?.median, 2),
+    ],
+  ],
+  ocr: (j) => [
+    [
+      'OCR pages/s, 1 core',
+      f(j.product?.pagesPerSecond?.median),
+      `${f(j.native?.pagesPerSecond?.median)} (native tesseract)`,
+      f(j.ratio?.pagesPerSecond?.median, 2),
+    ],
+  ],
+  search: (j) => searchLatencyRows(j),
+  'search-1m': (j) => searchLatencyRows(j),
+  graphql: (j) =>
+    (j.targets ?? [])
+      .filter((t: any) => String(t.target).startsWith('quire'))
+      .map((t: any, i: number) => {
+        const bare = (j.targets ?? []).filter((b: any) => String(b.target).startsWith('bare'))[i];
+        return [
+          `GraphQL ${String(t.target).replace('quire ', '')} req/s`,
+          f(t.requestsPerSec?.median),
+          `${f(bare?.requestsPerSec?.median)} (bare Express)`,
+          ratio(t.requestsPerSec?.median, bare?.requestsPerSec?.median),
+        ];
+      }),
+  fanout: (j) =>
+    (j.results ?? []).map((r: any) => [
+      `live event to ${r.size} Socket.IO clients, p99 ms`,
+      f(r.quire?.p99Ms?.median),
+      `${f(r.ws?.p99Ms?.median)} (raw ws)`,
+      ratio(r.quire?.p99Ms?.median, r.ws?.p99Ms?.median),
+    ]),
+  bus: (j) =>
+    Object.entries(j.results ?? {}).map(([name, r]: [string, any]) => [`bus drain jobs/s, ${name}`, f(r.drainPerSec?.median), '', '']),
+};
+
+function searchRows(name: string, j: any): Row[] {
+  const m = j.modes ?? {};
+  return [
+    [`nDCG@10 ${name}: text / vector / hybrid`, `${f(m.text?.ndcg10)} / ${f(m.vector?.ndcg10)} / ${f(m.hybrid?.ndcg10)}`, '', ''],
+    [`ingest docs/s, ${name} (full pipeline)`, f(j.ingest?.docsPerSecond), '', ''],
+  ];
+}
+
+function classifyRows(labels: string, j: any): Row[] {
+  const row = (k: number) => (j.rows ?? []).find((r: any) => r.k === k);
+  return [[`BBC accuracy, ${labels}: zero-shot / 1 / 4 / 16-shot`, [0, 1, 4, 16].map((k) => f(row(k)?.accuracy)).join(' / '), '', '']];
+}
+
+function searchLatencyRows(j: any): Row[] {
+  return (j.sizes ?? []).map((s: any) => [
+    `hybrid query at ${s.chunks.toLocaleString('en')} chunks, p50 / p99 ms`,
+    `${f(s.latencyMs?.hybrid?.p50?.median)} / ${f(s.latencyMs?.hybrid?.p99?.median)}`,
+    '',
+    '',
+  ]);
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // RESULTS.md from every kept report, in the order above.
 const sections: string[] = [];
+const summary: Row[] = [];
 for (const run of RUNS) {
   let text: string;
   try {
@@ -208,6 +305,7 @@ for (const run of RUNS) {
   const lines = body.trim().split('\n');
   // The last line is the JSON object with every figure; the rest is the readable report.
   const json = lines.at(-1)?.startsWith('{') ? lines.pop() : undefined;
+  if (json) summary.push(...(HEADLINES[run.id]?.(JSON.parse(json)) ?? []));
   sections.push(
     [
       `## ${run.title}`,
@@ -239,6 +337,12 @@ are kept in \`load-tests/results/\`). Each section gives its command line, the m
 date; \`data/\` is the folder of public datasets (see \`load-tests/README.md\`). Baselines run
 in the same command as what they are compared with.
 ${stray.length ? `\nUnlisted reports in load-tests/results/: ${stray.join(', ')}.\n` : ''}
+## Summary
+
+| measure | Quire | baseline (same run) | Quire ÷ baseline |
+|---|---|---|---|
+${summary.map((r) => `| ${r.join(' | ')} |`).join('\n')}
+
 ${sections.join('\n')}`,
 );
 console.log('\nwrote load-tests/RESULTS.md');

@@ -205,7 +205,6 @@ for (const run of args['render-only'] ? [] : RUNS.filter((r) => !only || only.in
   writeFileSync(join(resultsDir, `${run.id}.txt`), portable(`${header}\n\n${stdout.trim()}\n`));
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- reading back each command's own JSON */
 type Row = [measure: string, quire: string, baseline: string, ratio: string];
 const f = (x: unknown, digits = 3): string => (typeof x === 'number' ? formatCell(x, digits) : '–');
 const ratio = (a: unknown, b: unknown): string => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : '–');
@@ -288,7 +287,6 @@ function searchLatencyRows(j: any): Row[] {
     '',
   ]);
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // RESULTS.md from every kept report, in the order above.
 const sections: string[] = [];

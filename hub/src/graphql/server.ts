@@ -6,6 +6,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -70,6 +71,8 @@ export async function startGraphQL(deps: {
     formatError: (formatted, error) => formatError(formatted, error, logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
+      // No HTTP caching hints are given; without this default plugin no resolver is wrapped.
+      ApolloServerPluginCacheControlDisabled(),
       // Stopping Apollo disposes of the WebSocket server once, with the HTTP drain.
       {
         async serverWillStart() {

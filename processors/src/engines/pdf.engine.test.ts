@@ -17,8 +17,18 @@ function overlap(a: Box, b: Box): number {
   return (w * h) / Math.min(a.w * a.h, b.w * b.h);
 }
 
+// Taken before any PDF is opened: loading pdfjs must leave the process's JSON functions alone.
+const nativeJson = { stringify: JSON.stringify, parse: JSON.parse };
+
 describe('PDF engine', () => {
   before(() => ensureFixtures());
+
+  it('keeps the native JSON functions once pdfjs is loaded (its bundled polyfills would replace them)', async () => {
+    const doc = await openPdf(await read(FIXTURES['text-report.pdf'].file));
+    await doc.close();
+    assert.equal(JSON.stringify, nativeJson.stringify);
+    assert.equal(JSON.parse, nativeJson.parse);
+  });
 
   describe('a PDF with a text layer', () => {
     const report = FIXTURES['text-report.pdf'];

@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
-import { getDocument, type PDFDocumentProxy, type PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { PDFDocumentProxy, PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { TextItem, TextStyle } from 'pdfjs-dist/types/src/display/api.js';
 import type { Word } from '../protocol.ts';
 import type { CanvasLike } from './raster.ts';
@@ -79,20 +79,52 @@ export interface RenderedPage {
   release(): void;
 }
 
+type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
+let pdfjs: Promise<Pdfjs> | undefined;
+
 /**
- * Loads pdfjs's parser up front. pdfjs otherwise imports it on the first `openPdf`, which
- * would put seconds of module loading into the first job a worker takes.
+ * Imports a pdfjs module, keeping the process's own JSON functions. pdfjs's legacy build
+ * bundles core-js polyfills that replace the global `JSON.stringify` and `JSON.parse` with
+ * script versions wherever `JSON.rawJSON` is missing (Node 20); every log line, GraphQL answer
+ * and bus message of the process would then pay for them. pdfjs works with the native ones.
+ */
+async function importKeepingJson<T>(load: () => Promise<T>): Promise<T> {
+  const { stringify, parse } = JSON;
+  try {
+    return await load();
+  } finally {
+    JSON.stringify = stringify;
+    JSON.parse = parse;
+  }
+}
+
+/**
+ * pdfjs and its parser, loaded on first use: a process that never opens a PDF (the hub) never
+ * loads them. The parser module registers itself on `globalThis.pdfjsWorker`, where pdfjs
+ * looks first; loaded here, pdfjs does not import it (and its polyfills) on its own.
+ */
+function loadPdfjs(): Promise<Pdfjs> {
+  pdfjs ??= importKeepingJson(async () => {
+    const parser = 'pdfjs-dist/legacy/build/pdf.worker.mjs';
+    await import(parser);
+    return import('pdfjs-dist/legacy/build/pdf.mjs');
+  });
+  return pdfjs;
+}
+
+/**
+ * Loads pdfjs up front. Otherwise the first `openPdf` loads it, which would put seconds of
+ * module loading into the first job a worker takes.
  */
 export async function preloadPdfEngine(): Promise<void> {
-  // The parser module registers itself on `globalThis.pdfjsWorker`, where pdfjs looks first.
-  const parser = 'pdfjs-dist/legacy/build/pdf.worker.mjs';
-  await import(parser);
+  await loadPdfjs();
 }
 
 /** Opens a PDF from bytes. pdfjs may take ownership of `bytes`; do not reuse them. */
 export async function openPdf(bytes: Uint8Array, options: PdfOptions = {}): Promise<PdfDocument> {
   const maxPages = options.maxPages ?? 2000;
   const maxPagePixels = options.maxPagePixels ?? 12_000_000;
+  const { getDocument } = await loadPdfjs();
   const task = getDocument({
     data: bytes,
     isEvalSupported: false,

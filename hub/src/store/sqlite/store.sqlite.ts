@@ -31,9 +31,26 @@ export interface SqliteStoreOptions {
   filename: string;
 }
 
+/**
+ * Prepared statements of one connection by SQL text: preparing costs more than running most
+ * of these queries. Dynamic SQL here varies only by which filters are set, a bounded set.
+ */
+function statementCache(db: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  return (sql) => {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
+}
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly jobStorage: JobStorage;
+  private readonly sql: (sql: string) => Database.Statement;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.filename), { recursive: true });
@@ -42,6 +59,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    this.sql = statementCache(this.db);
     this.migrate();
     this.jobStorage = new SqliteJobStorage(this.db);
   }
@@ -56,45 +74,41 @@ export class SqliteStore implements Store {
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
     );
-    const applied = new Set(
-      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-    );
+    const applied = new Set((this.sql('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
     for (const m of migrations) {
       if (applied.has(m.version)) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+        this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
       })();
     }
   }
 
   async ensureTeam(team: { id: string; name: string }): Promise<TeamRecord> {
-    this.db.prepare('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, Date.now());
-    const row = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(team.id) as Row;
+    this.sql('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, Date.now());
+    const row = this.sql('SELECT * FROM teams WHERE id = ?').get(team.id) as Row;
     return { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
   }
 
   async insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord> {
     const now = Date.now();
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO documents (team_id, id, filename, mime_type, size, sha256, blob_key, status, job_id, created_at, updated_at)
+      this.sql(
+        `INSERT INTO documents (team_id, id, filename, mime_type, size, sha256, blob_key, status, job_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
-        )
-        .run(scope.teamId, doc.id, doc.filename, doc.mimeType, doc.size, doc.sha256, doc.blobKey, doc.jobId, now, now);
+      ).run(scope.teamId, doc.id, doc.filename, doc.mimeType, doc.size, doc.sha256, doc.blobKey, doc.jobId, now, now);
       this.insertJobRow(scope, doc.jobId, doc.id, now);
     })();
     return this.mustGetDocument(scope, doc.id);
   }
 
   async getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    const row = this.sql('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
     return row && toDocument(row);
   }
 
   async findDocumentBySha256(scope: TeamScope, sha256: string): Promise<DocumentRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND sha256 = ?').get(scope.teamId, sha256) as Row | undefined;
+    const row = this.sql('SELECT * FROM documents WHERE team_id = ? AND sha256 = ?').get(scope.teamId, sha256) as Row | undefined;
     return row && toDocument(row);
   }
 
@@ -116,7 +130,7 @@ export class SqliteStore implements Store {
       where.push('created_at < @to');
       params.to = f.createdTo;
     }
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM documents WHERE ${where.join(' AND ')}`).get(params) as { n: number }).n;
+    const total = (this.sql(`SELECT count(*) AS n FROM documents WHERE ${where.join(' AND ')}`).get(params) as { n: number }).n;
     if (options.after) {
       const [createdAt, id] = decodeCursor(options.after);
       where.push('(created_at < @cAt OR (created_at = @cAt AND id < @cId))');
@@ -124,9 +138,9 @@ export class SqliteStore implements Store {
       params.cId = id;
     }
     params.limit = options.first + 1;
-    const rows = this.db
-      .prepare(`SELECT * FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
-      .all(params) as Row[];
+    const rows = this.sql(`SELECT * FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`).all(
+      params,
+    ) as Row[];
     const edges = rows.slice(0, options.first).map((r) => {
       const node = toDocument(r);
       return { node, cursor: encodeCursor(node.createdAt, node.id) };
@@ -159,7 +173,7 @@ export class SqliteStore implements Store {
     if (patch.jobId !== undefined) put('job_id', patch.jobId);
     if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
     if (patch.processedAt !== undefined) put('processed_at', patch.processedAt);
-    const info = this.db.prepare(`UPDATE documents SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
+    const info = this.sql(`UPDATE documents SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
     if (info.changes === 0) throw new NotFoundError(`Document ${id} not found`);
     return this.mustGetDocument(scope, id);
   }
@@ -167,15 +181,15 @@ export class SqliteStore implements Store {
   async deleteDocument(scope: TeamScope, id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const args = [scope.teamId, id];
-      this.db.prepare('DELETE FROM pages WHERE team_id = ? AND document_id = ?').run(...args);
-      this.db.prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ?').run(...args);
-      this.db.prepare('DELETE FROM jobs WHERE team_id = ? AND document_id = ?').run(...args);
-      return this.db.prepare('DELETE FROM documents WHERE team_id = ? AND id = ?').run(...args).changes > 0;
+      this.sql('DELETE FROM pages WHERE team_id = ? AND document_id = ?').run(...args);
+      this.sql('DELETE FROM chunks WHERE team_id = ? AND document_id = ?').run(...args);
+      this.sql('DELETE FROM jobs WHERE team_id = ? AND document_id = ?').run(...args);
+      return this.sql('DELETE FROM documents WHERE team_id = ? AND id = ?').run(...args).changes > 0;
     })();
   }
 
   async upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void> {
-    const stmt = this.db.prepare(
+    const stmt = this.sql(
       `INSERT OR REPLACE INTO pages (team_id, document_id, page, width, height, text, source, confidence, words)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -187,9 +201,7 @@ export class SqliteStore implements Store {
   }
 
   async getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM pages WHERE team_id = ? AND document_id = ? ORDER BY page')
-      .all(scope.teamId, documentId) as Row[];
+    const rows = this.sql('SELECT * FROM pages WHERE team_id = ? AND document_id = ? ORDER BY page').all(scope.teamId, documentId) as Row[];
     return rows.map((r) => ({
       documentId: String(r.document_id),
       page: Number(r.page),
@@ -203,7 +215,7 @@ export class SqliteStore implements Store {
   }
 
   async upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void> {
-    const stmt = this.db.prepare(
+    const stmt = this.sql(
       `INSERT OR REPLACE INTO chunks (team_id, document_id, ordinal, page, text, start_offset, end_offset, boxes)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -214,17 +226,16 @@ export class SqliteStore implements Store {
 
   async trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM pages WHERE team_id = ? AND document_id = ? AND page > ?').run(scope.teamId, documentId, pageCount);
-      this.db
-        .prepare('DELETE FROM chunks WHERE team_id = ? AND document_id = ? AND ordinal >= ?')
-        .run(scope.teamId, documentId, chunkCount);
+      this.sql('DELETE FROM pages WHERE team_id = ? AND document_id = ? AND page > ?').run(scope.teamId, documentId, pageCount);
+      this.sql('DELETE FROM chunks WHERE team_id = ? AND document_id = ? AND ordinal >= ?').run(scope.teamId, documentId, chunkCount);
     })();
   }
 
   async getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM chunks WHERE team_id = ? AND document_id = ? ORDER BY ordinal')
-      .all(scope.teamId, documentId) as Row[];
+    const rows = this.sql('SELECT * FROM chunks WHERE team_id = ? AND document_id = ? ORDER BY ordinal').all(
+      scope.teamId,
+      documentId,
+    ) as Row[];
     return rows.map((r) => ({
       documentId: String(r.document_id),
       ordinal: Number(r.ordinal),
@@ -242,13 +253,17 @@ export class SqliteStore implements Store {
   }
 
   private insertJobRow(scope: TeamScope, id: string, documentId: string, now: number): void {
-    this.db
-      .prepare(`INSERT INTO jobs (team_id, id, document_id, status, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)`)
-      .run(scope.teamId, id, documentId, now, now);
+    this.sql(`INSERT INTO jobs (team_id, id, document_id, status, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)`).run(
+      scope.teamId,
+      id,
+      documentId,
+      now,
+      now,
+    );
   }
 
   async getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    const row = this.sql('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
     return row && toJob(row);
   }
 
@@ -272,26 +287,26 @@ export class SqliteStore implements Store {
       sets.push(`${col} = @${col}`);
       params[col] = key === 'error' ? value && JSON.stringify(value) : value;
     }
-    const info = this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
+    const info = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
     if (info.changes === 0) throw new NotFoundError(`Job ${id} not found`);
     return this.mustGetJob(scope, id);
   }
 
   async listUnfinishedDocuments(): Promise<UnfinishedDocument[]> {
-    const rows = this.db
-      .prepare(`SELECT team_id, id, job_id FROM documents WHERE status IN ('queued', 'processing') ORDER BY created_at`)
-      .all() as Row[];
+    const rows = this.sql(
+      `SELECT team_id, id, job_id FROM documents WHERE status IN ('queued', 'processing') ORDER BY created_at`,
+    ).all() as Row[];
     return rows.map((r) => ({ teamId: String(r.team_id), documentId: String(r.id), jobId: String(r.job_id) }));
   }
 
   private mustGetDocument(scope: TeamScope, id: string): DocumentRecord {
-    const row = this.db.prepare('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    const row = this.sql('SELECT * FROM documents WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
     if (!row) throw new NotFoundError(`Document ${id} not found`);
     return toDocument(row);
   }
 
   private mustGetJob(scope: TeamScope, id: string): JobRecord {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    const row = this.sql('SELECT * FROM jobs WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
     if (!row) throw new NotFoundError(`Job ${id} not found`);
     return toJob(row);
   }
@@ -306,8 +321,10 @@ class SqliteJobStorage implements JobStorage {
   readonly durable = true;
   private readonly claim: Database.Statement;
   private readonly held = 'id = @id AND attempts = @attempt AND lease_until IS NOT NULL';
+  private readonly sql: (sql: string) => Database.Statement;
 
   constructor(private readonly db: Database.Database) {
+    this.sql = statementCache(db);
     this.claim = db.prepare(
       `UPDATE bus_jobs SET attempts = attempts + 1, lease_until = @leaseUntil
        WHERE id = (SELECT id FROM bus_jobs WHERE queue = @queue AND run_at <= @now
@@ -318,9 +335,12 @@ class SqliteJobStorage implements JobStorage {
 
   insertJob(job: { id: string; queue: string; envelope: string; runAt: number }): boolean {
     return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO bus_jobs (id, queue, envelope, run_at) VALUES (?, ?, ?, ?)')
-        .run(job.id, job.queue, job.envelope, job.runAt).changes === 1
+      this.sql('INSERT OR IGNORE INTO bus_jobs (id, queue, envelope, run_at) VALUES (?, ?, ?, ?)').run(
+        job.id,
+        job.queue,
+        job.envelope,
+        job.runAt,
+      ).changes === 1
     );
   }
 
@@ -329,46 +349,46 @@ class SqliteJobStorage implements JobStorage {
   }
 
   extendLease(id: string, attempt: number, leaseUntil: number): boolean {
-    return (
-      this.db.prepare(`UPDATE bus_jobs SET lease_until = @leaseUntil WHERE ${this.held}`).run({ id, attempt, leaseUntil }).changes === 1
-    );
+    return this.sql(`UPDATE bus_jobs SET lease_until = @leaseUntil WHERE ${this.held}`).run({ id, attempt, leaseUntil }).changes === 1;
   }
 
   completeJob(id: string, attempt: number): boolean {
-    return this.db.prepare(`DELETE FROM bus_jobs WHERE ${this.held}`).run({ id, attempt }).changes === 1;
+    return this.sql(`DELETE FROM bus_jobs WHERE ${this.held}`).run({ id, attempt }).changes === 1;
   }
 
   releaseJob(id: string, attempt: number, runAt: number, lastError?: string): boolean {
     return (
-      this.db
-        .prepare(`UPDATE bus_jobs SET lease_until = NULL, run_at = @runAt, last_error = @lastError WHERE ${this.held}`)
-        .run({ id, attempt, runAt, lastError: lastError ?? null }).changes === 1
+      this.sql(`UPDATE bus_jobs SET lease_until = NULL, run_at = @runAt, last_error = @lastError WHERE ${this.held}`).run({
+        id,
+        attempt,
+        runAt,
+        lastError: lastError ?? null,
+      }).changes === 1
     );
   }
 
   deadLetterJob(id: string, attempt: number, code: string, message: string): boolean {
     return this.db.transaction(() => {
-      const row = this.db.prepare(`DELETE FROM bus_jobs WHERE ${this.held} RETURNING queue, envelope, attempts`).get({ id, attempt }) as
+      const row = this.sql(`DELETE FROM bus_jobs WHERE ${this.held} RETURNING queue, envelope, attempts`).get({ id, attempt }) as
         Row | undefined;
       if (!row) return false;
-      this.db
-        .prepare(
-          'INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(id, row.queue, row.envelope, row.attempts, code, message, Date.now());
+      this.sql(
+        'INSERT OR REPLACE INTO bus_dead_letters (id, queue, envelope, attempts, code, message, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(id, row.queue, row.envelope, row.attempts, code, message, Date.now());
       return true;
     })();
   }
 
   countPending(queue: string, now: number): number {
-    const row = this.db
-      .prepare('SELECT count(*) AS n FROM bus_jobs WHERE queue = ? AND (lease_until IS NULL OR lease_until <= ?)')
-      .get(queue, now) as { n: number };
+    const row = this.sql('SELECT count(*) AS n FROM bus_jobs WHERE queue = ? AND (lease_until IS NULL OR lease_until <= ?)').get(
+      queue,
+      now,
+    ) as { n: number };
     return row.n;
   }
 
   nextRunAt(queue: string): number | undefined {
-    const row = this.db.prepare('SELECT min(max(run_at, coalesce(lease_until, run_at))) AS t FROM bus_jobs WHERE queue = ?').get(queue) as {
+    const row = this.sql('SELECT min(max(run_at, coalesce(lease_until, run_at))) AS t FROM bus_jobs WHERE queue = ?').get(queue) as {
       t: number | null;
     };
     return row.t ?? undefined;

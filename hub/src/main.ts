@@ -11,7 +11,7 @@ import {
   NatsBus,
   ProcessorPool,
   Queues,
-  TransformersEmbedder,
+  ThreadedEmbedder,
   consumeQueue,
   ensureModels,
   type Bus,
@@ -67,7 +67,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       fetchMissing: config.models.autoFetch,
       onProgress: (p) => logger.info(p, 'obtaining models'),
     });
-    const embedder = await TransformersEmbedder.load({ modelsDir: config.models.dir, modelId: config.models.embeddingModel });
+    // Queries are embedded off the main thread: a forward pass there would stall every socket.
+    const embedder = await ThreadedEmbedder.start({ modelsDir: config.models.dir, modelId: config.models.embeddingModel });
     shutdown.add('query embedder', () => embedder.close(), 90);
     const model = { modelId: embedder.modelId, dimension: embedder.dimension };
 

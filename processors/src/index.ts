@@ -15,6 +15,7 @@ export { createClassifier } from './stages/classify.stage.ts';
 export type { Classifier, ClassifierOptions, ClassificationDetail, DocumentVectors, LabelDecision } from './stages/classify.stage.ts';
 export { FIELD_DOCUMENT_TYPES, extractFields } from './stages/fields.stage.ts';
 export * from './engines/embedder.transformers.ts';
+export { ThreadedEmbedder } from './engines/embedder.thread.ts';
 export * from './engines/models/model-registry.ts';
 export * from './engines/models/model-errors.ts';
 export * from './engines/models/model-checks.ts';

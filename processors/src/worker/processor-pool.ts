@@ -7,12 +7,13 @@
  * Each worker loads the embedding model and starts its Tesseract threads once, then takes
  * one job at a time; jobs beyond the pool's size wait in a FIFO queue.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import type { PipelineOptions } from '../pipeline.ts';
 import { PipelineErrorCode, type FailedStage } from '../pipeline-error.ts';
 import type { ClassifierSettings, ProcessJob, ProgressEvent, ResultPart } from '../protocol.ts';
+import { startTypeScriptWorker } from './bootstrap.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 
 /** Options of {@link ProcessorPool}. */
@@ -101,13 +102,7 @@ interface Slot {
   lastError: Error | null;
 }
 
-// Workers ignore the `--import tsx` hook of the process that spawns them, so each one
-// registers tsx itself before it loads the TypeScript entry.
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsxApi).then((tsx) => { tsx.register(); return import(workerData.entry); });
-`;
-const ENTRY = new URL('./pipeline.worker.ts', import.meta.url).href;
+const ENTRY = new URL('./pipeline.worker.ts', import.meta.url);
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace',
@@ -249,13 +244,10 @@ export class ProcessorPool {
       pipeline: this.#options.pipeline,
       logLevel: this.#logger.level,
     };
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
+    const worker = startTypeScriptWorker(ENTRY, {
       name: `quire-pipeline-${id}`,
-      workerData: { ...config, entry: ENTRY, tsxApi: import.meta.resolve('tsx/esm/api') },
+      workerData: config,
       resourceLimits: { maxOldGenerationSizeMb: this.#options.maxMemoryMb },
-      // Flags of the host (test runners, loaders) do not apply to pipeline workers.
-      execArgv: [],
     });
     const slot: Slot = { id, worker, state: 'starting', run: null, lastError: null };
     this.#slots.add(slot);

@@ -24,10 +24,10 @@
  * Measures, never asserts. The last line is JSON.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readVectors, vectorCacheFile, writeVectors } from './vector-cache.ts';
 import { MODEL_REGISTRY, ModelDtype, TransformersEmbedder, modelFilePath } from '../processors/src/index.ts';
 import { loadBeirDataset, passageText } from '../search/src/eval/beir.ts';
 import { mean, mrrAtK, ndcgAtK, recallAtK, type Qrels } from '../search/src/eval/metrics.ts';
@@ -108,14 +108,9 @@ async function corpusVectors(
   c: Candidate,
   ds: Dataset,
 ): Promise<{ vectors: Float32Array[]; perSecond?: number }> {
-  const cacheFile = args.cache ? join(resolve(args.cache), `${c.modelId.replace('/', '--')}.${c.dtype}.${ds.name}.f32`) : undefined;
-  if (cacheFile && existsSync(cacheFile)) {
-    const buf = await readFile(cacheFile);
-    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    if (all.length === ds.passages.length * embedder.dimension) {
-      return { vectors: ds.passages.map((_, i) => all.slice(i * embedder.dimension, (i + 1) * embedder.dimension)) };
-    }
-  }
+  const cacheFile = args.cache ? vectorCacheFile(resolve(args.cache), c.modelId, c.dtype, ds.name) : undefined;
+  const cached = cacheFile ? await readVectors(cacheFile, ds.passages.length, embedder.dimension) : null;
+  if (cached) return { vectors: cached };
   const started = performance.now();
   const vectors: Float32Array[] = [];
   // Slices of 500 so progress shows on a slow machine; each slice is batched by the embedder.
@@ -125,12 +120,7 @@ async function corpusVectors(
   }
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(`, ${(ds.passages.length / seconds).toFixed(1)}/s\n`);
-  if (cacheFile) {
-    await mkdir(resolve(args.cache ?? '.'), { recursive: true });
-    const flat = new Float32Array(vectors.length * embedder.dimension);
-    vectors.forEach((v, i) => flat.set(v, i * embedder.dimension));
-    await writeFile(cacheFile, Buffer.from(flat.buffer));
-  }
+  if (cacheFile) await writeVectors(cacheFile, vectors, embedder.dimension);
   return { vectors, perSecond: ds.passages.length / seconds };
 }
 

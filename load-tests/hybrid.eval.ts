@@ -19,12 +19,12 @@
  * per model, dtype and dataset, in the layout compare-embedders.ts writes, so reruns only
  * re-index and re-score. Measures, never asserts. The last line is JSON.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readVectors, vectorCacheFile, writeVectors } from './vector-cache.ts';
 import { TransformersEmbedder } from '../processors/src/index.ts';
 import { HYBRID_MIN_TERM_SHARE, SearchMode, SqliteSearchIndex, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
 import { loadBeirDataset, passageText, type BeirDataset } from '../search/src/eval/beir.ts';
@@ -59,13 +59,9 @@ const DEPTH = 100;
 const TEAM = { teamId: 'eval' };
 
 async function corpusVectors(embedder: TransformersEmbedder, ds: BeirDataset): Promise<Float32Array[]> {
-  const dim = embedder.dimension;
-  const cacheFile = join(resolve(args.cache), `${embedder.modelId.replace('/', '--')}.${embedder.dtype}.${ds.name}.f32`);
-  if (existsSync(cacheFile)) {
-    const buf = await readFile(cacheFile);
-    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-    if (all.length === ds.docs.length * dim) return ds.docs.map((_, i) => all.slice(i * dim, (i + 1) * dim));
-  }
+  const cacheFile = vectorCacheFile(resolve(args.cache), embedder.modelId, embedder.dtype, ds.name);
+  const cached = await readVectors(cacheFile, ds.docs.length, embedder.dimension);
+  if (cached) return cached;
   const passages = ds.docs.map(passageText);
   const vectors: Float32Array[] = [];
   for (let i = 0; i < passages.length; i += 500) {
@@ -73,10 +69,7 @@ async function corpusVectors(embedder: TransformersEmbedder, ds: BeirDataset): P
     process.stderr.write(`\r  ${ds.name}: ${vectors.length}/${passages.length} passages embedded`);
   }
   process.stderr.write('\n');
-  await mkdir(resolve(args.cache), { recursive: true });
-  const flat = new Float32Array(vectors.length * dim);
-  vectors.forEach((v, i) => flat.set(v, i * dim));
-  await writeFile(cacheFile, Buffer.from(flat.buffer));
+  await writeVectors(cacheFile, vectors, embedder.dimension);
   return vectors;
 }
 

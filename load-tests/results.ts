@@ -42,6 +42,14 @@ const d = (path: string): string => join(data, path);
 const tsx = (script: string, ...rest: string[]): string[] => [process.execPath, '--import', 'tsx', `load-tests/${script}`, ...rest];
 const quire = (...rest: string[]): string[] => [process.execPath, 'bin/quire.mjs', ...rest];
 
+/** The real sentences the search benchmark builds its chunks from. */
+const searchCorpora = [
+  '--corpus',
+  d('retrieval/msmarco_subset_agentset/corpus.jsonl'),
+  '--corpus',
+  d('retrieval/dbpedia_subset_agentset/corpus.jsonl'),
+];
+
 interface Run {
   id: string;
   title: string;
@@ -111,13 +119,7 @@ const RUNS: Run[] = [
     id: 'search',
     title: 'Search latency and index size',
     what: 'hybrid/text/vector p50/p99 at 10k and 100k chunks, build time, size on disk',
-    argv: tsx(
-      'search.bench.ts',
-      '--corpus',
-      d('retrieval/msmarco_subset_agentset/corpus.jsonl'),
-      '--corpus',
-      d('retrieval/dbpedia_subset_agentset/corpus.jsonl'),
-    ),
+    argv: tsx('search.bench.ts', ...searchCorpora),
   },
   {
     id: 'graphql',
@@ -141,21 +143,7 @@ const RUNS: Run[] = [
     id: 'search-1m',
     title: 'Search latency and index size at one million chunks',
     what: 'as the previous section, one size, fewer queries per round',
-    argv: tsx(
-      'search.bench.ts',
-      '--sizes',
-      '1000000',
-      '--queries',
-      '40',
-      '--warmup',
-      '5',
-      '--rounds',
-      '2',
-      '--corpus',
-      d('retrieval/msmarco_subset_agentset/corpus.jsonl'),
-      '--corpus',
-      d('retrieval/dbpedia_subset_agentset/corpus.jsonl'),
-    ),
+    argv: tsx('search.bench.ts', '--sizes', '1000000', '--queries', '40', '--warmup', '5', '--rounds', '2', ...searchCorpora),
   },
 ];
 

@@ -27,11 +27,19 @@
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeMachine, formatTable, jsonLine, measureRoundFigures, peakRssMiB, summarizeLatency } from '../hub/src/eval/report.ts';
+import {
+  describeMachine,
+  formatTable,
+  jsonLine,
+  measureRoundFigures,
+  peakRssMiB,
+  sqliteFileBytes,
+  summarizeLatency,
+} from '../hub/src/eval/report.ts';
 import type { RoundSummary } from '../hub/src/eval/report.ts';
 import { seededRandom } from '@quire/processors/eval';
 import { SearchMode, SqliteSearchIndex } from '../search/src/index.ts';
@@ -140,10 +148,6 @@ function chunkText(random: Random, sentences: readonly string[]): string {
   let text = '';
   while (text.length < target) text += (text ? ' ' : '') + pick(random, sentences);
   return text;
-}
-
-function fileSize(path: string): number {
-  return [path, `${path}-wal`].reduce((sum, p) => sum + (existsSync(p) ? statSync(p).size : 0), 0);
 }
 
 /** Memory this process could still take: the OS's available memory, or the container's limit. */
@@ -272,7 +276,7 @@ async function runSize(
     });
     const teamChunks = await index.count(scope);
     await index.close();
-    const fileBytes = fileSize(filename);
+    const fileBytes = sqliteFileBytes(filename);
     const latencyMs: Record<string, KindFigures> = {};
     for (const [name] of cases) {
       latencyMs[name] = {

@@ -16,7 +16,7 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError, TesseractOcr } from '@quire/processors';
-import { readSroieDataset, scoreCorpus, scorePage, type CorpusScore, type PageScore, type SroiePage } from '@quire/processors/eval';
+import { readSroieDataset, scoreCorpus, scorePage, type PageScore, type SroiePage, type TextScores } from '@quire/processors/eval';
 import type { EvalContext } from './eval.command.ts';
 import { findNativeTesseract, type NativeTesseract } from './native-tesseract.ts';
 import { loadImages, nativeRecogniser, productRecogniser, runOcrPass, type OcrPass, type PageOutcome } from './ocr-pass.ts';
@@ -37,32 +37,18 @@ Options:
 Prints a table per page, an overall table, and a last line of JSON holding every figure.`;
 
 /** The figures of one page for one engine, flat for the JSON line. */
-export interface PageFigures {
-  cer: number;
-  wer: number;
-  cerIgnoreCase: number;
-  werIgnoreCase: number;
-  precision: number;
-  recall: number;
-  f1: number;
+export interface PageFigures extends TextScores {
   ms: number;
   error?: string;
 }
 
 /** Overall figures of one engine. */
-export interface EngineFigures {
+export interface EngineFigures extends TextScores {
   engine: string;
   pages: number;
   failed: number;
-  cer: number;
-  wer: number;
-  cerIgnoreCase: number;
-  werIgnoreCase: number;
-  precision: number;
-  recall: number;
-  f1: number;
   /** Means of the per-page values. */
-  mean: CorpusScore['mean'];
+  mean: TextScores;
   /** The sums behind the micro figures. */
   counts: {
     characterErrors: number;

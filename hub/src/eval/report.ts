@@ -4,6 +4,7 @@
  * Measures only; nothing here asserts a time.
  */
 import { readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 
 /** Nearest-rank percentile of an ascending list (`p` in 0..100); NaN for an empty list. */
@@ -61,24 +62,9 @@ export function summarizeLatency(samplesMs: readonly number[]): LatencySummary {
 }
 
 /**
- * Runs `round` `warmup` times unmeasured, then `rounds` times, and summarises what each
- * measured round returned (a rate, a time: whatever the caller measures).
- */
-export async function measureRounds(options: {
-  warmup: number;
-  rounds: number;
-  round: (index: number) => Promise<number>;
-}): Promise<RoundSummary> {
-  for (let i = 0; i < options.warmup; i++) await options.round(-1 - i);
-  const values: number[] = [];
-  for (let i = 0; i < options.rounds; i++) values.push(await options.round(i));
-  return summarizeRounds(values);
-}
-
-/**
- * `measureRounds` for a round that yields several figures at once (enqueue and drain rates,
- * p50 and p99, two contenders run one after the other): each figure is summarised across the
- * measured rounds on its own. Contenders measured in the same round share the machine's
+ * Runs `round` `warmup` times unmeasured, then `rounds` times. A round yields one or more
+ * figures at once (enqueue and drain rates, p50 and p99, two contenders run one after the
+ * other); each figure is summarised across the measured rounds on its own. Contenders measured in the same round share the machine's
  * state at that moment, which keeps their ratio steadier than separate series would.
  */
 export async function measureRoundFigures<K extends string>(options: {
@@ -165,6 +151,11 @@ export function roundNumbers<T>(value: T, digits = 4): T {
  */
 export function jsonLine(name: string, figures: Record<string, unknown>, argv: readonly string[] = process.argv.slice(2)): string {
   return JSON.stringify(roundNumbers({ name, ...figures, machine: machineInfo(), args: argv }));
+}
+
+/** Bytes on disk of a SQLite database in WAL mode: the file and its write-ahead log. */
+export function sqliteFileBytes(path: string): number {
+  return ['', '-wal'].reduce((sum, suffix) => sum + (statSync(`${path}${suffix}`, { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
 /** Peak resident memory of this process so far, in MiB (threads included). */

@@ -27,7 +27,7 @@ import type { Config } from '../config.ts';
 import { DEFAULT_TEAM, startQuire, type QuireHandle } from '../main.ts';
 import { MAX_HITS } from '../services/search.service.ts';
 import type { EvalContext } from './eval.command.ts';
-import { describeMachine, formatTable, jsonLine, peakRssMiB, summarizeLatency, type LatencySummary } from './report.ts';
+import { describeMachine, formatTable, jsonLine, peakRssMiB, sqliteFileBytes, summarizeLatency, type LatencySummary } from './report.ts';
 
 const USAGE = `Usage: quire eval search <beir-dir> [options]
 
@@ -98,7 +98,7 @@ export async function runSearchEval(argv: string[], ctx: EvalContext): Promise<n
     const ingest = await ingestCorpus(quire, dataset);
     const results: Partial<Record<ModeName, ModeFigures>> = {};
     for (const mode of modes as ModeName[]) results[mode] = await scoreMode(quire, dataset, ingest.aliases, mode);
-    const indexBytes = fileBytes(config.store.sqlitePath);
+    const indexBytes = sqliteFileBytes(config.store.sqlitePath);
 
     process.stdout.write(
       `\n${dataset.name}: ${dataset.docs.length} passages (${ingest.documents} documents, ${ingest.failed} failed, ${ingest.refused} refused), ` +
@@ -283,8 +283,4 @@ async function scoreMode(quire: QuireHandle, ds: BeirDataset, aliases: Map<strin
   }
   process.stderr.write(`\r  ${mode}: ${ds.queries.length} queries${' '.repeat(20)}\n`);
   return { ndcg10: mean(ndcg), recall100: mean(recall), mrr10: mean(mrr), latencyMs: summarizeLatency(times) };
-}
-
-function fileBytes(sqlitePath: string): number {
-  return ['', '-wal', '-shm'].reduce((sum, suffix) => sum + (statSync(`${sqlitePath}${suffix}`, { throwIfNoEntry: false })?.size ?? 0), 0);
 }

@@ -46,6 +46,17 @@ export interface BagOfWordsScore {
   f1: number;
 }
 
+/** The error rates and bag-of-words scores of a text, as plain numbers. */
+export interface TextScores {
+  cer: number;
+  wer: number;
+  cerIgnoreCase: number;
+  werIgnoreCase: number;
+  precision: number;
+  recall: number;
+  f1: number;
+}
+
 /** Everything measured on one page. */
 export interface PageScore {
   cer: ErrorRate;
@@ -68,7 +79,7 @@ export interface CorpusScore {
   /** From the summed counts of matched, reference and hypothesis words. */
   bagOfWords: BagOfWordsScore;
   /** Unweighted means of the per-page rates and scores; NaN for an empty corpus. */
-  mean: { cer: number; wer: number; cerIgnoreCase: number; werIgnoreCase: number; precision: number; recall: number; f1: number };
+  mean: TextScores;
 }
 
 /** Collapses every run of whitespace (newlines included) to one space and trims the ends. */

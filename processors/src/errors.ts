@@ -38,9 +38,20 @@ export class ConflictError extends AppError {
   }
 }
 
+/** The caller is known but may not do this (a role too low, sign-up closed). */
 export class ForbiddenError extends AppError {
-  constructor(message = 'Forbidden', options: { cause?: unknown } = {}) {
-    super('FORBIDDEN', message, options);
+  constructor(message = 'Forbidden', options: { cause?: unknown; code?: string } = {}) {
+    super(options.code ?? 'FORBIDDEN', message, options);
+  }
+}
+
+/**
+ * The caller is not known: no credentials, or credentials that are wrong, expired or revoked
+ * (`UNAUTHENTICATED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `SESSION_REVOKED`).
+ */
+export class AuthenticationError extends AppError {
+  constructor(message = 'Sign in first', options: { cause?: unknown; code?: string } = {}) {
+    super(options.code ?? 'UNAUTHENTICATED', message, options);
   }
 }
 

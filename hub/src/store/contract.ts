@@ -7,12 +7,24 @@
  * clock to make ordering and ties deterministic.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { AppError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
+import { AppError, ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
 import type { Classification, Fields } from '@quire/processors';
-import type { ChunkRow, DocumentRecord, NewDocument, PageRecord, Store, TeamScope } from './store.ts';
+import { AuditAction, Role } from './store.ts';
+import type {
+  ChunkRow,
+  DocumentRecord,
+  NewApiKey,
+  NewDocument,
+  NewInvitation,
+  NewSession,
+  NewUser,
+  PageRecord,
+  Store,
+  TeamScope,
+} from './store.ts';
 
 /** What `make` returns for one test. */
 export interface StoreFixture {
@@ -65,6 +77,63 @@ export function buildChunk(overrides: Partial<Omit<ChunkRow, 'documentId'>> = {}
 /** A classification with the given type and sensitivity labels. */
 export function buildClassification(type: string, sensitivity: string): Classification {
   return { type: { label: type, confidence: 0.87 }, sensitivity: { label: sensitivity, confidence: 0.64 }, method: 'zero-shot' };
+}
+
+/** Hex SHA-256, the form in which tokens and keys reach the store. */
+const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** A new user with a unique address; any field can be overridden. */
+export function buildUser(overrides: Partial<NewUser> = {}): NewUser {
+  const id = overrides.id ?? randomUUID();
+  return {
+    id,
+    email: `person-${id}@example.org`,
+    name: 'Ada Lovelace',
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA',
+    ...overrides,
+  };
+}
+
+/** A refresh token of a new family, valid for an hour after T0; any field can be overridden. */
+export function buildSession(userId: string, overrides: Partial<NewSession> = {}): NewSession {
+  return {
+    id: randomUUID(),
+    familyId: randomUUID(),
+    userId,
+    tokenHash: sha256Hex(randomUUID()),
+    expiresAt: T0 + 3_600_000,
+    ip: null,
+    userAgent: null,
+    ...overrides,
+  };
+}
+
+/** A viewer invitation to `scope`'s team for anyone, valid for a day after T0. */
+export function buildInvitation(scope: TeamScope, createdBy: string, overrides: Partial<NewInvitation> = {}): NewInvitation {
+  return {
+    id: randomUUID(),
+    teamId: scope.teamId,
+    email: null,
+    role: Role.Viewer,
+    tokenHash: sha256Hex(randomUUID()),
+    createdBy,
+    expiresAt: T0 + 86_400_000,
+    ...overrides,
+  };
+}
+
+/** An editor API key of `scope`'s team. */
+export function buildApiKey(scope: TeamScope, createdBy: string, overrides: Partial<NewApiKey> = {}): NewApiKey {
+  return {
+    id: randomUUID(),
+    teamId: scope.teamId,
+    name: 'ci uploader',
+    prefix: 'qk_AbCdEf12',
+    keyHash: sha256Hex(randomUUID()),
+    role: Role.Editor,
+    createdBy,
+    ...overrides,
+  };
 }
 
 /** A point in time well after any real document of a shared test database. */
@@ -672,6 +741,289 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         await store.updateDocument(b, queuedB.id, { status: 'processed' });
         await store.deleteDocument(a, queuedA.id);
         assert.deepEqual(await unfinished(), [entry(a, processingA, retry.id)]);
+      });
+    });
+
+    describe('users', () => {
+      it('insertUser keeps the address as typed, finds it in any case, and refuses it again in another case', async ({ store }, t) => {
+        freezeClock(t);
+        const user = buildUser({ email: `Ada.${randomUUID()}@Example.org` });
+        const created = await store.insertUser(user);
+        assert.deepEqual(created, { ...user, createdAt: T0, updatedAt: T0 });
+        assert.deepEqual(await store.getUser(user.id), created);
+        assert.deepEqual(await store.findUserByEmail(user.email.toUpperCase()), created);
+        assert.deepEqual(await store.findUserByEmail(`  ${user.email.toLowerCase()} `), created);
+        await assert.rejects(
+          store.insertUser(buildUser({ email: user.email.toLowerCase() })),
+          (err: unknown) => err instanceof ConflictError && err.code === 'EMAIL_TAKEN',
+        );
+        assert.equal(await store.findUserByEmail(`nobody-${randomUUID()}@example.org`), undefined);
+        assert.equal(await store.getUser(randomUUID()), undefined);
+      });
+
+      it('updateUserPassword replaces the hash; deleteUser removes the user with memberships and sessions', async ({ store, a }, t) => {
+        freezeClock(t);
+        const user = await store.insertUser(buildUser());
+        await store.addMember(a, user.id, Role.Editor);
+        const session = await store.insertSession(buildSession(user.id));
+        t.mock.timers.tick(1000);
+        await store.updateUserPassword(user.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3');
+        assert.deepEqual(await store.getUser(user.id), {
+          ...user,
+          passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3',
+          updatedAt: T0 + 1000,
+        });
+        await assert.rejects(store.updateUserPassword(randomUUID(), 'x'), NotFoundError);
+
+        assert.equal(await store.deleteUser(user.id), true);
+        assert.equal(await store.getUser(user.id), undefined);
+        assert.deepEqual(await store.listMembers(a), []);
+        assert.equal(await store.findSessionByTokenHash(session.tokenHash), undefined);
+        assert.equal(await store.deleteUser(user.id), false);
+        // The address is free again.
+        await store.insertUser(buildUser({ email: user.email }));
+      });
+
+      it('insertFirstUser makes the first user owner of the first team, and only the first', async ({ store }, t) => {
+        if ((await store.countUsers()) > 0) return t.skip('this store holds users already');
+        const team = { id: `team-first-${randomUUID()}`, name: 'First team' };
+        const first = await store.insertFirstUser(buildUser(), team);
+        assert.ok(first);
+        assert.equal(await store.countUsers(), 1);
+        assert.equal((await store.getTeam(team.id))?.name, 'First team');
+        assert.deepEqual(
+          (await store.listMembershipsOfUser(first.id)).map((m) => [m.teamId, m.role]),
+          [[team.id, 'owner']],
+        );
+        const second = buildUser();
+        assert.equal(await store.insertFirstUser(second, { id: `team-other-${randomUUID()}`, name: 'Other' }), undefined);
+        assert.equal(await store.getUser(second.id), undefined);
+        assert.equal(await store.countUsers(), 1);
+      });
+    });
+
+    describe('memberships', () => {
+      it('a user belongs to several teams with a role in each, oldest membership first', async ({ store, a, b }, t) => {
+        freezeClock(t);
+        const user = await store.insertUser(buildUser());
+        const other = await store.insertUser(buildUser());
+        await store.addMember(b, user.id, Role.Viewer);
+        t.mock.timers.tick(10);
+        await store.addMember(a, user.id, Role.Editor);
+        await store.addMember(a, other.id, Role.Owner);
+        assert.deepEqual(await store.listMembershipsOfUser(user.id), [
+          { teamId: b.teamId, userId: user.id, role: 'viewer', createdAt: T0, updatedAt: T0 },
+          { teamId: a.teamId, userId: user.id, role: 'editor', createdAt: T0 + 10, updatedAt: T0 + 10 },
+        ]);
+        assert.deepEqual(
+          (await store.listMembers(a)).map((m) => [m.userId, m.role]),
+          [
+            [user.id, 'editor'],
+            [other.id, 'owner'],
+          ],
+        );
+        assert.equal((await store.getMembership(b, user.id))?.role, 'viewer');
+        assert.equal(await store.getMembership(b, other.id), undefined);
+      });
+
+      it('addMember keeps the stronger role of an existing member', async ({ store, a }) => {
+        const user = await store.insertUser(buildUser());
+        await store.addMember(a, user.id, Role.Editor);
+        assert.equal((await store.addMember(a, user.id, Role.Viewer)).role, 'editor');
+        assert.equal((await store.addMember(a, user.id, Role.Owner)).role, 'owner');
+        assert.equal((await store.listMembers(a)).length, 1);
+      });
+
+      it('setMemberRole and removeMember never leave a team without an owner', async ({ store, a }) => {
+        const owner = await store.insertUser(buildUser());
+        const editor = await store.insertUser(buildUser());
+        await store.addMember(a, owner.id, Role.Owner);
+        await store.addMember(a, editor.id, Role.Editor);
+        const lastOwner = (err: unknown) => err instanceof ConflictError && err.code === 'LAST_OWNER';
+
+        await assert.rejects(store.setMemberRole(a, owner.id, Role.Editor), lastOwner);
+        await assert.rejects(store.removeMember(a, owner.id), lastOwner);
+        assert.equal((await store.getMembership(a, owner.id))?.role, 'owner', 'nothing changed');
+
+        assert.equal((await store.setMemberRole(a, editor.id, Role.Owner)).role, 'owner');
+        assert.equal((await store.setMemberRole(a, owner.id, Role.Viewer)).role, 'viewer', 'another owner exists now');
+        await assert.rejects(store.removeMember(a, editor.id), lastOwner);
+        assert.equal(await store.removeMember(a, owner.id), true);
+        assert.equal(await store.removeMember(a, owner.id), false);
+        await assert.rejects(store.setMemberRole(a, owner.id, Role.Editor), NotFoundError);
+        assert.deepEqual(
+          (await store.listMembers(a)).map((m) => [m.userId, m.role]),
+          [[editor.id, 'owner']],
+        );
+      });
+
+      it("another team's members are out of reach", async ({ store, a, b }) => {
+        const owner = await store.insertUser(buildUser());
+        const member = await store.insertUser(buildUser());
+        await store.addMember(a, owner.id, Role.Owner);
+        await store.addMember(a, member.id, Role.Editor);
+        assert.deepEqual(await store.listMembers(b), []);
+        assert.equal(await store.getMembership(b, member.id), undefined);
+        await assert.rejects(store.setMemberRole(b, member.id, Role.Viewer), NotFoundError);
+        assert.equal(await store.removeMember(b, member.id), false);
+        assert.equal((await store.getMembership(a, member.id))?.role, 'editor');
+      });
+    });
+
+    describe('sessions', () => {
+      it('insertSession and findSessionByTokenHash keep a refresh token by its hash', async ({ store }, t) => {
+        freezeClock(t);
+        const user = await store.insertUser(buildUser());
+        const input = buildSession(user.id, { ip: '203.0.113.7', userAgent: 'curl/8' });
+        const session = await store.insertSession(input);
+        assert.deepEqual(session, { ...input, createdAt: T0, rotatedAt: null, revokedAt: null });
+        assert.deepEqual(await store.findSessionByTokenHash(input.tokenHash), session);
+        assert.equal(await store.findSessionByTokenHash(sha256Hex(randomUUID())), undefined);
+        assert.equal(await store.isSessionFamilyActive(input.familyId), true);
+        assert.equal(await store.isSessionFamilyActive(randomUUID()), false);
+      });
+
+      it('rotateSession rotates a token once; a second rotation of it loses and inserts nothing', async ({ store }) => {
+        const user = await store.insertUser(buildUser());
+        const first = await store.insertSession(buildSession(user.id));
+        const second = buildSession(user.id, { familyId: first.familyId });
+        const rival = buildSession(user.id, { familyId: first.familyId });
+        assert.equal(await store.rotateSession(first.id, second, T0 + 5), true);
+        assert.equal((await store.findSessionByTokenHash(first.tokenHash))?.rotatedAt, T0 + 5);
+        assert.equal((await store.findSessionByTokenHash(second.tokenHash))?.rotatedAt, null);
+        assert.equal(await store.rotateSession(first.id, rival, T0 + 6), false);
+        assert.equal(await store.findSessionByTokenHash(rival.tokenHash), undefined);
+      });
+
+      it('revokeSessionFamily revokes every token of one family only', async ({ store }) => {
+        const user = await store.insertUser(buildUser());
+        const first = await store.insertSession(buildSession(user.id));
+        const next = buildSession(user.id, { familyId: first.familyId });
+        await store.rotateSession(first.id, next, T0);
+        const otherFamily = await store.insertSession(buildSession(user.id));
+        assert.equal(await store.revokeSessionFamily(first.familyId, T0 + 1), 2);
+        assert.equal((await store.findSessionByTokenHash(first.tokenHash))?.revokedAt, T0 + 1);
+        assert.equal((await store.findSessionByTokenHash(next.tokenHash))?.revokedAt, T0 + 1);
+        assert.equal(await store.isSessionFamilyActive(first.familyId), false);
+        assert.equal(await store.isSessionFamilyActive(otherFamily.familyId), true);
+        assert.equal(await store.revokeSessionFamily(first.familyId, T0 + 2), 0, 'already revoked');
+        assert.equal(await store.rotateSession(next.id, buildSession(user.id, { familyId: first.familyId }), T0 + 3), false);
+      });
+
+      it("revokeUserSessions ends the user's sessions except the one kept, and nobody else's", async ({ store }) => {
+        const user = await store.insertUser(buildUser());
+        const someoneElse = await store.insertUser(buildUser());
+        const kept = await store.insertSession(buildSession(user.id));
+        const ended = [await store.insertSession(buildSession(user.id)), await store.insertSession(buildSession(user.id))];
+        const theirs = await store.insertSession(buildSession(someoneElse.id));
+        assert.equal(await store.revokeUserSessions(user.id, T0, kept.familyId), 2);
+        assert.equal(await store.isSessionFamilyActive(kept.familyId), true);
+        for (const s of ended) assert.equal(await store.isSessionFamilyActive(s.familyId), false);
+        assert.equal(await store.isSessionFamilyActive(theirs.familyId), true);
+        assert.equal(await store.revokeUserSessions(user.id, T0), 1, 'without an exception, the kept one goes too');
+        assert.equal(await store.isSessionFamilyActive(kept.familyId), false);
+      });
+    });
+
+    describe('invitations', () => {
+      it('acceptInvitation adds the member with the invited role, once, and not after expiry', async ({ store, a }, t) => {
+        freezeClock(t);
+        const owner = await store.insertUser(buildUser());
+        await store.addMember(a, owner.id, Role.Owner);
+        const input = buildInvitation(a, owner.id, { role: Role.Editor, email: 'Grace@Example.org', expiresAt: T0 + 60_000 });
+        const invitation = await store.insertInvitation(input);
+        assert.deepEqual(invitation, { ...input, createdAt: T0, acceptedAt: null, acceptedBy: null });
+        assert.deepEqual(await store.findInvitationByTokenHash(input.tokenHash), invitation);
+        assert.equal(await store.findInvitationByTokenHash(sha256Hex(randomUUID())), undefined);
+
+        const grace = await store.insertUser(buildUser());
+        const late = await store.insertUser(buildUser());
+        const membership = await store.acceptInvitation(invitation.id, grace.id, T0 + 1000);
+        assert.deepEqual(membership, { teamId: a.teamId, userId: grace.id, role: 'editor', createdAt: T0 + 1000, updatedAt: T0 + 1000 });
+        assert.deepEqual(await store.findInvitationByTokenHash(input.tokenHash), {
+          ...invitation,
+          acceptedAt: T0 + 1000,
+          acceptedBy: grace.id,
+        });
+        assert.equal(await store.acceptInvitation(invitation.id, late.id, T0 + 2000), undefined, 'single use');
+        assert.equal(await store.getMembership(a, late.id), undefined);
+
+        const expiring = await store.insertInvitation(buildInvitation(a, owner.id, { expiresAt: T0 + 60_000 }));
+        assert.equal(await store.acceptInvitation(expiring.id, late.id, T0 + 60_000), undefined, 'expired at expiresAt');
+        assert.equal(await store.getMembership(a, late.id), undefined);
+        assert.equal((await store.findInvitationByTokenHash(expiring.tokenHash))?.acceptedAt, null);
+      });
+    });
+
+    describe('API keys', () => {
+      it('keeps a key by its hash, lists the team’s keys, records use at most once per interval, and revokes', async ({
+        store,
+        a,
+        b,
+      }, t) => {
+        freezeClock(t);
+        const owner = await store.insertUser(buildUser());
+        const input = buildApiKey(a, owner.id);
+        const key = await store.insertApiKey(input);
+        assert.deepEqual(key, { ...input, createdAt: T0, lastUsedAt: null, revokedAt: null });
+        assert.deepEqual(await store.findApiKeyByHash(input.keyHash), key);
+        assert.equal(await store.findApiKeyByHash(sha256Hex(randomUUID())), undefined);
+        const second = await store.insertApiKey(buildApiKey(a, owner.id, { name: 'scanner' }));
+        await store.insertApiKey(buildApiKey(b, owner.id));
+        assert.deepEqual(
+          (await store.listApiKeys(a)).map((k) => k.id),
+          [key.id, second.id],
+        );
+
+        assert.equal(await store.touchApiKey(key.id, T0 + 1000, 60_000), true);
+        assert.equal(await store.touchApiKey(key.id, T0 + 2000, 60_000), false, 'within the interval');
+        assert.equal((await store.findApiKeyByHash(input.keyHash))?.lastUsedAt, T0 + 1000);
+        assert.equal(await store.touchApiKey(key.id, T0 + 61_000, 60_000), true);
+        assert.equal((await store.findApiKeyByHash(input.keyHash))?.lastUsedAt, T0 + 61_000);
+
+        assert.equal(await store.revokeApiKey(b, key.id, T0), false, "another team's key looks missing");
+        assert.equal((await store.findApiKeyByHash(input.keyHash))?.revokedAt, null);
+        assert.equal(await store.revokeApiKey(a, key.id, T0 + 5), true);
+        assert.equal((await store.findApiKeyByHash(input.keyHash))?.revokedAt, T0 + 5);
+        assert.equal(await store.revokeApiKey(a, key.id, T0 + 6), false, 'already revoked');
+        assert.equal(await store.revokeApiKey(a, randomUUID(), T0), false);
+      });
+    });
+
+    describe('audit log', () => {
+      it('appends events in order and lists them newest first, by team or by actor', async ({ store, a, b }, t) => {
+        freezeClock(t);
+        const actor = randomUUID();
+        const signedIn = await store.appendAudit({ action: AuditAction.SignedIn, actorUserId: actor, ip: '198.51.100.4' });
+        assert.deepEqual(signedIn, {
+          id: signedIn.id,
+          at: T0,
+          action: 'user.signed_in',
+          teamId: null,
+          actorUserId: actor,
+          actorApiKeyId: null,
+          targetType: null,
+          targetId: null,
+          ip: '198.51.100.4',
+          details: null,
+        });
+        t.mock.timers.tick(1);
+        const roleChanged = await store.appendAudit({
+          action: AuditAction.RoleChanged,
+          teamId: a.teamId,
+          actorUserId: actor,
+          targetType: 'user',
+          targetId: 'u-2',
+          details: { from: 'viewer', to: 'editor' },
+        });
+        t.mock.timers.tick(1);
+        const keyUsed = await store.appendAudit({ action: AuditAction.ApiKeyUsed, teamId: b.teamId, actorApiKeyId: 'k-1' });
+        assert.ok(signedIn.id < roleChanged.id && roleChanged.id < keyUsed.id);
+        assert.deepEqual(await store.listAudit({ teamId: a.teamId, limit: 10 }), [roleChanged]);
+        assert.deepEqual(await store.listAudit({ actorUserId: actor, limit: 10 }), [roleChanged, signedIn]);
+        assert.deepEqual(await store.listAudit({ actorUserId: actor, limit: 1 }), [roleChanged]);
+        assert.deepEqual(await store.listAudit({ teamId: b.teamId, limit: 10 }), [keyUsed]);
+        assert.equal(roleChanged.details?.to, 'editor');
       });
     });
 

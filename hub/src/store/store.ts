@@ -1,8 +1,12 @@
 /**
- * The Store port: documents, pages, chunks and jobs. Every read and write of team data takes
- * a {@link TeamScope}; ids of another team behave exactly like ids that do not exist.
+ * The Store port: documents, pages, chunks and jobs; users, teams, memberships, sessions,
+ * invitations, API keys and the audit log. Every read and write of team data takes a
+ * {@link TeamScope}; ids of another team behave exactly like ids that do not exist.
  * Adapters: `SqliteStore` (embedded default). All methods are async so that a networked
  * adapter fits the same contract.
+ *
+ * Secrets never reach the store in the clear: refresh tokens, invitation tokens and API keys
+ * arrive as SHA-256 hashes, passwords as argon2id hashes; the store compares hashes only.
  */
 import type { Box, Classification, DocumentStatus, Fields, JobStorage, PageResult, Word } from '@quire/processors';
 import type { TeamScope } from '@quire/search';
@@ -115,6 +119,130 @@ export interface UnfinishedDocument {
   jobId: string;
 }
 
+/** A team member's role, strongest first. */
+export const Role = { Owner: 'owner', Editor: 'editor', Viewer: 'viewer' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Roles ordered by what they allow: a higher rank includes everything of a lower one. */
+export const ROLE_RANK: Readonly<Record<Role, number>> = Object.freeze({ viewer: 1, editor: 2, owner: 3 });
+
+export interface UserRecord {
+  id: string;
+  /** As the person typed it; uniqueness ignores case (see {@link normalizeEmail}). */
+  email: string;
+  name: string | null;
+  /** argon2id PHC string. */
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewUser = Pick<UserRecord, 'id' | 'email' | 'name' | 'passwordHash'>;
+
+export interface MembershipRecord {
+  teamId: string;
+  userId: string;
+  role: Role;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * One refresh token of a session. A session is a family of tokens: each refresh rotates the
+ * current token (sets `rotatedAt`) and issues the next one in the same family.
+ */
+export interface SessionRecord {
+  id: string;
+  familyId: string;
+  userId: string;
+  /** Hex SHA-256 of the refresh token. */
+  tokenHash: string;
+  createdAt: number;
+  expiresAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export type NewSession = Pick<SessionRecord, 'id' | 'familyId' | 'userId' | 'tokenHash' | 'expiresAt' | 'ip' | 'userAgent'>;
+
+export interface InvitationRecord {
+  id: string;
+  teamId: string;
+  /** When set, only a person with this address (any case) may accept. */
+  email: string | null;
+  role: Role;
+  /** Hex SHA-256 of the single-use token. */
+  tokenHash: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  acceptedAt: number | null;
+  acceptedBy: string | null;
+}
+
+export type NewInvitation = Pick<InvitationRecord, 'id' | 'teamId' | 'email' | 'role' | 'tokenHash' | 'createdBy' | 'expiresAt'>;
+
+export interface ApiKeyRecord {
+  id: string;
+  teamId: string;
+  name: string;
+  /** The key's first characters, shown in lists so people can tell keys apart. */
+  prefix: string;
+  /** Hex SHA-256 of the key. */
+  keyHash: string;
+  role: Role;
+  createdBy: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type NewApiKey = Pick<ApiKeyRecord, 'id' | 'teamId' | 'name' | 'prefix' | 'keyHash' | 'role' | 'createdBy'>;
+
+/** What the audit log records; past tense, `subject.verb`. */
+export const AuditAction = {
+  SignedUp: 'user.signed_up',
+  SignedIn: 'user.signed_in',
+  SignInFailed: 'user.sign_in_failed',
+  SignedOut: 'user.signed_out',
+  PasswordChanged: 'user.password_changed',
+  SessionReplayed: 'session.replayed',
+  InvitationCreated: 'invitation.created',
+  InvitationAccepted: 'invitation.accepted',
+  MemberAdded: 'member.added',
+  RoleChanged: 'member.role_changed',
+  MemberRemoved: 'member.removed',
+  ApiKeyCreated: 'api_key.created',
+  ApiKeyRevoked: 'api_key.revoked',
+  ApiKeyUsed: 'api_key.used',
+} as const;
+export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
+
+export interface AuditEvent {
+  /** Increases with every append; the log's order. */
+  id: number;
+  at: number;
+  action: AuditAction;
+  /** The team the action concerns, when it concerns one. */
+  teamId: string | null;
+  actorUserId: string | null;
+  actorApiKeyId: string | null;
+  targetType: string | null;
+  targetId: string | null;
+  ip: string | null;
+  /** Small, non-secret facts (a role before and after, an address that failed to sign in). */
+  details: Record<string, unknown> | null;
+}
+
+export type NewAuditEvent = Pick<AuditEvent, 'action'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'action'>>;
+
+/** The form of an e-mail address that uniqueness and look-ups use: trimmed, lower case. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 export interface Store {
   start(): Promise<void>;
   close(): Promise<void>;
@@ -122,6 +250,69 @@ export interface Store {
   readonly jobStorage: JobStorage;
 
   ensureTeam(team: { id: string; name: string }): Promise<TeamRecord>;
+  getTeam(id: string): Promise<TeamRecord | undefined>;
+
+  /** Inserts a user; a taken address (any case) is a ConflictError with code `EMAIL_TAKEN`. */
+  insertUser(user: NewUser): Promise<UserRecord>;
+  /**
+   * Inserts the install's first user, the owner of `team` (created if missing), in one step.
+   * Answers undefined, creating nothing, when any user exists already.
+   */
+  insertFirstUser(user: NewUser, team: { id: string; name: string }): Promise<UserRecord | undefined>;
+  getUser(id: string): Promise<UserRecord | undefined>;
+  findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  updateUserPassword(id: string, passwordHash: string): Promise<void>;
+  /** Removes a user with their memberships and sessions. */
+  deleteUser(id: string): Promise<boolean>;
+  countUsers(): Promise<number>;
+
+  /** The user's memberships, oldest first (the first is the user's default team). */
+  listMembershipsOfUser(userId: string): Promise<MembershipRecord[]>;
+  listMembers(scope: TeamScope): Promise<MembershipRecord[]>;
+  getMembership(scope: TeamScope, userId: string): Promise<MembershipRecord | undefined>;
+  /** Adds a member or, for an existing one, keeps the stronger of the two roles. */
+  addMember(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
+  /**
+   * Changes a member's role. NotFoundError for a non-member; ConflictError `LAST_OWNER` when
+   * it would leave the team without an owner (checked and written atomically).
+   */
+  setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
+  /** Removes a member; false for a non-member; ConflictError `LAST_OWNER` for the last owner. */
+  removeMember(scope: TeamScope, userId: string): Promise<boolean>;
+
+  insertSession(session: NewSession): Promise<SessionRecord>;
+  findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
+  /**
+   * Rotates `currentId` to `next` atomically: only a token neither rotated nor revoked is
+   * rotated. Answers false (inserting nothing) when another rotation or a revocation won.
+   */
+  rotateSession(currentId: string, next: NewSession, at: number): Promise<boolean>;
+  /** Revokes every token of the family; answers how many were still unrevoked. */
+  revokeSessionFamily(familyId: string, at: number): Promise<number>;
+  /** Revokes every session of the user except the family `keepFamilyId`. */
+  revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number>;
+  /** Whether the family has a token that is not revoked. */
+  isSessionFamilyActive(familyId: string): Promise<boolean>;
+
+  insertInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
+  findInvitationByTokenHash(tokenHash: string): Promise<InvitationRecord | undefined>;
+  /**
+   * Marks the invitation accepted by `userId` and adds them to its team with its role, in one
+   * step, if it is still unaccepted and unexpired at `at`; undefined (changing nothing) otherwise.
+   */
+  acceptInvitation(invitationId: string, userId: string, at: number): Promise<MembershipRecord | undefined>;
+
+  insertApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(scope: TeamScope): Promise<ApiKeyRecord[]>;
+  /** Records a use; answers true when `lastUsedAt` moved (at most once per `minIntervalMs`). */
+  touchApiKey(id: string, at: number, minIntervalMs: number): Promise<boolean>;
+  /** Revokes a key of the team; false when the team has no such unrevoked key. */
+  revokeApiKey(scope: TeamScope, id: string, at: number): Promise<boolean>;
+
+  appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /** Newest first; filtered by team and/or actor. */
+  listAudit(options: { teamId?: string; actorUserId?: string; limit: number }): Promise<AuditEvent[]>;
 
   /** Inserts a document and its first job in one transaction. */
   insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord>;

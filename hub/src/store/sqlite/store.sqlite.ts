@@ -6,22 +6,44 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { NotFoundError, ValidationError, type Classification, type Fields, type JobStorage, type StoredJob } from '@quire/processors';
+import {
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+  type Classification,
+  type Fields,
+  type JobStorage,
+  type StoredJob,
+} from '@quire/processors';
 import { migrations } from './migrations.ts';
-import type {
-  ChunkRow,
-  DocumentFilter,
-  DocumentPatch,
-  DocumentRecord,
-  JobPatch,
-  JobRecord,
-  NewDocument,
-  Page,
-  PageRecord,
-  Store,
-  TeamRecord,
-  TeamScope,
-  UnfinishedDocument,
+import {
+  ROLE_RANK,
+  normalizeEmail,
+  type ApiKeyRecord,
+  type AuditEvent,
+  type ChunkRow,
+  type DocumentFilter,
+  type DocumentPatch,
+  type DocumentRecord,
+  type InvitationRecord,
+  type JobPatch,
+  type JobRecord,
+  type MembershipRecord,
+  type NewApiKey,
+  type NewAuditEvent,
+  type NewDocument,
+  type NewInvitation,
+  type NewSession,
+  type NewUser,
+  type Page,
+  type PageRecord,
+  type Role,
+  type SessionRecord,
+  type Store,
+  type TeamRecord,
+  type TeamScope,
+  type UnfinishedDocument,
+  type UserRecord,
 } from '../store.ts';
 
 type Row = Record<string, unknown>;
@@ -89,6 +111,302 @@ export class SqliteStore implements Store {
     const row = this.sql('SELECT * FROM teams WHERE id = ?').get(team.id) as Row;
     return { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
   }
+
+  async getTeam(id: string): Promise<TeamRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as Row | undefined;
+    return row && { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
+  }
+
+  // --- users -------------------------------------------------------------------------------
+
+  async insertUser(user: NewUser): Promise<UserRecord> {
+    this.insertUserRow(user, Date.now());
+    return this.mustGetUser(user.id);
+  }
+
+  async insertFirstUser(user: NewUser, team: { id: string; name: string }): Promise<UserRecord | undefined> {
+    // better-sqlite3 transactions are synchronous, so the emptiness check and the inserts
+    // cannot interleave with another sign-up.
+    const inserted = this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM users LIMIT 1').get()) return false;
+      const now = Date.now();
+      this.db.prepare('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, now);
+      this.insertUserRow(user, now);
+      this.db
+        .prepare(`INSERT INTO memberships (team_id, user_id, role, created_at, updated_at) VALUES (?, ?, 'owner', ?, ?)`)
+        .run(team.id, user.id, now, now);
+      return true;
+    })();
+    return inserted ? this.mustGetUser(user.id) : undefined;
+  }
+
+  private insertUserRow(user: NewUser, now: number): void {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO users (id, email, email_normalized, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(user.id, user.email, normalizeEmail(user.email), user.name, user.passwordHash, now, now);
+    } catch (err) {
+      if (isUniqueViolation(err, 'users.email_normalized')) {
+        throw new ConflictError('An account with this e-mail address exists already', { code: 'EMAIL_TAKEN', cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async findUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE email_normalized = ?').get(normalizeEmail(email)) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async updateUserPassword(id: string, passwordHash: string): Promise<void> {
+    const info = this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, Date.now(), id);
+    if (info.changes === 0) throw new NotFoundError(`User ${id} not found`);
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    // Memberships and sessions go with the user (ON DELETE CASCADE).
+    return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
+  }
+
+  async countUsers(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+  }
+
+  private mustGetUser(id: string): UserRecord {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new NotFoundError(`User ${id} not found`);
+    return toUser(row);
+  }
+
+  // --- memberships -------------------------------------------------------------------------
+
+  async listMembershipsOfUser(userId: string): Promise<MembershipRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, rowid').all(userId) as Row[];
+    return rows.map(toMembership);
+  }
+
+  async listMembers(scope: TeamScope): Promise<MembershipRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM memberships WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
+    return rows.map(toMembership);
+  }
+
+  async getMembership(scope: TeamScope, userId: string): Promise<MembershipRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as Row | undefined;
+    return row && toMembership(row);
+  }
+
+  async addMember(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord> {
+    this.db.transaction(() => this.addMemberRow(scope.teamId, userId, role, Date.now()))();
+    return (await this.getMembership(scope, userId))!;
+  }
+
+  /** Inserts the membership, or raises an existing one to `role` if that is stronger. */
+  private addMemberRow(teamId: string, userId: string, role: Role, now: number): void {
+    const existing = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(teamId, userId) as
+      { role: Role } | undefined;
+    if (!existing) {
+      this.db
+        .prepare('INSERT INTO memberships (team_id, user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+        .run(teamId, userId, role, now, now);
+    } else if (ROLE_RANK[role] > ROLE_RANK[existing.role]) {
+      this.db.prepare('UPDATE memberships SET role = ?, updated_at = ? WHERE team_id = ? AND user_id = ?').run(role, now, teamId, userId);
+    }
+  }
+
+  async setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord> {
+    this.db.transaction(() => {
+      const current = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
+        { role: Role } | undefined;
+      if (!current) throw new NotFoundError(`User ${userId} is not a member of this team`);
+      if (current.role === 'owner' && role !== 'owner') this.assertAnotherOwner(scope.teamId, userId);
+      this.db
+        .prepare('UPDATE memberships SET role = ?, updated_at = ? WHERE team_id = ? AND user_id = ?')
+        .run(role, Date.now(), scope.teamId, userId);
+    })();
+    return (await this.getMembership(scope, userId))!;
+  }
+
+  async removeMember(scope: TeamScope, userId: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const current = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
+        { role: Role } | undefined;
+      if (!current) return false;
+      if (current.role === 'owner') this.assertAnotherOwner(scope.teamId, userId);
+      return this.db.prepare('DELETE FROM memberships WHERE team_id = ? AND user_id = ?').run(scope.teamId, userId).changes > 0;
+    })();
+  }
+
+  private assertAnotherOwner(teamId: string, userId: string): void {
+    const others = this.db
+      .prepare(`SELECT count(*) AS n FROM memberships WHERE team_id = ? AND role = 'owner' AND user_id <> ?`)
+      .get(teamId, userId) as { n: number };
+    if (others.n === 0) throw new ConflictError('A team keeps at least one owner', { code: 'LAST_OWNER' });
+  }
+
+  // --- sessions ----------------------------------------------------------------------------
+
+  async insertSession(session: NewSession): Promise<SessionRecord> {
+    this.insertSessionRow(session, Date.now());
+    return this.mustGetSession(session.id);
+  }
+
+  private insertSessionRow(s: NewSession, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO sessions (id, family_id, user_id, token_hash, created_at, expires_at, ip, user_agent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(s.id, s.familyId, s.userId, s.tokenHash, now, s.expiresAt, s.ip, s.userAgent);
+  }
+
+  async findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return row && toSession(row);
+  }
+
+  async rotateSession(currentId: string, next: NewSession, at: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const won =
+        this.db.prepare('UPDATE sessions SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL').run(at, currentId)
+          .changes === 1;
+      if (won) this.insertSessionRow(next, at);
+      return won;
+    })();
+  }
+
+  async revokeSessionFamily(familyId: string, at: number): Promise<number> {
+    return this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL').run(at, familyId).changes;
+  }
+
+  async revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number> {
+    return this.db
+      .prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND family_id IS NOT ?')
+      .run(at, userId, keepFamilyId ?? null).changes;
+  }
+
+  async isSessionFamilyActive(familyId: string): Promise<boolean> {
+    return !!this.db.prepare('SELECT 1 FROM sessions WHERE family_id = ? AND revoked_at IS NULL LIMIT 1').get(familyId);
+  }
+
+  private mustGetSession(id: string): SessionRecord {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new NotFoundError(`Session ${id} not found`);
+    return toSession(row);
+  }
+
+  // --- invitations -------------------------------------------------------------------------
+
+  async insertInvitation(inv: NewInvitation): Promise<InvitationRecord> {
+    this.db
+      .prepare(
+        `INSERT INTO invitations (id, team_id, email, role, token_hash, created_by, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(inv.id, inv.teamId, inv.email, inv.role, inv.tokenHash, inv.createdBy, Date.now(), inv.expiresAt);
+    return toInvitation(this.db.prepare('SELECT * FROM invitations WHERE id = ?').get(inv.id) as Row);
+  }
+
+  async findInvitationByTokenHash(tokenHash: string): Promise<InvitationRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM invitations WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return row && toInvitation(row);
+  }
+
+  async acceptInvitation(invitationId: string, userId: string, at: number): Promise<MembershipRecord | undefined> {
+    const teamId = this.db.transaction(() => {
+      const row = this.db
+        .prepare(
+          `UPDATE invitations SET accepted_at = @at, accepted_by = @userId
+           WHERE id = @id AND accepted_at IS NULL AND expires_at > @at RETURNING team_id, role`,
+        )
+        .get({ id: invitationId, userId, at }) as { team_id: string; role: Role } | undefined;
+      if (!row) return undefined;
+      this.addMemberRow(row.team_id, userId, row.role, at);
+      return row.team_id;
+    })();
+    return teamId === undefined ? undefined : this.getMembership({ teamId }, userId);
+  }
+
+  // --- API keys ----------------------------------------------------------------------------
+
+  async insertApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    this.db
+      .prepare(`INSERT INTO api_keys (id, team_id, name, prefix, key_hash, role, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(key.id, key.teamId, key.name, key.prefix, key.keyHash, key.role, key.createdBy, Date.now());
+    return toApiKey(this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(key.id) as Row);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(scope: TeamScope): Promise<ApiKeyRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
+    return rows.map(toApiKey);
+  }
+
+  async touchApiKey(id: string, at: number, minIntervalMs: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE api_keys SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @at - @gap)')
+        .run({ id, at, gap: minIntervalMs }).changes === 1
+    );
+  }
+
+  async revokeApiKey(scope: TeamScope, id: string, at: number): Promise<boolean> {
+    return (
+      this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE team_id = ? AND id = ? AND revoked_at IS NULL').run(at, scope.teamId, id)
+        .changes === 1
+    );
+  }
+
+  // --- audit log ---------------------------------------------------------------------------
+
+  async appendAudit(e: NewAuditEvent): Promise<AuditEvent> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO audit_log (at, action, team_id, actor_user_id, actor_api_key_id, target_type, target_id, ip, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      )
+      .get(
+        Date.now(),
+        e.action,
+        e.teamId ?? null,
+        e.actorUserId ?? null,
+        e.actorApiKeyId ?? null,
+        e.targetType ?? null,
+        e.targetId ?? null,
+        e.ip ?? null,
+        e.details ? JSON.stringify(e.details) : null,
+      ) as Row;
+    return toAudit(row);
+  }
+
+  async listAudit(options: { teamId?: string; actorUserId?: string; limit: number }): Promise<AuditEvent[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: options.limit };
+    if (options.teamId !== undefined) {
+      where.push('team_id = @team');
+      params.team = options.teamId;
+    }
+    if (options.actorUserId !== undefined) {
+      where.push('actor_user_id = @actor');
+      params.actor = options.actorUserId;
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
+      .all(params) as Row[];
+    return rows.map(toAudit);
+  }
+
+  // --- documents ---------------------------------------------------------------------------
 
   async insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord> {
     const now = Date.now();
@@ -393,6 +711,95 @@ class SqliteJobStorage implements JobStorage {
     };
     return row.t ?? undefined;
   }
+}
+
+function isUniqueViolation(err: unknown, column: string): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && !!e.message?.includes(column);
+}
+
+const str = (v: unknown): string | null => (v == null ? null : String(v));
+const num = (v: unknown): number | null => (v == null ? null : Number(v));
+
+function toUser(r: Row): UserRecord {
+  return {
+    id: String(r.id),
+    email: String(r.email),
+    name: str(r.name),
+    passwordHash: String(r.password_hash),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toMembership(r: Row): MembershipRecord {
+  return {
+    teamId: String(r.team_id),
+    userId: String(r.user_id),
+    role: r.role as Role,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toSession(r: Row): SessionRecord {
+  return {
+    id: String(r.id),
+    familyId: String(r.family_id),
+    userId: String(r.user_id),
+    tokenHash: String(r.token_hash),
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    rotatedAt: num(r.rotated_at),
+    revokedAt: num(r.revoked_at),
+    ip: str(r.ip),
+    userAgent: str(r.user_agent),
+  };
+}
+
+function toInvitation(r: Row): InvitationRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    email: str(r.email),
+    role: r.role as Role,
+    tokenHash: String(r.token_hash),
+    createdBy: String(r.created_by),
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    acceptedAt: num(r.accepted_at),
+    acceptedBy: str(r.accepted_by),
+  };
+}
+
+function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    name: String(r.name),
+    prefix: String(r.prefix),
+    keyHash: String(r.key_hash),
+    role: r.role as Role,
+    createdBy: String(r.created_by),
+    createdAt: Number(r.created_at),
+    lastUsedAt: num(r.last_used_at),
+    revokedAt: num(r.revoked_at),
+  };
+}
+
+function toAudit(r: Row): AuditEvent {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    action: r.action as AuditEvent['action'],
+    teamId: str(r.team_id),
+    actorUserId: str(r.actor_user_id),
+    actorApiKeyId: str(r.actor_api_key_id),
+    targetType: str(r.target_type),
+    targetId: str(r.target_id),
+    ip: str(r.ip),
+    details: parseJson(r.details),
+  };
 }
 
 function addIn(where: string[], params: Record<string, unknown>, col: string, prefix: string, values?: readonly string[]): void {

@@ -113,4 +113,51 @@ describe('loadConfig', () => {
     }, TypeError);
     assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
   });
+
+  it('defaults accounts to closed sign-up, 15-minute access tokens and a generated secret', () => {
+    assert.deepEqual(loadConfig({}).auth, {
+      secret: null,
+      accessTtlMs: 15 * 60_000,
+      refreshTtlMs: 30 * 86_400_000,
+      invitationTtlMs: 7 * 86_400_000,
+      openSignup: false,
+      admin: null,
+    });
+  });
+
+  it('parses account durations, open sign-up and the seeded owner', () => {
+    const config = loadConfig({
+      AUTH_SECRET: 'x'.repeat(32),
+      AUTH_ACCESS_TTL: '90s',
+      AUTH_REFRESH_TTL: '12h',
+      AUTH_INVITATION_TTL: '2d',
+      OPEN_SIGNUP: 'true',
+      QUIRE_ADMIN_EMAIL: 'owner@example.org',
+      QUIRE_ADMIN_PASSWORD: 'correct horse battery',
+    });
+    assert.deepEqual(config.auth, {
+      secret: 'x'.repeat(32),
+      accessTtlMs: 90_000,
+      refreshTtlMs: 12 * 3_600_000,
+      invitationTtlMs: 2 * 86_400_000,
+      openSignup: true,
+      admin: { email: 'owner@example.org', password: 'correct horse battery' },
+    });
+    assert.equal(loadConfig({ AUTH_ACCESS_TTL: '600' }).auth.accessTtlMs, 600_000, 'a bare number counts seconds');
+    assert.equal(loadConfig({ AUTH_ACCESS_TTL: '1500ms' }).auth.accessTtlMs, 1500);
+    assert.deepEqual(
+      refused({ AUTH_ACCESS_TTL: '15 minutes' }).problems.map((p) => p.split(':')[0]),
+      ['AUTH_ACCESS_TTL'],
+    );
+  });
+
+  it('wants the seeded owner as a pair, and never repeats a secret in its message', () => {
+    assert.deepEqual(
+      refused({ QUIRE_ADMIN_EMAIL: 'owner@example.org' }).problems.map((p) => p.split(':')[0]),
+      ['QUIRE_ADMIN_PASSWORD'],
+    );
+    const err = refused({ QUIRE_ADMIN_EMAIL: 'owner@example.org', QUIRE_ADMIN_PASSWORD: 'hunter2', AUTH_SECRET: 'short-secret' });
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD']);
+    assert.ok(!err.message.includes('hunter2') && !err.message.includes('short-secret'), err.message);
+  });
 });

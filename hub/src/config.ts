@@ -20,66 +20,103 @@ const bytes = z
     return Math.floor(Number(m[1]) * mult);
   });
 
+/** A duration such as `15m`, `900s`, `12h` or `30d`; a bare number counts seconds. Parsed to ms. */
+const duration = z
+  .string()
+  .regex(/^\d+\s*(ms|s|m|h|d)?$/i, 'expected a duration such as 15m, 900s, 12h or 30d')
+  .transform((v) => {
+    const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(v)!;
+    const unit = (m[2] ?? 's').toLowerCase();
+    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+    return Number(m[1]) * mult;
+  })
+  .refine((ms) => ms >= 1000, 'at least one second');
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Environment schema: the variable names are the public interface. */
-const envSchema = z.object({
-  /** HTTP port for Express, GraphQL (HTTP + graphql-ws) and Socket.IO. Default 4000; 0 picks a free port. */
-  PORT: int(0, 65535).default(4000),
-  /** Interface to bind. Default all interfaces. */
-  HOST: z.string().min(1).default('0.0.0.0'),
-  /** Where the SQLite file and blobs live. Default `./data`. */
-  DATA_DIR: z.string().min(1).default('./data'),
-  /** Local model files in the Hugging Face / transformers.js layout. Default `./.models`. */
-  MODELS_DIR: z.string().min(1).default('./.models'),
-  /** Cache for the tools that obtain models (Python venv, downloads). Default `~/.cache/quire`. */
-  QUIRE_CACHE_DIR: z
-    .string()
-    .min(1)
-    .default(resolve(homedir(), '.cache', 'quire')),
-  /** Embedding model id (must be known to the model registry). */
-  EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
-  /** Obtain missing models at start-up (otherwise refuse to start). Default true. */
-  MODELS_AUTO_FETCH: bool.default(true),
-  /** Document store driver. Only `sqlite` in the embedded default. */
-  STORE: z.enum(['sqlite']).default('sqlite'),
-  /** Search index driver. Only `embedded` (SQLite FTS5 + sqlite-vec) for now. */
-  SEARCH: z.enum(['embedded']).default('embedded'),
-  /** Job bus: `memory` (in-process, durable in the store) or `nats` (JetStream). */
-  BUS: z.enum(['memory', 'nats']).default('memory'),
-  /** NATS server(s), comma-separated, when BUS=nats. */
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
-  /** Namespace of streams and subjects on NATS, so several installs can share one server. */
-  NATS_PREFIX: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64')
-    .default('quire'),
-  /** Largest accepted upload. Default 100mb. */
-  UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
-  /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
-  PROCESSOR_WORKERS: int(1, 64).default(1),
-  /** tesseract.js workers per pipeline worker. Default 1. */
-  OCR_WORKERS: int(1, 16).default(1),
-  /** A job running longer than this is stopped and retried. Default 10 minutes. */
-  JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
-  /** Heap limit per pipeline worker, MB. Default 2048. */
-  WORKER_MAX_MEMORY_MB: int(128, 65536).default(2048),
-  /** Attempts before a job is dead-lettered and its document marked failed. Default 3. */
-  JOB_MAX_ATTEMPTS: int(1, 100).default(3),
-  /** First retry delay in ms; doubles each attempt. Default 2000. */
-  JOB_RETRY_BASE_MS: int(10, 3600 * 1000).default(2000),
-  /** Most pages processed for one document. Default 2000. */
-  MAX_PAGES: int(1, 100000).default(2000),
-  /** Built UI to serve at `/`. Default the web workspace's `build` folder. */
-  WEB_DIR: z
-    .string()
-    .min(1)
-    .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
-  /** Log level. Default info. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Pretty, human-readable logs instead of JSON lines. Default false. */
-  LOG_PRETTY: bool.default(false),
-});
+const envSchema = z
+  .object({
+    /** HTTP port for Express, GraphQL (HTTP + graphql-ws) and Socket.IO. Default 4000; 0 picks a free port. */
+    PORT: int(0, 65535).default(4000),
+    /** Interface to bind. Default all interfaces. */
+    HOST: z.string().min(1).default('0.0.0.0'),
+    /** Where the SQLite file and blobs live. Default `./data`. */
+    DATA_DIR: z.string().min(1).default('./data'),
+    /** Local model files in the Hugging Face / transformers.js layout. Default `./.models`. */
+    MODELS_DIR: z.string().min(1).default('./.models'),
+    /** Cache for the tools that obtain models (Python venv, downloads). Default `~/.cache/quire`. */
+    QUIRE_CACHE_DIR: z
+      .string()
+      .min(1)
+      .default(resolve(homedir(), '.cache', 'quire')),
+    /** Embedding model id (must be known to the model registry). */
+    EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
+    /** Obtain missing models at start-up (otherwise refuse to start). Default true. */
+    MODELS_AUTO_FETCH: bool.default(true),
+    /** Document store driver. Only `sqlite` in the embedded default. */
+    STORE: z.enum(['sqlite']).default('sqlite'),
+    /** Search index driver. Only `embedded` (SQLite FTS5 + sqlite-vec) for now. */
+    SEARCH: z.enum(['embedded']).default('embedded'),
+    /** Job bus: `memory` (in-process, durable in the store) or `nats` (JetStream). */
+    BUS: z.enum(['memory', 'nats']).default('memory'),
+    /** NATS server(s), comma-separated, when BUS=nats. */
+    NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+    /** Namespace of streams and subjects on NATS, so several installs can share one server. */
+    NATS_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64')
+      .default('quire'),
+    /** Largest accepted upload. Default 100mb. */
+    UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
+    /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
+    PROCESSOR_WORKERS: int(1, 64).default(1),
+    /** tesseract.js workers per pipeline worker. Default 1. */
+    OCR_WORKERS: int(1, 16).default(1),
+    /** A job running longer than this is stopped and retried. Default 10 minutes. */
+    JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
+    /** Heap limit per pipeline worker, MB. Default 2048. */
+    WORKER_MAX_MEMORY_MB: int(128, 65536).default(2048),
+    /** Attempts before a job is dead-lettered and its document marked failed. Default 3. */
+    JOB_MAX_ATTEMPTS: int(1, 100).default(3),
+    /** First retry delay in ms; doubles each attempt. Default 2000. */
+    JOB_RETRY_BASE_MS: int(10, 3600 * 1000).default(2000),
+    /** Most pages processed for one document. Default 2000. */
+    MAX_PAGES: int(1, 100000).default(2000),
+    /** Built UI to serve at `/`. Default the web workspace's `build` folder. */
+    WEB_DIR: z
+      .string()
+      .min(1)
+      .default(fileURLToPath(new URL('../../web/build', import.meta.url))),
+    /**
+     * Key that signs access tokens (HS256), at least 32 characters. Unset: a random key is
+     * generated once and kept in `DATA_DIR/auth-secret` (mode 0600), so restarts keep sessions.
+     * Set it when several hubs must accept each other's tokens.
+     */
+    AUTH_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+    /** Lifetime of an access token. Short, because it is checked without a database read of its own. Default 15m. */
+    AUTH_ACCESS_TTL: duration.default(15 * 60_000),
+    /** Lifetime of a refresh token; each refresh starts it again. Default 30d. */
+    AUTH_REFRESH_TTL: duration.default(30 * 86_400_000),
+    /** How long an invitation can be accepted. Default 7d. */
+    AUTH_INVITATION_TTL: duration.default(7 * 86_400_000),
+    /** Let anyone sign up without an invitation (each new account gets a team of its own). Default false. */
+    OPEN_SIGNUP: bool.default(false),
+    /** With QUIRE_ADMIN_PASSWORD: on a fresh install, the owner account created at start-up. */
+    QUIRE_ADMIN_EMAIL: z.email().optional(),
+    /** With QUIRE_ADMIN_EMAIL: that account's password (at least 10 characters). Never logged. */
+    QUIRE_ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(1024).optional(),
+    /** Log level. Default info. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Pretty, human-readable logs instead of JSON lines. Default false. */
+    LOG_PRETTY: bool.default(false),
+  })
+  .superRefine((e, ctx) => {
+    if ((e.QUIRE_ADMIN_EMAIL === undefined) !== (e.QUIRE_ADMIN_PASSWORD === undefined)) {
+      const missing = e.QUIRE_ADMIN_EMAIL === undefined ? 'QUIRE_ADMIN_EMAIL' : 'QUIRE_ADMIN_PASSWORD';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD together' });
+    }
+  });
 
 /** Frozen configuration grouped by concern. */
 export interface Config {
@@ -98,6 +135,16 @@ export interface Config {
     readonly maxPages: number;
   };
   readonly limits: { readonly uploadMaxBytes: number };
+  readonly auth: {
+    /** null: generate once and keep under the data directory. */
+    readonly secret: string | null;
+    readonly accessTtlMs: number;
+    readonly refreshTtlMs: number;
+    readonly invitationTtlMs: number;
+    readonly openSignup: boolean;
+    /** The owner to create on a fresh install, if any. */
+    readonly admin: { readonly email: string; readonly password: string } | null;
+  };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly ui: { readonly dir: string };
 }
@@ -141,14 +188,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPages: e.MAX_PAGES,
     },
     limits: { uploadMaxBytes: e.UPLOAD_MAX_BYTES },
+    auth: {
+      secret: e.AUTH_SECRET ?? null,
+      accessTtlMs: e.AUTH_ACCESS_TTL,
+      refreshTtlMs: e.AUTH_REFRESH_TTL,
+      invitationTtlMs: e.AUTH_INVITATION_TTL,
+      openSignup: e.OPEN_SIGNUP,
+      admin: e.QUIRE_ADMIN_EMAIL && e.QUIRE_ADMIN_PASSWORD ? { email: e.QUIRE_ADMIN_EMAIL, password: e.QUIRE_ADMIN_PASSWORD } : null,
+    },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     ui: { dir: resolve(e.WEB_DIR) },
   });
 }
 
+/** Variables whose values are never repeated in a message. */
+const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD']);
+
 function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const key = path[0];
-  return typeof key === 'string' && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
+  if (typeof key !== 'string' || env[key] === undefined) return '';
+  return SECRET_VARIABLES.has(key) ? ' (value not shown)' : ` (got ${JSON.stringify(env[key])})`;
 }
 
 function deepFreeze<T>(o: T): T {

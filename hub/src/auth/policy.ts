@@ -1,0 +1,142 @@
+/**
+ * The one authorization policy of Quire: every operation, the least access that may perform
+ * it, and every way in (GraphQL field, HTTP route, Socket.IO event) mapped to its operation.
+ * Resolvers, routes and socket handlers ask {@link authorize}; none decides on its own.
+ *
+ * A principal that is not a member of the team it names gets NotFoundError, exactly as for a
+ * team that does not exist; a member whose role is too low gets ForbiddenError.
+ */
+import { AuthenticationError, ForbiddenError, NotFoundError } from '@quire/processors';
+import { ROLE_RANK, type Role, type TeamScope } from '../store/store.ts';
+
+/** A team the principal may act in, and with which role. */
+export interface Grant {
+  teamId: string;
+  role: Role;
+}
+
+/** Who is calling: a signed-in person (one session) or a team's API key. */
+export type Principal =
+  | {
+      kind: 'user';
+      userId: string;
+      /** The session (refresh-token family) the access token belongs to. */
+      sessionId: string;
+      /** The user's teams, oldest first; read per request, so role changes apply at once. */
+      memberships: readonly Grant[];
+    }
+  | {
+      kind: 'apiKey';
+      apiKeyId: string;
+      /** Exactly one grant: the key's team and role. */
+      memberships: readonly Grant[];
+    };
+
+/** The least a caller needs: nothing, a signed-in person, or a role in the team. */
+export const Access = {
+  /** Anyone, signed in or not. */
+  Public: 'public',
+  /** A signed-in person (not an API key), whatever their teams. */
+  User: 'user',
+  Viewer: 'viewer',
+  Editor: 'editor',
+  Owner: 'owner',
+} as const;
+export type Access = (typeof Access)[keyof typeof Access];
+
+/** Every operation and the least access it takes. */
+export const POLICY = {
+  'account.signUp': Access.Public,
+  'account.signIn': Access.Public,
+  'account.refresh': Access.Public,
+  /** Needs a refresh token or a session; either identifies what ends. */
+  'account.signOut': Access.Public,
+  'account.read': Access.User,
+  'account.changePassword': Access.User,
+  'invitation.accept': Access.User,
+  'team.leave': Access.Viewer,
+  'member.read': Access.Viewer,
+  'invitation.create': Access.Owner,
+  'member.setRole': Access.Owner,
+  'member.remove': Access.Owner,
+  'apiKey.read': Access.Owner,
+  'apiKey.create': Access.Owner,
+  'apiKey.revoke': Access.Owner,
+  'audit.read': Access.Owner,
+  'document.read': Access.Viewer,
+  'document.search': Access.Viewer,
+  /** Live progress and document events: subscriptions and Socket.IO rooms. */
+  'document.watch': Access.Viewer,
+  'document.upload': Access.Editor,
+  'document.reprocess': Access.Editor,
+  'document.delete': Access.Editor,
+} as const satisfies Record<string, Access>;
+export type Operation = keyof typeof POLICY;
+
+/**
+ * Every way into Quire and the operation it performs. GraphQL root fields are named
+ * `Query.x`, `Mutation.x`, `Subscription.x`; a test fails when the schema has a root field
+ * without a row here, so a new operation cannot be forgotten.
+ */
+export const ENTRY_POINTS = {
+  'Query.me': 'account.read',
+  'Query.members': 'member.read',
+  'Query.apiKeys': 'apiKey.read',
+  'Query.document': 'document.read',
+  'Query.documents': 'document.read',
+  'Query.job': 'document.read',
+  'Query.search': 'document.search',
+  'Mutation.signUp': 'account.signUp',
+  'Mutation.signIn': 'account.signIn',
+  'Mutation.refreshSession': 'account.refresh',
+  'Mutation.signOut': 'account.signOut',
+  'Mutation.changePassword': 'account.changePassword',
+  'Mutation.createInvitation': 'invitation.create',
+  'Mutation.acceptInvitation': 'invitation.accept',
+  'Mutation.setMemberRole': 'member.setRole',
+  /** Removing oneself is `team.leave`; see AuthService.removeMember. */
+  'Mutation.removeMember': 'member.remove',
+  'Mutation.createApiKey': 'apiKey.create',
+  'Mutation.revokeApiKey': 'apiKey.revoke',
+  'Mutation.reprocessDocument': 'document.reprocess',
+  'Mutation.deleteDocument': 'document.delete',
+  'Subscription.jobProgress': 'document.watch',
+  'Subscription.documentEvents': 'document.watch',
+  'POST /api/documents': 'document.upload',
+  'socket.io subscribe': 'document.watch',
+} as const satisfies Record<string, Operation>;
+export type EntryPoint = keyof typeof ENTRY_POINTS;
+
+/** The principal's role in a team, or undefined when it is not a member. */
+export function roleIn(principal: Principal | null, teamId: string | null): Role | undefined {
+  if (!principal || teamId === null) return undefined;
+  return principal.memberships.find((m) => m.teamId === teamId)?.role;
+}
+
+/** The team a request acts in: the one it asks for, else the principal's first team. */
+export function chooseTeam(principal: Principal | null, requested?: string | null): string | null {
+  if (requested) return requested;
+  return principal?.memberships[0]?.teamId ?? null;
+}
+
+/**
+ * Checks that `principal` may perform `operation` in `teamId`, and answers the team scope to
+ * use (null for operations that are not about a team). Throws AuthenticationError without a
+ * principal, NotFoundError for a team the principal is not in, ForbiddenError otherwise.
+ */
+export function authorize(principal: Principal | null, teamId: string | null, operation: Operation): TeamScope | null {
+  const access: Access = POLICY[operation];
+  if (access === Access.Public) return null;
+  if (!principal) throw new AuthenticationError();
+  if (access === Access.User) {
+    if (principal.kind !== 'user') throw new ForbiddenError('An API key cannot do this; sign in as a person');
+    return null;
+  }
+  if (teamId === null) throw new NotFoundError('No team: join a team or name one');
+  const role = roleIn(principal, teamId);
+  if (!role) throw new NotFoundError(`Team ${teamId} not found`);
+  if (ROLE_RANK[role] < ROLE_RANK[access]) {
+    throw new ForbiddenError(`This needs the ${access} role in the team; you are ${role === 'editor' ? 'an' : 'a'} ${role}`);
+  }
+  return { teamId };
+}

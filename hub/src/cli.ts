@@ -39,8 +39,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'all': {
       const quire = await startQuire(config, logger);
+      const firstAccount = (await quire.services.auth.hasUsers())
+        ? ''
+        : `  No account yet: the first to sign up owns the install (mutation signUp at ${quire.url}/graphql),\n` +
+          `  or set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD to create the owner at start-up.\n`;
       process.stderr.write(
-        `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -F file=@invoice.pdf ${quire.url}/api/documents\n\n`,
+        `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -F file=@invoice.pdf ${quire.url}/api/documents\n${firstAccount}\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

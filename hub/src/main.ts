@@ -19,10 +19,12 @@ import {
   type Subscription,
 } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
+import { loadAuthSecret } from './auth/secret.ts';
 import type { Config } from './config.ts';
 import { FsBlobStore } from './blobs/blob-store.fs.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Shutdown } from './lifecycle/shutdown.ts';
+import { AuthService } from './services/auth.service.ts';
 import { DocumentService } from './services/document.service.ts';
 import { IndexerService } from './services/indexer.service.ts';
 import { IngestService } from './services/ingest.service.ts';
@@ -32,11 +34,15 @@ import { SearchService } from './services/search.service.ts';
 import { SqliteStore } from './store/sqlite/store.sqlite.ts';
 import type { TeamScope } from './store/store.ts';
 
-/** The team every request belongs to until accounts and teams exist. */
+/**
+ * The team every document request belongs to until the routes require a principal. The
+ * install's first account owns it, so documents uploaded before accounts stay with its owner.
+ */
 export const DEFAULT_TEAM: TeamScope = Object.freeze({ teamId: 'default' });
 
 /** The services a running Quire offers, for in-process callers such as `quire eval`. */
 export interface QuireServices {
+  auth: AuthService;
   ingest: IngestService;
   documents: DocumentService;
   search: SearchService;
@@ -75,7 +81,27 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const store = new SqliteStore({ filename: config.store.sqlitePath });
     await store.start();
     shutdown.add('store', () => store.close(), 100);
-    await store.ensureTeam({ id: DEFAULT_TEAM.teamId, name: 'Default team' });
+    const firstTeam = { id: DEFAULT_TEAM.teamId, name: 'Default team' };
+    await store.ensureTeam(firstTeam);
+
+    const auth = new AuthService({
+      store,
+      secret: await loadAuthSecret({ configured: config.auth.secret, dataDir: config.store.dataDir }),
+      accessTtlMs: config.auth.accessTtlMs,
+      refreshTtlMs: config.auth.refreshTtlMs,
+      invitationTtlMs: config.auth.invitationTtlMs,
+      openSignup: config.auth.openSignup,
+      firstTeam,
+    });
+    if (config.auth.admin) {
+      const seeded = await auth.seedOwner(config.auth.admin.email, config.auth.admin.password);
+      const messages = {
+        created: 'created the owner account from QUIRE_ADMIN_EMAIL',
+        exists: 'the owner account of QUIRE_ADMIN_EMAIL exists already; its password is left as it is',
+        skipped: 'accounts exist already; QUIRE_ADMIN_EMAIL is not one of them and was not created',
+      } as const;
+      logger[seeded === 'skipped' ? 'warn' : 'info']({ seeded }, messages[seeded]);
+    }
 
     const index = new SqliteSearchIndex({ filename: config.store.sqlitePath });
     await index.start();
@@ -145,7 +171,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         host: config.http.host,
         port: config.http.port,
         maxUploadBytes: config.limits.uploadMaxBytes,
-        services: { ingest, documents, search },
+        services: { ingest, documents, search, auth },
         events,
         resolveScope: async () => DEFAULT_TEAM,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
@@ -178,7 +204,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       { url, bus: config.bus.driver, model: model.modelId },
       url ? `Quire is running at ${url}` : 'Quire is running without HTTP',
     );
-    return { url, http, services: { ingest, documents, search, events }, close: () => shutdown.run() };
+    return { url, http, services: { auth, ingest, documents, search, events }, close: () => shutdown.run() };
   } catch (err) {
     await shutdown.run();
     throw err;

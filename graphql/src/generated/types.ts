@@ -18,6 +18,108 @@ export type Scalars = {
   JSON: { input: unknown; output: unknown; }
 };
 
+/** A member's role in a team; each includes what the weaker ones allow. */
+export type Role =
+  /** Everything, including members, roles and API keys. */
+  | 'OWNER'
+  /** Upload, annotate, resolve matches, reprocess and delete documents. */
+  | 'EDITOR'
+  /** Read and search only. */
+  | 'VIEWER';
+
+export type User = {
+  __typename?: 'User';
+  id: Scalars['ID']['output'];
+  email: Scalars['String']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+};
+
+export type Team = {
+  __typename?: 'Team';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+};
+
+export type TeamMembership = {
+  __typename?: 'TeamMembership';
+  team: Team;
+  role: Role;
+};
+
+export type Me = {
+  __typename?: 'Me';
+  user: User;
+  /** Oldest membership first; the first is the default team. */
+  teams: Array<TeamMembership>;
+  /** The team this request acts in (the `x-quire-team` header, else the first team). */
+  currentTeam?: Maybe<Team>;
+};
+
+export type AuthPayload = {
+  __typename?: 'AuthPayload';
+  /** Short-lived; send as `Authorization: Bearer <accessToken>`. */
+  accessToken: Scalars['String']['output'];
+  accessTokenExpiresAt: Scalars['DateTime']['output'];
+  /** Single use: `refreshSession` exchanges it for a new pair. Reusing an exchanged one ends the session. */
+  refreshToken: Scalars['String']['output'];
+  refreshTokenExpiresAt: Scalars['DateTime']['output'];
+  user: User;
+};
+
+export type Member = {
+  __typename?: 'Member';
+  user: User;
+  role: Role;
+  joinedAt: Scalars['DateTime']['output'];
+};
+
+export type Invitation = {
+  __typename?: 'Invitation';
+  id: Scalars['ID']['output'];
+  team: Team;
+  /** Only this address may accept, when set. */
+  email?: Maybe<Scalars['String']['output']>;
+  role: Role;
+  createdAt: Scalars['DateTime']['output'];
+  expiresAt: Scalars['DateTime']['output'];
+};
+
+export type CreatedInvitation = {
+  __typename?: 'CreatedInvitation';
+  invitation: Invitation;
+  /** Shown once: pass it to `signUp` (new account) or `acceptInvitation` (signed in). */
+  token: Scalars['String']['output'];
+};
+
+export type ApiKey = {
+  __typename?: 'ApiKey';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  /** The key's first characters, to tell keys apart. */
+  prefix: Scalars['String']['output'];
+  role: Role;
+  createdAt: Scalars['DateTime']['output'];
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+export type CreatedApiKey = {
+  __typename?: 'CreatedApiKey';
+  apiKey: ApiKey;
+  /** Shown once; send as `Authorization: Bearer <key>`. */
+  key: Scalars['String']['output'];
+};
+
+export type SignUpInput = {
+  email: Scalars['String']['input'];
+  /** At least 10 characters. */
+  password: Scalars['String']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Needed except for the install's first account, or when open sign-up is configured. */
+  invitationToken?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type DocumentStatus =
   | 'QUEUED'
   | 'PROCESSING'
@@ -262,6 +364,12 @@ export type Query = {
   documents: DocumentConnection;
   job?: Maybe<Job>;
   search: Array<SearchHit>;
+  /** The signed-in person and their teams. */
+  me: Me;
+  /** The team's members (any member may read). */
+  members: Array<Member>;
+  /** The team's API keys, without the keys themselves (owners). */
+  apiKeys: Array<ApiKey>;
 };
 
 
@@ -289,12 +397,42 @@ export type QuerySearchArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+
+export type QueryMembersArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryApiKeysArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Processes a processed or failed document again. */
   reprocessDocument: ReprocessResult;
   /** Removes the document, its original, its rows and its index entries. False if it did not exist. */
   deleteDocument: Scalars['Boolean']['output'];
+  signUp: AuthPayload;
+  signIn: AuthPayload;
+  /** Exchanges a refresh token for a new pair. */
+  refreshSession: AuthPayload;
+  /** Ends the session of the given refresh token, else the caller's own session. */
+  signOut: Scalars['Boolean']['output'];
+  /** Changes the caller's password and ends their other sessions. */
+  changePassword: Scalars['Boolean']['output'];
+  /** Owners invite with a role; the token in the answer is shown once. */
+  createInvitation: CreatedInvitation;
+  /** Joins the invitation's team as the signed-in caller. */
+  acceptInvitation: TeamMembership;
+  /** Owners change a member's role; a team keeps at least one owner. */
+  setMemberRole: Member;
+  /** Owners remove a member; anyone may remove themselves. False if they were not a member. */
+  removeMember: Scalars['Boolean']['output'];
+  /** Owners create a team API key (EDITOR or VIEWER); the key is shown once. */
+  createApiKey: CreatedApiKey;
+  /** False if the team has no such active key. */
+  revokeApiKey: Scalars['Boolean']['output'];
 };
 
 
@@ -304,6 +442,71 @@ export type MutationReprocessDocumentArgs = {
 
 
 export type MutationDeleteDocumentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationSignUpArgs = {
+  input: SignUpInput;
+};
+
+
+export type MutationSignInArgs = {
+  email: Scalars['String']['input'];
+  password: Scalars['String']['input'];
+};
+
+
+export type MutationRefreshSessionArgs = {
+  refreshToken: Scalars['String']['input'];
+};
+
+
+export type MutationSignOutArgs = {
+  refreshToken?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationChangePasswordArgs = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
+};
+
+
+export type MutationCreateInvitationArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+  role: Role;
+  email?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationAcceptInvitationArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+export type MutationSetMemberRoleArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+  userId: Scalars['ID']['input'];
+  role: Role;
+};
+
+
+export type MutationRemoveMemberArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+  userId: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateApiKeyArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+  name: Scalars['String']['input'];
+  role?: InputMaybe<Role>;
+};
+
+
+export type MutationRevokeApiKeyArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
   id: Scalars['ID']['input'];
 };
 
@@ -398,6 +601,20 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  Role: ResolverTypeWrapper<unknown>;
+  User: ResolverTypeWrapper<unknown>;
+  ID: ResolverTypeWrapper<unknown>;
+  String: ResolverTypeWrapper<unknown>;
+  Team: ResolverTypeWrapper<unknown>;
+  TeamMembership: ResolverTypeWrapper<unknown>;
+  Me: ResolverTypeWrapper<unknown>;
+  AuthPayload: ResolverTypeWrapper<unknown>;
+  Member: ResolverTypeWrapper<unknown>;
+  Invitation: ResolverTypeWrapper<unknown>;
+  CreatedInvitation: ResolverTypeWrapper<unknown>;
+  ApiKey: ResolverTypeWrapper<unknown>;
+  CreatedApiKey: ResolverTypeWrapper<unknown>;
+  SignUpInput: ResolverTypeWrapper<unknown>;
   DateTime: ResolverTypeWrapper<unknown>;
   JSON: ResolverTypeWrapper<unknown>;
   DocumentStatus: ResolverTypeWrapper<unknown>;
@@ -406,7 +623,6 @@ export type ResolversTypes = {
   Box: ResolverTypeWrapper<unknown>;
   Float: ResolverTypeWrapper<unknown>;
   ProcessingError: ResolverTypeWrapper<unknown>;
-  String: ResolverTypeWrapper<unknown>;
   LabelScore: ResolverTypeWrapper<unknown>;
   Classification: ResolverTypeWrapper<unknown>;
   FieldValue: ResolverTypeWrapper<unknown>;
@@ -416,7 +632,6 @@ export type ResolversTypes = {
   Page: ResolverTypeWrapper<unknown>;
   Chunk: ResolverTypeWrapper<unknown>;
   Document: ResolverTypeWrapper<unknown>;
-  ID: ResolverTypeWrapper<unknown>;
   Job: ResolverTypeWrapper<unknown>;
   PageInfo: ResolverTypeWrapper<unknown>;
   Boolean: ResolverTypeWrapper<unknown>;
@@ -437,12 +652,24 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  User: unknown;
+  ID: unknown;
+  String: unknown;
+  Team: unknown;
+  TeamMembership: unknown;
+  Me: unknown;
+  AuthPayload: unknown;
+  Member: unknown;
+  Invitation: unknown;
+  CreatedInvitation: unknown;
+  ApiKey: unknown;
+  CreatedApiKey: unknown;
+  SignUpInput: unknown;
   DateTime: unknown;
   JSON: unknown;
   Box: unknown;
   Float: unknown;
   ProcessingError: unknown;
-  String: unknown;
   LabelScore: unknown;
   Classification: unknown;
   FieldValue: unknown;
@@ -452,7 +679,6 @@ export type ResolversParentTypes = {
   Page: unknown;
   Chunk: unknown;
   Document: unknown;
-  ID: unknown;
   Job: unknown;
   PageInfo: unknown;
   Boolean: unknown;
@@ -469,6 +695,72 @@ export type ResolversParentTypes = {
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   Subscription: Record<PropertyKey, never>;
+};
+
+export type UserResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type TeamResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Team'] = ResolversParentTypes['Team']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TeamMembershipResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['TeamMembership'] = ResolversParentTypes['TeamMembership']> = {
+  team?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+};
+
+export type MeResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Me'] = ResolversParentTypes['Me']> = {
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  teams?: Resolver<Array<ResolversTypes['TeamMembership']>, ParentType, ContextType>;
+  currentTeam?: Resolver<Maybe<ResolversTypes['Team']>, ParentType, ContextType>;
+};
+
+export type AuthPayloadResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  accessTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  refreshTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type MemberResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  joinedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type InvitationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Invitation'] = ResolversParentTypes['Invitation']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  team?: Resolver<ResolversTypes['Team'], ParentType, ContextType>;
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type CreatedInvitationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['CreatedInvitation'] = ResolversParentTypes['CreatedInvitation']> = {
+  invitation?: Resolver<ResolversTypes['Invitation'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type ApiKeyResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['ApiKey'] = ResolversParentTypes['ApiKey']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prefix?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
+export type CreatedApiKeyResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['CreatedApiKey'] = ResolversParentTypes['CreatedApiKey']> = {
+  apiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -652,11 +944,25 @@ export type QueryResolvers<ContextType = unknown, ParentType extends ResolversPa
   documents?: Resolver<ResolversTypes['DocumentConnection'], ParentType, ContextType, RequireFields<QueryDocumentsArgs, 'first'>>;
   job?: Resolver<Maybe<ResolversTypes['Job']>, ParentType, ContextType, RequireFields<QueryJobArgs, 'id'>>;
   search?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'query' | 'mode' | 'first'>>;
+  me?: Resolver<ResolversTypes['Me'], ParentType, ContextType>;
+  members?: Resolver<Array<ResolversTypes['Member']>, ParentType, ContextType, Partial<QueryMembersArgs>>;
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, Partial<QueryApiKeysArgs>>;
 };
 
 export type MutationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   reprocessDocument?: Resolver<ResolversTypes['ReprocessResult'], ParentType, ContextType, RequireFields<MutationReprocessDocumentArgs, 'id'>>;
   deleteDocument?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteDocumentArgs, 'id'>>;
+  signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+  signIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignInArgs, 'email' | 'password'>>;
+  refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
+  signOut?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, Partial<MutationSignOutArgs>>;
+  changePassword?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
+  createInvitation?: Resolver<ResolversTypes['CreatedInvitation'], ParentType, ContextType, RequireFields<MutationCreateInvitationArgs, 'role'>>;
+  acceptInvitation?: Resolver<ResolversTypes['TeamMembership'], ParentType, ContextType, RequireFields<MutationAcceptInvitationArgs, 'token'>>;
+  setMemberRole?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationSetMemberRoleArgs, 'userId' | 'role'>>;
+  removeMember?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveMemberArgs, 'userId'>>;
+  createApiKey?: Resolver<ResolversTypes['CreatedApiKey'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'name' | 'role'>>;
+  revokeApiKey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
 };
 
 export type SubscriptionResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -665,6 +971,16 @@ export type SubscriptionResolvers<ContextType = unknown, ParentType extends Reso
 };
 
 export type Resolvers<ContextType = unknown> = {
+  User?: UserResolvers<ContextType>;
+  Team?: TeamResolvers<ContextType>;
+  TeamMembership?: TeamMembershipResolvers<ContextType>;
+  Me?: MeResolvers<ContextType>;
+  AuthPayload?: AuthPayloadResolvers<ContextType>;
+  Member?: MemberResolvers<ContextType>;
+  Invitation?: InvitationResolvers<ContextType>;
+  CreatedInvitation?: CreatedInvitationResolvers<ContextType>;
+  ApiKey?: ApiKeyResolvers<ContextType>;
+  CreatedApiKey?: CreatedApiKeyResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   JSON?: GraphQLScalarType;
   Box?: BoxResolvers<ContextType>;

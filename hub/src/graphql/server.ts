@@ -15,11 +15,12 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { typeDefs } from '@quire/graphql';
 import { AppError } from '@quire/processors';
+import { accountResolvers } from './accounts.resolvers.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({ typeDefs, resolvers });
+  return makeExecutableSchema({ typeDefs, resolvers: [resolvers, accountResolvers] });
 }
 
 /** Translates any error raised while executing an operation into its public shape. */

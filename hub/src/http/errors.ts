@@ -6,6 +6,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import {
   AppError,
+  AuthenticationError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -17,6 +18,7 @@ import {
 /** HTTP status for an error. */
 export function statusOf(err: unknown): number {
   if (err instanceof ValidationError) return 400;
+  if (err instanceof AuthenticationError) return 401;
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
@@ -39,6 +41,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (status >= 500) logger.error({ err, requestId, path: req.path }, 'request failed');
     else logger.info({ code: (err as AppError).code, requestId, path: req.path }, 'request refused');
     if (res.headersSent) return;
+    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     res.status(status).json(bodyOf(err, requestId));
   };
 }

@@ -9,9 +9,11 @@ import express, { type Request } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { TEAM_HEADER, resolveRequestAuth, type RequestAuth } from '../auth/request-auth.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
 import { startSocketServer } from '../realtime/socket.ts';
+import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { IngestService } from '../services/ingest.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
@@ -25,7 +27,7 @@ export interface HttpDeps {
   host: string;
   port: number;
   maxUploadBytes: number;
-  services: { ingest: IngestService; documents: DocumentService; search: SearchService };
+  services: { ingest: IngestService; documents: DocumentService; search: SearchService; auth: AuthService };
   events: LiveEvents;
   /** The caller's team: the default team until accounts exist. */
   resolveScope: (credentials: { authorization?: string; params?: Record<string, unknown> }) => Promise<TeamScope>;
@@ -57,10 +59,19 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     next();
   });
 
-  const scopeOf = (req: Request) => (req as Request & { scope: TeamScope }).scope;
+  type Resolved = Request & { scope: TeamScope; auth: RequestAuth };
+  const scopeOf = (req: Request) => (req as Resolved).scope;
+  const authOf = (req: Request) => (req as Resolved).auth;
   app.use(async (req, _res, next) => {
     try {
-      (req as Request & { scope: TeamScope }).scope = await deps.resolveScope({ authorization: req.headers.authorization });
+      // The caller is worked out for every request; document routes do not require one yet.
+      (req as Resolved).auth = await resolveRequestAuth(deps.services.auth, {
+        authorization: req.headers.authorization,
+        team: header(req.headers[TEAM_HEADER]),
+        ip: req.ip,
+        userAgent: req.headers['user-agent'],
+      });
+      (req as Resolved).scope = await deps.resolveScope({ authorization: req.headers.authorization });
       next();
     } catch (err) {
       next(err);
@@ -77,18 +88,26 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   const graphql: GraphQLEndpoints = await startGraphQL({
     httpServer: server,
     schema: buildSchema(),
-    contextForSocket: async (params) => context(await deps.resolveScope({ params })),
+    contextForSocket: async (params) =>
+      context(
+        await deps.resolveScope({ params }),
+        await resolveRequestAuth(deps.services.auth, {
+          authorization: stringParam(params?.authorization) ?? stringParam(params?.token),
+          team: stringParam(params?.team),
+        }),
+      ),
     logger: logger.child({ component: 'graphql' }),
   });
-  const context = (scope: TeamScope): GraphQLContext => ({
+  const context = (scope: TeamScope, auth: RequestAuth): GraphQLContext => ({
     scope,
-    services: { documents: deps.services.documents, search: deps.services.search },
+    auth,
+    services: { documents: deps.services.documents, search: deps.services.search, auth: deps.services.auth },
     events: deps.events,
   });
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
-    expressMiddleware(graphql.apollo, { context: async ({ req }) => context(scopeOf(req)) }),
+    expressMiddleware(graphql.apollo, { context: async ({ req }) => context(scopeOf(req), authOf(req)) }),
   );
 
   app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h' }));
@@ -132,4 +151,14 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
       await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     },
   };
+}
+
+/** The first value of a header that may repeat. */
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A connection parameter, when it is a string. */
+function stringParam(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }

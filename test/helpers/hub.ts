@@ -118,11 +118,16 @@ export async function upload(url: string, file: { name: string; data: Uint8Array
   return { status: res.status, body: await res.json() };
 }
 
-/** Runs a GraphQL operation over HTTP and returns `{data, errors}`. */
-export async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+/** Runs a GraphQL operation over HTTP (with extra headers, e.g. `authorization`) and returns `{data, errors}`. */
+export async function gql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<{ data?: any; errors?: any[] }> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as { data?: any; errors?: any[] };

@@ -226,6 +226,8 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.deepEqual(created, { id, name: 'Legal', createdAt: T0 });
         t.mock.timers.tick(5000);
         assert.deepEqual(await store.ensureTeam({ id, name: 'Legal (renamed)' }), created);
+        assert.deepEqual(await store.getTeam(id), created);
+        assert.equal(await store.getTeam(`team-${randomUUID()}`), undefined);
       });
     });
 

@@ -3,7 +3,7 @@
  * error translation: an AppError's `code` becomes `extensions.code`; unexposed errors become
  * `INTERNAL` with a generic message.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
@@ -51,7 +51,8 @@ export interface GraphQLEndpoints {
 export async function startGraphQL(deps: {
   httpServer: HttpServer;
   schema: GraphQLSchema;
-  contextForSocket: (connectionParams: Record<string, unknown> | undefined) => Promise<GraphQLContext>;
+  /** The context of a graphql-ws operation, from the connection's parameters and address. */
+  contextForSocket: (connectionParams: Record<string, unknown> | undefined, address: string | undefined) => Promise<GraphQLContext>;
   logger: Logger;
 }): Promise<GraphQLEndpoints> {
   const { logger } = deps;
@@ -60,7 +61,11 @@ export async function startGraphQL(deps: {
   const wsServer = useServer(
     {
       schema: deps.schema,
-      context: (ctx) => deps.contextForSocket(ctx.connectionParams as Record<string, unknown> | undefined),
+      context: (ctx) =>
+        deps.contextForSocket(
+          ctx.connectionParams as Record<string, unknown> | undefined,
+          (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
+        ),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, logger)) } : result,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e, logger)),

@@ -88,12 +88,13 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   const graphql: GraphQLEndpoints = await startGraphQL({
     httpServer: server,
     schema: buildSchema(),
-    contextForSocket: async (params) =>
+    contextForSocket: async (params, address) =>
       context(
         await deps.resolveScope({ params }),
         await resolveRequestAuth(deps.services.auth, {
           authorization: stringParam(params?.authorization) ?? stringParam(params?.token),
           team: stringParam(params?.team),
+          ip: address,
         }),
       ),
     logger: logger.child({ component: 'graphql' }),
@@ -126,6 +127,12 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     events: deps.events,
     documents: deps.services.documents,
     scopeForHandshake: (auth) => deps.resolveScope({ params: auth }),
+    authForHandshake: (auth, address) =>
+      resolveRequestAuth(deps.services.auth, {
+        authorization: stringParam(auth.token) ?? stringParam(auth.authorization),
+        team: stringParam(auth.team),
+        ip: address,
+      }),
     logger: logger.child({ component: 'socket.io' }),
   });
 

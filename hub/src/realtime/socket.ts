@@ -12,6 +12,7 @@ import { Server, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError, NotFoundError, ValidationError } from '@quire/processors';
+import type { RequestAuth } from '../auth/request-auth.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
 import type { TeamScope } from '../store/store.ts';
@@ -28,16 +29,20 @@ export function startSocketServer(deps: {
   events: LiveEvents;
   documents: DocumentService;
   scopeForHandshake: (auth: Record<string, unknown>) => Promise<TeamScope>;
+  /** The caller of a connection, from the handshake's `auth` (`{ token, team }`). */
+  authForHandshake: (auth: Record<string, unknown>, address: string) => Promise<RequestAuth>;
   logger: Logger;
 }): { io: Server; close(): Promise<void> } {
   const { logger } = deps;
   const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true } });
 
   io.use((socket, next) => {
-    deps
-      .scopeForHandshake((socket.handshake.auth ?? {}) as Record<string, unknown>)
-      .then((scope) => {
+    const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    Promise.all([deps.scopeForHandshake(handshake), deps.authForHandshake(handshake, socket.handshake.address)])
+      .then(([scope, auth]) => {
         socket.data.scope = scope;
+        // Carried for the checks on room joins and messages; not required yet.
+        socket.data.auth = auth;
         next();
       })
       .catch((err: Error) => next(err));

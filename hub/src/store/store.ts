@@ -211,7 +211,6 @@ export const AuditAction = {
   SessionReplayed: 'session.replayed',
   InvitationCreated: 'invitation.created',
   InvitationAccepted: 'invitation.accepted',
-  MemberAdded: 'member.added',
   RoleChanged: 'member.role_changed',
   MemberRemoved: 'member.removed',
   ApiKeyCreated: 'api_key.created',

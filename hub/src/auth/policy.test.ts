@@ -3,7 +3,17 @@ import { describe, it } from 'node:test';
 import { buildSchema, type GraphQLObjectType } from 'graphql';
 import { typeDefs } from '@quire/graphql';
 import { AppError } from '@quire/processors';
-import { Access, ENTRY_POINTS, POLICY, authorize, chooseTeam, type Operation, type Principal } from './policy.ts';
+import {
+  Access,
+  ENTRY_POINTS,
+  POLICY,
+  authorize,
+  authorizeTeam,
+  authorizeUser,
+  chooseTeam,
+  type Operation,
+  type Principal,
+} from './policy.ts';
 
 const user = (memberships: Principal['memberships']): Principal => ({ kind: 'user', userId: 'u1', sessionId: 's1', memberships });
 const codeOf = (fn: () => unknown): string => {
@@ -68,5 +78,17 @@ describe('authorization policy', () => {
     assert.equal(chooseTeam(owner, null), 'team-a');
     assert.equal(chooseTeam(owner, 'team-z'), 'team-z', 'a named team is checked by authorize, not replaced');
     assert.equal(chooseTeam(user([]), undefined), null);
+  });
+
+  it('has typed forms for operations of a person and of a team, which refuse the other kind', () => {
+    const owner = user([{ teamId: 'team-a', role: 'owner' }]);
+    assert.equal(authorizeUser(owner, 'account.read'), owner);
+    assert.deepEqual(authorizeTeam(owner, 'team-a', 'member.read'), { teamId: 'team-a' });
+    assert.throws(() => authorizeUser(owner, 'member.read'), /not an operation of a signed-in person/);
+    assert.throws(() => authorizeTeam(owner, 'team-a', 'account.read'), /not an operation within a team/);
+    assert.equal(
+      codeOf(() => authorizeUser(null, 'account.read')),
+      'UNAUTHENTICATED',
+    );
   });
 });

@@ -32,6 +32,9 @@ export type Principal =
       memberships: readonly Grant[];
     };
 
+/** A signed-in person. */
+export type UserPrincipal = Extract<Principal, { kind: 'user' }>;
+
 /** The least a caller needs: nothing, a signed-in person, or a role in the team. */
 export const Access = {
   /** Anyone, signed in or not. */
@@ -139,4 +142,18 @@ export function authorize(principal: Principal | null, teamId: string | null, op
     throw new ForbiddenError(`This needs the ${access} role in the team; you are ${role === 'editor' ? 'an' : 'a'} ${role}`);
   }
   return { teamId };
+}
+
+/** {@link authorize} for an operation of a signed-in person (Access.User); answers that person. */
+export function authorizeUser(principal: Principal | null, operation: Operation): UserPrincipal {
+  if (POLICY[operation] !== Access.User) throw new Error(`${operation} is not an operation of a signed-in person`);
+  authorize(principal, null, operation);
+  return principal as UserPrincipal;
+}
+
+/** {@link authorize} for an operation within a team (a role is needed); answers the team scope. */
+export function authorizeTeam(principal: Principal | null, teamId: string | null, operation: Operation): TeamScope {
+  const scope = authorize(principal, teamId, operation);
+  if (!scope) throw new Error(`${operation} is not an operation within a team`);
+  return scope;
 }

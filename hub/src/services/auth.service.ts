@@ -17,7 +17,7 @@ import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError } from '@quire/processors';
-import { authorize, type Principal } from '../auth/policy.ts';
+import { authorize, authorizeTeam, authorizeUser, type Principal } from '../auth/policy.ts';
 import {
   AuditAction,
   Role,
@@ -256,7 +256,7 @@ export class AuthService {
       tokenHash: sha256(token),
       expiresAt: now + this.options.refreshTtlMs,
       ip: meta.ip ?? null,
-      userAgent: meta.userAgent ?? null,
+      userAgent: meta.userAgent?.slice(0, 300) ?? null,
     };
     // Two refreshes racing with one token: one rotates, the other is treated as a replay.
     if (!(await this.store.rotateSession(current.id, next, now))) return this.replayed(current.familyId, current.userId, meta);
@@ -291,8 +291,7 @@ export class AuthService {
     input: { currentPassword: string; newPassword: string },
     meta: RequestMeta = {},
   ): Promise<void> {
-    authorize(principal, null, 'account.changePassword');
-    const me = principal as Extract<Principal, { kind: 'user' }>;
+    const me = authorizeUser(principal, 'account.changePassword');
     const data = parse(changePasswordInput, input);
     const user = await this.store.getUser(me.userId);
     if (!user) throw sessionRevoked();
@@ -313,8 +312,7 @@ export class AuthService {
 
   /** The caller's account and teams, oldest membership first. */
   async me(principal: Principal | null): Promise<{ user: UserRecord; teams: { team: TeamRecord; role: Role }[] }> {
-    authorize(principal, null, 'account.read');
-    const me = principal as Extract<Principal, { kind: 'user' }>;
+    const me = authorizeUser(principal, 'account.read');
     const user = await this.store.getUser(me.userId);
     if (!user) throw sessionRevoked();
     return { user, teams: await this.teamsOf(await this.store.listMembershipsOfUser(user.id)) };
@@ -327,7 +325,7 @@ export class AuthService {
     input: { role: Role; email?: string | null },
     meta: RequestMeta = {},
   ): Promise<{ invitation: InvitationRecord; token: string }> {
-    const scope = authorize(principal, teamId, 'invitation.create')!;
+    const scope = authorizeTeam(principal, teamId, 'invitation.create');
     const data = parse(invitationInput, input);
     const token = secretToken(TokenPrefix.Invitation);
     const invitation = await this.store.insertInvitation({
@@ -355,8 +353,7 @@ export class AuthService {
 
   /** Joins the invitation's team as the signed-in caller. */
   async acceptInvitation(principal: Principal | null, token: string, meta: RequestMeta = {}): Promise<MembershipRecord> {
-    authorize(principal, null, 'invitation.accept');
-    const me = principal as Extract<Principal, { kind: 'user' }>;
+    const me = authorizeUser(principal, 'invitation.accept');
     const invitation = await this.pendingInvitation(token);
     const user = await this.store.getUser(me.userId);
     if (!user) throw sessionRevoked();
@@ -379,7 +376,7 @@ export class AuthService {
 
   /** The team's members with their accounts. */
   async listMembers(principal: Principal | null, teamId: string | null): Promise<{ membership: MembershipRecord; user: UserRecord }[]> {
-    const scope = authorize(principal, teamId, 'member.read')!;
+    const scope = authorizeTeam(principal, teamId, 'member.read');
     const members = await this.store.listMembers(scope);
     const users = await Promise.all(members.map((m) => this.store.getUser(m.userId)));
     return members.flatMap((membership, i) => (users[i] ? [{ membership, user: users[i] }] : []));
@@ -393,7 +390,7 @@ export class AuthService {
     role: Role,
     meta: RequestMeta = {},
   ): Promise<MembershipRecord> {
-    const scope = authorize(principal, teamId, 'member.setRole')!;
+    const scope = authorizeTeam(principal, teamId, 'member.setRole');
     const to = parse(roleInput, role);
     const before = await this.store.getMembership(scope, userId);
     if (!before) throw new NotFoundError(`User ${userId} is not a member of this team`);
@@ -420,7 +417,7 @@ export class AuthService {
    */
   async removeMember(principal: Principal | null, teamId: string | null, userId: string, meta: RequestMeta = {}): Promise<boolean> {
     const self = principal?.kind === 'user' && principal.userId === userId;
-    const scope = authorize(principal, teamId, self ? 'team.leave' : 'member.remove')!;
+    const scope = authorizeTeam(principal, teamId, self ? 'team.leave' : 'member.remove');
     const before = await this.store.getMembership(scope, userId);
     const removed = await this.store.removeMember(scope, userId);
     if (removed) {
@@ -446,7 +443,7 @@ export class AuthService {
     input: { name: string; role?: Role | null },
     meta: RequestMeta = {},
   ): Promise<{ apiKey: ApiKeyRecord; key: string }> {
-    const scope = authorize(principal, teamId, 'apiKey.create')!;
+    const scope = authorizeTeam(principal, teamId, 'apiKey.create');
     const data = parse(apiKeyInput, { name: input.name, role: input.role ?? Role.Editor });
     const key = secretToken(TokenPrefix.ApiKey);
     const apiKey = await this.store.insertApiKey({
@@ -474,12 +471,12 @@ export class AuthService {
 
   /** The team's API keys (never the keys themselves). */
   async listApiKeys(principal: Principal | null, teamId: string | null): Promise<ApiKeyRecord[]> {
-    return this.store.listApiKeys(authorize(principal, teamId, 'apiKey.read')!);
+    return this.store.listApiKeys(authorizeTeam(principal, teamId, 'apiKey.read'));
   }
 
   /** Revokes a team API key; false when the team has no such active key. */
   async revokeApiKey(principal: Principal | null, teamId: string | null, id: string, meta: RequestMeta = {}): Promise<boolean> {
-    const scope = authorize(principal, teamId, 'apiKey.revoke')!;
+    const scope = authorizeTeam(principal, teamId, 'apiKey.revoke');
     const revoked = await this.store.revokeApiKey(scope, id, this.now());
     if (revoked) {
       await this.audit(

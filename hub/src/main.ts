@@ -93,6 +93,16 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       openSignup: config.auth.openSignup,
       firstTeam,
     });
+    // Ended sessions and invitations are deleted at start-up and hourly after.
+    const prune = () =>
+      auth.prune().then(
+        (pruned) => logger.debug(pruned, 'pruned ended sessions and invitations'),
+        (err: unknown) => logger.warn({ err }, 'pruning sessions and invitations failed'),
+      );
+    await prune();
+    const pruning = setInterval(prune, 3_600_000);
+    pruning.unref();
+    shutdown.add('session pruning', async () => clearInterval(pruning), 85);
     if (config.auth.admin) {
       const seeded = await auth.seedOwner(config.auth.admin.email, config.auth.admin.password);
       const messages = {

@@ -369,6 +369,24 @@ describe('AuthService', () => {
     });
   });
 
+  describe('prune', () => {
+    it('deletes sessions and invitations that ended before the retention period, and keeps live ones', async () => {
+      const { session, principal } = await owner();
+      const ended = await auth.signIn({ email: 'owner@example.org', password: PASSWORD });
+      await auth.signOut(null, ended.refreshToken);
+      await auth.createInvitation(principal, FIRST_TEAM.id, { role: Role.Viewer });
+      assert.deepEqual(await auth.prune(), { sessions: 0, invitations: 0 }, 'nothing is old enough yet');
+
+      // A week after the invitation (a day) and the first session (an hour) expired.
+      clock.now += INVITATION_TTL + 7 * 86_400_000 + 1;
+      const fresh = await auth.signIn({ email: 'owner@example.org', password: PASSWORD });
+      assert.deepEqual(await auth.prune(), { sessions: 2, invitations: 1 });
+      await refused(auth.refreshSession(ended.refreshToken), 'UNAUTHENTICATED');
+      await refused(auth.refreshSession(session.refreshToken), 'UNAUTHENTICATED');
+      await auth.refreshSession(fresh.refreshToken);
+    });
+  });
+
   describe('seedOwner', () => {
     it('creates the owner on a fresh install only', async () => {
       assert.equal(await auth.seedOwner('admin@example.org', PASSWORD), 'created');

@@ -546,6 +546,16 @@ export class AuthService {
     return 'created';
   }
 
+  /**
+   * Deletes refresh tokens and invitations that ended more than `retentionMs` ago (default a
+   * week: a replayed token of a recently ended session is still recognised). Each refresh adds
+   * a row, so a long-running install calls this periodically.
+   */
+  async prune(retentionMs = 7 * 86_400_000): Promise<{ sessions: number; invitations: number }> {
+    const before = this.now() - retentionMs;
+    return { sessions: await this.store.pruneSessions(before), invitations: await this.store.pruneInvitations(before) };
+  }
+
   private async authenticateApiKey(key: string, meta: RequestMeta): Promise<Principal> {
     const record = await this.store.findApiKeyByHash(sha256(key));
     if (!record || record.revokedAt !== null) throw new AuthenticationError('Unknown or revoked API key');

@@ -927,6 +927,32 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
       });
     });
 
+    describe('pruning', () => {
+      it('pruneSessions deletes tokens expired or revoked before the cut-off, and nothing else', async ({ store }) => {
+        const user = await store.insertUser(buildUser());
+        const expired = await store.insertSession(buildSession(user.id, { expiresAt: T0 - 1 }));
+        const revoked = await store.insertSession(buildSession(user.id));
+        await store.revokeSessionFamily(revoked.familyId, T0 - 1);
+        const revokedLater = await store.insertSession(buildSession(user.id));
+        await store.revokeSessionFamily(revokedLater.familyId, T0);
+        const live = await store.insertSession(buildSession(user.id));
+        assert.ok((await store.pruneSessions(T0)) >= 2);
+        assert.equal(await store.findSessionByTokenHash(expired.tokenHash), undefined);
+        assert.equal(await store.findSessionByTokenHash(revoked.tokenHash), undefined);
+        assert.ok(await store.findSessionByTokenHash(revokedLater.tokenHash), 'revoked at the cut-off: kept');
+        assert.ok(await store.findSessionByTokenHash(live.tokenHash));
+      });
+
+      it('pruneInvitations deletes invitations expired before the cut-off', async ({ store, a }) => {
+        const owner = await store.insertUser(buildUser());
+        const old = await store.insertInvitation(buildInvitation(a, owner.id, { expiresAt: T0 - 1 }));
+        const current = await store.insertInvitation(buildInvitation(a, owner.id, { expiresAt: T0 }));
+        assert.ok((await store.pruneInvitations(T0)) >= 1);
+        assert.equal(await store.findInvitationByTokenHash(old.tokenHash), undefined);
+        assert.ok(await store.findInvitationByTokenHash(current.tokenHash));
+      });
+    });
+
     describe('invitations', () => {
       it('acceptInvitation adds the member with the invited role, once, and not after expiry', async ({ store, a }, t) => {
         freezeClock(t);

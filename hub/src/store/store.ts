@@ -292,6 +292,8 @@ export interface Store {
   revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number>;
   /** Whether the family has a token that is not revoked. */
   isSessionFamilyActive(familyId: string): Promise<boolean>;
+  /** Deletes tokens that expired, or were revoked, before `before`; answers how many. */
+  pruneSessions(before: number): Promise<number>;
 
   insertInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
   findInvitationByTokenHash(tokenHash: string): Promise<InvitationRecord | undefined>;
@@ -300,6 +302,8 @@ export interface Store {
    * step, if it is still unaccepted and unexpired at `at`; undefined (changing nothing) otherwise.
    */
   acceptInvitation(invitationId: string, userId: string, at: number): Promise<MembershipRecord | undefined>;
+  /** Deletes invitations that expired before `before`, accepted or not; answers how many. */
+  pruneInvitations(before: number): Promise<number>;
 
   insertApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;

@@ -295,6 +295,10 @@ export class SqliteStore implements Store {
     return !!this.db.prepare('SELECT 1 FROM sessions WHERE family_id = ? AND revoked_at IS NULL LIMIT 1').get(familyId);
   }
 
+  async pruneSessions(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM sessions WHERE expires_at < @before OR revoked_at < @before').run({ before }).changes;
+  }
+
   private mustGetSession(id: string): SessionRecord {
     const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new NotFoundError(`Session ${id} not found`);
@@ -331,6 +335,10 @@ export class SqliteStore implements Store {
       return row.team_id;
     })();
     return teamId === undefined ? undefined : this.getMembership({ teamId }, userId);
+  }
+
+  async pruneInvitations(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM invitations WHERE expires_at < ?').run(before).changes;
   }
 
   // --- API keys ----------------------------------------------------------------------------

@@ -98,3 +98,16 @@ describe('accounts over HTTP', () => {
     assert.deepEqual(codes(refreshed), []);
   });
 });
+
+describe('the seeded owner', () => {
+  test('QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD create the owner at start-up', async (t) => {
+    const seeded = await startHub({ env: { QUIRE_ADMIN_EMAIL: 'admin@example.org', QUIRE_ADMIN_PASSWORD: PASSWORD } });
+    t.after(() => seeded.stop());
+    assert.doesNotMatch(seeded.output(), /No account yet/);
+    assert.ok(!seeded.output().includes(PASSWORD), 'the password is never logged');
+    const signIn = await gql(seeded.url, `mutation { signIn(email: "admin@example.org", password: "${PASSWORD}") { accessToken } }`);
+    assert.deepEqual(codes(signIn), []);
+    const me = await gql(seeded.url, `{ me { teams { role team { id } } } }`, {}, bearer(signIn.data.signIn.accessToken));
+    assert.deepEqual(me.data.me.teams, [{ role: 'OWNER', team: { id: 'default' } }]);
+  });
+});

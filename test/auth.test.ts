@@ -32,6 +32,8 @@ describe('accounts over HTTP', () => {
     assert.match(hub.output(), /No account yet/);
     const anonymous = await gql(hub.url, `{ me { user { id } } }`);
     assert.deepEqual(codes(anonymous), ['UNAUTHENTICATED']);
+    // Without an account nobody reads documents: there is no team to read them in.
+    assert.deepEqual(codes(await gql(hub.url, `{ documents(first: 1) { totalCount } }`)), ['UNAUTHENTICATED']);
 
     const res = await gql(hub.url, `mutation($input: SignUpInput!) { signUp(input: $input) { ${TOKENS} } }`, {
       input: { email: 'Owner@Example.org', password: PASSWORD, name: 'Olga Owner' },

@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { FIXTURES, fixturePath, type Fixture } from './fixtures/manifest.ts';
 import { ensureFixtures } from './fixtures/generate.ts';
-import { gql, startHub, upload, waitFor, type HubProcess } from './helpers/hub.ts';
+import { startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 
 const DOCS = [FIXTURES['scanned-invoice.png'], FIXTURES['text-report.pdf'], FIXTURES['scanned-order.pdf']] as Fixture[];
 
@@ -46,8 +46,8 @@ const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, ' ');
 
 before(async () => {
   await ensureFixtures();
-  hub = await startHub();
-  socket = io(hub.url, { transports: ['websocket'] });
+  hub = await startHub({ seedOwner: true });
+  socket = io(hub.url, { transports: ['websocket'], auth: { token: hub.ownerToken } });
   socket.onAny((name, payload) => socketEvents.push({ name, payload }));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
@@ -55,7 +55,12 @@ before(async () => {
   });
   const ack = await socket.emitWithAck('subscribe', { team: true });
   assert.deepEqual(ack, { ok: true });
-  ws = createClient({ url: hub.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, lazy: false });
+  ws = createClient({
+    url: hub.url.replace('http', 'ws') + '/graphql',
+    webSocketImpl: WebSocket,
+    lazy: false,
+    connectionParams: { token: hub.ownerToken },
+  });
 });
 
 after(async () => {
@@ -68,7 +73,7 @@ describe('upload → live progress → processed → search', () => {
   test('uploads are accepted at once and every job is followed live to processed', { timeout: 300_000 }, async () => {
     const followers: Promise<void>[] = [];
     for (const fx of DOCS) {
-      const res = await upload(hub.url, { name: fx.file, data: await readFile(fixturePath(fx.file)) });
+      const res = await hub.upload({ name: fx.file, data: await readFile(fixturePath(fx.file)) });
       assert.equal(res.status, 202, JSON.stringify(res.body));
       ids.set(fx.file, res.body);
       followers.push(
@@ -130,7 +135,7 @@ describe('upload → live progress → processed → search', () => {
     assert.equal(msgs[0].jobProgress.status, 'SUCCEEDED');
     assert.equal(msgs[0].jobProgress.percent, 100);
 
-    const late = io(hub.url, { transports: ['websocket'] });
+    const late = io(hub.url, { transports: ['websocket'], auth: { token: hub.ownerToken } });
     try {
       const ack = await late.emitWithAck('subscribe', { documentId });
       assert.equal(ack.ok, true);
@@ -147,8 +152,7 @@ describe('upload → live progress → processed → search', () => {
   test('results are readable over GraphQL: pages, text, classification and fields', async () => {
     for (const fx of DOCS) {
       const { documentId } = ids.get(fx.file)!;
-      const { data, errors } = await gql(
-        hub.url,
+      const { data, errors } = await hub.gql(
         `query($id: ID!) { document(id: $id) {
           status pageCount chunkCount text mimeType
           pages { number source words { text box { x y w h } confidence } }
@@ -185,7 +189,7 @@ describe('upload → live progress → processed → search', () => {
 
   test('TEXT search finds each document by an exact phrase, with highlights and provenance', async () => {
     for (const fx of DOCS) {
-      const { data, errors } = await gql(hub.url, SEARCH, { q: fx.phrase, mode: 'TEXT' });
+      const { data, errors } = await hub.gql(SEARCH, { q: fx.phrase, mode: 'TEXT' });
       assert.equal(errors, undefined, JSON.stringify(errors));
       const top = data.search[0];
       assert.equal(
@@ -208,7 +212,7 @@ describe('upload → live progress → processed → search', () => {
   for (const mode of ['VECTOR', 'HYBRID'] as const) {
     test(`${mode} search finds each document by a paraphrase sharing no content word`, async () => {
       for (const fx of DOCS) {
-        const { data, errors } = await gql(hub.url, SEARCH, { q: fx.query, mode });
+        const { data, errors } = await hub.gql(SEARCH, { q: fx.query, mode });
         assert.equal(errors, undefined, JSON.stringify(errors));
         const top = data.search[0];
         assert.equal(
@@ -222,34 +226,30 @@ describe('upload → live progress → processed → search', () => {
   }
 
   test('documents are listed with cursor pagination, and deleting one removes it from search', async () => {
-    const first = await gql(hub.url, '{ documents(first: 2) { totalCount pageInfo { endCursor hasNextPage } nodes { id } } }');
+    const first = await hub.gql('{ documents(first: 2) { totalCount pageInfo { endCursor hasNextPage } nodes { id } } }');
     assert.equal(first.data.documents.totalCount, DOCS.length);
     assert.equal(first.data.documents.pageInfo.hasNextPage, true);
-    const rest = await gql(
-      hub.url,
-      'query($after: String) { documents(first: 2, after: $after) { pageInfo { hasNextPage } nodes { id } } }',
-      {
-        after: first.data.documents.pageInfo.endCursor,
-      },
-    );
+    const rest = await hub.gql('query($after: String) { documents(first: 2, after: $after) { pageInfo { hasNextPage } nodes { id } } }', {
+      after: first.data.documents.pageInfo.endCursor,
+    });
     const all = [...first.data.documents.nodes, ...rest.data.documents.nodes].map((n: any) => n.id).sort();
     assert.deepEqual(all, [...ids.values()].map((v) => v.documentId).sort());
 
     const report = FIXTURES['text-report.pdf'];
     const { documentId } = ids.get(report.file)!;
-    const del = await gql(hub.url, 'mutation($id: ID!) { deleteDocument(id: $id) }', { id: documentId });
+    const del = await hub.gql('mutation($id: ID!) { deleteDocument(id: $id) }', { id: documentId });
     assert.equal(del.data.deleteDocument, true);
-    const again = await gql(hub.url, 'mutation($id: ID!) { deleteDocument(id: $id) }', { id: documentId });
+    const again = await hub.gql('mutation($id: ID!) { deleteDocument(id: $id) }', { id: documentId });
     assert.equal(again.data.deleteDocument, false);
-    const gone = await gql(hub.url, SEARCH, { q: report.phrase, mode: 'TEXT' });
+    const gone = await hub.gql(SEARCH, { q: report.phrase, mode: 'TEXT' });
     assert.ok(gone.data.search.every((h: any) => h.document.id !== documentId));
-    const doc = await gql(hub.url, 'query($id: ID!) { document(id: $id) { id } }', { id: documentId });
+    const doc = await hub.gql('query($id: ID!) { document(id: $id) { id } }', { id: documentId });
     assert.equal(doc.data.document, null);
   });
 
   test('reprocessing runs the document again to processed', { timeout: 120_000 }, async () => {
     const { documentId } = ids.get('scanned-order.pdf')!;
-    const res = await gql(hub.url, 'mutation($id: ID!) { reprocessDocument(id: $id) { job { id status } document { status } } }', {
+    const res = await hub.gql('mutation($id: ID!) { reprocessDocument(id: $id) { job { id status } document { status } } }', {
       id: documentId,
     });
     assert.equal(res.errors, undefined, JSON.stringify(res.errors));
@@ -258,7 +258,7 @@ describe('upload → live progress → processed → search', () => {
     const msgs = await subscribeAll(ws, JOB_PROGRESS, { jobId });
     assert.equal(msgs.at(-1).jobProgress.status, 'SUCCEEDED');
     const chunks = await waitFor(
-      async () => (await gql(hub.url, 'query($id: ID!) { document(id: $id) { status chunkCount } }', { id: documentId })).data.document,
+      async () => (await hub.gql('query($id: ID!) { document(id: $id) { status chunkCount } }', { id: documentId })).data.document,
       10_000,
       'document processed',
     );
@@ -266,11 +266,11 @@ describe('upload → live progress → processed → search', () => {
   });
 
   test('GraphQL errors carry extensions.code', async () => {
-    const bad = await gql(hub.url, '{ documents(first: 5000) { totalCount } }');
+    const bad = await hub.gql('{ documents(first: 5000) { totalCount } }');
     assert.equal(bad.errors?.[0]?.extensions?.code, 'BAD_PAGE_SIZE');
-    const missing = await gql(hub.url, 'mutation { reprocessDocument(id: "nope") { job { id } } }');
+    const missing = await hub.gql('mutation { reprocessDocument(id: "nope") { job { id } } }');
     assert.equal(missing.errors?.[0]?.extensions?.code, 'NOT_FOUND');
-    const cursor = await gql(hub.url, '{ documents(first: 5, after: "garbage") { totalCount } }');
+    const cursor = await hub.gql('{ documents(first: 5, after: "garbage") { totalCount } }');
     assert.equal(cursor.errors?.[0]?.extensions?.code, 'BAD_CURSOR');
   });
 });

@@ -8,14 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { FIXTURES, fixturePath } from './fixtures/manifest.ts';
 import { ensureFixtures } from './fixtures/generate.ts';
-import { gql, startHub, upload } from './helpers/hub.ts';
+import { startHub } from './helpers/hub.ts';
 
 test('/healthz answers under 100 ms while a 30-page scanned PDF is processed', { timeout: 600_000 }, async (t) => {
   await ensureFixtures();
-  const hub = await startHub();
+  const hub = await startHub({ seedOwner: true });
   t.after(() => hub.stop());
   const fx = FIXTURES['scanned-30-pages.pdf'];
-  const res = await upload(hub.url, { name: fx.file, data: await readFile(fixturePath(fx.file)) });
+  const res = await hub.upload({ name: fx.file, data: await readFile(fixturePath(fx.file)) });
   assert.equal(res.status, 202);
 
   const latencies: number[] = [];
@@ -32,7 +32,7 @@ test('/healthz answers under 100 ms while a 30-page scanned PDF is processed', {
       assert.equal(health.status, 200);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const { data } = await gql(hub.url, 'query($id: ID!) { document(id: $id) { status job { stage } } }', { id: res.body.documentId });
+    const { data } = await hub.gql('query($id: ID!) { document(id: $id) { status job { stage } } }', { id: res.body.documentId });
     status = data.document.status;
     lastStage = data.document.job?.stage ?? lastStage;
     stages.add(lastStage);
@@ -46,6 +46,6 @@ test('/healthz answers under 100 ms while a 30-page scanned PDF is processed', {
   );
   // Every probe, not a percentile: a stalled event loop shows up as one slow answer.
   assert.ok(latencies.at(-1)! < 100, `slowest /healthz ${latencies.at(-1)!.toFixed(1)} ms`);
-  const { data } = await gql(hub.url, 'query($id: ID!) { document(id: $id) { pageCount } }', { id: res.body.documentId });
+  const { data } = await hub.gql('query($id: ID!) { document(id: $id) { pageCount } }', { id: res.body.documentId });
   assert.equal(data.document.pageCount, 30);
 });

@@ -11,9 +11,20 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The owner a hub started with `seedOwner` has, created from QUIRE_ADMIN_EMAIL/QUIRE_ADMIN_PASSWORD. */
+export const OWNER = Object.freeze({ email: 'owner@example.org', password: 'correct horse battery staple' });
+
 export interface HubProcess {
   url: string;
   dataDir: string;
+  /** With `seedOwner`: the owner's access token, signed in at start (for sockets); null otherwise. */
+  ownerToken: string | null;
+  /** With `seedOwner`: the owner's `authorization` header; empty otherwise. */
+  ownerAuth: Record<string, string>;
+  /** {@link gql} against this hub as the seeded owner (anonymous without one). */
+  gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: any[] }>;
+  /** {@link upload} to this hub as the seeded owner (anonymous without one). */
+  upload(file: { name: string; data: Uint8Array; type?: string }): Promise<{ status: number; body: any }>;
   child: ChildProcess;
   /** Everything the hub wrote to stdout and stderr so far. */
   output(): string;
@@ -31,6 +42,11 @@ export interface StartHubOptions {
   timeoutMs?: number;
   /** Aborting it while the hub starts kills the child and rejects. */
   signal?: AbortSignal;
+  /**
+   * Seed {@link OWNER} (owner of the default team) and sign in as it: document operations need
+   * a principal. Access tokens then last an hour, longer than any test.
+   */
+  seedOwner?: boolean;
 }
 
 export async function startHub(options: StartHubOptions = {}): Promise<HubProcess> {
@@ -43,6 +59,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       LOG_LEVEL: process.env.QUIRE_TEST_LOG_LEVEL ?? 'warn',
+      ...(options.seedOwner ? { QUIRE_ADMIN_EMAIL: OWNER.email, QUIRE_ADMIN_PASSWORD: OWNER.password, AUTH_ACCESS_TTL: '1h' } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,10 +89,12 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
     });
   });
   let url: string;
+  let ownerToken: string | null = null;
   try {
     url = await listening;
+    if (options.seedOwner) ownerToken = await signIn(url, OWNER.email, OWNER.password);
   } catch (err) {
-    // A hub that never listened is not left behind, nor the directory made for it.
+    // A hub that never listened (or whose owner could not sign in) is not left behind, nor its directory.
     child.kill('SIGKILL');
     await exited;
     if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -88,6 +107,10 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
   const handle: HubProcess = {
     url,
     dataDir,
+    ownerToken,
+    ownerAuth: ownerToken ? bearer(ownerToken) : {},
+    gql: (query, variables = {}) => gql(url, query, variables, handle.ownerAuth),
+    upload: (file) => upload(url, file, handle.ownerAuth),
     child,
     output: () => output,
     async kill9() {
@@ -110,11 +133,28 @@ export async function startHub(options: StartHubOptions = {}): Promise<HubProces
   return handle;
 }
 
-/** Uploads a file with a multipart POST; returns status and parsed body. */
-export async function upload(url: string, file: { name: string; data: Uint8Array; type?: string }): Promise<{ status: number; body: any }> {
+/** The `authorization` header carrying an access token or API key. */
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+/** Signs in over GraphQL and answers the access token; throws the errors of a refused sign-in. */
+export async function signIn(url: string, email: string, password: string): Promise<string> {
+  const res = await gql(url, `mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken } }`, {
+    e: email,
+    p: password,
+  });
+  if (res.errors?.length) throw new Error(`sign-in of ${email} failed: ${JSON.stringify(res.errors)}`);
+  return res.data.signIn.accessToken as string;
+}
+
+/** Uploads a file with a multipart POST (with extra headers, e.g. `authorization`); returns status and parsed body. */
+export async function upload(
+  url: string,
+  file: { name: string; data: Uint8Array; type?: string },
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const form = new FormData();
   form.append('file', new Blob([Buffer.from(file.data)], { type: file.type ?? 'application/octet-stream' }), file.name);
-  const res = await fetch(`${url}/api/documents`, { method: 'POST', body: form });
+  const res = await fetch(`${url}/api/documents`, { method: 'POST', body: form, headers });
   return { status: res.status, body: await res.json() };
 }
 

@@ -6,7 +6,8 @@
  */
 import { AppError, AuthenticationError } from '@quire/processors';
 import type { AuthService, RequestMeta } from '../services/auth.service.ts';
-import { chooseTeam, type Principal } from './policy.ts';
+import { ENTRY_POINTS, authorizeTeam, chooseTeam, type EntryPoint, type Principal } from './policy.ts';
+import type { TeamScope } from '../store/store.ts';
 
 /** Header that names the team a request acts in. */
 export const TEAM_HEADER = 'x-quire-team';
@@ -54,4 +55,13 @@ export async function resolveRequestAuth(
 export function principalOf(auth: RequestAuth): Principal | null {
   if (auth.error) throw auth.error;
   return auth.principal;
+}
+
+/**
+ * The team scope a request may use at `entry`, by the policy's row for it: throws the refusal
+ * of a presented token, UNAUTHENTICATED without one, NOT_FOUND for a team the caller is not in
+ * and FORBIDDEN for a role too low.
+ */
+export function teamScopeFor(auth: RequestAuth, entry: EntryPoint): TeamScope {
+  return authorizeTeam(principalOf(auth), auth.teamId, ENTRY_POINTS[entry]);
 }

@@ -48,7 +48,6 @@ describe('account resolvers', () => {
   /** Runs an operation as a caller with this Authorization header; answers data and error codes. */
   async function run(source: string, variables: Record<string, unknown> = {}, authorization?: string, team?: string) {
     const contextValue = {
-      scope: { teamId: 'default' },
       auth: await resolveRequestAuth(auth, { authorization, team, ip: '127.0.0.1' }),
       services: { auth },
     } as unknown as GraphQLContext;

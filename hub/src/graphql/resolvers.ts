@@ -1,6 +1,8 @@
 /**
- * GraphQL resolvers: thin translations between the schema and the services. Every resolver
- * takes its team scope from the context; nothing here decides business rules.
+ * GraphQL resolvers: thin translations between the schema and the services. Every root field
+ * takes its team scope from the policy (`teamScopeFor` with its entry point); fields below the
+ * root read within the team of the record they belong to. Ids of another team are not found,
+ * exactly like ids that do not exist. Nothing here decides business rules.
  */
 import { GraphQLScalarType, Kind } from 'graphql';
 import type {
@@ -17,7 +19,8 @@ import type {
 } from '@quire/graphql';
 import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/processors';
 import { SearchMode, type SearchFilter, type SearchHit } from '@quire/search';
-import type { DocumentFilter, DocumentRecord, JobRecord } from '../store/store.ts';
+import { teamScopeFor } from '../auth/request-auth.ts';
+import type { DocumentFilter, DocumentRecord, JobRecord, TeamScope } from '../store/store.ts';
 import type { LiveEvent } from '../services/live-events.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -75,15 +78,22 @@ function progressFromJob(job: JobRecord) {
   };
 }
 
+/** The team a record belongs to: fields below an authorized root read only within it. */
+const scopeOf = (record: { teamId: string }): TeamScope => ({ teamId: record.teamId });
+
+/** A search hit and the team scope it was found in. */
+type ScopedHit = SearchHit & { scope: TeamScope };
+
 const isTerminal = (status: string) => status === 'succeeded' || status === 'failed';
 
 export const resolvers = {
   DateTime,
 
   Query: {
-    document: (_: unknown, args: QueryDocumentArgs, ctx: GraphQLContext) => ctx.services.documents.get(ctx.scope, args.id),
+    document: (_: unknown, args: QueryDocumentArgs, ctx: GraphQLContext) =>
+      ctx.services.documents.get(teamScopeFor(ctx.auth, 'Query.document'), args.id),
     documents: async (_: unknown, args: QueryDocumentsArgs, ctx: GraphQLContext) => {
-      const page = await ctx.services.documents.list(ctx.scope, {
+      const page = await ctx.services.documents.list(teamScopeFor(ctx.auth, 'Query.documents'), {
         filter: documentFilter(args.filter),
         first: args.first ?? 20,
         after: args.after ?? null,
@@ -95,41 +105,46 @@ export const resolvers = {
         totalCount: page.totalCount,
       };
     },
-    job: (_: unknown, args: QueryJobArgs, ctx: GraphQLContext) => ctx.services.documents.job(ctx.scope, args.id),
-    search: (_: unknown, args: QuerySearchArgs, ctx: GraphQLContext) =>
-      ctx.services.search.search(ctx.scope, {
+    job: (_: unknown, args: QueryJobArgs, ctx: GraphQLContext) => ctx.services.documents.job(teamScopeFor(ctx.auth, 'Query.job'), args.id),
+    search: async (_: unknown, args: QuerySearchArgs, ctx: GraphQLContext): Promise<ScopedHit[]> => {
+      const scope = teamScopeFor(ctx.auth, 'Query.search');
+      const hits = await ctx.services.search.search(scope, {
         query: args.query,
         mode: (args.mode ?? 'HYBRID').toLowerCase() as SearchMode,
         filter: searchFilter(args.filter),
         first: args.first ?? 10,
-      }),
+      });
+      return hits.map((h) => ({ ...h, scope }));
+    },
   },
 
   Mutation: {
     reprocessDocument: (_: unknown, args: MutationReprocessDocumentArgs, ctx: GraphQLContext) =>
-      ctx.services.documents.reprocess(ctx.scope, args.id),
+      ctx.services.documents.reprocess(teamScopeFor(ctx.auth, 'Mutation.reprocessDocument'), args.id),
     deleteDocument: (_: unknown, args: MutationDeleteDocumentArgs, ctx: GraphQLContext) =>
-      ctx.services.documents.delete(ctx.scope, args.id),
+      ctx.services.documents.delete(teamScopeFor(ctx.auth, 'Mutation.deleteDocument'), args.id),
   },
 
   Subscription: {
     jobProgress: {
       subscribe: async function* (_: unknown, args: SubscriptionJobProgressArgs, ctx: GraphQLContext) {
+        // Checked at subscribe time; every event after is filtered by the subscriber's team.
+        const scope = teamScopeFor(ctx.auth, 'Subscription.jobProgress');
         const controller = new AbortController();
         // Listen before reading the current state so that no update falls in between.
         const live = ctx.events.stream(
-          (e) => e.kind === 'progress' && e.event.jobId === args.jobId && e.event.teamId === ctx.scope.teamId,
+          (e) => e.kind === 'progress' && e.event.jobId === args.jobId && e.event.teamId === scope.teamId,
           controller.signal,
         );
         try {
-          const job = await ctx.services.documents.job(ctx.scope, args.jobId);
+          const job = await ctx.services.documents.job(scope, args.jobId);
           if (!job) throw new NotFoundError(`Job ${args.jobId} not found`);
           yield { jobProgress: progressFromJob(job) };
           if (isTerminal(job.status)) return;
           for await (const e of live) {
             if (e.kind !== 'progress') continue;
             const terminal = e.event.stage === 'done' || e.event.stage === 'failed';
-            const current = terminal ? await ctx.services.documents.job(ctx.scope, args.jobId) : undefined;
+            const current = terminal ? await ctx.services.documents.job(scope, args.jobId) : undefined;
             yield {
               jobProgress: {
                 ...e.event,
@@ -146,16 +161,24 @@ export const resolvers = {
     },
     documentEvents: {
       subscribe: async function* (_: unknown, args: SubscriptionDocumentEventsArgs, ctx: GraphQLContext) {
+        const scope = teamScopeFor(ctx.auth, 'Subscription.documentEvents');
         const controller = new AbortController();
         const matches = (e: LiveEvent) =>
-          e.kind === 'document' && e.event.teamId === ctx.scope.teamId && (!args.documentId || e.event.documentId === args.documentId);
+          e.kind === 'document' && e.event.teamId === scope.teamId && (!args.documentId || e.event.documentId === args.documentId);
         try {
           if (args.documentId) {
             // A late subscriber to one document first receives its current state.
-            const doc = await ctx.services.documents.get(ctx.scope, args.documentId);
+            const doc = await ctx.services.documents.get(scope, args.documentId);
             if (doc)
               yield {
-                documentEvents: { documentId: doc.id, jobId: doc.jobId, status: upper(doc.status), error: doc.error, at: doc.updatedAt },
+                documentEvents: {
+                  teamId: doc.teamId,
+                  documentId: doc.id,
+                  jobId: doc.jobId,
+                  status: upper(doc.status),
+                  error: doc.error,
+                  at: doc.updatedAt,
+                },
               };
           }
           for await (const e of ctx.events.stream(matches, controller.signal)) {
@@ -171,12 +194,12 @@ export const resolvers = {
 
   Document: {
     status: (d: DocumentRecord) => upper(d.status),
-    job: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.job(ctx.scope, d.jobId),
+    job: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.job(scopeOf(d), d.jobId),
     pages: async (d: DocumentRecord, _: unknown, ctx: GraphQLContext) =>
-      (await ctx.services.documents.pages(ctx.scope, d.id)).map((p) => ({ ...p, number: p.page })),
-    chunks: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.chunks(ctx.scope, d.id),
+      (await ctx.services.documents.pages(scopeOf(d), d.id)).map((p) => ({ ...p, number: p.page })),
+    chunks: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.chunks(scopeOf(d), d.id),
     text: async (d: DocumentRecord, _: unknown, ctx: GraphQLContext) =>
-      (await ctx.services.documents.pages(ctx.scope, d.id)).map((p) => p.text).join('\f'),
+      (await ctx.services.documents.pages(scopeOf(d), d.id)).map((p) => p.text).join('\f'),
   },
 
   Job: {
@@ -184,12 +207,12 @@ export const resolvers = {
   },
 
   DocumentEvent: {
-    document: (e: { documentId: string; status: string }, _: unknown, ctx: GraphQLContext) =>
-      e.status === 'DELETED' ? null : ctx.services.documents.get(ctx.scope, e.documentId),
+    document: (e: { teamId: string; documentId: string; status: string }, _: unknown, ctx: GraphQLContext) =>
+      e.status === 'DELETED' ? null : ctx.services.documents.get(scopeOf(e), e.documentId),
   },
 
   SearchHit: {
-    document: (h: SearchHit, _: unknown, ctx: GraphQLContext) => ctx.services.documents.mustGet(ctx.scope, h.documentId),
+    document: (h: ScopedHit, _: unknown, ctx: GraphQLContext) => ctx.services.documents.mustGet(h.scope, h.documentId),
     chunkOrdinal: (h: SearchHit) => h.ordinal,
   },
 };

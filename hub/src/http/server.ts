@@ -90,7 +90,6 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     schema: buildSchema(),
     contextForSocket: async (params, address) =>
       context(
-        await deps.resolveScope({ params }),
         await resolveRequestAuth(deps.services.auth, {
           authorization: stringParam(params?.authorization) ?? stringParam(params?.token),
           team: stringParam(params?.team),
@@ -99,8 +98,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
       ),
     logger: logger.child({ component: 'graphql' }),
   });
-  const context = (scope: TeamScope, auth: RequestAuth): GraphQLContext => ({
-    scope,
+  const context = (auth: RequestAuth): GraphQLContext => ({
     auth,
     services: { documents: deps.services.documents, search: deps.services.search, auth: deps.services.auth },
     events: deps.events,
@@ -108,7 +106,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
-    expressMiddleware(graphql.apollo, { context: async ({ req }) => context(scopeOf(req), authOf(req)) }),
+    expressMiddleware(graphql.apollo, { context: async ({ req }) => context(authOf(req)) }),
   );
 
   app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h' }));

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gql, startHub, type HubProcess } from './helpers/hub.ts';
+import { gql, startHub, upload, type HubProcess } from './helpers/hub.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const TOKENS = 'accessToken refreshToken accessTokenExpiresAt user { id email }';
@@ -34,6 +34,9 @@ describe('accounts over HTTP', () => {
     assert.deepEqual(codes(anonymous), ['UNAUTHENTICATED']);
     // Without an account nobody reads documents: there is no team to read them in.
     assert.deepEqual(codes(await gql(hub.url, `{ documents(first: 1) { totalCount } }`)), ['UNAUTHENTICATED']);
+    const anonymousUpload = await upload(hub.url, { name: 'notes.txt', data: new TextEncoder().encode('no account, no upload') });
+    assert.equal(anonymousUpload.status, 401);
+    assert.equal(anonymousUpload.body.error.code, 'UNAUTHENTICATED');
 
     const res = await gql(hub.url, `mutation($input: SignUpInput!) { signUp(input: $input) { ${TOKENS} } }`, {
       input: { email: 'Owner@Example.org', password: PASSWORD, name: 'Olga Owner' },

@@ -35,8 +35,8 @@ import { SqliteStore } from './store/sqlite/store.sqlite.ts';
 import type { TeamScope } from './store/store.ts';
 
 /**
- * The team every document request belongs to until the routes require a principal. The
- * install's first account owns it, so documents uploaded before accounts stay with its owner.
+ * The install's first team, owned by its first account; documents uploaded before accounts
+ * existed belong to it. In-process callers such as `quire eval` act in it directly.
  */
 export const DEFAULT_TEAM: TeamScope = Object.freeze({ teamId: 'default' });
 
@@ -183,7 +183,6 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         maxUploadBytes: config.limits.uploadMaxBytes,
         services: { ingest, documents, search, auth },
         events,
-        resolveScope: async () => DEFAULT_TEAM,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
         metrics,
         webDir: config.ui.dir,

@@ -1,6 +1,8 @@
 /**
  * `POST /api/documents`: a multipart upload (file field `file`) streamed straight into the
- * ingest service. The router only parses the transport; every rule lives in the service.
+ * ingest service, in the team the policy grants the caller (`scopeOf`, which throws a
+ * refusal before any byte is read). The router only parses the transport; every rule lives
+ * in the policy and the service.
  */
 import busboy from 'busboy';
 import { Router, type Request } from 'express';
@@ -8,17 +10,35 @@ import { AppError, PayloadTooLargeError, ValidationError } from '@quire/processo
 import type { IngestService, UploadAccepted } from '../services/ingest.service.ts';
 import type { TeamScope } from '../store/store.ts';
 
-export function documentsRouter(deps: { ingest: IngestService; maxUploadBytes: number; scopeOf: (req: Request) => TeamScope }): Router {
+/** The largest body still read and discarded after a refusal, to keep the answer intact. */
+const REFUSED_BODY_DRAIN_BYTES = 64 * 1024;
+
+export function documentsRouter(deps: {
+  ingest: IngestService;
+  maxUploadBytes: number;
+  /** The team the caller may upload to; throws when the caller may not upload. */
+  scopeOf: (req: Request) => TeamScope;
+}): Router {
   const router = Router();
 
   router.post('/api/documents', async (req, res, next) => {
+    let scope: TeamScope;
+    try {
+      scope = deps.scopeOf(req);
+    } catch (err) {
+      // Refused before a byte is read: a small body is discarded so that the answer arrives
+      // whole (closing on unread bytes resets the connection); a larger one is not read at all.
+      if (!(Number(req.headers['content-length']) <= REFUSED_BODY_DRAIN_BYTES)) res.setHeader('Connection', 'close');
+      next(err);
+      return;
+    }
     try {
       const declared = Number(req.headers['content-length']);
       // A body larger than the limit plus room for multipart headers can be refused at once.
       if (Number.isFinite(declared) && declared > deps.maxUploadBytes + 64 * 1024) {
         throw new PayloadTooLargeError(`The upload exceeds the limit of ${deps.maxUploadBytes} bytes`);
       }
-      const accepted = await receive(req, deps.ingest, deps.scopeOf(req), deps.maxUploadBytes);
+      const accepted = await receive(req, deps.ingest, scope, deps.maxUploadBytes);
       res.status(accepted.duplicateOf ? 200 : 202).json(accepted);
     } catch (err) {
       // Stop reading a body we will not use, but let the response go out first.

@@ -9,7 +9,7 @@ import express, { type Request } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { TEAM_HEADER, resolveRequestAuth, type RequestAuth } from '../auth/request-auth.ts';
+import { TEAM_HEADER, resolveRequestAuth, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
 import { startSocketServer } from '../realtime/socket.ts';
@@ -18,7 +18,6 @@ import type { DocumentService } from '../services/document.service.ts';
 import type { IngestService } from '../services/ingest.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
 import type { SearchService } from '../services/search.service.ts';
-import type { TeamScope } from '../store/store.ts';
 import { documentsRouter } from './documents.router.ts';
 import { errorMiddleware } from './errors.ts';
 import { healthRouter, type ReadinessCheck } from './health.router.ts';
@@ -29,8 +28,6 @@ export interface HttpDeps {
   maxUploadBytes: number;
   services: { ingest: IngestService; documents: DocumentService; search: SearchService; auth: AuthService };
   events: LiveEvents;
-  /** The caller's team: the default team until accounts exist. */
-  resolveScope: (credentials: { authorization?: string; params?: Record<string, unknown> }) => Promise<TeamScope>;
   readiness: ReadinessCheck[];
   /** Built UI served at `/`. */
   webDir: string;
@@ -59,19 +56,17 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     next();
   });
 
-  type Resolved = Request & { scope: TeamScope; auth: RequestAuth };
-  const scopeOf = (req: Request) => (req as Resolved).scope;
+  type Resolved = Request & { auth: RequestAuth };
   const authOf = (req: Request) => (req as Resolved).auth;
   app.use(async (req, _res, next) => {
     try {
-      // The caller is worked out for every request; document routes do not require one yet.
+      // The caller is worked out for every request; each route asks the policy what it may do.
       (req as Resolved).auth = await resolveRequestAuth(deps.services.auth, {
         authorization: req.headers.authorization,
         team: header(req.headers[TEAM_HEADER]),
         ip: req.ip,
         userAgent: req.headers['user-agent'],
       });
-      (req as Resolved).scope = await deps.resolveScope({ authorization: req.headers.authorization });
       next();
     } catch (err) {
       next(err);
@@ -83,7 +78,13 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     res.setHeader('content-type', deps.metrics.contentType);
     res.send(await deps.metrics.metrics());
   });
-  app.use(documentsRouter({ ingest: deps.services.ingest, maxUploadBytes: deps.maxUploadBytes, scopeOf }));
+  app.use(
+    documentsRouter({
+      ingest: deps.services.ingest,
+      maxUploadBytes: deps.maxUploadBytes,
+      scopeOf: (req) => teamScopeFor(authOf(req), 'POST /api/documents'),
+    }),
+  );
 
   const graphql: GraphQLEndpoints = await startGraphQL({
     httpServer: server,
@@ -124,7 +125,6 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     httpServer: server,
     events: deps.events,
     documents: deps.services.documents,
-    scopeForHandshake: (auth) => deps.resolveScope({ params: auth }),
     authForHandshake: (auth, address) =>
       resolveRequestAuth(deps.services.auth, {
         authorization: stringParam(auth.token) ?? stringParam(auth.authorization),

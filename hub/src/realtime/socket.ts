@@ -5,6 +5,9 @@
  *
  * Client → server: `subscribe` / `unsubscribe` with `{ team: true }` or `{ documentId }`,
  * answered by an acknowledgement `{ ok: true, state }` or `{ ok: false, error: { code, message } }`.
+ * The handshake's `auth` (`{ token, team }`) names the caller; every `subscribe` asks the
+ * policy (`socket.io subscribe`) for the team it may watch, so a document of another team is
+ * refused exactly like one that does not exist.
  * Server → client: `job:progress` (ProgressEvent) and `document:changed` (DocumentEvent).
  */
 import type { Server as HttpServer } from 'node:http';
@@ -12,10 +15,9 @@ import { Server, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError, NotFoundError, ValidationError } from '@quire/processors';
-import type { RequestAuth } from '../auth/request-auth.ts';
+import { teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
-import type { TeamScope } from '../store/store.ts';
 
 const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
 
@@ -28,7 +30,6 @@ export function startSocketServer(deps: {
   httpServer: HttpServer;
   events: LiveEvents;
   documents: DocumentService;
-  scopeForHandshake: (auth: Record<string, unknown>) => Promise<TeamScope>;
   /** The caller of a connection, from the handshake's `auth` (`{ token, team }`). */
   authForHandshake: (auth: Record<string, unknown>, address: string) => Promise<RequestAuth>;
   logger: Logger;
@@ -38,10 +39,10 @@ export function startSocketServer(deps: {
 
   io.use((socket, next) => {
     const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    Promise.all([deps.scopeForHandshake(handshake), deps.authForHandshake(handshake, socket.handshake.address)])
-      .then(([scope, auth]) => {
-        socket.data.scope = scope;
-        // Carried for the checks on room joins and messages; not required yet.
+    // A connection without a (valid) token is let in; its joins answer the refusal.
+    deps
+      .authForHandshake(handshake, socket.handshake.address)
+      .then((auth) => {
         socket.data.auth = auth;
         next();
       })
@@ -49,10 +50,11 @@ export function startSocketServer(deps: {
   });
 
   io.on('connection', (socket: Socket) => {
-    const scope = socket.data.scope as TeamScope;
+    const auth = socket.data.auth as RequestAuth;
     socket.on('subscribe', (raw: unknown, ack?: Ack) =>
       answer(ack, async () => {
         const req = parse(raw);
+        const scope = teamScopeFor(auth, 'socket.io subscribe');
         if ('team' in req) {
           await socket.join(teamRoom(scope.teamId));
           return undefined;
@@ -68,7 +70,8 @@ export function startSocketServer(deps: {
     socket.on('unsubscribe', (raw: unknown, ack?: Ack) =>
       answer(ack, async () => {
         const req = parse(raw);
-        await socket.leave('team' in req ? teamRoom(scope.teamId) : documentRoom(scope.teamId, req.documentId));
+        // Leaving needs no check: a socket is only ever in rooms of the team it was granted.
+        if (auth.teamId) await socket.leave('team' in req ? teamRoom(auth.teamId) : documentRoom(auth.teamId, req.documentId));
         return undefined;
       }),
     );

@@ -25,7 +25,10 @@ export function buildSchema(): GraphQLSchema {
 
 /** Translates any error raised while executing an operation into its public shape. */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  let original = unwrapResolverError(error);
+  // graphql-ws wraps what a subscription's stream throws in a GraphQLError without a path,
+  // which unwrapResolverError leaves as it is: a refused subscription keeps its code too.
+  if (original instanceof GraphQLError && original.originalError instanceof AppError) original = original.originalError;
   if (original instanceof AppError) {
     return {
       ...formatted,

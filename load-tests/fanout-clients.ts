@@ -21,6 +21,8 @@ export interface ConnectRequest {
   count: number;
   /** The document whose room every Socket.IO client joins. */
   documentId?: string;
+  /** The access token Socket.IO clients present; joining a room needs one. */
+  token?: string;
 }
 
 /** What this process tells the parent. */
@@ -50,8 +52,8 @@ function onBroadcast(seq: number): void {
   send({ type: 'received', seq, atMs });
 }
 
-async function openSocketIo(url: string, documentId: string): Promise<Socket> {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+async function openSocketIo(url: string, documentId: string, token: string | undefined): Promise<Socket> {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: token ? { token } : {} });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (err) => reject(err));
@@ -80,7 +82,7 @@ async function connect(request: ConnectRequest): Promise<() => void> {
     const batch = Math.min(CONNECT_BATCH, request.count - start);
     await Promise.all(
       Array.from({ length: batch }, async () => {
-        if (request.kind === 'socket.io') sockets.push(await openSocketIo(request.url, request.documentId!));
+        if (request.kind === 'socket.io') sockets.push(await openSocketIo(request.url, request.documentId!, request.token));
         else plain.push(await openWs(request.url));
       }),
     );

@@ -59,7 +59,7 @@ import {
 import type { ProgressEvent } from '../processors/src/index.ts';
 import { ensureFixtures } from '../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
-import { repoRoot, upload, waitFor } from '../test/helpers/hub.ts';
+import { OWNER, bearer, repoRoot, signIn, upload, waitFor } from '../test/helpers/hub.ts';
 import type { ClientsMessage, ConnectRequest } from './fanout-clients.ts';
 
 const { values: args } = parseArgs({
@@ -221,15 +221,23 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       MODELS_DIR: process.env.MODELS_DIR ?? join(repoRoot, '.models'),
       LOG_LEVEL: process.env.QUIRE_TEST_LOG_LEVEL ?? 'warn',
+      // Documents and their rooms need an account: the owner is seeded, then signs in.
+      QUIRE_ADMIN_EMAIL: OWNER.email,
+      QUIRE_ADMIN_PASSWORD: OWNER.password,
     });
     console.error('starting the hub…');
     // Logs go to stderr: stdout carries only the table and the closing JSON line.
     const quire: QuireHandle = await startQuire(config, pino({ level: config.log.level }, pino.destination(2)));
     cleanups.push(() => quire.close());
     const url = quire.url!;
+    const token = await signIn(url, OWNER.email, OWNER.password);
 
     const notes = FIXTURES['notes.txt'];
-    const { status, body } = await upload(url, { name: notes.file, data: await readFile(fixturePath(notes.file)), type: notes.mime });
+    const { status, body } = await upload(
+      url,
+      { name: notes.file, data: await readFile(fixturePath(notes.file)), type: notes.mime },
+      bearer(token),
+    );
     if (status >= 300) throw new Error(`upload of ${notes.file} answered ${status}: ${JSON.stringify(body)}`);
     const documentId: string = body.documentId;
     await waitFor(
@@ -271,7 +279,7 @@ async function main(): Promise<void> {
     const results: { size: number; quire: SideResult; ws: SideResult; ratios: { p50: number; p99: number } }[] = [];
     for (const size of SIZES) {
       console.error(`${size} clients: connecting…`);
-      const quireClients = await ClientsProcess.start({ type: 'connect', kind: 'socket.io', url, count: size, documentId });
+      const quireClients = await ClientsProcess.start({ type: 'connect', kind: 'socket.io', url, count: size, documentId, token });
       cleanups.push(() => quireClients.close());
       const wsClients = await ClientsProcess.start({ type: 'connect', kind: 'ws', url: wsUrl, count: size });
       cleanups.push(() => wsClients.close());

@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { describeMachine, formatTable, jsonLine, measureRoundFigures, type RoundSummary } from '../hub/src/eval/report.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
-import { gql, repoRoot, startHub, upload, waitFor, type HubProcess } from '../test/helpers/hub.ts';
+import { repoRoot, startHub, waitFor, type HubProcess } from '../test/helpers/hub.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,6 +71,8 @@ interface Target {
   name: string;
   url: string;
   body: string;
+  /** Extra request headers (the hub's bearer token). */
+  headers?: Record<string, string>;
   /** Size of one response body, in bytes. */
   responseBytes: number;
 }
@@ -88,7 +90,7 @@ async function drive(target: Target, seconds: number): Promise<Run> {
   const result = await autocannon({
     url: target.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...target.headers },
     body: target.body,
     connections: CONNECTIONS,
     duration: seconds,
@@ -152,7 +154,7 @@ async function startBare(payloads: Record<string, unknown>): Promise<{ url: stri
 async function prepareHub(hub: HubProcess): Promise<{ reportId: string }> {
   const ids = new Map<string, string>();
   for (const fixture of UPLOADS) {
-    const { status, body } = await upload(hub.url, {
+    const { status, body } = await hub.upload({
       name: fixture.file,
       data: await readFile(fixturePath(fixture.file)),
       type: fixture.mime ?? undefined,
@@ -163,7 +165,7 @@ async function prepareHub(hub: HubProcess): Promise<{ reportId: string }> {
   for (const [file, id] of ids) {
     await waitFor(
       async () => {
-        const { data } = await gql(hub.url, 'query($id: ID!) { document(id: $id) { status } }', { id });
+        const { data } = await hub.gql('query($id: ID!) { document(id: $id) { status } }', { id });
         if (data?.document?.status === 'FAILED') throw new Error(`${file} failed to process`);
         return data?.document?.status === 'PROCESSED';
       },
@@ -175,8 +177,13 @@ async function prepareHub(hub: HubProcess): Promise<{ reportId: string }> {
 }
 
 /** Runs a GraphQL operation once, refusing errors and empty answers, and returns the whole response. */
-async function answerOf(url: string, query: string, variables: Record<string, unknown>, empty: (data: any) => boolean): Promise<unknown> {
-  const response = await gql(url, query, variables);
+async function answerOf(
+  hub: HubProcess,
+  query: string,
+  variables: Record<string, unknown>,
+  empty: (data: any) => boolean,
+): Promise<unknown> {
+  const response = await hub.gql(query, variables);
   if (response.errors) throw new Error(`GraphQL errors: ${JSON.stringify(response.errors)}`);
   if (empty(response.data)) throw new Error(`empty answer to ${query.slice(0, 40)}…`);
   return response;
@@ -202,14 +209,14 @@ async function main(): Promise<void> {
     console.error('starting the hub…');
     const dataDir = await mkdtemp(join(tmpdir(), 'quire-graphql-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const hub = await startHub({ dataDir, signal: interrupt.signal });
+    const hub = await startHub({ dataDir, signal: interrupt.signal, seedOwner: true });
     cleanups.push(() => hub.stop());
     const { reportId } = await prepareHub(hub);
 
     const documentVariables = { id: reportId };
     const searchVariables = { q: REPORT.query, mode: SEARCH_MODE };
-    const documentAnswer = await answerOf(hub.url, DOCUMENT_QUERY, documentVariables, (d) => !d?.document?.chunks?.length);
-    const searchAnswer = await answerOf(hub.url, SEARCH_QUERY, searchVariables, (d) => !d?.search?.length);
+    const documentAnswer = await answerOf(hub, DOCUMENT_QUERY, documentVariables, (d) => !d?.document?.chunks?.length);
+    const searchAnswer = await answerOf(hub, SEARCH_QUERY, searchVariables, (d) => !d?.search?.length);
 
     const bare = await startBare({ document: documentAnswer, search: searchAnswer });
     cleanups.push(() => bare.stop());
@@ -218,9 +225,21 @@ async function main(): Promise<void> {
     const documentBody = JSON.stringify({ query: DOCUMENT_QUERY, variables: documentVariables });
     const searchBody = JSON.stringify({ query: SEARCH_QUERY, variables: searchVariables });
     const targets: Target[] = [
-      { name: 'quire document(id)', url: `${hub.url}/graphql`, body: documentBody, responseBytes: bytes(documentAnswer) },
+      {
+        name: 'quire document(id)',
+        url: `${hub.url}/graphql`,
+        body: documentBody,
+        headers: hub.ownerAuth,
+        responseBytes: bytes(documentAnswer),
+      },
       { name: 'bare, document size', url: `${bare.url}/document`, body: documentBody, responseBytes: bytes(documentAnswer) },
-      { name: `quire search ${SEARCH_MODE}`, url: `${hub.url}/graphql`, body: searchBody, responseBytes: bytes(searchAnswer) },
+      {
+        name: `quire search ${SEARCH_MODE}`,
+        url: `${hub.url}/graphql`,
+        body: searchBody,
+        headers: hub.ownerAuth,
+        responseBytes: bytes(searchAnswer),
+      },
       { name: 'bare, search size', url: `${bare.url}/search`, body: searchBody, responseBytes: bytes(searchAnswer) },
     ];
 

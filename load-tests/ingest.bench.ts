@@ -62,7 +62,7 @@ import {
   type RoundSummary,
 } from '../hub/src/eval/report.ts';
 import { Stage, type ProgressEvent } from '../processors/src/protocol.ts';
-import { gql, scrapeMetrics, startHub, upload, type HubProcess } from '../test/helpers/hub.ts';
+import { scrapeMetrics, startHub, type HubProcess } from '../test/helpers/hub.ts';
 import { buildMix, DocKind, parseWeights, type BenchDocument } from './ingest-mix.ts';
 
 const { values: args } = parseArgs({
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
 /** One round on a fresh hub; every document processed or failed (or the time is up). */
 async function runRound(docs: BenchDocument[]): Promise<RoundResult> {
   const t0 = performance.now();
-  const pending = startHub({ env: hubEnv, signal: aborter.signal });
+  const pending = startHub({ env: hubEnv, signal: aborter.signal, seedOwner: true });
   starting = pending;
   const hub = await pending;
   starting = undefined;
@@ -250,7 +250,7 @@ async function measure(hub: HubProcess, docs: BenchDocument[], hubStartMs: numbe
     timelines.set(documentId, list);
   };
 
-  const socket: Socket = io(hub.url, { transports: ['websocket'] });
+  const socket: Socket = io(hub.url, { transports: ['websocket'], auth: { token: hub.ownerToken } });
   cleanups.push(async () => void socket.disconnect());
   socket.on('job:progress', (p: ProgressEvent) => {
     // The last report of a run says 100 % in its final stage; what follows is the hub's.
@@ -293,7 +293,7 @@ async function measure(hub: HubProcess, docs: BenchDocument[], hubStartMs: numbe
     while (next < docs.length && !aborter.signal.aborted) {
       const doc = docs[next++]!;
       const t = performance.now();
-      const res = await upload(hub.url, doc).catch((err: Error) => ({
+      const res = await hub.upload(doc).catch((err: Error) => ({
         status: 0,
         body: { error: { code: 'NETWORK', message: err.message } },
       }));
@@ -329,7 +329,7 @@ async function measure(hub: HubProcess, docs: BenchDocument[], hubStartMs: numbe
     // Should the socket drop, GraphQL tells what it would have.
     if (!socket.connected) {
       for (const t of open()) {
-        const { data } = await gql(hub.url, DOCUMENT_QUERY, { id: t.documentId });
+        const { data } = await hub.gql(DOCUMENT_QUERY, { id: t.documentId });
         const status = String(data?.document?.status ?? '').toLowerCase();
         if (status === 'processed' || status === 'failed') finals.set(t.documentId, Date.now());
       }
@@ -347,7 +347,7 @@ async function measure(hub: HubProcess, docs: BenchDocument[], hubStartMs: numbe
   let retried = 0;
   const perDoc: { kind: string; pages: number; phases: Partial<Record<Phase, number>> }[] = [];
   for (const t of tracked) {
-    const { data } = await gql(hub.url, DOCUMENT_QUERY, { id: t.documentId });
+    const { data } = await hub.gql(DOCUMENT_QUERY, { id: t.documentId });
     const d = data?.document;
     if ((d?.job?.attempts ?? 1) > 1) retried += 1;
     if (!finals.has(t.documentId)) {

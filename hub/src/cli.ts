@@ -42,9 +42,10 @@ async function main(argv: string[]): Promise<number> {
       const firstAccount = (await quire.services.auth.hasUsers())
         ? ''
         : `  No account yet: the first to sign up owns the install (mutation signUp at ${quire.url}/graphql),\n` +
-          `  or set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD to create the owner at start-up.\n`;
+          `  or set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD to create the owner at start-up.\n` +
+          `  Uploads, documents and search need its access token.\n`;
       process.stderr.write(
-        `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -F file=@invoice.pdf ${quire.url}/api/documents\n${firstAccount}\n`,
+        `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -H "Authorization: Bearer $TOKEN" -F file=@invoice.pdf ${quire.url}/api/documents\n${firstAccount}\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

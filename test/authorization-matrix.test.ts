@@ -1,8 +1,8 @@
 /**
  * The authorization matrix, against a real hub process: every entry point of the policy
- * (ENTRY_POINTS: each GraphQL root field, the upload route, the Socket.IO `subscribe`) tried
- * by an owner, an editor, a viewer, a member of another team naming this team, and a caller
- * without a token. The expected answer of each cell is generated from POLICY, and an entry
+ * (ENTRY_POINTS: each GraphQL root field, the upload and download routes, the Socket.IO
+ * `subscribe`) tried by an owner, an editor, a viewer, an editor API key, a viewer API key, a
+ * member of another team naming this team, and a caller without a token. The expected answer of each cell is generated from POLICY, and an entry
  * point without a probe fails the test, so a new operation cannot be forgotten.
  *
  * Then the cross-team probes: a member of another team, acting in its own team, finds
@@ -27,6 +27,8 @@ interface Caller {
   name: string;
   /** The role in team A; undefined for the member of another team and for no token. */
   role?: Role;
+  /** An API key rather than a signed-in person. */
+  apiKey?: boolean;
   token: string | null;
   /** The team the caller names (the member of another team names team A). */
   team?: string;
@@ -52,6 +54,12 @@ async function invite(role: 'EDITOR' | 'VIEWER'): Promise<string> {
   return res.data.createInvitation.token;
 }
 
+async function apiKey(role: 'EDITOR' | 'VIEWER'): Promise<string> {
+  const res = await hub.gql(`mutation($role: Role!) { createApiKey(name: "matrix", role: $role) { key } }`, { role });
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  return res.data.createApiKey.key;
+}
+
 before(async () => {
   hub = await startHub({ seedOwner: true, env: { OPEN_SIGNUP: 'true' } });
   const editor = await mustSignUp('editor@example.org', await invite('EDITOR'));
@@ -63,6 +71,8 @@ before(async () => {
     { name: 'owner', role: 'owner', token: hub.ownerToken },
     { name: 'editor', role: 'editor', token: editor.token },
     { name: 'viewer', role: 'viewer', token: viewer.token },
+    { name: 'editor API key', role: 'editor', apiKey: true, token: await apiKey('EDITOR') },
+    { name: 'viewer API key', role: 'viewer', apiKey: true, token: await apiKey('VIEWER') },
     { name: 'member of another team', token: outsider.token, team: TEAM_A },
     { name: 'no token', token: null },
   );
@@ -149,6 +159,7 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
   'Query.me': (c) => graphqlCode(c, `{ me { user { id } } }`),
   'Query.members': (c) => graphqlCode(c, `{ members { role } }`),
   'Query.apiKeys': (c) => graphqlCode(c, `{ apiKeys { id } }`),
+  'Query.auditLog': (c) => graphqlCode(c, `{ auditLog(first: 5) { action } }`),
   'Query.document': (c) => graphqlCode(c, `query($id: ID!) { document(id: $id) { id text } }`, { id: fixture.documentId }),
   'Query.documents': (c) => graphqlCode(c, `{ documents(first: 5) { totalCount nodes { id } } }`),
   'Query.job': (c) => graphqlCode(c, `query($id: ID!) { job(id: $id) { id status } }`, { id: fixture.jobId }),
@@ -194,6 +205,10 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
     );
     return res.status < 300 ? undefined : res.body.error?.code;
   },
+  'GET /api/documents/:id/file': async (c) => {
+    const res = await fetch(`${hub.url}/api/documents/${fixture.documentId}/file`, { headers: headersOf(c) });
+    return res.ok ? (await res.arrayBuffer(), undefined) : (await res.json()).error?.code;
+  },
   'socket.io subscribe': (c) => socketCode(c, { documentId: fixture.documentId }),
 };
 
@@ -205,7 +220,7 @@ function expected(c: Caller, entry: EntryPoint): Outcome {
   const access = POLICY[ENTRY_POINTS[entry]];
   if (access === Access.Public) return 'allowed';
   if (!c.token) return 'UNAUTHENTICATED';
-  if (access === Access.User) return 'allowed';
+  if (access === Access.User) return c.apiKey ? 'FORBIDDEN' : 'allowed';
   if (!c.role) return 'NOT_FOUND';
   return ROLE_RANK[c.role] >= ROLE_RANK[access] ? 'allowed' : 'FORBIDDEN';
 }

@@ -69,6 +69,20 @@ const envSchema = z
       .default('quire'),
     /** Largest accepted upload. Default 100mb. */
     UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
+    /** Largest GraphQL request body, graphql-ws message and Socket.IO message. Default 1mb. */
+    REQUEST_BODY_MAX_BYTES: bytes.default(1024 * 1024),
+    /** Failed sign-ins per account within SIGNIN_LIMIT_WINDOW before it is refused for the rest of it. Default 10. */
+    SIGNIN_FAILURES_PER_ACCOUNT: int(1, 1_000_000).default(10),
+    /** Failed sign-ins per client address within SIGNIN_LIMIT_WINDOW. Default 50. */
+    SIGNIN_FAILURES_PER_ADDRESS: int(1, 1_000_000).default(50),
+    /** The window of the sign-in limits. Default 15m. */
+    SIGNIN_LIMIT_WINDOW: duration.default(15 * 60_000),
+    /** Uploads per team per minute (people and API keys together). Default 600. */
+    UPLOADS_PER_TEAM_PER_MINUTE: int(1, 1_000_000).default(600),
+    /** Deepest GraphQL selection accepted. Default 10. */
+    GRAPHQL_MAX_DEPTH: int(2, 100).default(10),
+    /** Highest estimated GraphQL cost accepted (a field costs 1, lists multiply by their size). Default 5000. */
+    GRAPHQL_MAX_COST: int(10, 10_000_000).default(5000),
     /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
     PROCESSOR_WORKERS: int(1, 64).default(1),
     /** tesseract.js workers per pipeline worker. Default 1. */
@@ -134,7 +148,13 @@ export interface Config {
     readonly retryBaseMs: number;
     readonly maxPages: number;
   };
-  readonly limits: { readonly uploadMaxBytes: number };
+  readonly limits: {
+    readonly uploadMaxBytes: number;
+    readonly requestBodyMaxBytes: number;
+    readonly signIn: { readonly failuresPerAccount: number; readonly failuresPerAddress: number; readonly windowMs: number };
+    readonly uploadsPerTeamPerMinute: number;
+    readonly graphql: { readonly maxDepth: number; readonly maxCost: number };
+  };
   readonly auth: {
     /** null: generate once and keep under the data directory. */
     readonly secret: string | null;
@@ -187,7 +207,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryBaseMs: e.JOB_RETRY_BASE_MS,
       maxPages: e.MAX_PAGES,
     },
-    limits: { uploadMaxBytes: e.UPLOAD_MAX_BYTES },
+    limits: {
+      uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+      requestBodyMaxBytes: e.REQUEST_BODY_MAX_BYTES,
+      signIn: {
+        failuresPerAccount: e.SIGNIN_FAILURES_PER_ACCOUNT,
+        failuresPerAddress: e.SIGNIN_FAILURES_PER_ADDRESS,
+        windowMs: e.SIGNIN_LIMIT_WINDOW,
+      },
+      uploadsPerTeamPerMinute: e.UPLOADS_PER_TEAM_PER_MINUTE,
+      graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST },
+    },
     auth: {
       secret: e.AUTH_SECRET ?? null,
       accessTtlMs: e.AUTH_ACCESS_TTL,

@@ -20,6 +20,7 @@ import {
 } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
 import { loadAuthSecret } from './auth/secret.ts';
+import { RateLimits } from './auth/rate-limits.ts';
 import type { Config } from './config.ts';
 import { FsBlobStore } from './blobs/blob-store.fs.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
@@ -84,6 +85,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const firstTeam = { id: DEFAULT_TEAM.teamId, name: 'Default team' };
     await store.ensureTeam(firstTeam);
 
+    const limits = new RateLimits(config.limits);
     const auth = new AuthService({
       store,
       secret: await loadAuthSecret({ configured: config.auth.secret, dataDir: config.store.dataDir }),
@@ -91,6 +93,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       refreshTtlMs: config.auth.refreshTtlMs,
       invitationTtlMs: config.auth.invitationTtlMs,
       openSignup: config.auth.openSignup,
+      limits,
       firstTeam,
     });
     // Ended sessions and invitations are deleted at start-up and hourly after.
@@ -159,6 +162,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       events,
       logger: logger.child({ component: 'ingest' }),
       maxUploadBytes: config.limits.uploadMaxBytes,
+      limits,
     });
     const documents = new DocumentService({ store, blobs, indexer, ingest, events });
     const search = new SearchService({ index, embedder });
@@ -181,6 +185,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         host: config.http.host,
         port: config.http.port,
         maxUploadBytes: config.limits.uploadMaxBytes,
+        requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
+        graphqlLimits: config.limits.graphql,
         services: { ingest, documents, search, auth },
         events,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],

@@ -67,6 +67,16 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 
+/** Too many requests of one kind from one caller; `retryAfterSeconds` says when to try again. */
+export class RateLimitedError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterMs: number) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super('RATE_LIMITED', `${message}; try again in ${retryAfterSeconds} s`, { details: { retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** A model, index or configuration does not fit what is recorded (e.g. embedding dimension). */
 export class MismatchError extends AppError {
   constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {

@@ -111,6 +111,25 @@ export type CreatedApiKey = {
   key: Scalars['String']['output'];
 };
 
+export type AuditEntry = {
+  __typename?: 'AuditEntry';
+  /** Increases with every entry; pass as `before` to read further back. */
+  id: Scalars['ID']['output'];
+  at: Scalars['DateTime']['output'];
+  /** `subject.verb`: user.signed_in, user.sign_in_failed, member.role_changed, document.uploaded, document.deleted, api_key.used, … */
+  action: Scalars['String']['output'];
+  /** The person who acted, when a person did. */
+  actor?: Maybe<User>;
+  /** The API key that acted, when a key did. */
+  actorApiKeyId?: Maybe<Scalars['ID']['output']>;
+  targetType?: Maybe<Scalars['String']['output']>;
+  targetId?: Maybe<Scalars['ID']['output']>;
+  /** The address the request came from. */
+  ip?: Maybe<Scalars['String']['output']>;
+  /** Small facts about the action (the role before and after, a file name), as JSON. */
+  details?: Maybe<Scalars['JSON']['output']>;
+};
+
 export type SignUpInput = {
   email: Scalars['String']['input'];
   /** At least 10 characters. */
@@ -370,6 +389,8 @@ export type Query = {
   members: Array<Member>;
   /** The team's API keys, without the keys themselves (owners). */
   apiKeys: Array<ApiKey>;
+  /** The team's audit log, newest first (owners): its own entries and its members' sign-ins. At most 200 per page. */
+  auditLog: Array<AuditEntry>;
 };
 
 
@@ -405,6 +426,13 @@ export type QueryMembersArgs = {
 
 export type QueryApiKeysArgs = {
   teamId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryAuditLogArgs = {
+  teamId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  before?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type Mutation = {
@@ -614,6 +642,7 @@ export type ResolversTypes = {
   CreatedInvitation: ResolverTypeWrapper<unknown>;
   ApiKey: ResolverTypeWrapper<unknown>;
   CreatedApiKey: ResolverTypeWrapper<unknown>;
+  AuditEntry: ResolverTypeWrapper<unknown>;
   SignUpInput: ResolverTypeWrapper<unknown>;
   DateTime: ResolverTypeWrapper<unknown>;
   JSON: ResolverTypeWrapper<unknown>;
@@ -664,6 +693,7 @@ export type ResolversParentTypes = {
   CreatedInvitation: unknown;
   ApiKey: unknown;
   CreatedApiKey: unknown;
+  AuditEntry: unknown;
   SignUpInput: unknown;
   DateTime: unknown;
   JSON: unknown;
@@ -761,6 +791,18 @@ export type ApiKeyResolvers<ContextType = unknown, ParentType extends ResolversP
 export type CreatedApiKeyResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['CreatedApiKey'] = ResolversParentTypes['CreatedApiKey']> = {
   apiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AuditEntryResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AuditEntry'] = ResolversParentTypes['AuditEntry']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actor?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  actorApiKeyId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  targetType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  targetId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  details?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -947,6 +989,7 @@ export type QueryResolvers<ContextType = unknown, ParentType extends ResolversPa
   me?: Resolver<ResolversTypes['Me'], ParentType, ContextType>;
   members?: Resolver<Array<ResolversTypes['Member']>, ParentType, ContextType, Partial<QueryMembersArgs>>;
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, Partial<QueryApiKeysArgs>>;
+  auditLog?: Resolver<Array<ResolversTypes['AuditEntry']>, ParentType, ContextType, RequireFields<QueryAuditLogArgs, 'first'>>;
 };
 
 export type MutationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -981,6 +1024,7 @@ export type Resolvers<ContextType = unknown> = {
   CreatedInvitation?: CreatedInvitationResolvers<ContextType>;
   ApiKey?: ApiKeyResolvers<ContextType>;
   CreatedApiKey?: CreatedApiKeyResolvers<ContextType>;
+  AuditEntry?: AuditEntryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   JSON?: GraphQLScalarType;
   Box?: BoxResolvers<ContextType>;

@@ -69,7 +69,10 @@ describe('authorization policy', () => {
 
   it('answers the team scope for team operations and needs a team to be named or known', () => {
     const owner = user([{ teamId: 'team-a', role: 'owner' }]);
-    assert.deepEqual(authorize(owner, 'team-a', 'document.delete'), { teamId: 'team-a' });
+    assert.deepEqual(authorize(owner, 'team-a', 'document.delete'), {
+      teamId: 'team-a',
+      actor: { userId: 'u1', apiKeyId: null, ip: null },
+    });
     assert.equal(authorize(owner, null, 'account.read'), null);
     assert.equal(
       codeOf(() => authorize(owner, null, 'document.read')),
@@ -83,7 +86,10 @@ describe('authorization policy', () => {
   it('has typed forms for operations of a person and of a team, which refuse the other kind', () => {
     const owner = user([{ teamId: 'team-a', role: 'owner' }]);
     assert.equal(authorizeUser(owner, 'account.read'), owner);
-    assert.deepEqual(authorizeTeam(owner, 'team-a', 'member.read'), { teamId: 'team-a' });
+    assert.deepEqual(authorizeTeam(owner, 'team-a', 'member.read'), {
+      teamId: 'team-a',
+      actor: { userId: 'u1', apiKeyId: null, ip: null },
+    });
     assert.throws(() => authorizeUser(owner, 'member.read'), /not an operation of a signed-in person/);
     assert.throws(() => authorizeTeam(owner, 'team-a', 'account.read'), /not an operation within a team/);
     assert.equal(

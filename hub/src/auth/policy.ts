@@ -7,7 +7,7 @@
  * team that does not exist; a member whose role is too low gets ForbiddenError.
  */
 import { AuthenticationError, ForbiddenError, NotFoundError } from '@quire/processors';
-import { ROLE_RANK, type Role, type TeamScope } from '../store/store.ts';
+import { ROLE_RANK, type ActingScope, type Actor, type Role } from '../store/store.ts';
 
 /** A team the principal may act in, and with which role. */
 export interface Grant {
@@ -68,6 +68,8 @@ export const POLICY = {
   'audit.read': Access.Owner,
   'document.read': Access.Viewer,
   'document.search': Access.Viewer,
+  /** The original file as uploaded. */
+  'document.download': Access.Viewer,
   /** Live progress and document events: subscriptions and Socket.IO rooms. */
   'document.watch': Access.Viewer,
   'document.upload': Access.Editor,
@@ -85,6 +87,7 @@ export const ENTRY_POINTS = {
   'Query.me': 'account.read',
   'Query.members': 'member.read',
   'Query.apiKeys': 'apiKey.read',
+  'Query.auditLog': 'audit.read',
   'Query.document': 'document.read',
   'Query.documents': 'document.read',
   'Query.job': 'document.read',
@@ -106,6 +109,7 @@ export const ENTRY_POINTS = {
   'Subscription.jobProgress': 'document.watch',
   'Subscription.documentEvents': 'document.watch',
   'POST /api/documents': 'document.upload',
+  'GET /api/documents/:id/file': 'document.download',
   'socket.io subscribe': 'document.watch',
 } as const satisfies Record<string, Operation>;
 export type EntryPoint = keyof typeof ENTRY_POINTS;
@@ -127,7 +131,7 @@ export function chooseTeam(principal: Principal | null, requested?: string | nul
  * use (null for operations that are not about a team). Throws AuthenticationError without a
  * principal, NotFoundError for a team the principal is not in, ForbiddenError otherwise.
  */
-export function authorize(principal: Principal | null, teamId: string | null, operation: Operation): TeamScope | null {
+export function authorize(principal: Principal | null, teamId: string | null, operation: Operation): ActingScope | null {
   const access: Access = POLICY[operation];
   if (access === Access.Public) return null;
   if (!principal) throw new AuthenticationError();
@@ -141,7 +145,12 @@ export function authorize(principal: Principal | null, teamId: string | null, op
   if (ROLE_RANK[role] < ROLE_RANK[access]) {
     throw new ForbiddenError(`This needs the ${access} role in the team; you are ${role === 'editor' ? 'an' : 'a'} ${role}`);
   }
-  return { teamId };
+  return { teamId, actor: actorOf(principal) };
+}
+
+/** The principal as the audit log names it; the address is the request's to add. */
+export function actorOf(principal: Principal, ip: string | null = null): Actor {
+  return principal.kind === 'user' ? { userId: principal.userId, apiKeyId: null, ip } : { userId: null, apiKeyId: principal.apiKeyId, ip };
 }
 
 /** {@link authorize} for an operation of a signed-in person (Access.User); answers that person. */
@@ -152,7 +161,7 @@ export function authorizeUser(principal: Principal | null, operation: Operation)
 }
 
 /** {@link authorize} for an operation within a team (a role is needed); answers the team scope. */
-export function authorizeTeam(principal: Principal | null, teamId: string | null, operation: Operation): TeamScope {
+export function authorizeTeam(principal: Principal | null, teamId: string | null, operation: Operation): ActingScope {
   const scope = authorize(principal, teamId, operation);
   if (!scope) throw new Error(`${operation} is not an operation within a team`);
   return scope;

@@ -7,7 +7,7 @@
 import { AppError, AuthenticationError } from '@quire/processors';
 import type { AuthService, RequestMeta } from '../services/auth.service.ts';
 import { ENTRY_POINTS, authorizeTeam, chooseTeam, type EntryPoint, type Principal } from './policy.ts';
-import type { TeamScope } from '../store/store.ts';
+import type { ActingScope } from '../store/store.ts';
 
 /** Header that names the team a request acts in. */
 export const TEAM_HEADER = 'x-quire-team';
@@ -62,6 +62,21 @@ export function principalOf(auth: RequestAuth): Principal | null {
  * of a presented token, UNAUTHENTICATED without one, NOT_FOUND for a team the caller is not in
  * and FORBIDDEN for a role too low.
  */
-export function teamScopeFor(auth: RequestAuth, entry: EntryPoint): TeamScope {
-  return authorizeTeam(principalOf(auth), auth.teamId, ENTRY_POINTS[entry]);
+export function teamScopeFor(auth: RequestAuth, entry: EntryPoint): ActingScope {
+  return withAddress(auth, authorizeTeam(principalOf(auth), auth.teamId, ENTRY_POINTS[entry]));
+}
+
+/**
+ * {@link teamScopeFor} with the caller's access as it is now rather than when the connection
+ * opened: subscriptions and Socket.IO rooms ask this on every event, so a member removed, a
+ * role lowered, a session ended or a key revoked stops receiving at once.
+ */
+export async function currentTeamScopeFor(auth: RequestAuth, entry: EntryPoint, accounts: AuthService): Promise<ActingScope> {
+  const principal = principalOf(auth);
+  const current = principal && (await accounts.currentPrincipal(principal));
+  return withAddress(auth, authorizeTeam(current, auth.teamId, ENTRY_POINTS[entry]));
+}
+
+function withAddress(auth: RequestAuth, scope: ActingScope): ActingScope {
+  return scope.actor ? { ...scope, actor: { ...scope.actor, ip: auth.meta.ip ?? null } } : scope;
 }

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { graphql } from 'graphql';
 import { pino } from 'pino';
 import { resolveRequestAuth } from '../auth/request-auth.ts';
+import { RateLimits } from '../auth/rate-limits.ts';
 import { AuthService } from '../services/auth.service.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';
 import type { GraphQLContext } from './context.ts';
@@ -38,6 +39,10 @@ describe('account resolvers', () => {
       openSignup: false,
       firstTeam: { id: 'default', name: 'Default team' },
       passwordHashing: { memoryCost: 1024, timeCost: 1 },
+      limits: new RateLimits({
+        signIn: { failuresPerAccount: 1000, failuresPerAddress: 1000, windowMs: 60_000 },
+        uploadsPerTeamPerMinute: 1000,
+      }),
     });
   });
   after(async () => {

@@ -16,10 +16,11 @@ import type {
   MutationSignOutArgs,
   MutationSignUpArgs,
   QueryApiKeysArgs,
+  QueryAuditLogArgs,
   QueryMembersArgs,
 } from '@quire/graphql';
 import { principalOf } from '../auth/request-auth.ts';
-import { Role, type InvitationRecord, type MembershipRecord, type UserRecord } from '../store/store.ts';
+import { Role, type AuditEvent, type InvitationRecord, type MembershipRecord, type UserRecord } from '../store/store.ts';
 import type { GraphQLContext } from './context.ts';
 
 /**
@@ -48,6 +49,8 @@ export const accountResolvers = {
       })),
     apiKeys: (_: unknown, args: QueryApiKeysArgs, ctx: GraphQLContext) =>
       ctx.services.auth.listApiKeys(principalOf(ctx.auth), teamOf(ctx, args.teamId)),
+    auditLog: (_: unknown, args: QueryAuditLogArgs, ctx: GraphQLContext) =>
+      ctx.services.auth.listAudit(principalOf(ctx.auth), teamOf(ctx, args.teamId), { first: args.first, before: args.before }),
   },
 
   Mutation: {
@@ -91,6 +94,10 @@ export const accountResolvers = {
   Member: {
     user: (m: MemberParent, _: unknown, ctx: GraphQLContext) => m.user ?? ctx.services.auth.getUser(m.userId),
     joinedAt: (m: MemberParent) => m.createdAt,
+  },
+
+  AuditEntry: {
+    actor: (e: AuditEvent, _: unknown, ctx: GraphQLContext) => (e.actorUserId ? ctx.services.auth.getUser(e.actorUserId) : null),
   },
 
   Invitation: {

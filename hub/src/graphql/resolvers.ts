@@ -19,7 +19,7 @@ import type {
 } from '@quire/graphql';
 import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/processors';
 import { SearchMode, type SearchFilter, type SearchHit } from '@quire/search';
-import { teamScopeFor } from '../auth/request-auth.ts';
+import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
 import type { DocumentFilter, DocumentRecord, JobRecord, TeamScope } from '../store/store.ts';
 import type { LiveEvent } from '../services/live-events.ts';
 import type { GraphQLContext } from './context.ts';
@@ -128,7 +128,7 @@ export const resolvers = {
   Subscription: {
     jobProgress: {
       subscribe: async function* (_: unknown, args: SubscriptionJobProgressArgs, ctx: GraphQLContext) {
-        // Checked at subscribe time; every event after is filtered by the subscriber's team.
+        // Checked at subscribe time and again on every event, which is filtered by the subscriber's team.
         const scope = teamScopeFor(ctx.auth, 'Subscription.jobProgress');
         const controller = new AbortController();
         // Listen before reading the current state so that no update falls in between.
@@ -143,6 +143,8 @@ export const resolvers = {
           if (isTerminal(job.status)) return;
           for await (const e of live) {
             if (e.kind !== 'progress') continue;
+            // Access is read again for every event: a subscriber who lost it gets the refusal.
+            await currentTeamScopeFor(ctx.auth, 'Subscription.jobProgress', ctx.services.auth);
             const terminal = e.event.stage === 'done' || e.event.stage === 'failed';
             const current = terminal ? await ctx.services.documents.job(scope, args.jobId) : undefined;
             yield {
@@ -183,6 +185,7 @@ export const resolvers = {
           }
           for await (const e of ctx.events.stream(matches, controller.signal)) {
             if (e.kind !== 'document') continue;
+            await currentTeamScopeFor(ctx.auth, 'Subscription.documentEvents', ctx.services.auth);
             yield { documentEvents: { ...e.event, status: upper(e.event.status) } };
           }
         } finally {

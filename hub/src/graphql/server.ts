@@ -9,13 +9,14 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { typeDefs } from '@quire/graphql';
-import { AppError } from '@quire/processors';
+import { AppError, RateLimitedError } from '@quire/processors';
 import { accountResolvers } from './accounts.resolvers.ts';
+import { checkOperationLimits, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -54,16 +55,39 @@ export interface GraphQLEndpoints {
 export async function startGraphQL(deps: {
   httpServer: HttpServer;
   schema: GraphQLSchema;
+  /** Depth and cost limits of one operation. */
+  limits: OperationLimits;
+  /** Largest graphql-ws message, bytes; a larger one closes the connection (1009). */
+  maxMessageBytes: number;
   /** The context of a graphql-ws operation, from the connection's parameters and address. */
   contextForSocket: (connectionParams: Record<string, unknown> | undefined, address: string | undefined) => Promise<GraphQLContext>;
   logger: Logger;
 }): Promise<GraphQLEndpoints> {
   const { logger } = deps;
   // Upgrades are routed by path in the HTTP layer; this server takes only `/graphql`.
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
   const wsServer = useServer(
     {
       schema: deps.schema,
+      // Parsed and validated here rather than by graphql-ws, so that the limits apply too.
+      onSubscribe: (_ctx, _id, payload) => {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const invalid = validate(deps.schema, document);
+        if (invalid.length) return [...invalid];
+        const refused = checkOperationLimits(deps.limits, {
+          schema: deps.schema,
+          document,
+          operationName: payload.operationName,
+          variables: payload.variables,
+        });
+        if (refused.length) return refused;
+        return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
       context: (ctx) =>
         deps.contextForSocket(
           ctx.connectionParams as Record<string, unknown> | undefined,
@@ -82,6 +106,28 @@ export async function startGraphQL(deps: {
       ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
       // No HTTP caching hints are given; without this default plugin no resolver is wrapped.
       ApolloServerPluginCacheControlDisabled(),
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ request, document, schema }) {
+              const [refused] = checkOperationLimits(deps.limits, {
+                schema,
+                document,
+                operationName: request.operationName,
+                variables: request.variables,
+              });
+              if (refused) throw refused;
+            },
+            // A rate-limited operation (a sign-in) answers 429 with Retry-After, as over plain HTTP.
+            async willSendResponse({ errors, response }) {
+              const limited = errors?.map((e) => unwrapResolverError(e)).find((e) => e instanceof RateLimitedError);
+              if (!limited) return;
+              response.http.status = 429;
+              response.http.headers.set('retry-after', String(limited.retryAfterSeconds));
+            },
+          };
+        },
+      },
       // Stopping Apollo disposes of the WebSocket server once, with the HTTP drain.
       {
         async serverWillStart() {

@@ -1,30 +1,40 @@
 /**
- * `POST /api/documents`: a multipart upload (file field `file`) streamed straight into the
- * ingest service, in the team the policy grants the caller (`scopeOf`, which throws a
- * refusal before any byte is read). The router only parses the transport; every rule lives
- * in the policy and the service.
+ * Documents over plain HTTP, each in the team the policy grants the caller (`scopeFor`, which
+ * throws a refusal before any byte is read):
+ * - `POST /api/documents`: a multipart upload (file field `file`) streamed straight into the
+ *   ingest service, once the team's upload limit admits it;
+ * - `GET /api/documents/:id/file`: the original file as uploaded (`?inline` to show it in
+ *   the browser rather than save it).
+ * The router only parses the transport; every rule lives in the policy and the services.
  */
+import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { Router, type Request } from 'express';
 import { AppError, PayloadTooLargeError, ValidationError } from '@quire/processors';
+import type { DocumentService } from '../services/document.service.ts';
 import type { IngestService, UploadAccepted } from '../services/ingest.service.ts';
-import type { TeamScope } from '../store/store.ts';
+import type { ActingScope, TeamScope } from '../store/store.ts';
+
+/** The routes of this router, as the policy names them. */
+export type DocumentRoute = 'POST /api/documents' | 'GET /api/documents/:id/file';
 
 /** The largest body still read and discarded after a refusal, to keep the answer intact. */
 const REFUSED_BODY_DRAIN_BYTES = 64 * 1024;
 
 export function documentsRouter(deps: {
   ingest: IngestService;
+  documents: DocumentService;
   maxUploadBytes: number;
-  /** The team the caller may upload to; throws when the caller may not upload. */
-  scopeOf: (req: Request) => TeamScope;
+  /** The team the caller may use `route` in; throws when the caller may not. */
+  scopeFor: (req: Request, route: DocumentRoute) => ActingScope;
 }): Router {
   const router = Router();
 
   router.post('/api/documents', async (req, res, next) => {
-    let scope: TeamScope;
+    let scope: ActingScope;
     try {
-      scope = deps.scopeOf(req);
+      scope = deps.scopeFor(req, 'POST /api/documents');
+      await deps.ingest.admit(scope);
     } catch (err) {
       // Refused before a byte is read: a small body is discarded so that the answer arrives
       // whole (closing on unread bytes resets the connection); a larger one is not read at all.
@@ -45,6 +55,33 @@ export function documentsRouter(deps: {
       req.unpipe();
       res.setHeader('Connection', 'close');
       next(err);
+    }
+  });
+
+  router.get('/api/documents/:id/file', async (req, res, next) => {
+    try {
+      const scope = deps.scopeFor(req, 'GET /api/documents/:id/file');
+      const { document, stream } = await deps.documents.openOriginal(scope, req.params.id);
+      const etag = `"${document.sha256}"`;
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.setHeader('ETag', etag);
+      if (req.headers['if-none-match'] === etag) {
+        stream.destroy();
+        res.status(304).end();
+        return;
+      }
+      res.setHeader('Content-Type', document.mimeType);
+      res.setHeader('Content-Length', String(document.size));
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      // Express writes a Content-Disposition that carries any file name safely.
+      res.attachment(document.filename);
+      if ('inline' in req.query) {
+        res.setHeader('Content-Disposition', String(res.getHeader('Content-Disposition')).replace(/^attachment/, 'inline'));
+      }
+      await pipeline(stream, res);
+    } catch (err) {
+      if (res.headersSent) res.destroy(err as Error);
+      else next(err);
     }
   });
 

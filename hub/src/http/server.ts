@@ -26,6 +26,10 @@ export interface HttpDeps {
   host: string;
   port: number;
   maxUploadBytes: number;
+  /** Largest GraphQL body, graphql-ws message and Socket.IO message. */
+  requestBodyMaxBytes: number;
+  /** The most nested and the most costly GraphQL operation accepted. */
+  graphqlLimits: { maxDepth: number; maxCost: number };
   services: { ingest: IngestService; documents: DocumentService; search: SearchService; auth: AuthService };
   events: LiveEvents;
   readiness: ReadinessCheck[];
@@ -81,14 +85,17 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   app.use(
     documentsRouter({
       ingest: deps.services.ingest,
+      documents: deps.services.documents,
       maxUploadBytes: deps.maxUploadBytes,
-      scopeOf: (req) => teamScopeFor(authOf(req), 'POST /api/documents'),
+      scopeFor: (req, route) => teamScopeFor(authOf(req), route),
     }),
   );
 
   const graphql: GraphQLEndpoints = await startGraphQL({
     httpServer: server,
     schema: buildSchema(),
+    limits: deps.graphqlLimits,
+    maxMessageBytes: deps.requestBodyMaxBytes,
     contextForSocket: async (params, address) =>
       context(
         await resolveRequestAuth(deps.services.auth, {
@@ -106,7 +113,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: deps.requestBodyMaxBytes }),
     expressMiddleware(graphql.apollo, { context: async ({ req }) => context(authOf(req)) }),
   );
 
@@ -125,6 +132,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     httpServer: server,
     events: deps.events,
     documents: deps.services.documents,
+    accounts: deps.services.auth,
+    maxMessageBytes: deps.requestBodyMaxBytes,
     authForHandshake: (auth, address) =>
       resolveRequestAuth(deps.services.auth, {
         authorization: stringParam(auth.token) ?? stringParam(auth.authorization),

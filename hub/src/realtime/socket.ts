@@ -7,17 +7,22 @@
  * answered by an acknowledgement `{ ok: true, state }` or `{ ok: false, error: { code, message } }`.
  * The handshake's `auth` (`{ token, team }`) names the caller; every `subscribe` asks the
  * policy (`socket.io subscribe`) for the team it may watch, so a document of another team is
- * refused exactly like one that does not exist.
- * Server → client: `job:progress` (ProgressEvent) and `document:changed` (DocumentEvent).
+ * refused exactly like one that does not exist. Before each event reaches a room, every socket
+ * in it is checked again (`currentTeamScopeFor`); one that lost access leaves the team's
+ * rooms and receives `access:ended` with the refusal, and one whose session ended is
+ * disconnected.
+ * Server → client: `job:progress` (ProgressEvent), `document:changed` (DocumentEvent) and
+ * `access:ended` ({ code, message }).
  */
 import type { Server as HttpServer } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import { Server, type DefaultEventsMap, type RemoteSocket, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { AppError, NotFoundError, ValidationError } from '@quire/processors';
-import { teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
+import { AppError, AuthenticationError, NotFoundError, ValidationError } from '@quire/processors';
+import { currentTeamScopeFor, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
+import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
-import type { LiveEvents } from '../services/live-events.ts';
+import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
 
 const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
 
@@ -30,12 +35,15 @@ export function startSocketServer(deps: {
   httpServer: HttpServer;
   events: LiveEvents;
   documents: DocumentService;
+  accounts: AuthService;
+  /** Largest message a client may send, bytes. */
+  maxMessageBytes: number;
   /** The caller of a connection, from the handshake's `auth` (`{ token, team }`). */
   authForHandshake: (auth: Record<string, unknown>, address: string) => Promise<RequestAuth>;
   logger: Logger;
 }): { io: Server; close(): Promise<void> } {
   const { logger } = deps;
-  const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true } });
+  const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true }, maxHttpBufferSize: deps.maxMessageBytes });
 
   io.use((socket, next) => {
     const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
@@ -77,11 +85,36 @@ export function startSocketServer(deps: {
     );
   });
 
+  // Events are delivered one after the other, in the order they arrive.
+  let delivering: Promise<void> = Promise.resolve();
   const stop = deps.events.listen((e) => {
-    const { teamId, documentId } = e.event;
-    const name = e.kind === 'progress' ? 'job:progress' : 'document:changed';
-    io.local.to([teamRoom(teamId), documentRoom(teamId, documentId)]).emit(name, e.event);
+    delivering = delivering.then(() => deliver(e)).catch((err: unknown) => logger.error({ err }, 'socket delivery failed'));
   });
+
+  async function deliver(e: LiveEvent): Promise<void> {
+    const { teamId, documentId } = e.event;
+    const rooms = [teamRoom(teamId), documentRoom(teamId, documentId)];
+    const sockets = await io.local.in(rooms).fetchSockets();
+    await Promise.all(
+      sockets.map(async (socket) => {
+        try {
+          await currentTeamScopeFor(socket.data.auth as RequestAuth, 'socket.io subscribe', deps.accounts);
+        } catch (err) {
+          await endAccess(socket, teamId, err);
+        }
+      }),
+    );
+    const name = e.kind === 'progress' ? 'job:progress' : 'document:changed';
+    io.local.to(rooms).emit(name, e.event);
+  }
+
+  /** Takes a socket that lost access out of the team's rooms and tells it why. */
+  async function endAccess(socket: RemoteSocket<DefaultEventsMap, unknown>, teamId: string, err: unknown): Promise<void> {
+    if (!(err instanceof AppError)) throw err;
+    for (const room of [...socket.rooms]) if (room === teamRoom(teamId) || room.startsWith(`doc:${teamId}:`)) socket.leave(room);
+    socket.emit('access:ended', { code: err.code, message: err.message });
+    if (err instanceof AuthenticationError) socket.disconnect(true);
+  }
 
   async function answer(ack: Ack | undefined, work: () => Promise<unknown>): Promise<void> {
     try {

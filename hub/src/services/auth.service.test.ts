@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { AppError } from '@quire/processors';
 import type { Principal } from '../auth/policy.ts';
+import { RateLimits } from '../auth/rate-limits.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';
 import { AuditAction, Role } from '../store/store.ts';
 import { API_KEY_TOUCH_INTERVAL_MS, AuthService, type AuthServiceOptions } from './auth.service.ts';
@@ -45,6 +46,10 @@ describe('AuthService', () => {
       firstTeam: FIRST_TEAM,
       // Cheap hashing keeps the suite fast; production uses the OWASP defaults.
       passwordHashing: { memoryCost: 1024, timeCost: 1 },
+      limits: new RateLimits({
+        signIn: { failuresPerAccount: 1000, failuresPerAddress: 1000, windowMs: 60_000 },
+        uploadsPerTeamPerMinute: 1000,
+      }),
       now: () => clock.now,
       ...overrides,
     });

@@ -18,11 +18,13 @@ import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError } from '@quire/processors';
 import { authorize, authorizeTeam, authorizeUser, type Principal } from '../auth/policy.ts';
+import type { RateLimits } from '../auth/rate-limits.ts';
 import {
   AuditAction,
   Role,
   normalizeEmail,
   type ApiKeyRecord,
+  type AuditEvent,
   type InvitationRecord,
   type MembershipRecord,
   type NewAuditEvent,
@@ -61,6 +63,8 @@ export interface AuthServiceOptions {
   invitationTtlMs: number;
   /** Whether anyone may sign up without an invitation. */
   openSignup: boolean;
+  /** Failed sign-ins per account and per address. */
+  limits: RateLimits;
   /** The team the install's first user owns (the embedded default's existing team). */
   firstTeam: { id: string; name: string };
   /** Tests lower the cost; production keeps the default. */
@@ -71,6 +75,20 @@ export interface AuthServiceOptions {
 
 /** Prefixes that make Quire's secrets recognisable (to people and to secret scanners). */
 export const TokenPrefix = { ApiKey: 'qk_', Refresh: 'qr_', Invitation: 'qi_' } as const;
+
+/** How long {@link AuthService.currentPrincipal} reuses an answer. */
+export const ACCESS_RECHECK_MS = 1000;
+
+/** Actions after which a connection's access must be read again. */
+const ACCESS_CHANGES: ReadonlySet<string> = new Set([
+  AuditAction.SignedOut,
+  AuditAction.PasswordChanged,
+  AuditAction.SessionReplayed,
+  AuditAction.RoleChanged,
+  AuditAction.MemberRemoved,
+  AuditAction.InvitationAccepted,
+  AuditAction.ApiKeyRevoked,
+]);
 
 /** A key's `lastUsedAt` (and its `api_key.used` audit entry) moves at most this often. */
 export const API_KEY_TOUCH_INTERVAL_MS = 60_000;
@@ -97,6 +115,22 @@ const signInInput = z.object({ email: z.string().max(320), password: z.string().
 const changePasswordInput = z.object({ currentPassword: z.string().max(1024), newPassword: password });
 const invitationInput = z.object({ role: roleInput, email: email.nullish() });
 const apiKeyInput = z.object({ name, role: z.enum([Role.Editor, Role.Viewer]) });
+/** Most audit entries one page returns. */
+export const MAX_AUDIT_PAGE = 200;
+const auditPage = z.object({
+  first: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_AUDIT_PAGE)
+    .nullish()
+    .transform((n) => n ?? 50),
+  before: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, { error: 'before is the id of an audit entry' })
+    .nullish()
+    .transform((s) => (s ? Number(s) : null)),
+});
 
 /** Parses `input`; password problems answer WEAK_PASSWORD, anything else VALIDATION_FAILED. */
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
@@ -126,6 +160,8 @@ export class AuthService {
   private readonly now: () => number;
   private readonly hashing: PasswordHashing;
   private dummyHash: Promise<string> | undefined;
+  /** Recent answers of {@link currentPrincipal}, by session or key. */
+  private readonly recent = new Map<string, { at: number; principal: Promise<Principal> }>();
 
   constructor(private readonly options: AuthServiceOptions) {
     this.store = options.store;
@@ -211,9 +247,13 @@ export class AuthService {
     return this.startSession(user, meta);
   }
 
-  /** Signs in with e-mail and password. A wrong address and a wrong password look alike. */
+  /**
+   * Signs in with e-mail and password. A wrong address and a wrong password look alike; an
+   * account or address with too many failures is refused (RATE_LIMITED) before either is checked.
+   */
   async signIn(input: { email: string; password: string }, meta: RequestMeta = {}): Promise<AuthResult> {
     const data = parse(signInInput, input);
+    await this.options.limits.beginSignIn(data.email, meta.ip);
     const user = await this.store.findUserByEmail(data.email);
     // Without an account, verify against a throwaway hash so that both cases take as long.
     const ok = await verify(user?.passwordHash ?? (await this.dummy()), data.password).catch(() => false);
@@ -230,6 +270,7 @@ export class AuthService {
       );
       throw invalidCredentials();
     }
+    await this.options.limits.signedIn(data.email, meta.ip);
     await this.audit({ action: AuditAction.SignedIn, actorUserId: user.id, targetType: 'user', targetId: user.id }, meta);
     return this.startSession(user, meta);
   }
@@ -341,7 +382,7 @@ export class AuthService {
       {
         action: AuditAction.InvitationCreated,
         teamId: scope.teamId,
-        ...actorOf(principal!),
+        ...auditActor(principal!),
         targetType: 'invitation',
         targetId: invitation.id,
         details: { role: data.role, email: data.email ?? null },
@@ -400,7 +441,7 @@ export class AuthService {
         {
           action: AuditAction.RoleChanged,
           teamId: scope.teamId,
-          ...actorOf(principal!),
+          ...auditActor(principal!),
           targetType: 'user',
           targetId: userId,
           details: { from: before.role, to: after.role },
@@ -425,7 +466,7 @@ export class AuthService {
         {
           action: AuditAction.MemberRemoved,
           teamId: scope.teamId,
-          ...actorOf(principal!),
+          ...auditActor(principal!),
           targetType: 'user',
           targetId: userId,
           details: { role: before?.role ?? null },
@@ -459,7 +500,7 @@ export class AuthService {
       {
         action: AuditAction.ApiKeyCreated,
         teamId: scope.teamId,
-        ...actorOf(principal!),
+        ...auditActor(principal!),
         targetType: 'api_key',
         targetId: apiKey.id,
         details: { name: apiKey.name, role: apiKey.role },
@@ -480,11 +521,25 @@ export class AuthService {
     const revoked = await this.store.revokeApiKey(scope, id, this.now());
     if (revoked) {
       await this.audit(
-        { action: AuditAction.ApiKeyRevoked, teamId: scope.teamId, ...actorOf(principal!), targetType: 'api_key', targetId: id },
+        { action: AuditAction.ApiKeyRevoked, teamId: scope.teamId, ...auditActor(principal!), targetType: 'api_key', targetId: id },
         meta,
       );
     }
     return revoked;
+  }
+
+  /**
+   * The team's audit log for its owners, newest first: the team's entries and the account
+   * entries of its members. `before` (an entry id) continues a page.
+   */
+  async listAudit(
+    principal: Principal | null,
+    teamId: string | null,
+    page: { first?: number | null; before?: string | null } = {},
+  ): Promise<AuditEvent[]> {
+    const scope = authorizeTeam(principal, teamId, 'audit.read');
+    const { first, before } = parse(auditPage, page);
+    return this.store.listTeamAudit(scope, { limit: first, beforeId: before ?? null });
   }
 
   /**
@@ -509,14 +564,39 @@ export class AuthService {
       throw new AuthenticationError('The access token is not valid', { cause: err });
     }
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw new AuthenticationError('The access token is not valid');
-    if (!(await this.store.isSessionFamilyActive(claims.sid))) throw sessionRevoked();
-    const memberships = await this.store.listMembershipsOfUser(claims.sub);
-    return {
-      kind: 'user',
-      userId: claims.sub,
-      sessionId: claims.sid,
-      memberships: memberships.map((m) => ({ teamId: m.teamId, role: m.role })),
-    };
+    return this.reread({ kind: 'user', userId: claims.sub, sessionId: claims.sid, memberships: [] });
+  }
+
+  /**
+   * The caller's access as it is now, for connections that outlive a request (subscriptions,
+   * Socket.IO rooms), which ask again on every event. Throws SESSION_REVOKED once the session
+   * has ended or the API key was revoked. An answer is reused for ACCESS_RECHECK_MS; a change
+   * of roles, members, sessions or keys made through this hub clears them all at once.
+   */
+  async currentPrincipal(principal: Principal): Promise<Principal> {
+    const key = principal.kind === 'user' ? `session:${principal.sessionId}` : `key:${principal.apiKeyId}`;
+    const now = this.now();
+    const known = this.recent.get(key);
+    if (known && now - known.at < ACCESS_RECHECK_MS) return known.principal;
+    if (this.recent.size >= 10_000) this.recent.clear();
+    const fresh = this.reread(principal);
+    this.recent.set(key, { at: now, principal: fresh });
+    // A refusal is answered to every caller that asks within the interval, not reported here.
+    fresh.catch(() => undefined);
+    return fresh;
+  }
+
+  /** A principal with its session or key checked and its memberships read again. */
+  private async reread(principal: Principal): Promise<Principal> {
+    if (principal.kind === 'apiKey') {
+      const [grant] = principal.memberships;
+      const key = grant && (await this.store.listApiKeys({ teamId: grant.teamId })).find((k) => k.id === principal.apiKeyId);
+      if (!key || key.revokedAt !== null) throw new AuthenticationError('This API key has been revoked', { code: 'SESSION_REVOKED' });
+      return { ...principal, memberships: [{ teamId: key.teamId, role: key.role }] };
+    }
+    if (!(await this.store.isSessionFamilyActive(principal.sessionId))) throw sessionRevoked();
+    const memberships = await this.store.listMembershipsOfUser(principal.userId);
+    return { ...principal, memberships: memberships.map((m) => ({ teamId: m.teamId, role: m.role })) };
   }
 
   /**
@@ -625,13 +705,15 @@ export class AuthService {
     return memberships.flatMap((m, i) => (teams[i] ? [{ team: teams[i], role: m.role }] : []));
   }
 
+  /** Records an action; one that changes someone's access also forgets every recent access answer. */
   private async audit(event: NewAuditEvent, meta: RequestMeta): Promise<void> {
+    if (ACCESS_CHANGES.has(event.action)) this.recent.clear();
     await this.store.appendAudit({ ...event, ip: event.ip ?? meta.ip ?? null });
   }
 }
 
 /** The audit log's actor fields for a principal. */
-function actorOf(principal: Principal): { actorUserId: string | null; actorApiKeyId: string | null } {
+function auditActor(principal: Principal): { actorUserId: string | null; actorApiKeyId: string | null } {
   return principal.kind === 'user'
     ? { actorUserId: principal.userId, actorApiKeyId: null }
     : { actorUserId: null, actorApiKeyId: principal.apiKeyId };

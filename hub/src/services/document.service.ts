@@ -3,9 +3,20 @@
  * a team. Deleting removes the blob, the rows and the index entries.
  */
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import { type DocumentFilter, type DocumentRecord, type JobRecord, type Page, type Store, type TeamScope } from '../store/store.ts';
+import {
+  AuditAction,
+  auditEntry,
+  type ActingScope,
+  type DocumentFilter,
+  type DocumentRecord,
+  type JobRecord,
+  type Page,
+  type Store,
+  type TeamScope,
+} from '../store/store.ts';
 import type { IndexerService } from './indexer.service.ts';
 import type { IngestService } from './ingest.service.ts';
 import type { LiveEvents } from './live-events.ts';
@@ -26,6 +37,12 @@ export class DocumentService {
     const doc = await this.deps.store.getDocument(scope, id);
     if (!doc) throw new NotFoundError(`Document ${id} not found`);
     return doc;
+  }
+
+  /** The original bytes of a document, as uploaded. */
+  async openOriginal(scope: TeamScope, id: string): Promise<{ document: DocumentRecord; stream: Readable }> {
+    const document = await this.mustGet(scope, id);
+    return { document, stream: await this.deps.blobs.get(document.blobKey) };
   }
 
   async list(scope: TeamScope, options: { filter?: DocumentFilter; first?: number; after?: string | null }): Promise<Page<DocumentRecord>> {
@@ -49,7 +66,7 @@ export class DocumentService {
   }
 
   /** Starts a new processing job; a document still queued or processing is refused. */
-  async reprocess(scope: TeamScope, id: string): Promise<{ document: DocumentRecord; job: JobRecord }> {
+  async reprocess(scope: ActingScope, id: string): Promise<{ document: DocumentRecord; job: JobRecord }> {
     const { store } = this.deps;
     const doc = await this.mustGet(scope, id);
     if (doc.status === DocumentStatus.Queued || doc.status === DocumentStatus.Processing) {
@@ -59,11 +76,12 @@ export class DocumentService {
     const job = await store.insertJob(scope, { id: jobId, documentId: id });
     const updated = await store.updateDocument(scope, id, { status: DocumentStatus.Queued, jobId, error: null });
     await this.deps.ingest.enqueue(scope, updated, jobId);
+    await store.appendAudit(auditEntry(scope, AuditAction.DocumentReprocessed, { type: 'document', id }, { jobId }));
     return { document: updated, job };
   }
 
   /** Deletes a document everywhere. Returns false when there was no such document. */
-  async delete(scope: TeamScope, id: string): Promise<boolean> {
+  async delete(scope: ActingScope, id: string): Promise<boolean> {
     const doc = await this.deps.store.getDocument(scope, id);
     if (!doc) return false;
     // Index first, then rows, then the blob: a crash in between leaves a row that a retry can
@@ -71,6 +89,7 @@ export class DocumentService {
     await this.deps.indexer.remove(scope, id);
     await this.deps.store.deleteDocument(scope, id);
     await this.deps.blobs.delete(doc.blobKey);
+    await this.deps.store.appendAudit(auditEntry(scope, AuditAction.DocumentDeleted, { type: 'document', id }, { filename: doc.filename }));
     await this.deps.events.documentChanged(scope, { documentId: id, jobId: doc.jobId, status: 'deleted' });
     return true;
   }

@@ -8,8 +8,9 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DocumentStatus, Queues, enqueueJob, type Bus, type ProcessJob } from '@quire/processors';
+import type { RateLimits } from '../auth/rate-limits.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import type { DocumentRecord, Store, TeamScope } from '../store/store.ts';
+import { AuditAction, auditEntry, type ActingScope, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
 import type { LiveEvents } from './live-events.ts';
 
@@ -35,10 +36,34 @@ export class IngestService {
       events: LiveEvents;
       logger: Logger;
       maxUploadBytes: number;
+      /** Uploads per team per minute. */
+      limits: RateLimits;
     },
   ) {}
 
-  async upload(scope: TeamScope, input: UploadInput): Promise<UploadAccepted> {
+  /** Whether the team may upload now; throws RATE_LIMITED, before any byte is read, when it may not. */
+  async admit(scope: ActingScope): Promise<void> {
+    await this.deps.limits.upload(scope.teamId);
+  }
+
+  /** Stores an upload and queues it; every accepted upload, duplicate or not, is audited. */
+  async upload(scope: ActingScope, input: UploadInput): Promise<UploadAccepted> {
+    const accepted = await this.receive(scope, input);
+    await this.deps.store.appendAudit(
+      auditEntry(
+        scope,
+        AuditAction.DocumentUploaded,
+        { type: 'document', id: accepted.documentId },
+        {
+          filename: sanitizeFilename(input.filename),
+          ...(accepted.duplicateOf ? { duplicate: true } : {}),
+        },
+      ),
+    );
+    return accepted;
+  }
+
+  private async receive(scope: TeamScope, input: UploadInput): Promise<UploadAccepted> {
     const { store, blobs, maxUploadBytes } = this.deps;
     const documentId = randomUUID();
     const blobKey = `${scope.teamId}/${documentId}`;

@@ -1053,6 +1053,28 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.deepEqual(await store.listAudit({ teamId: b.teamId, limit: 10 }), [keyUsed]);
         assert.equal(roleChanged.details?.to, 'editor');
       });
+
+      it("a team's log holds its own entries and the account entries of its current members, in pages", async ({ store, a, b }) => {
+        const member = await store.insertUser(buildUser());
+        const outsider = await store.insertUser(buildUser());
+        await store.addMember(a, member.id, 'viewer');
+        await store.addMember(b, outsider.id, 'owner');
+        const mine = [
+          await store.appendAudit({ action: AuditAction.SignedIn, actorUserId: member.id }),
+          await store.appendAudit({ action: AuditAction.SignInFailed, targetType: 'user', targetId: member.id }),
+          await store.appendAudit({ action: AuditAction.RoleChanged, teamId: a.teamId, actorUserId: outsider.id }),
+        ];
+        await store.appendAudit({ action: AuditAction.SignedIn, actorUserId: outsider.id });
+        await store.appendAudit({ action: AuditAction.ApiKeyUsed, teamId: b.teamId, actorApiKeyId: 'k-1' });
+        await store.appendAudit({ action: AuditAction.SignInFailed, targetType: 'user', targetId: null, details: { email: 'x@y.z' } });
+        const newestFirst = [...mine].reverse();
+        assert.deepEqual(await store.listTeamAudit(a, { limit: 10 }), newestFirst);
+        const first = await store.listTeamAudit(a, { limit: 2 });
+        assert.deepEqual(first, newestFirst.slice(0, 2));
+        assert.deepEqual(await store.listTeamAudit(a, { limit: 2, beforeId: first[1]!.id }), newestFirst.slice(2));
+        await store.removeMember(a, member.id);
+        assert.deepEqual(await store.listTeamAudit(a, { limit: 10 }), [mine[2]], "a former member's sign-ins leave the view");
+      });
     });
 
     describe('team scoping', () => {

@@ -216,6 +216,9 @@ export const AuditAction = {
   ApiKeyCreated: 'api_key.created',
   ApiKeyRevoked: 'api_key.revoked',
   ApiKeyUsed: 'api_key.used',
+  DocumentUploaded: 'document.uploaded',
+  DocumentReprocessed: 'document.reprocessed',
+  DocumentDeleted: 'document.deleted',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 
@@ -236,6 +239,40 @@ export interface AuditEvent {
 }
 
 export type NewAuditEvent = Pick<AuditEvent, 'action'> & Partial<Omit<AuditEvent, 'id' | 'at' | 'action'>>;
+
+/** Who performs an action: a person or a team's API key, and the address they came from. */
+export interface Actor {
+  readonly userId: string | null;
+  readonly apiKeyId: string | null;
+  readonly ip: string | null;
+}
+
+/**
+ * A team scope the policy granted, with who acts in it. Services that change a team's data
+ * record `actor` in the audit log; work Quire does by itself carries none.
+ */
+export interface ActingScope extends TeamScope {
+  readonly actor?: Actor;
+}
+
+/** The audit entry of an action on a team's `target`, by the scope's actor. */
+export function auditEntry(
+  scope: ActingScope,
+  action: AuditAction,
+  target: { type: string; id: string },
+  details: Record<string, unknown> | null = null,
+): NewAuditEvent {
+  return {
+    action,
+    teamId: scope.teamId,
+    actorUserId: scope.actor?.userId ?? null,
+    actorApiKeyId: scope.actor?.apiKeyId ?? null,
+    ip: scope.actor?.ip ?? null,
+    targetType: target.type,
+    targetId: target.id,
+    details,
+  };
+}
 
 /** The form of an e-mail address that uniqueness and look-ups use: trimmed, lower case. */
 export function normalizeEmail(email: string): string {
@@ -316,6 +353,12 @@ export interface Store {
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first; filtered by team and/or actor. */
   listAudit(options: { teamId?: string; actorUserId?: string; limit: number }): Promise<AuditEvent[]>;
+  /**
+   * What a team's owners may read, newest first: the team's own entries and the account
+   * entries (sign-ins, failed sign-ins, password changes) of its current members. `beforeId`
+   * continues a page.
+   */
+  listTeamAudit(scope: TeamScope, options: { limit: number; beforeId?: number | null }): Promise<AuditEvent[]>;
 
   /** Inserts a document and its first job in one transaction. */
   insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord>;

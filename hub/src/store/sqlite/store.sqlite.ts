@@ -414,6 +414,18 @@ export class SqliteStore implements Store {
     return rows.map(toAudit);
   }
 
+  async listTeamAudit(scope: TeamScope, options: { limit: number; beforeId?: number | null }): Promise<AuditEvent[]> {
+    const rows = this.sql(
+      `SELECT * FROM audit_log
+        WHERE (team_id = @team
+               OR (team_id IS NULL AND (actor_user_id IN (SELECT user_id FROM memberships WHERE team_id = @team)
+                   OR (target_type = 'user' AND target_id IN (SELECT user_id FROM memberships WHERE team_id = @team)))))
+          AND id < @before
+        ORDER BY id DESC LIMIT @limit`,
+    ).all({ team: scope.teamId, before: options.beforeId ?? Number.MAX_SAFE_INTEGER, limit: options.limit }) as Row[];
+    return rows.map(toAudit);
+  }
+
   // --- documents ---------------------------------------------------------------------------
 
   async insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord> {

@@ -10,7 +10,7 @@ import type { Principal } from '../auth/policy.ts';
 import { RateLimits } from '../auth/rate-limits.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';
 import { AuditAction, Role } from '../store/store.ts';
-import { API_KEY_TOUCH_INTERVAL_MS, AuthService, type AuthServiceOptions } from './auth.service.ts';
+import { ACCESS_RECHECK_MS, API_KEY_TOUCH_INTERVAL_MS, AuthService, type AuthServiceOptions } from './auth.service.ts';
 
 const T0 = Date.UTC(2031, 4, 2, 8, 0);
 const ACCESS_TTL = 60_000;
@@ -371,6 +371,99 @@ describe('AuthService', () => {
         (await auth.listApiKeys(principal, FIRST_TEAM.id)).map((k) => k.name),
         ['dashboard'],
       );
+    });
+  });
+
+  describe('sign-in limits', () => {
+    it('refuses an account after its failures, even with the right password, and forgets them after a success', async () => {
+      await owner();
+      auth = make({
+        limits: new RateLimits({
+          signIn: { failuresPerAccount: 2, failuresPerAddress: 100, windowMs: 60_000 },
+          uploadsPerTeamPerMinute: 10,
+        }),
+      });
+      await auth.signIn({ email: 'owner@example.org', password: PASSWORD });
+      await refused(auth.signIn({ email: 'owner@example.org', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+      await auth.signIn({ email: 'OWNER@example.org', password: PASSWORD }); // a success clears the count
+      await refused(auth.signIn({ email: 'owner@example.org', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+      await refused(auth.signIn({ email: 'Owner@Example.org', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+      const err = await auth.signIn({ email: 'owner@example.org', password: PASSWORD }).catch((e: unknown) => e);
+      assert.ok(err instanceof AppError && err.code === 'RATE_LIMITED', String(err));
+      assert.ok((err.details?.retryAfterSeconds as number) >= 1 && (err.details?.retryAfterSeconds as number) <= 60);
+    });
+
+    it('refuses an address after its failures across accounts; successes do not count against it', async () => {
+      const { principal } = await owner();
+      await member(principal, 'viewer', 'viewer@example.org');
+      auth = make({
+        limits: new RateLimits({
+          signIn: { failuresPerAccount: 100, failuresPerAddress: 2, windowMs: 60_000 },
+          uploadsPerTeamPerMinute: 10,
+        }),
+      });
+      const from = { ip: '198.51.100.7' };
+      for (let i = 0; i < 3; i++) await auth.signIn({ email: 'owner@example.org', password: PASSWORD }, from);
+      await refused(auth.signIn({ email: 'owner@example.org', password: 'wrong password!' }, from), 'INVALID_CREDENTIALS');
+      await refused(auth.signIn({ email: 'nobody@example.org', password: PASSWORD }, from), 'INVALID_CREDENTIALS');
+      await refused(auth.signIn({ email: 'viewer@example.org', password: PASSWORD }, from), 'RATE_LIMITED');
+      await auth.signIn({ email: 'viewer@example.org', password: PASSWORD }, { ip: '198.51.100.8' });
+    });
+  });
+
+  describe('current access', () => {
+    it('reads roles, memberships and sessions again, reusing an answer for a second unless access changed here', async () => {
+      const { principal: ownerPrincipal } = await owner();
+      const viewer = await member(ownerPrincipal, 'viewer');
+      const viewerId = viewer.session.user.id;
+      const rolesOf = async (p: Principal) => (await auth.currentPrincipal(p)).memberships.map((m) => m.role);
+      assert.deepEqual(await rolesOf(viewer.principal), ['viewer']);
+
+      // A change made elsewhere (another hub, straight in the store) is seen once the second has passed.
+      await store.setMemberRole({ teamId: FIRST_TEAM.id }, viewerId, 'editor');
+      assert.deepEqual(await rolesOf(viewer.principal), ['viewer'], 'reused within the interval');
+      clock.now += ACCESS_RECHECK_MS;
+      assert.deepEqual(await rolesOf(viewer.principal), ['editor']);
+
+      // A change made through this service is seen at once.
+      await auth.removeMember(ownerPrincipal, FIRST_TEAM.id, viewerId);
+      assert.deepEqual(await rolesOf(viewer.principal), []);
+      await auth.signOut(viewer.principal, null);
+      await refused(auth.currentPrincipal(viewer.principal), 'SESSION_REVOKED');
+    });
+
+    it('ends an API key once it is revoked', async () => {
+      const { principal } = await owner();
+      const { apiKey, key } = await auth.createApiKey(principal, FIRST_TEAM.id, { name: 'scanner', role: 'viewer' });
+      const machine = await auth.authenticate(key);
+      assert.deepEqual((await auth.currentPrincipal(machine)).memberships, [{ teamId: FIRST_TEAM.id, role: 'viewer' }]);
+      await auth.revokeApiKey(principal, FIRST_TEAM.id, apiKey.id);
+      await refused(auth.currentPrincipal(machine), 'SESSION_REVOKED');
+    });
+  });
+
+  describe('audit log for owners', () => {
+    it("lists the team's entries and its members' sign-ins, newest first, in pages; only owners read it", async () => {
+      const { principal } = await owner();
+      const viewer = await member(principal, 'viewer', 'viewer@example.org');
+      await refused(auth.signIn({ email: 'viewer@example.org', password: 'wrong password!' }, { ip: '192.0.2.44' }), 'INVALID_CREDENTIALS');
+      const log = await auth.listAudit(principal, FIRST_TEAM.id, { first: 10 });
+      assert.deepEqual(
+        log.map((e) => e.action),
+        [
+          AuditAction.SignInFailed,
+          AuditAction.SignedUp,
+          AuditAction.InvitationAccepted,
+          AuditAction.InvitationCreated,
+          AuditAction.SignedUp,
+        ],
+      );
+      assert.equal(log[0]!.ip, '192.0.2.44');
+      const page = await auth.listAudit(principal, FIRST_TEAM.id, { first: 2, before: String(log[1]!.id) });
+      assert.deepEqual(page, log.slice(2, 4));
+      await refused(auth.listAudit(viewer.principal, FIRST_TEAM.id), 'FORBIDDEN');
+      await refused(auth.listAudit(principal, FIRST_TEAM.id, { first: 0 }), 'VALIDATION_FAILED');
+      await refused(auth.listAudit(principal, FIRST_TEAM.id, { before: 'x' }), 'VALIDATION_FAILED');
     });
   });
 

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getIntrospectionQuery, parse } from 'graphql';
+import { checkOperationLimits } from './limits.ts';
+import { buildSchema } from './server.ts';
+
+const schema = buildSchema();
+const check = (query: string, variables: Record<string, unknown> = {}, limits = { maxDepth: 6, maxCost: 5000 }) =>
+  checkOperationLimits(limits, { schema, document: parse(query), variables }).map((e) => ({
+    code: e.extensions.code,
+    details: e.extensions.details,
+  }));
+
+describe('GraphQL operation limits', () => {
+  it('lets ordinary operations and the introspection query through', () => {
+    assert.deepEqual(check(`{ documents(first: 50) { totalCount nodes { id filename status createdAt } } }`), []);
+    assert.deepEqual(check(`query($id: ID!) { document(id: $id) { id pages { number words { text } } } }`, { id: 'd' }), []);
+    assert.deepEqual(check(getIntrospectionQuery()), []);
+  });
+
+  it('refuses a selection deeper than the limit, with its depth', () => {
+    const deep = `{ documents { nodes { job { id } } } }`;
+    assert.deepEqual(check(deep, {}, { maxDepth: 4, maxCost: 5000 }), []);
+    assert.deepEqual(check(deep, {}, { maxDepth: 3, maxCost: 5000 }), [{ code: 'QUERY_TOO_COMPLEX', details: { maxDepth: 3, depth: 4 } }]);
+  });
+
+  it('prices lists by the `first` they ask for, also through variables, and refuses a costly operation', () => {
+    const pages = `query($n: Int) { documents(first: $n) { nodes { id pages { text } } } }`;
+    const limits = { maxDepth: 6, maxCost: 1000 };
+    assert.deepEqual(check(pages, { n: 10 }, limits), []);
+    const [refusal] = check(pages, { n: 200 }, limits);
+    assert.equal(refusal?.code, 'QUERY_TOO_COMPLEX');
+    assert.equal((refusal?.details as { maxCost: number }).maxCost, 1000);
+    // 1 (documents) + 200 × (1 nodes + 1 id + 1 pages + 10 × 1 text)
+    assert.equal((refusal?.details as { cost: number }).cost, 1 + 200 * (1 + 1 * (1 + 1 + 10 * 1)));
+  });
+});

@@ -27,7 +27,7 @@ before(async () => {
       SIGNIN_FAILURES_PER_ADDRESS: String(FAILURES_PER_ADDRESS),
       UPLOADS_PER_TEAM_PER_MINUTE: String(UPLOADS_PER_MINUTE),
       GRAPHQL_MAX_DEPTH: '4',
-      GRAPHQL_MAX_COST: '1000',
+      GRAPHQL_MAX_COST: '300',
       REQUEST_BODY_MAX_BYTES: '4kb',
     },
   });
@@ -141,7 +141,7 @@ describe('GraphQL depth and cost limits', () => {
     assert.equal((await post(query, { n: 5 })).body.errors, undefined);
     const costly = await post(query, { n: 200 });
     assert.equal(costly.body.errors?.[0]?.extensions.code, 'QUERY_TOO_COMPLEX');
-    assert.equal(costly.body.errors?.[0]?.extensions.details.maxCost, 1000);
+    assert.equal(costly.body.errors?.[0]?.extensions.details.maxCost, 300);
   });
 
   test('the limits apply to graphql-ws subscriptions too', async () => {

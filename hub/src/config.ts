@@ -81,8 +81,8 @@ const envSchema = z
     UPLOADS_PER_TEAM_PER_MINUTE: int(1, 1_000_000).default(600),
     /** Deepest GraphQL selection accepted. Default 10. */
     GRAPHQL_MAX_DEPTH: int(2, 100).default(10),
-    /** Highest estimated GraphQL cost accepted (a field costs 1, lists multiply by their size). Default 5000. */
-    GRAPHQL_MAX_COST: int(10, 10_000_000).default(5000),
+    /** Highest estimated GraphQL cost accepted (each object costs 1, lists multiply by their size). Default 20000. */
+    GRAPHQL_MAX_COST: int(10, 10_000_000).default(20_000),
     /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
     PROCESSOR_WORKERS: int(1, 64).default(1),
     /** tesseract.js workers per pipeline worker. Default 1. */

@@ -16,6 +16,9 @@ describe('GraphQL operation limits', () => {
     assert.deepEqual(check(`{ documents(first: 50) { totalCount nodes { id filename status createdAt } } }`), []);
     assert.deepEqual(check(`query($id: ID!) { document(id: $id) { id pages { number words { text } } } }`, { id: 'd' }), []);
     assert.deepEqual(check(getIntrospectionQuery()), []);
+    // A document viewer's whole page layout: every word of every page with its box.
+    const viewer = `query($id: ID!) { document(id: $id) { pages { number words { text box { x y w h } confidence } } } }`;
+    assert.deepEqual(check(viewer, { id: 'd' }, { maxDepth: 6, maxCost: 20_000 }), []);
   });
 
   it('refuses a selection deeper than the limit, with its depth', () => {
@@ -25,13 +28,13 @@ describe('GraphQL operation limits', () => {
   });
 
   it('prices lists by the `first` they ask for, also through variables, and refuses a costly operation', () => {
-    const pages = `query($n: Int) { documents(first: $n) { nodes { id pages { text } } } }`;
+    const pages = `query($n: Int) { documents(first: $n) { nodes { id pages { words { text } } } } }`;
     const limits = { maxDepth: 6, maxCost: 1000 };
     assert.deepEqual(check(pages, { n: 10 }, limits), []);
     const [refusal] = check(pages, { n: 200 }, limits);
     assert.equal(refusal?.code, 'QUERY_TOO_COMPLEX');
     assert.equal((refusal?.details as { maxCost: number }).maxCost, 1000);
-    // 1 (documents) + 200 × (1 nodes + 1 id + 1 pages + 10 × 1 text)
-    assert.equal((refusal?.details as { cost: number }).cost, 1 + 200 * (1 + 1 * (1 + 1 + 10 * 1)));
+    // documents + 200 × (nodes + 1 × (pages + 10 × (words + 250 × 0 for the scalar text)))
+    assert.equal((refusal?.details as { cost: number }).cost, 1 + 200 * (1 + 1 * (1 + 10 * 1)));
   });
 });

@@ -1,12 +1,22 @@
 /**
  * Limits on what one GraphQL operation may ask for, over HTTP and over graphql-ws alike:
  * a maximum selection depth (graphql-armor's max-depth rule) and a maximum estimated cost
- * (graphql-query-complexity). A field costs 1 plus its selection; a field taking `first`
- * multiplies its selection by that number, and other lists by their usual size. An operation
- * over either limit is refused before it runs, with `QUERY_TOO_COMPLEX`.
+ * (graphql-query-complexity). Every object in the answer costs 1 (scalars ride with the object
+ * that holds them); a field taking `first` multiplies its selection by that number, and other
+ * lists by their usual size. An operation over either limit is refused before it runs, with
+ * `QUERY_TOO_COMPLEX`.
  */
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { GraphQLError, getNamedType, getNullableType, isListType, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  getNamedType,
+  getNullableType,
+  isLeafType,
+  isListType,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+} from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 
 export interface OperationLimits {
@@ -30,6 +40,7 @@ const DEFAULT_LIST_SIZE = 10;
 const estimateCost: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   // The schema's own description (introspection) is free: tools ask for it whole.
   if (field.name.startsWith('__') || getNamedType(field.type).name.startsWith('__')) return 0;
+  if (isLeafType(getNamedType(field.type))) return 0;
   const first = typeof args.first === 'number' && args.first > 0 ? args.first : undefined;
   const size = first ?? (isListType(getNullableType(field.type)) ? (LIST_SIZES[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1);
   return 1 + size * childComplexity;

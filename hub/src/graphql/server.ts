@@ -140,6 +140,8 @@ export async function startGraphQL(deps: {
       },
     ],
     introspection: true,
+    // Errors say what went wrong by code and message; server stack traces stay in the log.
+    includeStacktraceInErrorResponses: false,
     // The process's own shutdown (lifecycle/shutdown.ts) decides the order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   });

@@ -95,13 +95,22 @@ export function startSocketServer(deps: {
     const { teamId, documentId } = e.event;
     const rooms = [teamRoom(teamId), documentRoom(teamId, documentId)];
     const sockets = await io.local.in(rooms).fetchSockets();
+    // Sockets of one caller (a session or a key) share one check.
+    const checks = new Map<string, Promise<unknown>>();
     await Promise.all(
       sockets.map(async (socket) => {
-        try {
-          await currentTeamScopeFor(socket.data.auth as RequestAuth, 'socket.io subscribe', deps.accounts);
-        } catch (err) {
-          await endAccess(socket, teamId, err);
+        const auth = socket.data.auth as RequestAuth;
+        const key = callerKey(auth);
+        let check = checks.get(key);
+        if (!check) {
+          check = currentTeamScopeFor(auth, 'socket.io subscribe', deps.accounts).then(
+            () => null,
+            (err: unknown) => err,
+          );
+          checks.set(key, check);
         }
+        const refusal = await check;
+        if (refusal) await endAccess(socket, teamId, refusal);
       }),
     );
     const name = e.kind === 'progress' ? 'job:progress' : 'document:changed';
@@ -138,6 +147,13 @@ export function startSocketServer(deps: {
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };
+}
+
+/** Who a connection acts as, in which team: connections with the same key have the same access. */
+function callerKey(auth: RequestAuth): string {
+  const p = auth.principal;
+  const who = !p ? `anonymous:${auth.error?.code ?? ''}` : p.kind === 'user' ? `session:${p.sessionId}` : `key:${p.apiKeyId}`;
+  return `${who}@${auth.teamId ?? ''}`;
 }
 
 function parse(raw: unknown): z.infer<typeof roomRequest> {

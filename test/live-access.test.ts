@@ -72,7 +72,7 @@ async function joinTeamRoom(token: string) {
   socket.on('disconnect', () => (disconnected = true));
   const ack = await socket.timeout(10_000).emitWithAck('subscribe', { team: true });
   assert.deepEqual(ack, { ok: true });
-  return { seen, accessEnded, isDisconnected: () => disconnected };
+  return { socket, seen, accessEnded, isDisconnected: () => disconnected };
 }
 
 describe('access is read again on every event', () => {
@@ -106,6 +106,8 @@ describe('access is read again on every event', () => {
     assert.ok(!subscription.seen.includes(second.body.documentId) && !room.seen.includes(second.body.documentId));
     assert.ok(!room.seen.includes(third.body.documentId), 'the socket is out of the room');
     assert.equal(room.isDisconnected(), false, 'a person still signed in keeps the connection');
+    const rejoin = await room.socket.timeout(10_000).emitWithAck('subscribe', { documentId: third.body.documentId });
+    assert.equal(rejoin.ok ? 'joined' : rejoin.error.code, 'NOT_FOUND', 'the old connection cannot join again');
   });
 
   test('a session that ended disconnects its socket with SESSION_REVOKED', async () => {

@@ -21,7 +21,9 @@ describe('loadConfig', () => {
   it('defaults to the embedded mode: port 4000, ./data, in-process bus, 100 MB uploads', () => {
     const config = loadConfig({});
     const dataDir = resolve('data');
-    assert.deepEqual(config.http, { port: 4000, host: '0.0.0.0' });
+    assert.deepEqual(config.http, { port: 4000, host: '0.0.0.0', trustProxy: false });
+    assert.equal(loadConfig({ TRUST_PROXY: '1' }).http.trustProxy, 1);
+    assert.equal(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).http.trustProxy, 'loopback, 10.0.0.0/8');
     assert.deepEqual(config.store, {
       driver: 'sqlite',
       dataDir,

@@ -69,6 +69,17 @@ const envSchema = z
       .default('quire'),
     /** Largest accepted upload. Default 100mb. */
     UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
+    /**
+     * Which proxies in front of the hub to believe about the client's address (Express's
+     * `trust proxy`: `true`, a hop count, or addresses/subnets such as `loopback, 10.0.0.0/8`).
+     * Unset: none, so the address is the connection's. Set it behind a reverse proxy, or every
+     * client shares the proxy's address in the sign-in limits and the audit log.
+     */
+    TRUST_PROXY: z
+      .string()
+      .min(1)
+      .transform((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v))
+      .default(false),
     /** Largest GraphQL request body, graphql-ws message and Socket.IO message. Default 1mb. */
     REQUEST_BODY_MAX_BYTES: bytes.default(1024 * 1024),
     /** Failed sign-ins per account within SIGNIN_LIMIT_WINDOW before it is refused for the rest of it. Default 10. */
@@ -134,7 +145,7 @@ const envSchema = z
 
 /** Frozen configuration grouped by concern. */
 export interface Config {
-  readonly http: { readonly port: number; readonly host: string };
+  readonly http: { readonly port: number; readonly host: string; readonly trustProxy: boolean | number | string };
   readonly store: { readonly driver: 'sqlite'; readonly dataDir: string; readonly sqlitePath: string; readonly blobDir: string };
   readonly search: { readonly driver: 'embedded' };
   readonly bus: { readonly driver: 'memory' | 'nats'; readonly natsUrl: string; readonly natsPrefix: string };
@@ -188,7 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
   return deepFreeze({
-    http: { port: e.PORT, host: e.HOST },
+    http: { port: e.PORT, host: e.HOST, trustProxy: e.TRUST_PROXY },
     store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
     search: { driver: e.SEARCH },
     bus: { driver: e.BUS, natsUrl: e.NATS_URL, natsPrefix: e.NATS_PREFIX },

@@ -184,6 +184,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       http = await startHttp({
         host: config.http.host,
         port: config.http.port,
+        trustProxy: config.http.trustProxy,
         maxUploadBytes: config.limits.uploadMaxBytes,
         requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
         graphqlLimits: config.limits.graphql,

@@ -7,9 +7,14 @@
  * address out of points is refused with RATE_LIMITED (429) until its window ends, whatever
  * the password. Uploads: a fixed number per team per minute, people and API keys together.
  *
+ * Sign-up: attempts per address (as many as failed sign-ins), which also bounds the argon2
+ * work and the probing of taken addresses. Addresses are counted as they come, except IPv6
+ * ones, which count by their /64 (one host usually holds a whole /64).
+ *
  * The counts live in one hub's memory: several hubs behind a balancer each count on their own
  * (rate-limiter-flexible offers shared stores for that case).
  */
+import { isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '@quire/processors';
 import { normalizeEmail } from '../store/store.ts';
@@ -26,6 +31,7 @@ export class RateLimits {
   private readonly signInAccount: RateLimiterMemory;
   private readonly signInAddress: RateLimiterMemory;
   private readonly uploads: RateLimiterMemory;
+  private readonly signUps: RateLimiterMemory;
 
   constructor(settings: RateLimitSettings) {
     const windowSeconds = Math.max(1, Math.ceil(settings.signIn.windowMs / 1000));
@@ -39,18 +45,28 @@ export class RateLimits {
       points: settings.signIn.failuresPerAddress,
       duration: windowSeconds,
     });
+    this.signUps = new RateLimiterMemory({
+      keyPrefix: 'sign-up-address',
+      points: settings.signIn.failuresPerAddress,
+      duration: windowSeconds,
+    });
     this.uploads = new RateLimiterMemory({ keyPrefix: 'upload-team', points: settings.uploadsPerTeamPerMinute, duration: 60 });
+  }
+
+  /** Takes a sign-up attempt's point from its address; throws RateLimitedError when it has none left. */
+  async signUp(ip: string | null | undefined): Promise<void> {
+    await take(this.signUps, addressKey(ip), 'Too many sign-ups from this address');
   }
 
   /** Takes a sign-in attempt's points; throws RateLimitedError when the account or address has none left. */
   async beginSignIn(email: string, ip: string | null | undefined): Promise<void> {
-    await take(this.signInAddress, ip || UNKNOWN_ADDRESS, 'Too many failed sign-ins from this address');
+    await take(this.signInAddress, addressKey(ip), 'Too many failed sign-ins from this address');
     await take(this.signInAccount, normalizeEmail(email), 'Too many failed sign-ins for this account');
   }
 
   /** A sign-in succeeded: only failures count against the address, and the account starts afresh. */
   async signedIn(email: string, ip: string | null | undefined): Promise<void> {
-    await this.signInAddress.reward(ip || UNKNOWN_ADDRESS, 1);
+    await this.signInAddress.reward(addressKey(ip), 1);
     await this.signInAccount.delete(normalizeEmail(email));
   }
 
@@ -58,6 +74,24 @@ export class RateLimits {
   async upload(teamId: string): Promise<void> {
     await take(this.uploads, teamId, 'Too many uploads for this team');
   }
+}
+
+/** The key an address is counted under: IPv4 as it is, IPv6 by its /64 prefix. */
+export function addressKey(ip: string | null | undefined): string {
+  if (!ip) return UNKNOWN_ADDRESS;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (isIPv6(ip)) {
+    const [head = '', tail = ''] = ip.split('::');
+    const left = head ? head.split(':') : [];
+    const right = tail ? tail.split(':') : [];
+    const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+    return `${groups
+      .slice(0, 4)
+      .map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
+      .join(':')}::/64`;
+  }
+  return ip;
 }
 
 async function take(limiter: RateLimiterMemory, key: string, message: string): Promise<void> {

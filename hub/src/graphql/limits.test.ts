@@ -12,6 +12,21 @@ const check = (query: string, variables: Record<string, unknown> = {}, limits = 
   }));
 
 describe('GraphQL operation limits', () => {
+  it('refuses more aliases than allowed, introspection included, and prices searches and whole texts', () => {
+    const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
+    assert.deepEqual(check(aliases(30, '__typename')), []);
+    assert.deepEqual(check(aliases(31, '__schema { types { name } }')), [{ code: 'QUERY_TOO_COMPLEX', details: { maxAliases: 30 } }]);
+    const searches = aliases(30, 'search(query: "x", first: 1) { score }');
+    assert.deepEqual(check(searches, {}, { maxDepth: 6, maxCost: 2999 }), [
+      { code: 'QUERY_TOO_COMPLEX', details: { maxCost: 2999, cost: 30 * 100 } },
+    ]);
+    const texts = `query($id: ID!) { document(id: $id) { ${Array.from({ length: 20 }, (_, i) => `t${i}: text`).join(' ')} } }`;
+    assert.equal(
+      (check(texts, { id: 'd' }, { maxDepth: 6, maxCost: 100 })[0]?.details as { cost?: number } | undefined)?.cost,
+      1 + 20 * 10,
+    );
+  });
+
   it('lets ordinary operations and the introspection query through', () => {
     assert.deepEqual(check(`{ documents(first: 50) { totalCount nodes { id filename status createdAt } } }`), []);
     assert.deepEqual(check(`query($id: ID!) { document(id: $id) { id pages { number words { text } } } }`, { id: 'd' }), []);

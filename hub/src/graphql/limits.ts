@@ -3,9 +3,12 @@
  * a maximum selection depth (graphql-armor's max-depth rule) and a maximum estimated cost
  * (graphql-query-complexity). Every object in the answer costs 1 (scalars ride with the object
  * that holds them); a field taking `first` multiplies its selection by that number, and other
- * lists by their usual size. An operation over either limit is refused before it runs, with
- * `QUERY_TOO_COMPLEX`.
+ * lists by their usual size; fields that do real work (search, a document's whole text) cost
+ * more. At most MAX_ALIASES aliases, so that no field runs many times for the price of one.
+ * The schema's own description (introspection) is free but bounded by the aliases. An
+ * operation over any limit is refused before it runs, with `QUERY_TOO_COMPLEX`.
  */
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
@@ -24,6 +27,17 @@ export interface OperationLimits {
   maxCost: number;
 }
 
+/** Most aliases in one operation: each alias runs its field again, whatever it costs. */
+export const MAX_ALIASES = 30;
+
+/** Fields whose resolver does more than read a row: their own cost, before their selection. */
+const FIELD_COSTS: Record<string, number> = {
+  // Embeds the query and ranks the team's chunks.
+  'Query.search': 100,
+  // Reads and joins every page.
+  'Document.text': 10,
+};
+
 /** The usual size of list fields that take no `first`; a connection's lists are sized by its `first`. */
 const LIST_SIZES: Record<string, number> = {
   'Document.pages': 10,
@@ -40,10 +54,11 @@ const DEFAULT_LIST_SIZE = 10;
 const estimateCost: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   // The schema's own description (introspection) is free: tools ask for it whole.
   if (field.name.startsWith('__') || getNamedType(field.type).name.startsWith('__')) return 0;
-  if (isLeafType(getNamedType(field.type))) return 0;
+  const own = FIELD_COSTS[`${type.name}.${field.name}`];
+  if (isLeafType(getNamedType(field.type))) return own ?? 0;
   const first = typeof args.first === 'number' && args.first > 0 ? args.first : undefined;
   const size = first ?? (isListType(getNullableType(field.type)) ? (LIST_SIZES[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1);
-  return 1 + size * childComplexity;
+  return (own ?? 1) + size * childComplexity;
 };
 
 const tooComplex = (message: string, details: Record<string, unknown>) =>
@@ -73,6 +88,13 @@ export function checkOperationLimits(
           );
         },
       ],
+    }),
+  ]);
+  validate(request.schema, request.document, [
+    maxAliasesRule({
+      n: MAX_ALIASES,
+      propagateOnRejection: false,
+      onReject: [() => errors.push(tooComplex(`The operation uses more than ${MAX_ALIASES} aliases`, { maxAliases: MAX_ALIASES }))],
     }),
   ]);
   if (errors.length) return errors;

@@ -25,6 +25,8 @@ import { healthRouter, type ReadinessCheck } from './health.router.ts';
 export interface HttpDeps {
   host: string;
   port: number;
+  /** Express's `trust proxy`: which proxies may name the client's address. */
+  trustProxy: boolean | number | string;
   maxUploadBytes: number;
   /** Largest GraphQL body, graphql-ws message and Socket.IO message. */
   requestBodyMaxBytes: number;
@@ -51,6 +53,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   let shuttingDown = false;
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy);
   const server = createServer(app);
 
   app.use((req, res, next) => {

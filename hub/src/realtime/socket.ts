@@ -19,7 +19,7 @@ import { Server, type DefaultEventsMap, type RemoteSocket, type Socket } from 's
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError, AuthenticationError, NotFoundError, ValidationError } from '@quire/processors';
-import { currentTeamScopeFor, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
+import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
@@ -62,7 +62,8 @@ export function startSocketServer(deps: {
     socket.on('subscribe', (raw: unknown, ack?: Ack) =>
       answer(ack, async () => {
         const req = parse(raw);
-        const scope = teamScopeFor(auth, 'socket.io subscribe');
+        // A connection may outlive its caller's access: joins read it as it is now.
+        const scope = await currentTeamScopeFor(auth, 'socket.io subscribe', deps.accounts);
         if ('team' in req) {
           await socket.join(teamRoom(scope.teamId));
           return undefined;

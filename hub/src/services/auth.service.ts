@@ -194,6 +194,7 @@ export class AuthService {
     meta: RequestMeta = {},
   ): Promise<AuthResult> {
     const data = parse(signUpInput, input);
+    await this.options.limits.signUp(meta.ip);
     const invitation = data.invitationToken ? await this.pendingInvitation(data.invitationToken) : undefined;
     if (invitation?.email && normalizeEmail(invitation.email) !== normalizeEmail(data.email)) throw invalidInvitation();
     if (!invitation && !this.options.openSignup && (await this.hasUsers())) {
@@ -594,7 +595,7 @@ export class AuthService {
       if (!key || key.revokedAt !== null) throw new AuthenticationError('This API key has been revoked', { code: 'SESSION_REVOKED' });
       return { ...principal, memberships: [{ teamId: key.teamId, role: key.role }] };
     }
-    if (!(await this.store.isSessionFamilyActive(principal.sessionId))) throw sessionRevoked();
+    if (!(await this.store.isSessionFamilyActive(principal.sessionId, this.now()))) throw sessionRevoked();
     const memberships = await this.store.listMembershipsOfUser(principal.userId);
     return { ...principal, memberships: memberships.map((m) => ({ teamId: m.teamId, role: m.role })) };
   }

@@ -881,8 +881,9 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.deepEqual(session, { ...input, createdAt: T0, rotatedAt: null, revokedAt: null });
         assert.deepEqual(await store.findSessionByTokenHash(input.tokenHash), session);
         assert.equal(await store.findSessionByTokenHash(sha256Hex(randomUUID())), undefined);
-        assert.equal(await store.isSessionFamilyActive(input.familyId), true);
-        assert.equal(await store.isSessionFamilyActive(randomUUID()), false);
+        assert.equal(await store.isSessionFamilyActive(input.familyId, T0), true);
+        assert.equal(await store.isSessionFamilyActive(randomUUID(), T0), false);
+        assert.equal(await store.isSessionFamilyActive(input.familyId, input.expiresAt), false, 'a session ends when its token expires');
       });
 
       it('rotateSession rotates a token once; a second rotation of it loses and inserts nothing', async ({ store }) => {
@@ -906,8 +907,8 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.equal(await store.revokeSessionFamily(first.familyId, T0 + 1), 2);
         assert.equal((await store.findSessionByTokenHash(first.tokenHash))?.revokedAt, T0 + 1);
         assert.equal((await store.findSessionByTokenHash(next.tokenHash))?.revokedAt, T0 + 1);
-        assert.equal(await store.isSessionFamilyActive(first.familyId), false);
-        assert.equal(await store.isSessionFamilyActive(otherFamily.familyId), true);
+        assert.equal(await store.isSessionFamilyActive(first.familyId, T0), false);
+        assert.equal(await store.isSessionFamilyActive(otherFamily.familyId, T0), true);
         assert.equal(await store.revokeSessionFamily(first.familyId, T0 + 2), 0, 'already revoked');
         assert.equal(await store.rotateSession(next.id, buildSession(user.id, { familyId: first.familyId }), T0 + 3), false);
       });
@@ -919,11 +920,11 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         const ended = [await store.insertSession(buildSession(user.id)), await store.insertSession(buildSession(user.id))];
         const theirs = await store.insertSession(buildSession(someoneElse.id));
         assert.equal(await store.revokeUserSessions(user.id, T0, kept.familyId), 2);
-        assert.equal(await store.isSessionFamilyActive(kept.familyId), true);
-        for (const s of ended) assert.equal(await store.isSessionFamilyActive(s.familyId), false);
-        assert.equal(await store.isSessionFamilyActive(theirs.familyId), true);
+        assert.equal(await store.isSessionFamilyActive(kept.familyId, T0), true);
+        for (const s of ended) assert.equal(await store.isSessionFamilyActive(s.familyId, T0), false);
+        assert.equal(await store.isSessionFamilyActive(theirs.familyId, T0), true);
         assert.equal(await store.revokeUserSessions(user.id, T0), 1, 'without an exception, the kept one goes too');
-        assert.equal(await store.isSessionFamilyActive(kept.familyId), false);
+        assert.equal(await store.isSessionFamilyActive(kept.familyId, T0), false);
       });
     });
 

@@ -327,8 +327,8 @@ export interface Store {
   revokeSessionFamily(familyId: string, at: number): Promise<number>;
   /** Revokes every session of the user except the family `keepFamilyId`. */
   revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number>;
-  /** Whether the family has a token that is not revoked. */
-  isSessionFamilyActive(familyId: string): Promise<boolean>;
+  /** Whether the family has a token that is neither revoked nor expired at `at`. */
+  isSessionFamilyActive(familyId: string, at: number): Promise<boolean>;
   /** Deletes tokens that expired, or were revoked, before `before`; answers how many. */
   pruneSessions(before: number): Promise<number>;
 

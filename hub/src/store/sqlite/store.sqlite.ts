@@ -291,8 +291,8 @@ export class SqliteStore implements Store {
       .run(at, userId, keepFamilyId ?? null).changes;
   }
 
-  async isSessionFamilyActive(familyId: string): Promise<boolean> {
-    return !!this.db.prepare('SELECT 1 FROM sessions WHERE family_id = ? AND revoked_at IS NULL LIMIT 1').get(familyId);
+  async isSessionFamilyActive(familyId: string, at: number): Promise<boolean> {
+    return !!this.sql('SELECT 1 FROM sessions WHERE family_id = ? AND revoked_at IS NULL AND expires_at > ? LIMIT 1').get(familyId, at);
   }
 
   async pruneSessions(before: number): Promise<number> {

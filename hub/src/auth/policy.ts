@@ -148,6 +148,11 @@ export function authorize(principal: Principal | null, teamId: string | null, op
   return { teamId, actor: actorOf(principal) };
 }
 
+/** What identifies a principal's access: its session, or its key. */
+export function principalKey(principal: Principal): string {
+  return principal.kind === 'user' ? `session:${principal.sessionId}` : `key:${principal.apiKeyId}`;
+}
+
 /** The principal as the audit log names it; the address is the request's to add. */
 export function actorOf(principal: Principal, ip: string | null = null): Actor {
   return principal.kind === 'user' ? { userId: principal.userId, apiKeyId: null, ip } : { userId: null, apiKeyId: principal.apiKeyId, ip };

@@ -73,6 +73,7 @@ export function checkOperationLimits(
   request: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null },
 ): GraphQLError[] {
   const errors: GraphQLError[] = [];
+  // One pass over the operation for both rules; each reports its refusal with our code.
   validate(request.schema, request.document, [
     maxDepthRule({
       n: limits.maxDepth,
@@ -89,8 +90,6 @@ export function checkOperationLimits(
         },
       ],
     }),
-  ]);
-  validate(request.schema, request.document, [
     maxAliasesRule({
       n: MAX_ALIASES,
       propagateOnRejection: false,

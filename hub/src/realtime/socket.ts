@@ -19,6 +19,7 @@ import { Server, type DefaultEventsMap, type RemoteSocket, type Socket } from 's
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError, AuthenticationError, NotFoundError, ValidationError } from '@quire/processors';
+import { principalKey } from '../auth/policy.ts';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
@@ -152,8 +153,7 @@ export function startSocketServer(deps: {
 
 /** Who a connection acts as, in which team: connections with the same key have the same access. */
 function callerKey(auth: RequestAuth): string {
-  const p = auth.principal;
-  const who = !p ? `anonymous:${auth.error?.code ?? ''}` : p.kind === 'user' ? `session:${p.sessionId}` : `key:${p.apiKeyId}`;
+  const who = auth.principal ? principalKey(auth.principal) : `anonymous:${auth.error?.code ?? ''}`;
   return `${who}@${auth.teamId ?? ''}`;
 }
 

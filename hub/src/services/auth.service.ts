@@ -17,11 +17,12 @@ import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError } from '@quire/processors';
-import { authorize, authorizeTeam, authorizeUser, type Principal } from '../auth/policy.ts';
+import { authorize, authorizeTeam, authorizeUser, principalKey, type Principal } from '../auth/policy.ts';
 import type { RateLimits } from '../auth/rate-limits.ts';
 import {
   AuditAction,
   Role,
+  auditEntry,
   normalizeEmail,
   type ApiKeyRecord,
   type AuditEvent,
@@ -380,14 +381,12 @@ export class AuthService {
       expiresAt: this.now() + this.options.invitationTtlMs,
     });
     await this.audit(
-      {
-        action: AuditAction.InvitationCreated,
-        teamId: scope.teamId,
-        ...auditActor(principal!),
-        targetType: 'invitation',
-        targetId: invitation.id,
-        details: { role: data.role, email: data.email ?? null },
-      },
+      auditEntry(
+        scope,
+        AuditAction.InvitationCreated,
+        { type: 'invitation', id: invitation.id },
+        { role: data.role, email: data.email ?? null },
+      ),
       meta,
     );
     return { invitation, token };
@@ -439,14 +438,7 @@ export class AuthService {
     const after = await this.store.setMemberRole(scope, userId, to);
     if (before.role !== after.role) {
       await this.audit(
-        {
-          action: AuditAction.RoleChanged,
-          teamId: scope.teamId,
-          ...auditActor(principal!),
-          targetType: 'user',
-          targetId: userId,
-          details: { from: before.role, to: after.role },
-        },
+        auditEntry(scope, AuditAction.RoleChanged, { type: 'user', id: userId }, { from: before.role, to: after.role }),
         meta,
       );
     }
@@ -463,17 +455,7 @@ export class AuthService {
     const before = await this.store.getMembership(scope, userId);
     const removed = await this.store.removeMember(scope, userId);
     if (removed) {
-      await this.audit(
-        {
-          action: AuditAction.MemberRemoved,
-          teamId: scope.teamId,
-          ...auditActor(principal!),
-          targetType: 'user',
-          targetId: userId,
-          details: { role: before?.role ?? null },
-        },
-        meta,
-      );
+      await this.audit(auditEntry(scope, AuditAction.MemberRemoved, { type: 'user', id: userId }, { role: before?.role ?? null }), meta);
     }
     return removed;
   }
@@ -498,14 +480,7 @@ export class AuthService {
       createdBy: actorId(principal!),
     });
     await this.audit(
-      {
-        action: AuditAction.ApiKeyCreated,
-        teamId: scope.teamId,
-        ...auditActor(principal!),
-        targetType: 'api_key',
-        targetId: apiKey.id,
-        details: { name: apiKey.name, role: apiKey.role },
-      },
+      auditEntry(scope, AuditAction.ApiKeyCreated, { type: 'api_key', id: apiKey.id }, { name: apiKey.name, role: apiKey.role }),
       meta,
     );
     return { apiKey, key };
@@ -521,10 +496,7 @@ export class AuthService {
     const scope = authorizeTeam(principal, teamId, 'apiKey.revoke');
     const revoked = await this.store.revokeApiKey(scope, id, this.now());
     if (revoked) {
-      await this.audit(
-        { action: AuditAction.ApiKeyRevoked, teamId: scope.teamId, ...auditActor(principal!), targetType: 'api_key', targetId: id },
-        meta,
-      );
+      await this.audit(auditEntry(scope, AuditAction.ApiKeyRevoked, { type: 'api_key', id }), meta);
     }
     return revoked;
   }
@@ -575,7 +547,7 @@ export class AuthService {
    * of roles, members, sessions or keys made through this hub clears them all at once.
    */
   async currentPrincipal(principal: Principal): Promise<Principal> {
-    const key = principal.kind === 'user' ? `session:${principal.sessionId}` : `key:${principal.apiKeyId}`;
+    const key = principalKey(principal);
     const now = this.now();
     const known = this.recent.get(key);
     if (known && now - known.at < ACCESS_RECHECK_MS) return known.principal;
@@ -711,13 +683,6 @@ export class AuthService {
     if (ACCESS_CHANGES.has(event.action)) this.recent.clear();
     await this.store.appendAudit({ ...event, ip: event.ip ?? meta.ip ?? null });
   }
-}
-
-/** The audit log's actor fields for a principal. */
-function auditActor(principal: Principal): { actorUserId: string | null; actorApiKeyId: string | null } {
-  return principal.kind === 'user'
-    ? { actorUserId: principal.userId, actorApiKeyId: null }
-    : { actorUserId: null, actorApiKeyId: principal.apiKeyId };
 }
 
 /** Who created something, as recorded on invitations and API keys. */

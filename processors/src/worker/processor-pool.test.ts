@@ -135,7 +135,9 @@ describe('ProcessorPool', () => {
     });
 
     it('queues jobs beyond its size and runs them in turn', async () => {
-      const [a, b] = await Promise.all([runFile(pool, 'notes.md'), runFile(pool, 'notes.txt')]);
+      // Read both files first, so that the jobs reach the pool in this order.
+      const [md, txt] = await Promise.all(['notes.md', 'notes.txt'].map(async (f) => new Uint8Array(await readFile(fixturePath(f)))));
+      const [a, b] = await Promise.all([runFile(pool, 'notes.md', { data: md! }), runFile(pool, 'notes.txt', { data: txt! })]);
       assert.deepEqual([a.outcome, b.outcome], [{ status: 'succeeded' }, { status: 'succeeded' }]);
       const firstEnd = a.progress.at(-1)!.at;
       const secondStart = b.progress[0]!.at;

@@ -201,6 +201,59 @@ export interface ApiKeyRecord {
 
 export type NewApiKey = Pick<ApiKeyRecord, 'id' | 'teamId' | 'name' | 'prefix' | 'keyHash' | 'role' | 'createdBy'>;
 
+/** Where an annotation sits: a range of a chunk's text, or a box on a page (page pixels). */
+export type AnnotationAnchor =
+  | { kind: 'highlight'; chunkOrdinal: number; start: number; end: number }
+  | { kind: 'box'; page: number; box: { x: number; y: number; w: number; h: number } };
+
+export interface AnnotationReply {
+  id: string;
+  authorId: string | null;
+  text: string;
+  at: number;
+}
+
+/** An annotation as it stands after the operations accepted so far. */
+export interface AnnotationRecord {
+  id: string;
+  teamId: string;
+  documentId: string;
+  /** 1 when created; each accepted operation on it adds 1. Operations name the version they saw. */
+  version: number;
+  anchor: AnnotationAnchor;
+  label: string | null;
+  comment: string | null;
+  replies: AnnotationReply[];
+  resolved: boolean;
+  /** Deleted annotations stay as tombstones so that late operations on them conflict. */
+  deleted: boolean;
+  createdBy: string | null;
+  createdAt: number;
+  updatedBy: string | null;
+  updatedAt: number;
+}
+
+/** An accepted operation: its place in the document's log, and the annotation it produced. */
+export interface AnnotationOpRecord {
+  documentId: string;
+  /** 1, 2, 3… per document, without gaps, in the order operations were accepted. */
+  seq: number;
+  /** The client's id of the operation: sending it again returns this record, not a new one. */
+  opId: string;
+  actorId: string | null;
+  at: number;
+  op: Record<string, unknown>;
+  annotation: AnnotationRecord;
+}
+
+/** What committing an annotation operation came to. */
+export type AnnotationCommit =
+  | { status: 'accepted'; record: AnnotationOpRecord }
+  /** The same `opId` was accepted before: its record, unchanged. */
+  | { status: 'duplicate'; record: AnnotationOpRecord }
+  /** The annotation is not at the expected version: its current state (undefined if absent). */
+  | { status: 'conflict'; current: AnnotationRecord | undefined };
+
 /** What the audit log records; past tense, `subject.verb`. */
 export const AuditAction = {
   SignedUp: 'user.signed_up',
@@ -369,7 +422,31 @@ export interface Store {
     options: { filter?: DocumentFilter; first: number; after?: string | null },
   ): Promise<Page<DocumentRecord>>;
   updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord>;
-  /** Removes the document, its pages, chunks and jobs. Returns false when it did not exist. */
+  /**
+   * Writes `next` as the annotation's new state and appends the operation to the document's
+   * log with the next sequence number, in one step, if the annotation is at
+   * `expectedVersion` (null: it must not exist yet). A known `opId` answers `duplicate`.
+   */
+  commitAnnotationOp(
+    scope: TeamScope,
+    input: {
+      opId: string;
+      actorId: string | null;
+      at: number;
+      op: Record<string, unknown>;
+      expectedVersion: number | null;
+      next: AnnotationRecord;
+    },
+  ): Promise<AnnotationCommit>;
+  getAnnotation(scope: TeamScope, documentId: string, id: string): Promise<AnnotationRecord | undefined>;
+  /** The document's annotations, oldest first; tombstones only when asked. */
+  listAnnotations(scope: TeamScope, documentId: string, options?: { includeDeleted?: boolean }): Promise<AnnotationRecord[]>;
+  /** Accepted operations after `afterSeq`, in order, at most `limit`. */
+  listAnnotationOps(scope: TeamScope, documentId: string, options: { afterSeq: number; limit: number }): Promise<AnnotationOpRecord[]>;
+  /** The document's last sequence number (0 before any operation). */
+  lastAnnotationSeq(scope: TeamScope, documentId: string): Promise<number>;
+
+  /** Removes the document, its pages, chunks, jobs and annotations. Returns false when it did not exist. */
   deleteDocument(scope: TeamScope, id: string): Promise<boolean>;
 
   /** Inserts or replaces pages (by page number). */

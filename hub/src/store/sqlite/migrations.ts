@@ -178,4 +178,39 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX audit_log_actor ON audit_log(actor_user_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'annotations and their per-document operation log',
+    sql: `
+      CREATE TABLE annotations (
+        team_id TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        anchor TEXT NOT NULL,
+        label TEXT,
+        comment TEXT,
+        replies TEXT NOT NULL,
+        resolved INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        created_by TEXT,
+        created_at INTEGER NOT NULL,
+        updated_by TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (team_id, document_id, id)
+      );
+      CREATE TABLE annotation_ops (
+        team_id TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        op_id TEXT NOT NULL,
+        actor_id TEXT,
+        at INTEGER NOT NULL,
+        op TEXT NOT NULL,
+        annotation TEXT NOT NULL,
+        PRIMARY KEY (team_id, document_id, seq),
+        UNIQUE (team_id, document_id, op_id)
+      );
+    `,
+  },
 ];

@@ -20,6 +20,11 @@ import {
   ROLE_RANK,
   normalizeEmail,
   type ApiKeyRecord,
+  type AnnotationAnchor,
+  type AnnotationCommit,
+  type AnnotationOpRecord,
+  type AnnotationRecord,
+  type AnnotationReply,
   type AuditEvent,
   type ChunkRow,
   type DocumentFilter,
@@ -516,12 +521,113 @@ export class SqliteStore implements Store {
     return this.mustGetDocument(scope, id);
   }
 
+  // --- annotations -------------------------------------------------------------------------
+
+  async commitAnnotationOp(
+    scope: TeamScope,
+    input: {
+      opId: string;
+      actorId: string | null;
+      at: number;
+      op: Record<string, unknown>;
+      expectedVersion: number | null;
+      next: AnnotationRecord;
+    },
+  ): Promise<AnnotationCommit> {
+    const { teamId } = scope;
+    const documentId = input.next.documentId;
+    return this.db.transaction((): AnnotationCommit => {
+      const known = this.sql('SELECT * FROM annotation_ops WHERE team_id = ? AND document_id = ? AND op_id = ?').get(
+        teamId,
+        documentId,
+        input.opId,
+      ) as Row | undefined;
+      if (known) return { status: 'duplicate', record: toAnnotationOp(known) };
+      const row = this.sql('SELECT * FROM annotations WHERE team_id = ? AND document_id = ? AND id = ?').get(
+        teamId,
+        documentId,
+        input.next.id,
+      ) as Row | undefined;
+      const current = row && toAnnotation(row);
+      if ((current?.version ?? null) !== input.expectedVersion) return { status: 'conflict', current };
+      const n = { ...input.next, teamId };
+      this.sql(
+        `INSERT OR REPLACE INTO annotations
+           (team_id, document_id, id, version, anchor, label, comment, replies, resolved, deleted, created_by, created_at, updated_by, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        teamId,
+        documentId,
+        n.id,
+        n.version,
+        JSON.stringify(n.anchor),
+        n.label,
+        n.comment,
+        JSON.stringify(n.replies),
+        n.resolved ? 1 : 0,
+        n.deleted ? 1 : 0,
+        n.createdBy,
+        n.createdAt,
+        n.updatedBy,
+        n.updatedAt,
+      );
+      const { seq } = this.sql('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM annotation_ops WHERE team_id = ? AND document_id = ?').get(
+        teamId,
+        documentId,
+      ) as { seq: number };
+      this.sql(
+        `INSERT INTO annotation_ops (team_id, document_id, seq, op_id, actor_id, at, op, annotation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(teamId, documentId, seq, input.opId, input.actorId, input.at, JSON.stringify(input.op), JSON.stringify(n));
+      return {
+        status: 'accepted',
+        record: { documentId, seq, opId: input.opId, actorId: input.actorId, at: input.at, op: input.op, annotation: n },
+      };
+    })();
+  }
+
+  async getAnnotation(scope: TeamScope, documentId: string, id: string): Promise<AnnotationRecord | undefined> {
+    const row = this.sql('SELECT * FROM annotations WHERE team_id = ? AND document_id = ? AND id = ?').get(scope.teamId, documentId, id) as
+      Row | undefined;
+    return row && toAnnotation(row);
+  }
+
+  async listAnnotations(scope: TeamScope, documentId: string, options: { includeDeleted?: boolean } = {}): Promise<AnnotationRecord[]> {
+    const rows = this.sql(
+      `SELECT * FROM annotations WHERE team_id = ? AND document_id = ? ${options.includeDeleted ? '' : 'AND deleted = 0'} ORDER BY created_at, rowid`,
+    ).all(scope.teamId, documentId) as Row[];
+    return rows.map(toAnnotation);
+  }
+
+  async listAnnotationOps(
+    scope: TeamScope,
+    documentId: string,
+    options: { afterSeq: number; limit: number },
+  ): Promise<AnnotationOpRecord[]> {
+    const rows = this.sql('SELECT * FROM annotation_ops WHERE team_id = ? AND document_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(
+      scope.teamId,
+      documentId,
+      options.afterSeq,
+      options.limit,
+    ) as Row[];
+    return rows.map(toAnnotationOp);
+  }
+
+  async lastAnnotationSeq(scope: TeamScope, documentId: string): Promise<number> {
+    const row = this.sql('SELECT COALESCE(MAX(seq), 0) AS seq FROM annotation_ops WHERE team_id = ? AND document_id = ?').get(
+      scope.teamId,
+      documentId,
+    ) as { seq: number };
+    return row.seq;
+  }
+
   async deleteDocument(scope: TeamScope, id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const args = [scope.teamId, id];
       this.sql('DELETE FROM pages WHERE team_id = ? AND document_id = ?').run(...args);
       this.sql('DELETE FROM chunks WHERE team_id = ? AND document_id = ?').run(...args);
       this.sql('DELETE FROM jobs WHERE team_id = ? AND document_id = ?').run(...args);
+      this.sql('DELETE FROM annotations WHERE team_id = ? AND document_id = ?').run(...args);
+      this.sql('DELETE FROM annotation_ops WHERE team_id = ? AND document_id = ?').run(...args);
       return this.sql('DELETE FROM documents WHERE team_id = ? AND id = ?').run(...args).changes > 0;
     })();
   }
@@ -804,6 +910,37 @@ function toApiKey(r: Row): ApiKeyRecord {
     createdAt: Number(r.created_at),
     lastUsedAt: num(r.last_used_at),
     revokedAt: num(r.revoked_at),
+  };
+}
+
+function toAnnotation(r: Row): AnnotationRecord {
+  return {
+    id: r.id as string,
+    teamId: r.team_id as string,
+    documentId: r.document_id as string,
+    version: r.version as number,
+    anchor: JSON.parse(r.anchor as string) as AnnotationAnchor,
+    label: (r.label as string | null) ?? null,
+    comment: (r.comment as string | null) ?? null,
+    replies: JSON.parse(r.replies as string) as AnnotationReply[],
+    resolved: r.resolved === 1,
+    deleted: r.deleted === 1,
+    createdBy: (r.created_by as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedBy: (r.updated_by as string | null) ?? null,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function toAnnotationOp(r: Row): AnnotationOpRecord {
+  return {
+    documentId: r.document_id as string,
+    seq: r.seq as number,
+    opId: r.op_id as string,
+    actorId: (r.actor_id as string | null) ?? null,
+    at: r.at as number,
+    op: JSON.parse(r.op as string) as Record<string, unknown>,
+    annotation: JSON.parse(r.annotation as string) as AnnotationRecord,
   };
 }
 

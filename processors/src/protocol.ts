@@ -153,6 +153,8 @@ export const fieldsSchema = z.object({
   total: fieldValueSchema.optional(),
   currency: fieldValueSchema.optional(),
   counterparty: fieldValueSchema.optional(),
+  /** For invoices and receipts: the purchase order the document refers to. */
+  orderNumber: fieldValueSchema.optional(),
 });
 export type Fields = z.infer<typeof fieldsSchema>;
 

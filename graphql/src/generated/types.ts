@@ -206,6 +206,8 @@ export type Fields = {
   total?: Maybe<FieldValue>;
   currency?: Maybe<FieldValue>;
   counterparty?: Maybe<FieldValue>;
+  /** For invoices and receipts: the purchase order the document refers to. */
+  orderNumber?: Maybe<FieldValue>;
 };
 
 export type Word = {
@@ -850,6 +852,7 @@ export type FieldsResolvers<ContextType = unknown, ParentType extends ResolversP
   total?: Resolver<Maybe<ResolversTypes['FieldValue']>, ParentType, ContextType>;
   currency?: Resolver<Maybe<ResolversTypes['FieldValue']>, ParentType, ContextType>;
   counterparty?: Resolver<Maybe<ResolversTypes['FieldValue']>, ParentType, ContextType>;
+  orderNumber?: Resolver<Maybe<ResolversTypes['FieldValue']>, ParentType, ContextType>;
 };
 
 export type WordResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Word'] = ResolversParentTypes['Word']> = {

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { ensureFixtures } from '../../../test/fixtures/generate.ts';
+import { FIXTURES, fixturePath, type Fixture } from '../../../test/fixtures/manifest.ts';
+import { TesseractOcr } from '../engines/ocr.engine.ts';
+import { openPdf } from '../engines/pdf.engine.ts';
 import type { Box, PageResult, Word } from '../protocol.ts';
+import { extractPdfText } from './extract.stage.ts';
 import { currencyOf, extractFields, formatAmount, parseAmount } from './fields.stage.ts';
+import { ocrImage, ocrPdfPages } from './ocr.stage.ts';
+import type { StageProgress } from './stage.ts';
 
 const CHAR_WIDTH = 10;
 const LINE_HEIGHT = 20;
@@ -95,6 +103,43 @@ describe('extractFields', () => {
     assert.deepEqual(fields.counterparty?.box, { x: vendor[0]!.x, y: 160, w: vendor[1]!.x + vendor[1]!.w - vendor[0]!.x, h: LINE_HEIGHT });
     assert.equal(fields.total?.value, '500.00', 'a labelled amount with decimals beats a count');
     assert.equal(fields.currency?.value, 'USD');
+    assert.equal(fields.orderNumber, undefined, "a purchase order's own number is its number");
+  });
+
+  it('reads the purchase order an invoice refers to without taking it for the invoice number', () => {
+    const page = buildPage([
+      ['Apex Scientific Supplies', 40, 30],
+      ['PO Number: PO-55812', 40, 80],
+      ['Invoice No: APX-7741', 40, 110],
+      ['Total Due   GBP 413.00', 40, 300],
+    ]);
+    const fields = extractFields([page], 'invoice');
+    assert.equal(fields.number?.value, 'APX-7741');
+    assert.equal(fields.orderNumber?.value, 'PO-55812');
+    assert.deepEqual(fields.orderNumber?.box, wordBox(page, 'PO-55812', 80));
+
+    // Side by side in a header row, each value under its own label.
+    const table = buildPage([
+      ['Harbour Consulting LLC', 40, 30],
+      ['Invoice #        Your Order        Date', 40, 100],
+      ['2291             4500017732        04/05/2024', 40, 125],
+    ]);
+    const fromTable = extractFields([table], 'invoice');
+    assert.equal(fromTable.number?.value, '2291');
+    assert.equal(fromTable.orderNumber?.value, '4500017732');
+  });
+
+  it("reads a receipt's customer PO, but not its order number, as the order it refers to", () => {
+    const page = buildPage([
+      ['Blue Door Coffee', 40, 30],
+      ['Order No: 58', 40, 80],
+      ['Customer PO: 7719', 40, 110],
+      ['Total   11.32', 40, 300],
+    ]);
+    const fields = extractFields([page], 'receipt');
+    assert.equal(fields.number?.value, '58');
+    assert.equal(fields.orderNumber?.value, '7719');
+    assert.equal(extractFields([buildPage([['Order No: 58', 40, 80]])], 'receipt').orderNumber, undefined);
   });
 
   it('reads a Malaysian receipt: value under its label, tax summary row, rounded total', () => {
@@ -199,7 +244,44 @@ describe('extractFields', () => {
     assert.equal(fields.date, undefined);
     assert.equal(fields.number, undefined);
     assert.equal(fields.currency, undefined);
+    assert.equal(fields.orderNumber, undefined);
   });
+});
+
+describe('extractFields on the scanned fixtures', () => {
+  const ocr = new TesseractOcr();
+  const signal = new AbortController().signal;
+  const progress: StageProgress = { setTotal: () => {}, advance: () => {} };
+  before(async () => {
+    await ensureFixtures();
+    await ocr.start();
+  });
+  after(() => ocr.close());
+
+  /** The pages the pipeline would hand the fields stage: images OCRed, PDFs' scanned pages too. */
+  async function ocrPages(fixture: Fixture): Promise<PageResult[]> {
+    const data = new Uint8Array(await readFile(fixturePath(fixture.file)));
+    if (fixture.mime !== 'application/pdf') return ocrImage(data, { ocr, signal, progress });
+    const doc = await openPdf(data);
+    try {
+      const text = await extractPdfText(doc, { signal, progress, dpi: 200 });
+      const scanned = await ocrPdfPages(doc, text.scanned, { ocr, signal, progress, dpi: 200 });
+      return [...text.pages, ...scanned].sort((a, b) => a.page - b.page);
+    } finally {
+      await doc.close();
+    }
+  }
+
+  for (const fixture of (Object.values(FIXTURES) as Fixture[]).filter((f) => f.fields)) {
+    it(`reads the fields of ${fixture.file} from real OCR`, async () => {
+      const fields = extractFields(await ocrPages(fixture), fixture.docType!);
+      for (const [key, expected] of Object.entries(fixture.fields!)) {
+        assert.equal(fields[key as keyof typeof fields]?.value, expected, `${fixture.file}: ${key}`);
+      }
+      // Only a document that quotes an order gets one.
+      if (!fixture.fields!.orderNumber) assert.equal(fields.orderNumber, undefined, `${fixture.file}: orderNumber`);
+    });
+  }
 });
 
 describe('parseAmount', () => {

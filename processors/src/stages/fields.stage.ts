@@ -1,7 +1,8 @@
 /**
  * The fields stage: pulls the key fields of invoices, purchase orders and receipts (number,
- * date, total, currency, counterparty) out of a document's words, each with its page, the
- * union box of the words it came from and a confidence.
+ * date, total, currency, counterparty, and for invoices and receipts the purchase order they
+ * refer to) out of a document's words, each with its page, the union box of the words it came
+ * from and a confidence.
  *
  * It works on the word sequence, not on joined text, so every value maps back to exact word
  * boxes. Words are grouped into lines by geometry; labels ("Invoice No.", "Grand Total") are
@@ -34,8 +35,10 @@ export function extractFields(pages: readonly PageResult[], docType: string): Fi
   if (lines.length === 0) return {};
   const matches = lines.map((line) => matchLabels(line, type));
   const fields: Fields = {};
-  const number = findNumber(lines, matches);
+  const number = findNumber(lines, matches, 'number');
   if (number) fields.number = number;
+  const orderNumber = findNumber(lines, matches, 'order-number');
+  if (orderNumber) fields.orderNumber = orderNumber;
   const total = findTotal(lines, matches);
   if (total) fields.total = total.value;
   const currency = findCurrency(lines, total);
@@ -182,7 +185,7 @@ function normaliseToken(piece: string): string {
 // ---------------------------------------------------------------------------------------
 // Labels
 
-type LabelKind = 'number' | 'date' | 'date-other' | 'total' | 'not-total' | 'party' | 'not-party';
+type LabelKind = 'number' | 'order-number' | 'date' | 'date-other' | 'total' | 'not-total' | 'party' | 'not-party';
 
 interface LabelSpec {
   readonly kind: LabelKind;
@@ -243,6 +246,36 @@ const LABELS: readonly LabelSpec[] = [
       'order no',
       'order #',
     ],
+    ['receipt'],
+  ),
+  // The labels a purchase order prints its own number under name, on an invoice or receipt,
+  // the buyer's order it refers to: a field of its own, so they never compete with the
+  // document's number. Receipts leave out plain "order no": there it is the till's ticket
+  // number, which is the receipt's number.
+  ...spec(
+    'order-number',
+    1,
+    [
+      'po number',
+      'po no',
+      'po #',
+      'purchase order no',
+      'purchase order number',
+      'purchase order #',
+      'purchase order',
+      'customer po',
+      'order no',
+      'order number',
+      'order #',
+      'your order',
+      'order ref',
+    ],
+    ['invoice'],
+  ),
+  ...spec(
+    'order-number',
+    1,
+    ['po number', 'po no', 'po #', 'purchase order no', 'purchase order number', 'purchase order #', 'purchase order', 'customer po'],
     ['receipt'],
   ),
   ...spec('number', 0.6, ['invoice', 'tax invoice'], ['invoice']),
@@ -373,8 +406,11 @@ function matchLabels(line: Line, docType: FieldDocumentType): LabelMatch[] {
       for (const s of usable) {
         const exact = s.phrase === joined;
         // Only long phrases of several words may be one edit off ("ROUR DING TOTAL"); single
-        // words would match ordinary ones ("Supplies" for "Supplier").
-        if (exact || (s.fuzzy && withinOneEdit(s.phrase, joined))) candidates.push({ spec: s, exact, start: i, end: j + 1 });
+        // words would match ordinary ones ("Supplies" for "Supplier"). The edit must be a
+        // misread, not a neighbouring one-character word: in "Invoice # Your Order" the "#"
+        // belongs to the invoice label.
+        const fuzzy = s.fuzzy && withinOneEdit(s.phrase, joined) && !strayEdge(s.phrase, line.tokens[i]!.norm, line.tokens[j]!.norm);
+        if (exact || fuzzy) candidates.push({ spec: s, exact, start: i, end: j + 1 });
       }
     }
   }
@@ -388,6 +424,11 @@ function matchLabels(line: Line, docType: FieldDocumentType): LabelMatch[] {
     taken.push(c);
   }
   return taken.sort((a, b) => a.start - b.start);
+}
+
+/** Whether a match's first or last token is a lone character the phrase does not start or end with. */
+function strayEdge(phrase: string, first: string, last: string): boolean {
+  return (first.length === 1 && !phrase.startsWith(first)) || (last.length === 1 && !phrase.endsWith(last));
 }
 
 function withinOneEdit(a: string, b: string): boolean {
@@ -469,11 +510,12 @@ function fieldValue(value: string, span: Span, confidence: number): FieldValue {
 
 const DATE_LIKE = /^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}$/;
 
-function findNumber(lines: readonly Line[], matches: readonly LabelMatch[][]): FieldValue | undefined {
+/** The id-like token after the strongest label of `kind`: the document's own number, or the order it refers to. */
+function findNumber(lines: readonly Line[], matches: readonly LabelMatch[][], kind: 'number' | 'order-number'): FieldValue | undefined {
   let best: { value: FieldValue; score: number } | undefined;
   lines.forEach((line, i) => {
     for (const m of matches[i]!) {
-      if (m.spec.kind !== 'number') continue;
+      if (m.spec.kind !== kind) continue;
       for (const { line: l, token } of valueTokensAfter(lines, i, matches[i]!, m)) {
         const raw = l.tokens[token]!.raw.replace(/^[.:#-]+|[.:,;]+$/g, '');
         if (raw === '' || /^(no|nr|number|num)\.?$/i.test(raw)) continue;

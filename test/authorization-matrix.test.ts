@@ -1,7 +1,7 @@
 /**
  * The authorization matrix, against a real hub process: every entry point of the policy
  * (ENTRY_POINTS: each GraphQL root field, the upload and download routes, the Socket.IO
- * `subscribe`) tried by an owner, an editor, a viewer, an editor API key, a viewer API key, a
+ * `subscribe` and the `/collab` namespace's `join`, `op` and `review:join`) tried by an owner, an editor, a viewer, an editor API key, a viewer API key, a
  * member of another team naming this team, and a caller without a token. The expected answer of each cell is generated from POLICY, and an entry
  * point without a probe fails the test, so a new operation cannot be forgotten.
  *
@@ -127,14 +127,18 @@ async function subscriptionCode(c: Caller, query: string, variables: Record<stri
   }
 }
 
-/** The acknowledgement of a Socket.IO `subscribe`: its error code, or undefined. */
-async function socketCode(c: Caller, request: Record<string, unknown>): Promise<string | undefined> {
-  const socket = io(hub.url, {
+/** The acknowledgement of a Socket.IO request (default: `subscribe` on `/`): its error code, or undefined. */
+async function socketCode(
+  c: Caller,
+  request: Record<string, unknown>,
+  { namespace = '/', event = 'subscribe' }: { namespace?: string; event?: string } = {},
+): Promise<string | undefined> {
+  const socket = io(hub.url + namespace, {
     transports: ['websocket'],
     auth: { ...(c.token ? { token: c.token } : {}), ...(c.team ? { team: c.team } : {}) },
   });
   try {
-    const ack = await socket.timeout(10_000).emitWithAck('subscribe', request);
+    const ack = await socket.timeout(10_000).emitWithAck(event, request);
     return ack.ok ? undefined : ack.error.code;
   } finally {
     socket.disconnect();
@@ -210,6 +214,18 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
     return res.ok ? (await res.arrayBuffer(), undefined) : (await res.json()).error?.code;
   },
   'socket.io subscribe': (c) => socketCode(c, { documentId: fixture.documentId }),
+  'socket.io join': (c) => socketCode(c, { documentId: fixture.documentId, since: 0 }, { namespace: '/collab', event: 'join' }),
+  // A highlight of the document's first words: an allowed probe adds one annotation.
+  'socket.io op': (c) =>
+    socketCode(
+      c,
+      {
+        documentId: fixture.documentId,
+        op: { type: 'create', opId: `probe-${++probeCount}`, anchor: { kind: 'highlight', chunkOrdinal: 0, start: 0, end: 6 } },
+      },
+      { namespace: '/collab', event: 'op' },
+    ),
+  'socket.io review': (c) => socketCode(c, {}, { namespace: '/collab', event: 'review:join' }),
 };
 
 /** User ids of the callers, for probes that name a member. */
@@ -299,5 +315,9 @@ describe('cross-team probes: a member of team B acting in its own team', () => {
     assert.equal(await socketCode(outsider, { documentId: fixture.documentId }), 'NOT_FOUND');
     assert.equal(await socketCode(outsider, { documentId: 'no-such-document' }), 'NOT_FOUND');
     assert.equal(await socketCode(outsider, { team: true }), undefined, 'its own team room is open to it');
+    const join = { namespace: '/collab', event: 'join' };
+    assert.equal(await socketCode(outsider, { documentId: fixture.documentId }, join), 'NOT_FOUND');
+    assert.equal(await socketCode(outsider, { documentId: 'no-such-document' }, join), 'NOT_FOUND');
+    assert.equal(await socketCode(outsider, { documentId: fixture.documentId, since: 0 }, { ...join, event: 'sync' }), 'NOT_FOUND');
   });
 });

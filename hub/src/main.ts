@@ -3,6 +3,7 @@
  * services and starts the roles. Nothing else constructs an adapter.
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   DEFAULT_DOCUMENT_TYPES,
@@ -32,6 +33,9 @@ import { IngestService } from './services/ingest.service.ts';
 import { LiveEvents } from './services/live-events.ts';
 import { ProcessingService } from './services/processing.service.ts';
 import { SearchService } from './services/search.service.ts';
+import type { HubServices } from './services/services.ts';
+import { AnnotationService } from './services/annotation.service.ts';
+import { PresenceService } from './services/presence.service.ts';
 import { SqliteStore } from './store/sqlite/store.sqlite.ts';
 import type { TeamScope } from './store/store.ts';
 
@@ -42,11 +46,7 @@ import type { TeamScope } from './store/store.ts';
 export const DEFAULT_TEAM: TeamScope = Object.freeze({ teamId: 'default' });
 
 /** The services a running Quire offers, for in-process callers such as `quire eval`. */
-export interface QuireServices {
-  auth: AuthService;
-  ingest: IngestService;
-  documents: DocumentService;
-  search: SearchService;
+export interface QuireServices extends HubServices {
   events: LiveEvents;
 }
 
@@ -166,6 +166,11 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     });
     const documents = new DocumentService({ store, blobs, indexer, ingest, events });
     const search = new SearchService({ index, embedder });
+    const labelNames = async (): Promise<readonly string[]> => [...classifier.types, ...classifier.sensitivities].map((l) => l.name);
+    const annotations = new AnnotationService({ store, events, labels: labelNames });
+    const presence = new PresenceService({ events, hubId: randomUUID(), logger: logger.child({ component: 'presence' }) });
+    presence.start();
+    shutdown.add('presence', () => presence.close(), 65);
     const processing = new ProcessingService({
       store,
       blobs,
@@ -188,7 +193,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         maxUploadBytes: config.limits.uploadMaxBytes,
         requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
         graphqlLimits: config.limits.graphql,
-        services: { ingest, documents, search, auth },
+        services: { ingest, documents, search, auth, annotations, presence },
         events,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
         metrics,
@@ -220,7 +225,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       { url, bus: config.bus.driver, model: model.modelId },
       url ? `Quire is running at ${url}` : 'Quire is running without HTTP',
     );
-    return { url, http, services: { auth, ingest, documents, search, events }, close: () => shutdown.run() };
+    return { url, http, services: { auth, ingest, documents, search, annotations, presence, events }, close: () => shutdown.run() };
   } catch (err) {
     await shutdown.run();
     throw err;

@@ -5,6 +5,7 @@ export type * from './bus/bus.ts';
 export type * from './engines/embedder.ts';
 export { MAX_EVENT_BYTES, MAX_JOB_BYTES } from './bus/bus.ts';
 export * from './bus/subjects.ts';
+export * from './bus/collab-events.ts';
 export { BusClosingError, BusUnavailableError, LeaseLostError } from './bus/wire.ts';
 export { InMemoryJobStorage, MemoryBus } from './bus/bus.memory.ts';
 export type { MemoryBusOptions, StoredDeadLetter } from './bus/bus.memory.ts';

@@ -139,6 +139,257 @@ export type SignUpInput = {
   invitationToken?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type AnnotationKind =
+  /** A range of a chunk's text. */
+  | 'HIGHLIGHT'
+  /** A rectangle on a page image. */
+  | 'BOX';
+
+export type AnnotationAnchor = {
+  __typename?: 'AnnotationAnchor';
+  kind: AnnotationKind;
+  /** HIGHLIGHT: the chunk and the character range within its text (end exclusive). */
+  chunkOrdinal?: Maybe<Scalars['Int']['output']>;
+  start?: Maybe<Scalars['Int']['output']>;
+  end?: Maybe<Scalars['Int']['output']>;
+  /** BOX: the page and the rectangle in page pixels. */
+  page?: Maybe<Scalars['Int']['output']>;
+  box?: Maybe<Box>;
+};
+
+export type AnnotationReply = {
+  __typename?: 'AnnotationReply';
+  id: Scalars['ID']['output'];
+  authorId?: Maybe<Scalars['ID']['output']>;
+  text: Scalars['String']['output'];
+  at: Scalars['DateTime']['output'];
+};
+
+export type Annotation = {
+  __typename?: 'Annotation';
+  id: Scalars['ID']['output'];
+  documentId: Scalars['ID']['output'];
+  /** 1 when created; each accepted operation adds 1. Operations name the version they saw. */
+  version: Scalars['Int']['output'];
+  anchor: AnnotationAnchor;
+  /** One of the team's labels (document types and sensitivities). */
+  label?: Maybe<Scalars['String']['output']>;
+  comment?: Maybe<Scalars['String']['output']>;
+  replies: Array<AnnotationReply>;
+  resolved: Scalars['Boolean']['output'];
+  deleted: Scalars['Boolean']['output'];
+  createdBy?: Maybe<Scalars['ID']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  updatedBy?: Maybe<Scalars['ID']['output']>;
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** An accepted annotation operation and its place in the document's log. */
+export type AnnotationOperation = {
+  __typename?: 'AnnotationOperation';
+  documentId: Scalars['ID']['output'];
+  /** 1, 2, 3… per document, without gaps. */
+  seq: Scalars['Int']['output'];
+  opId: Scalars['ID']['output'];
+  /** create, edit, delete, resolve or reply */
+  type: Scalars['String']['output'];
+  actorId?: Maybe<Scalars['ID']['output']>;
+  at: Scalars['DateTime']['output'];
+  /** The annotation after the operation. */
+  annotation: Annotation;
+};
+
+export type AnnotationOperationPage = {
+  __typename?: 'AnnotationOperationPage';
+  operations: Array<AnnotationOperation>;
+  /** The document's last sequence number. */
+  lastSeq: Scalars['Int']['output'];
+};
+
+/** Someone in a live session: a document, or the team's match review. */
+export type PresenceEntry = {
+  __typename?: 'PresenceEntry';
+  /** One per browser tab or client connection. */
+  connectionId: Scalars['ID']['output'];
+  userId?: Maybe<Scalars['ID']['output']>;
+  name: Scalars['String']['output'];
+  colour: Scalars['String']['output'];
+  page?: Maybe<Scalars['Int']['output']>;
+  /** Pointer position on the page, page pixels: { x, y }. */
+  cursor?: Maybe<Scalars['JSON']['output']>;
+  /** The current selection, shaped like an annotation anchor. */
+  selection?: Maybe<Scalars['JSON']['output']>;
+  /** In the match review: the match being looked at. */
+  matchId?: Maybe<Scalars['ID']['output']>;
+  at: Scalars['DateTime']['output'];
+};
+
+export type LabelKind =
+  | 'TYPE'
+  | 'SENSITIVITY';
+
+/** A label a person set on a document; it overrides the classifier's. */
+export type LabelOverride = {
+  __typename?: 'LabelOverride';
+  label: Scalars['String']['output'];
+  setBy?: Maybe<Scalars['ID']['output']>;
+  setAt: Scalars['DateTime']['output'];
+};
+
+export type Label = {
+  __typename?: 'Label';
+  name: Scalars['String']['output'];
+  description: Scalars['String']['output'];
+};
+
+/** The labels a team uses: its document types and sensitivities. */
+export type LabelSet = {
+  __typename?: 'LabelSet';
+  types: Array<Label>;
+  sensitivities: Array<Label>;
+};
+
+export type ReclassifyResult = {
+  __typename?: 'ReclassifyResult';
+  /** Documents classified again. */
+  documents: Scalars['Int']['output'];
+  /** Of those, how many changed type or sensitivity. */
+  changed: Scalars['Int']['output'];
+  /** How many documents labelled by people served as examples. */
+  examples: Scalars['Int']['output'];
+};
+
+export type MatchKind =
+  /** Nearly the same document (a rescan, another copy). */
+  | 'DUPLICATE'
+  /** Closely related documents. */
+  | 'RELATED'
+  /** Documents whose extracted fields satisfy one of the team's match rules. */
+  | 'RULE';
+
+export type MatchStatus =
+  | 'OPEN'
+  | 'CONFIRMED'
+  | 'REJECTED';
+
+export type MatchDecision =
+  | 'CONFIRM'
+  | 'REJECT'
+  /** Back to OPEN. */
+  | 'REOPEN';
+
+/** A pair of similar passages, the evidence of a similarity match. */
+export type MatchPassage = {
+  __typename?: 'MatchPassage';
+  chunkA: Scalars['Int']['output'];
+  pageA: Scalars['Int']['output'];
+  textA: Scalars['String']['output'];
+  chunkB: Scalars['Int']['output'];
+  pageB: Scalars['Int']['output'];
+  textB: Scalars['String']['output'];
+  /** Cosine similarity of the two passages. */
+  similarity: Scalars['Float']['output'];
+};
+
+/** A condition of a rule that held, with the values compared. */
+export type MatchedField = {
+  __typename?: 'MatchedField';
+  fieldA: Scalars['String']['output'];
+  fieldB: Scalars['String']['output'];
+  valueA: Scalars['String']['output'];
+  valueB: Scalars['String']['output'];
+  comparison: MatchComparison;
+};
+
+export type Match = {
+  __typename?: 'Match';
+  id: Scalars['ID']['output'];
+  kind: MatchKind;
+  status: MatchStatus;
+  /** 1 when proposed; each resolution adds 1. Resolving names the version it saw. */
+  version: Scalars['Int']['output'];
+  /** 0..1: document similarity, or the share of the rule's conditions that held. */
+  score: Scalars['Float']['output'];
+  documentAId: Scalars['ID']['output'];
+  documentBId: Scalars['ID']['output'];
+  /** Null once the document is deleted. */
+  documentA?: Maybe<Document>;
+  documentB?: Maybe<Document>;
+  ruleId?: Maybe<Scalars['ID']['output']>;
+  rule?: Maybe<MatchRule>;
+  passages: Array<MatchPassage>;
+  fields: Array<MatchedField>;
+  /** For a confirmed duplicate: the copy to keep. */
+  canonicalDocumentId?: Maybe<Scalars['ID']['output']>;
+  resolvedBy?: Maybe<Scalars['ID']['output']>;
+  resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  note?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+};
+
+/** Documents joined by confirmed matches. */
+export type MatchedSet = {
+  __typename?: 'MatchedSet';
+  /** The id of its first document. */
+  id: Scalars['ID']['output'];
+  documentIds: Array<Scalars['ID']['output']>;
+  documents: Array<Document>;
+  canonicalDocumentId?: Maybe<Scalars['ID']['output']>;
+  matches: Array<Match>;
+};
+
+export type MatchComparison =
+  /** The same value, ignoring case, spaces and punctuation. */
+  | 'EQUALS'
+  /** Amounts differing by at most `tolerance` (a fraction: 0.01 is 1 %). */
+  | 'AMOUNT_WITHIN'
+  /** Dates at most `tolerance` days apart. */
+  | 'DATE_WITHIN_DAYS';
+
+export type MatchCondition = {
+  __typename?: 'MatchCondition';
+  fieldA: Scalars['String']['output'];
+  fieldB: Scalars['String']['output'];
+  comparison: MatchComparison;
+  tolerance?: Maybe<Scalars['Float']['output']>;
+};
+
+/** A rule matching documents of type A with documents of type B by their extracted fields. */
+export type MatchRule = {
+  __typename?: 'MatchRule';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  typeA: Scalars['String']['output'];
+  typeB: Scalars['String']['output'];
+  conditions: Array<MatchCondition>;
+  enabled: Scalars['Boolean']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type MatchConditionInput = {
+  /** A field of type A's documents: number, orderNumber, date, total, currency, counterparty. */
+  fieldA: Scalars['String']['input'];
+  fieldB: Scalars['String']['input'];
+  comparison: MatchComparison;
+  tolerance?: InputMaybe<Scalars['Float']['input']>;
+};
+
+export type MatchRuleInput = {
+  name: Scalars['String']['input'];
+  typeA: Scalars['String']['input'];
+  typeB: Scalars['String']['input'];
+  conditions: Array<MatchConditionInput>;
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+export type MatchEvent = {
+  __typename?: 'MatchEvent';
+  /** proposed, resolved or removed */
+  action: Scalars['String']['output'];
+  match: Match;
+};
+
 export type DocumentStatus =
   | 'QUEUED'
   | 'PROCESSING'
@@ -263,6 +514,12 @@ export type Document = {
   chunks: Array<Chunk>;
   /** All page texts, joined by form feeds. */
   text: Scalars['String']['output'];
+  /** Type and sensitivity after people's labels: the classifier's unless overridden. */
+  type?: Maybe<Scalars['String']['output']>;
+  sensitivity?: Maybe<Scalars['String']['output']>;
+  typeOverride?: Maybe<LabelOverride>;
+  sensitivityOverride?: Maybe<LabelOverride>;
+  annotations: Array<Annotation>;
 };
 
 export type Job = {
@@ -393,6 +650,19 @@ export type Query = {
   apiKeys: Array<ApiKey>;
   /** The team's audit log, newest first (owners): its own entries and its members' sign-ins. At most 200 per page. */
   auditLog: Array<AuditEntry>;
+  /** The document's annotations, oldest first. */
+  annotations: Array<Annotation>;
+  /** The document's annotation log after `after`, in order. */
+  annotationOperations: AnnotationOperationPage;
+  /** Who is in a document's session, or (without documentId) in the team's match review. */
+  presence: Array<PresenceEntry>;
+  /** The team's labels. */
+  labels: LabelSet;
+  /** Proposed matches, newest first. */
+  matches: Array<Match>;
+  match?: Maybe<Match>;
+  matchedSets: Array<MatchedSet>;
+  matchRules: Array<MatchRule>;
 };
 
 
@@ -437,6 +707,35 @@ export type QueryAuditLogArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
 };
 
+
+export type QueryAnnotationsArgs = {
+  documentId: Scalars['ID']['input'];
+};
+
+
+export type QueryAnnotationOperationsArgs = {
+  documentId: Scalars['ID']['input'];
+  after?: InputMaybe<Scalars['Int']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryPresenceArgs = {
+  documentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryMatchesArgs = {
+  status?: InputMaybe<MatchStatus>;
+  documentId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryMatchArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Processes a processed or failed document again. */
@@ -463,6 +762,17 @@ export type Mutation = {
   createApiKey: CreatedApiKey;
   /** False if the team has no such active key. */
   revokeApiKey: Scalars['Boolean']['output'];
+  /** One annotation operation, as the `/collab` `op` message takes it. */
+  applyAnnotationOperation: AnnotationOperation;
+  /** Sets (or with a null label clears) a person's type or sensitivity for the document. */
+  setDocumentLabel: Document;
+  /** Classifies the team's documents again, with its labelled documents as examples. */
+  reclassifyDocuments: ReclassifyResult;
+  /** Confirms, rejects or reopens a match seen at `baseVersion`; a stale one answers CONFLICT. */
+  resolveMatch: Match;
+  createMatchRule: MatchRule;
+  updateMatchRule: MatchRule;
+  deleteMatchRule: Scalars['Boolean']['output'];
 };
 
 
@@ -540,12 +850,54 @@ export type MutationRevokeApiKeyArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+export type MutationApplyAnnotationOperationArgs = {
+  documentId: Scalars['ID']['input'];
+  op: Scalars['JSON']['input'];
+};
+
+
+export type MutationSetDocumentLabelArgs = {
+  documentId: Scalars['ID']['input'];
+  kind: LabelKind;
+  label?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationResolveMatchArgs = {
+  id: Scalars['ID']['input'];
+  decision: MatchDecision;
+  baseVersion: Scalars['Int']['input'];
+  canonicalDocumentId?: InputMaybe<Scalars['ID']['input']>;
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationCreateMatchRuleArgs = {
+  input: MatchRuleInput;
+};
+
+
+export type MutationUpdateMatchRuleArgs = {
+  id: Scalars['ID']['input'];
+  input: MatchRuleInput;
+};
+
+
+export type MutationDeleteMatchRuleArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type Subscription = {
   __typename?: 'Subscription';
   /** The job's current state first, then every progress update until it finishes. */
   jobProgress: JobProgress;
   /** Changes of the team's documents (or of one document). */
   documentEvents: DocumentEvent;
+  /** Accepted annotation operations of one document, or of all the team's documents. */
+  annotationEvents: AnnotationOperation;
+  /** Matches proposed and resolved, for the team or for one document. */
+  matchEvents: MatchEvent;
 };
 
 
@@ -555,6 +907,16 @@ export type SubscriptionJobProgressArgs = {
 
 
 export type SubscriptionDocumentEventsArgs = {
+  documentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type SubscriptionAnnotationEventsArgs = {
+  documentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type SubscriptionMatchEventsArgs = {
   documentId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -646,18 +1008,44 @@ export type ResolversTypes = {
   CreatedApiKey: ResolverTypeWrapper<unknown>;
   AuditEntry: ResolverTypeWrapper<unknown>;
   SignUpInput: ResolverTypeWrapper<unknown>;
+  AnnotationKind: ResolverTypeWrapper<unknown>;
+  AnnotationAnchor: ResolverTypeWrapper<unknown>;
+  Int: ResolverTypeWrapper<unknown>;
+  AnnotationReply: ResolverTypeWrapper<unknown>;
+  Annotation: ResolverTypeWrapper<unknown>;
+  Boolean: ResolverTypeWrapper<unknown>;
+  AnnotationOperation: ResolverTypeWrapper<unknown>;
+  AnnotationOperationPage: ResolverTypeWrapper<unknown>;
+  PresenceEntry: ResolverTypeWrapper<unknown>;
+  LabelKind: ResolverTypeWrapper<unknown>;
+  LabelOverride: ResolverTypeWrapper<unknown>;
+  Label: ResolverTypeWrapper<unknown>;
+  LabelSet: ResolverTypeWrapper<unknown>;
+  ReclassifyResult: ResolverTypeWrapper<unknown>;
+  MatchKind: ResolverTypeWrapper<unknown>;
+  MatchStatus: ResolverTypeWrapper<unknown>;
+  MatchDecision: ResolverTypeWrapper<unknown>;
+  MatchPassage: ResolverTypeWrapper<unknown>;
+  Float: ResolverTypeWrapper<unknown>;
+  MatchedField: ResolverTypeWrapper<unknown>;
+  Match: ResolverTypeWrapper<unknown>;
+  MatchedSet: ResolverTypeWrapper<unknown>;
+  MatchComparison: ResolverTypeWrapper<unknown>;
+  MatchCondition: ResolverTypeWrapper<unknown>;
+  MatchRule: ResolverTypeWrapper<unknown>;
+  MatchConditionInput: ResolverTypeWrapper<unknown>;
+  MatchRuleInput: ResolverTypeWrapper<unknown>;
+  MatchEvent: ResolverTypeWrapper<unknown>;
   DateTime: ResolverTypeWrapper<unknown>;
   JSON: ResolverTypeWrapper<unknown>;
   DocumentStatus: ResolverTypeWrapper<unknown>;
   JobStatus: ResolverTypeWrapper<unknown>;
   SearchMode: ResolverTypeWrapper<unknown>;
   Box: ResolverTypeWrapper<unknown>;
-  Float: ResolverTypeWrapper<unknown>;
   ProcessingError: ResolverTypeWrapper<unknown>;
   LabelScore: ResolverTypeWrapper<unknown>;
   Classification: ResolverTypeWrapper<unknown>;
   FieldValue: ResolverTypeWrapper<unknown>;
-  Int: ResolverTypeWrapper<unknown>;
   Fields: ResolverTypeWrapper<unknown>;
   Word: ResolverTypeWrapper<unknown>;
   Page: ResolverTypeWrapper<unknown>;
@@ -665,7 +1053,6 @@ export type ResolversTypes = {
   Document: ResolverTypeWrapper<unknown>;
   Job: ResolverTypeWrapper<unknown>;
   PageInfo: ResolverTypeWrapper<unknown>;
-  Boolean: ResolverTypeWrapper<unknown>;
   DocumentEdge: ResolverTypeWrapper<unknown>;
   DocumentConnection: ResolverTypeWrapper<unknown>;
   DocumentFilter: ResolverTypeWrapper<unknown>;
@@ -697,15 +1084,35 @@ export type ResolversParentTypes = {
   CreatedApiKey: unknown;
   AuditEntry: unknown;
   SignUpInput: unknown;
+  AnnotationAnchor: unknown;
+  Int: unknown;
+  AnnotationReply: unknown;
+  Annotation: unknown;
+  Boolean: unknown;
+  AnnotationOperation: unknown;
+  AnnotationOperationPage: unknown;
+  PresenceEntry: unknown;
+  LabelOverride: unknown;
+  Label: unknown;
+  LabelSet: unknown;
+  ReclassifyResult: unknown;
+  MatchPassage: unknown;
+  Float: unknown;
+  MatchedField: unknown;
+  Match: unknown;
+  MatchedSet: unknown;
+  MatchCondition: unknown;
+  MatchRule: unknown;
+  MatchConditionInput: unknown;
+  MatchRuleInput: unknown;
+  MatchEvent: unknown;
   DateTime: unknown;
   JSON: unknown;
   Box: unknown;
-  Float: unknown;
   ProcessingError: unknown;
   LabelScore: unknown;
   Classification: unknown;
   FieldValue: unknown;
-  Int: unknown;
   Fields: unknown;
   Word: unknown;
   Page: unknown;
@@ -713,7 +1120,6 @@ export type ResolversParentTypes = {
   Document: unknown;
   Job: unknown;
   PageInfo: unknown;
-  Boolean: unknown;
   DocumentEdge: unknown;
   DocumentConnection: unknown;
   DocumentFilter: unknown;
@@ -805,6 +1211,157 @@ export type AuditEntryResolvers<ContextType = unknown, ParentType extends Resolv
   targetId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   details?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+};
+
+export type AnnotationAnchorResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AnnotationAnchor'] = ResolversParentTypes['AnnotationAnchor']> = {
+  kind?: Resolver<ResolversTypes['AnnotationKind'], ParentType, ContextType>;
+  chunkOrdinal?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  start?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  end?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  page?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  box?: Resolver<Maybe<ResolversTypes['Box']>, ParentType, ContextType>;
+};
+
+export type AnnotationReplyResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AnnotationReply'] = ResolversParentTypes['AnnotationReply']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  authorId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type AnnotationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Annotation'] = ResolversParentTypes['Annotation']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  documentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  anchor?: Resolver<ResolversTypes['AnnotationAnchor'], ParentType, ContextType>;
+  label?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  comment?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  replies?: Resolver<Array<ResolversTypes['AnnotationReply']>, ParentType, ContextType>;
+  resolved?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  createdBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  updatedBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type AnnotationOperationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AnnotationOperation'] = ResolversParentTypes['AnnotationOperation']> = {
+  documentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  opId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actorId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  annotation?: Resolver<ResolversTypes['Annotation'], ParentType, ContextType>;
+};
+
+export type AnnotationOperationPageResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['AnnotationOperationPage'] = ResolversParentTypes['AnnotationOperationPage']> = {
+  operations?: Resolver<Array<ResolversTypes['AnnotationOperation']>, ParentType, ContextType>;
+  lastSeq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PresenceEntryResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['PresenceEntry'] = ResolversParentTypes['PresenceEntry']> = {
+  connectionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  userId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  colour?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  page?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  cursor?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  selection?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  matchId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type LabelOverrideResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['LabelOverride'] = ResolversParentTypes['LabelOverride']> = {
+  label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  setBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  setAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type LabelResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Label'] = ResolversParentTypes['Label']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type LabelSetResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['LabelSet'] = ResolversParentTypes['LabelSet']> = {
+  types?: Resolver<Array<ResolversTypes['Label']>, ParentType, ContextType>;
+  sensitivities?: Resolver<Array<ResolversTypes['Label']>, ParentType, ContextType>;
+};
+
+export type ReclassifyResultResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['ReclassifyResult'] = ResolversParentTypes['ReclassifyResult']> = {
+  documents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  changed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  examples?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type MatchPassageResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchPassage'] = ResolversParentTypes['MatchPassage']> = {
+  chunkA?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pageA?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  textA?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  chunkB?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pageB?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  textB?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  similarity?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type MatchedFieldResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchedField'] = ResolversParentTypes['MatchedField']> = {
+  fieldA?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fieldB?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  valueA?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  valueB?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  comparison?: Resolver<ResolversTypes['MatchComparison'], ParentType, ContextType>;
+};
+
+export type MatchResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Match'] = ResolversParentTypes['Match']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['MatchKind'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MatchStatus'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  documentAId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  documentBId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  documentA?: Resolver<Maybe<ResolversTypes['Document']>, ParentType, ContextType>;
+  documentB?: Resolver<Maybe<ResolversTypes['Document']>, ParentType, ContextType>;
+  ruleId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  rule?: Resolver<Maybe<ResolversTypes['MatchRule']>, ParentType, ContextType>;
+  passages?: Resolver<Array<ResolversTypes['MatchPassage']>, ParentType, ContextType>;
+  fields?: Resolver<Array<ResolversTypes['MatchedField']>, ParentType, ContextType>;
+  canonicalDocumentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  note?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type MatchedSetResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchedSet'] = ResolversParentTypes['MatchedSet']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  documentIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  documents?: Resolver<Array<ResolversTypes['Document']>, ParentType, ContextType>;
+  canonicalDocumentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  matches?: Resolver<Array<ResolversTypes['Match']>, ParentType, ContextType>;
+};
+
+export type MatchConditionResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchCondition'] = ResolversParentTypes['MatchCondition']> = {
+  fieldA?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fieldB?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  comparison?: Resolver<ResolversTypes['MatchComparison'], ParentType, ContextType>;
+  tolerance?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type MatchRuleResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchRule'] = ResolversParentTypes['MatchRule']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  typeA?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  typeB?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  conditions?: Resolver<Array<ResolversTypes['MatchCondition']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type MatchEventResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['MatchEvent'] = ResolversParentTypes['MatchEvent']> = {
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  match?: Resolver<ResolversTypes['Match'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -900,6 +1457,11 @@ export type DocumentResolvers<ContextType = unknown, ParentType extends Resolver
   pages?: Resolver<Array<ResolversTypes['Page']>, ParentType, ContextType>;
   chunks?: Resolver<Array<ResolversTypes['Chunk']>, ParentType, ContextType>;
   text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  type?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sensitivity?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  typeOverride?: Resolver<Maybe<ResolversTypes['LabelOverride']>, ParentType, ContextType>;
+  sensitivityOverride?: Resolver<Maybe<ResolversTypes['LabelOverride']>, ParentType, ContextType>;
+  annotations?: Resolver<Array<ResolversTypes['Annotation']>, ParentType, ContextType>;
 };
 
 export type JobResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Job'] = ResolversParentTypes['Job']> = {
@@ -993,6 +1555,14 @@ export type QueryResolvers<ContextType = unknown, ParentType extends ResolversPa
   members?: Resolver<Array<ResolversTypes['Member']>, ParentType, ContextType, Partial<QueryMembersArgs>>;
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, Partial<QueryApiKeysArgs>>;
   auditLog?: Resolver<Array<ResolversTypes['AuditEntry']>, ParentType, ContextType, RequireFields<QueryAuditLogArgs, 'first'>>;
+  annotations?: Resolver<Array<ResolversTypes['Annotation']>, ParentType, ContextType, RequireFields<QueryAnnotationsArgs, 'documentId'>>;
+  annotationOperations?: Resolver<ResolversTypes['AnnotationOperationPage'], ParentType, ContextType, RequireFields<QueryAnnotationOperationsArgs, 'documentId' | 'after' | 'first'>>;
+  presence?: Resolver<Array<ResolversTypes['PresenceEntry']>, ParentType, ContextType, Partial<QueryPresenceArgs>>;
+  labels?: Resolver<ResolversTypes['LabelSet'], ParentType, ContextType>;
+  matches?: Resolver<Array<ResolversTypes['Match']>, ParentType, ContextType, RequireFields<QueryMatchesArgs, 'first'>>;
+  match?: Resolver<Maybe<ResolversTypes['Match']>, ParentType, ContextType, RequireFields<QueryMatchArgs, 'id'>>;
+  matchedSets?: Resolver<Array<ResolversTypes['MatchedSet']>, ParentType, ContextType>;
+  matchRules?: Resolver<Array<ResolversTypes['MatchRule']>, ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -1009,11 +1579,20 @@ export type MutationResolvers<ContextType = unknown, ParentType extends Resolver
   removeMember?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveMemberArgs, 'userId'>>;
   createApiKey?: Resolver<ResolversTypes['CreatedApiKey'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'name' | 'role'>>;
   revokeApiKey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
+  applyAnnotationOperation?: Resolver<ResolversTypes['AnnotationOperation'], ParentType, ContextType, RequireFields<MutationApplyAnnotationOperationArgs, 'documentId' | 'op'>>;
+  setDocumentLabel?: Resolver<ResolversTypes['Document'], ParentType, ContextType, RequireFields<MutationSetDocumentLabelArgs, 'documentId' | 'kind'>>;
+  reclassifyDocuments?: Resolver<ResolversTypes['ReclassifyResult'], ParentType, ContextType>;
+  resolveMatch?: Resolver<ResolversTypes['Match'], ParentType, ContextType, RequireFields<MutationResolveMatchArgs, 'id' | 'decision' | 'baseVersion'>>;
+  createMatchRule?: Resolver<ResolversTypes['MatchRule'], ParentType, ContextType, RequireFields<MutationCreateMatchRuleArgs, 'input'>>;
+  updateMatchRule?: Resolver<ResolversTypes['MatchRule'], ParentType, ContextType, RequireFields<MutationUpdateMatchRuleArgs, 'id' | 'input'>>;
+  deleteMatchRule?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteMatchRuleArgs, 'id'>>;
 };
 
 export type SubscriptionResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   jobProgress?: SubscriptionResolver<ResolversTypes['JobProgress'], "jobProgress", ParentType, ContextType, RequireFields<SubscriptionJobProgressArgs, 'jobId'>>;
   documentEvents?: SubscriptionResolver<ResolversTypes['DocumentEvent'], "documentEvents", ParentType, ContextType, Partial<SubscriptionDocumentEventsArgs>>;
+  annotationEvents?: SubscriptionResolver<ResolversTypes['AnnotationOperation'], "annotationEvents", ParentType, ContextType, Partial<SubscriptionAnnotationEventsArgs>>;
+  matchEvents?: SubscriptionResolver<ResolversTypes['MatchEvent'], "matchEvents", ParentType, ContextType, Partial<SubscriptionMatchEventsArgs>>;
 };
 
 export type Resolvers<ContextType = unknown> = {
@@ -1028,6 +1607,23 @@ export type Resolvers<ContextType = unknown> = {
   ApiKey?: ApiKeyResolvers<ContextType>;
   CreatedApiKey?: CreatedApiKeyResolvers<ContextType>;
   AuditEntry?: AuditEntryResolvers<ContextType>;
+  AnnotationAnchor?: AnnotationAnchorResolvers<ContextType>;
+  AnnotationReply?: AnnotationReplyResolvers<ContextType>;
+  Annotation?: AnnotationResolvers<ContextType>;
+  AnnotationOperation?: AnnotationOperationResolvers<ContextType>;
+  AnnotationOperationPage?: AnnotationOperationPageResolvers<ContextType>;
+  PresenceEntry?: PresenceEntryResolvers<ContextType>;
+  LabelOverride?: LabelOverrideResolvers<ContextType>;
+  Label?: LabelResolvers<ContextType>;
+  LabelSet?: LabelSetResolvers<ContextType>;
+  ReclassifyResult?: ReclassifyResultResolvers<ContextType>;
+  MatchPassage?: MatchPassageResolvers<ContextType>;
+  MatchedField?: MatchedFieldResolvers<ContextType>;
+  Match?: MatchResolvers<ContextType>;
+  MatchedSet?: MatchedSetResolvers<ContextType>;
+  MatchCondition?: MatchConditionResolvers<ContextType>;
+  MatchRule?: MatchRuleResolvers<ContextType>;
+  MatchEvent?: MatchEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   JSON?: GraphQLScalarType;
   Box?: BoxResolvers<ContextType>;

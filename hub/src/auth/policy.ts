@@ -75,6 +75,17 @@ export const POLICY = {
   'document.upload': Access.Editor,
   'document.reprocess': Access.Editor,
   'document.delete': Access.Editor,
+  /** A person's document type or sensitivity, over the classifier's. */
+  'document.label': Access.Editor,
+  /** Classifying the team's documents again with its labelled examples. */
+  'document.reclassify': Access.Editor,
+  /** Annotations, live sessions on documents and who is in them. */
+  'annotation.read': Access.Viewer,
+  'annotation.write': Access.Editor,
+  /** Proposed matches, matched sets, match rules and the match review session. */
+  'match.read': Access.Viewer,
+  'match.resolve': Access.Editor,
+  'match.manageRules': Access.Editor,
 } as const satisfies Record<string, Access>;
 export type Operation = keyof typeof POLICY;
 
@@ -108,9 +119,32 @@ export const ENTRY_POINTS = {
   'Mutation.deleteDocument': 'document.delete',
   'Subscription.jobProgress': 'document.watch',
   'Subscription.documentEvents': 'document.watch',
+  'Query.annotations': 'annotation.read',
+  'Query.annotationOperations': 'annotation.read',
+  'Query.presence': 'annotation.read',
+  'Query.labels': 'document.read',
+  'Query.matches': 'match.read',
+  'Query.match': 'match.read',
+  'Query.matchedSets': 'match.read',
+  'Query.matchRules': 'match.read',
+  'Mutation.applyAnnotationOperation': 'annotation.write',
+  'Mutation.setDocumentLabel': 'document.label',
+  'Mutation.reclassifyDocuments': 'document.reclassify',
+  'Mutation.resolveMatch': 'match.resolve',
+  'Mutation.createMatchRule': 'match.manageRules',
+  'Mutation.updateMatchRule': 'match.manageRules',
+  'Mutation.deleteMatchRule': 'match.manageRules',
+  'Subscription.annotationEvents': 'annotation.read',
+  'Subscription.matchEvents': 'match.read',
   'POST /api/documents': 'document.upload',
   'GET /api/documents/:id/file': 'document.download',
   'socket.io subscribe': 'document.watch',
+  /** `/collab` `join` and `sync`: a document's live session and its annotation log. */
+  'socket.io join': 'annotation.read',
+  /** `/collab` `op`: an annotation operation. */
+  'socket.io op': 'annotation.write',
+  /** `/collab` `review:join`: the team's match review session. */
+  'socket.io review': 'match.read',
 } as const satisfies Record<string, Operation>;
 export type EntryPoint = keyof typeof ENTRY_POINTS;
 

@@ -3,14 +3,12 @@
  * the policy for its team scope (`teamScopeFor(ctx.auth, 'Query.x')`); none is assumed.
  */
 import type { RequestAuth } from '../auth/request-auth.ts';
-import type { AuthService } from '../services/auth.service.ts';
-import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
-import type { SearchService } from '../services/search.service.ts';
+import type { HubServices } from '../services/services.ts';
 
 export interface GraphQLContext {
   /** The caller (if any), the team the request names or defaults to, and where it came from. */
   auth: RequestAuth;
-  services: { documents: DocumentService; search: SearchService; auth: AuthService };
+  services: HubServices;
   events: LiveEvents;
 }

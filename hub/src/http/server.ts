@@ -12,12 +12,10 @@ import type { Registry } from 'prom-client';
 import { TEAM_HEADER, resolveRequestAuth, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
+import { attachCollab } from '../realtime/collab.ts';
 import { startSocketServer } from '../realtime/socket.ts';
-import type { AuthService } from '../services/auth.service.ts';
-import type { DocumentService } from '../services/document.service.ts';
-import type { IngestService } from '../services/ingest.service.ts';
 import type { LiveEvents } from '../services/live-events.ts';
-import type { SearchService } from '../services/search.service.ts';
+import type { HubServices } from '../services/services.ts';
 import { documentsRouter } from './documents.router.ts';
 import { errorMiddleware } from './errors.ts';
 import { healthRouter, type ReadinessCheck } from './health.router.ts';
@@ -32,7 +30,7 @@ export interface HttpDeps {
   requestBodyMaxBytes: number;
   /** The most nested and the most costly GraphQL operation accepted. */
   graphqlLimits: { maxDepth: number; maxCost: number };
-  services: { ingest: IngestService; documents: DocumentService; search: SearchService; auth: AuthService };
+  services: HubServices;
   events: LiveEvents;
   readiness: ReadinessCheck[];
   /** Built UI served at `/`. */
@@ -111,7 +109,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   });
   const context = (auth: RequestAuth): GraphQLContext => ({
     auth,
-    services: { documents: deps.services.documents, search: deps.services.search, auth: deps.services.auth },
+    services: deps.services,
     events: deps.events,
   });
   app.use(
@@ -131,19 +129,28 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   });
   app.use(errorMiddleware(logger.child({ component: 'http' })));
 
+  const authForHandshake = (auth: Record<string, unknown>, address: string) =>
+    resolveRequestAuth(deps.services.auth, {
+      authorization: stringParam(auth.token) ?? stringParam(auth.authorization),
+      team: stringParam(auth.team),
+      ip: address,
+    });
   const sockets = startSocketServer({
     httpServer: server,
     events: deps.events,
     documents: deps.services.documents,
     accounts: deps.services.auth,
     maxMessageBytes: deps.requestBodyMaxBytes,
-    authForHandshake: (auth, address) =>
-      resolveRequestAuth(deps.services.auth, {
-        authorization: stringParam(auth.token) ?? stringParam(auth.authorization),
-        team: stringParam(auth.team),
-        ip: address,
-      }),
+    authForHandshake,
     logger: logger.child({ component: 'socket.io' }),
+  });
+  const collab = attachCollab(sockets.io, {
+    events: deps.events,
+    annotations: deps.services.annotations,
+    presence: deps.services.presence,
+    accounts: deps.services.auth,
+    authForHandshake,
+    logger: logger.child({ component: 'collab' }),
   });
 
   server.on('upgrade', (req, socket, head) => {
@@ -162,6 +169,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     url: `http://${host}:${address.port}`,
     async close() {
       shuttingDown = true;
+      collab.close();
       await sockets.close().catch((err) => logger.warn({ err }, 'socket.io close failed'));
       await graphql.close().catch((err) => logger.warn({ err }, 'graphql close failed'));
       server.closeAllConnections();

@@ -15,21 +15,20 @@
  * `access:ended` ({ code, message }).
  */
 import type { Server as HttpServer } from 'node:http';
-import { Server, type DefaultEventsMap, type RemoteSocket, type Socket } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { AppError, AuthenticationError, NotFoundError, ValidationError } from '@quire/processors';
-import { principalKey } from '../auth/policy.ts';
+import { NotFoundError, ValidationError } from '@quire/processors';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
+import { answer, authenticate, recheckRooms, type Ack } from './socket-access.ts';
 
 const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
 
-type Ack = (response: { ok: true; state?: unknown } | { ok: false; error: { code: string; message: string } }) => void;
-
-const teamRoom = (teamId: string) => `team:${teamId}`;
+// Every room name ends with ':' so that one team's prefix never matches another team's rooms.
+const teamRoom = (teamId: string) => `team:${teamId}:`;
 const documentRoom = (teamId: string, documentId: string) => `doc:${teamId}:${documentId}`;
 
 export function startSocketServer(deps: {
@@ -45,23 +44,12 @@ export function startSocketServer(deps: {
 }): { io: Server; close(): Promise<void> } {
   const { logger } = deps;
   const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true }, maxHttpBufferSize: deps.maxMessageBytes });
-
-  io.use((socket, next) => {
-    const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    // A connection without a (valid) token is let in; its joins answer the refusal.
-    deps
-      .authForHandshake(handshake, socket.handshake.address)
-      .then((auth) => {
-        socket.data.auth = auth;
-        next();
-      })
-      .catch((err: Error) => next(err));
-  });
+  authenticate(io.of('/'), deps.authForHandshake);
 
   io.on('connection', (socket: Socket) => {
     const auth = socket.data.auth as RequestAuth;
     socket.on('subscribe', (raw: unknown, ack?: Ack) =>
-      answer(ack, async () => {
+      answer(logger, ack, async () => {
         const req = parse(raw);
         // A connection may outlive its caller's access: joins read it as it is now.
         const scope = await currentTeamScopeFor(auth, 'socket.io subscribe', deps.accounts);
@@ -78,7 +66,7 @@ export function startSocketServer(deps: {
       }),
     );
     socket.on('unsubscribe', (raw: unknown, ack?: Ack) =>
-      answer(ack, async () => {
+      answer(logger, ack, async () => {
         const req = parse(raw);
         // Leaving needs no check: a socket is only ever in rooms of the team it was granted.
         if (auth.teamId) await socket.leave('team' in req ? teamRoom(auth.teamId) : documentRoom(auth.teamId, req.documentId));
@@ -90,55 +78,21 @@ export function startSocketServer(deps: {
   // Events are delivered one after the other, in the order they arrive.
   let delivering: Promise<void> = Promise.resolve();
   const stop = deps.events.listen((e) => {
+    // Collaboration events go to the `/collab` namespace.
+    if (e.kind !== 'progress' && e.kind !== 'document') return;
     delivering = delivering.then(() => deliver(e)).catch((err: unknown) => logger.error({ err }, 'socket delivery failed'));
   });
 
-  async function deliver(e: LiveEvent): Promise<void> {
+  async function deliver(e: Extract<LiveEvent, { kind: 'progress' | 'document' }>): Promise<void> {
     const { teamId, documentId } = e.event;
     const rooms = [teamRoom(teamId), documentRoom(teamId, documentId)];
-    const sockets = await io.local.in(rooms).fetchSockets();
-    // Sockets of one caller (a session or a key) share one check.
-    const checks = new Map<string, Promise<unknown>>();
-    await Promise.all(
-      sockets.map(async (socket) => {
-        const auth = socket.data.auth as RequestAuth;
-        const key = callerKey(auth);
-        let check = checks.get(key);
-        if (!check) {
-          check = currentTeamScopeFor(auth, 'socket.io subscribe', deps.accounts).then(
-            () => null,
-            (err: unknown) => err,
-          );
-          checks.set(key, check);
-        }
-        const refusal = await check;
-        if (refusal) await endAccess(socket, teamId, refusal);
-      }),
-    );
+    await recheckRooms(io.of('/'), rooms, {
+      entry: 'socket.io subscribe',
+      accounts: deps.accounts,
+      teamRoomPrefixes: [teamRoom(teamId), `doc:${teamId}:`],
+    });
     const name = e.kind === 'progress' ? 'job:progress' : 'document:changed';
     io.local.to(rooms).emit(name, e.event);
-  }
-
-  /** Takes a socket that lost access out of the team's rooms and tells it why. */
-  async function endAccess(socket: RemoteSocket<DefaultEventsMap, unknown>, teamId: string, err: unknown): Promise<void> {
-    if (!(err instanceof AppError)) throw err;
-    for (const room of [...socket.rooms]) if (room === teamRoom(teamId) || room.startsWith(`doc:${teamId}:`)) socket.leave(room);
-    socket.emit('access:ended', { code: err.code, message: err.message });
-    if (err instanceof AuthenticationError) socket.disconnect(true);
-  }
-
-  async function answer(ack: Ack | undefined, work: () => Promise<unknown>): Promise<void> {
-    try {
-      const state = await work();
-      ack?.({ ok: true, state });
-    } catch (err) {
-      if (!(err instanceof AppError)) logger.error({ err }, 'socket request failed');
-      const public_ = err instanceof AppError && err.expose;
-      ack?.({
-        ok: false,
-        error: public_ ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'Internal server error' },
-      });
-    }
   }
 
   return {
@@ -149,12 +103,6 @@ export function startSocketServer(deps: {
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };
-}
-
-/** Who a connection acts as, in which team: connections with the same key have the same access. */
-function callerKey(auth: RequestAuth): string {
-  const who = auth.principal ? principalKey(auth.principal) : `anonymous:${auth.error?.code ?? ''}`;
-  return `${who}@${auth.teamId ?? ''}`;
 }
 
 function parse(raw: unknown): z.infer<typeof roomRequest> {

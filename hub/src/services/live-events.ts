@@ -1,5 +1,6 @@
 /**
- * Live events of the hub: job progress and document changes. They are published on the bus
+ * Live events of the hub: job progress, document changes, annotation operations, presence in
+ * live sessions and match changes. They are published on the bus
  * (so every hub replica sees them) and fanned out locally, once per replica, to Socket.IO
  * rooms and GraphQL subscriptions through {@link LiveEvents.on}.
  */
@@ -8,6 +9,9 @@ import type { Logger } from 'pino';
 import {
   DocumentEventKind,
   Events,
+  type AnnotationEvent,
+  type MatchEvent,
+  type PresenceEvent,
   documentEventKind,
   documentEventSchema,
   progressEventSchema,
@@ -29,7 +33,19 @@ export interface DocumentEvent {
   at: number;
 }
 
-export type LiveEvent = { kind: 'progress'; event: ProgressEvent } | { kind: 'document'; event: DocumentEvent };
+export type LiveEvent =
+  | { kind: 'progress'; event: ProgressEvent }
+  | { kind: 'document'; event: DocumentEvent }
+  | { kind: 'annotation'; event: AnnotationEvent }
+  | { kind: 'presence'; event: PresenceEvent }
+  | { kind: 'match'; event: MatchEvent };
+
+/** The other events, each with its bus definition. */
+const collabEvents = {
+  annotation: Events.AnnotationChanged,
+  presence: Events.PresenceChanged,
+  match: Events.MatchChanged,
+} as const;
 
 const documentEvents = {
   [DocumentEventKind.Queued]: Events.DocumentQueued,
@@ -83,6 +99,19 @@ export class LiveEvents {
     });
   }
 
+  /** An accepted annotation operation; published after it was persisted. */
+  async annotationChanged(event: AnnotationEvent): Promise<void> {
+    await publishEvent(this.deps.bus, Events.AnnotationChanged, event.teamId, event);
+  }
+
+  async presenceChanged(event: PresenceEvent): Promise<void> {
+    await publishEvent(this.deps.bus, Events.PresenceChanged, event.teamId, event);
+  }
+
+  async matchChanged(event: MatchEvent): Promise<void> {
+    await publishEvent(this.deps.bus, Events.MatchChanged, event.teamId, event);
+  }
+
   /** Calls `listener` for every live event until the returned function is called. */
   listen(listener: (event: LiveEvent) => void): () => void {
     this.local.on('event', listener);
@@ -105,6 +134,11 @@ function parse(subject: string, payload: unknown): LiveEvent | undefined {
   if (subject.endsWith(`.${Events.JobProgressed.name}`)) {
     const r = progressEventSchema.safeParse(payload);
     return r.success ? { kind: 'progress', event: r.data } : undefined;
+  }
+  for (const [kind, definition] of Object.entries(collabEvents)) {
+    if (!subject.endsWith(`.${definition.name}`)) continue;
+    const r = definition.schema.safeParse(payload);
+    return r.success ? ({ kind, event: r.data } as LiveEvent) : undefined;
   }
   if (!documentEventKind(subject)) return undefined;
   const r = documentEventSchema.safeParse(payload);

@@ -1153,6 +1153,8 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         );
         assert.equal(await store.lastAnnotationSeq(a, doc.id), 2);
         assert.equal((await store.getAnnotation(a, doc.id, 'ann-1'))?.comment, 'total is fine');
+        const snapshot = await store.annotationSnapshot(a, doc.id);
+        assert.deepEqual([snapshot.seq, snapshot.annotations.map((x) => [x.id, x.version])], [2, [['ann-1', 2]]]);
 
         await store.commitAnnotationOp(a, {
           opId: 'op-5',
@@ -1164,6 +1166,10 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         });
         assert.deepEqual(await store.listAnnotations(a, doc.id), []);
         assert.equal((await store.listAnnotations(a, doc.id, { includeDeleted: true }))[0]?.deleted, true);
+        assert.deepEqual(await store.annotationSnapshot(a, doc.id), { seq: 3, annotations: [] });
+        assert.equal((await store.getAnnotationOp(a, doc.id, 'op-3'))?.seq, 2);
+        assert.equal(await store.getAnnotationOp(a, doc.id, 'op-4'), undefined, 'a refused operation is not in the log');
+        assert.equal(await store.getAnnotationOp(b, doc.id, 'op-3'), undefined);
 
         // Another team sees none of it, and its own log starts at 1.
         assert.equal(await store.getAnnotation(b, doc.id, 'ann-1'), undefined);

@@ -445,6 +445,10 @@ export interface Store {
   listAnnotationOps(scope: TeamScope, documentId: string, options: { afterSeq: number; limit: number }): Promise<AnnotationOpRecord[]>;
   /** The document's last sequence number (0 before any operation). */
   lastAnnotationSeq(scope: TeamScope, documentId: string): Promise<number>;
+  /** The accepted operation with this client id, if any. */
+  getAnnotationOp(scope: TeamScope, documentId: string, opId: string): Promise<AnnotationOpRecord | undefined>;
+  /** The document's live annotations and the sequence number they reflect, read together. */
+  annotationSnapshot(scope: TeamScope, documentId: string): Promise<{ seq: number; annotations: AnnotationRecord[] }>;
 
   /** Removes the document, its pages, chunks, jobs and annotations. Returns false when it did not exist. */
   deleteDocument(scope: TeamScope, id: string): Promise<boolean>;

@@ -10,6 +10,9 @@
  * | `document.process`                        | queue | {@link ProcessJob} |
  * | `events.<teamId>.job.progressed`          | event | {@link ProgressEvent} |
  * | `events.<teamId>.document.<kind>`         | event | {@link DocumentEvent} (`queued`, `processing`, `processed`, `failed`, `deleted`) |
+ * | `events.<teamId>.annotation.changed`      | event | {@link AnnotationEvent} |
+ * | `events.<teamId>.presence.changed`        | event | {@link PresenceEvent} |
+ * | `events.<teamId>.match.changed`           | event | {@link MatchEvent} |
  * | `dead-letter.<queue>`                     | event | {@link DeadLetter} |
  *
  * The team id is the second token of every event subject, so `events.<teamId>.>` is one
@@ -19,6 +22,8 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { processJobSchema, progressEventSchema } from '../protocol.ts';
 import type { ProcessJob, ProgressEvent } from '../protocol.ts';
+import { annotationEventSchema, matchEventSchema, presenceEventSchema } from './collab-events.ts';
+import type { AnnotationEvent, MatchEvent, PresenceEvent } from './collab-events.ts';
 import type { Bus, DeadLetter, EventEnvelope, JobEnvelope, JobHandler, ConsumeOptions, Subscription } from './bus.ts';
 
 // --- syntax ------------------------------------------------------------------------------
@@ -163,6 +168,12 @@ export const Events = {
   DocumentProcessed: teamEvent<DocumentEvent>('document.processed', documentEventSchema),
   DocumentFailed: teamEvent<DocumentEvent>('document.failed', documentEventSchema),
   DocumentDeleted: teamEvent<DocumentEvent>('document.deleted', documentEventSchema),
+  /** An annotation operation was accepted (persisted first, then published). */
+  AnnotationChanged: teamEvent<AnnotationEvent>('annotation.changed', annotationEventSchema),
+  /** Someone joined, moved in or left a live session. */
+  PresenceChanged: teamEvent<PresenceEvent>('presence.changed', presenceEventSchema),
+  /** A match was proposed or resolved. */
+  MatchChanged: teamEvent<MatchEvent>('match.changed', matchEventSchema),
 } as const;
 
 /** Subjects that are not per-team events. */

@@ -620,6 +620,29 @@ export class SqliteStore implements Store {
     return row.seq;
   }
 
+  async getAnnotationOp(scope: TeamScope, documentId: string, opId: string): Promise<AnnotationOpRecord | undefined> {
+    const row = this.sql('SELECT * FROM annotation_ops WHERE team_id = ? AND document_id = ? AND op_id = ?').get(
+      scope.teamId,
+      documentId,
+      opId,
+    ) as Row | undefined;
+    return row && toAnnotationOp(row);
+  }
+
+  async annotationSnapshot(scope: TeamScope, documentId: string): Promise<{ seq: number; annotations: AnnotationRecord[] }> {
+    return this.db.transaction(() => {
+      const rows = this.sql('SELECT * FROM annotations WHERE team_id = ? AND document_id = ? AND deleted = 0 ORDER BY created_at, rowid').all(
+        scope.teamId,
+        documentId,
+      ) as Row[];
+      const { seq } = this.sql('SELECT COALESCE(MAX(seq), 0) AS seq FROM annotation_ops WHERE team_id = ? AND document_id = ?').get(
+        scope.teamId,
+        documentId,
+      ) as { seq: number };
+      return { seq, annotations: rows.map(toAnnotation) };
+    })();
+  }
+
   async deleteDocument(scope: TeamScope, id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const args = [scope.teamId, id];

@@ -1,0 +1,95 @@
+/**
+ * What every Socket.IO namespace of the hub shares: naming the caller from the handshake,
+ * answering requests with `{ ok, state }` or `{ ok: false, error }`, and reading each
+ * caller's access again before an event reaches its sockets.
+ */
+import type { DefaultEventsMap, Namespace, RemoteSocket } from 'socket.io';
+import type { Logger } from 'pino';
+import { AppError, AuthenticationError } from '@quire/processors';
+import type { EntryPoint } from '../auth/policy.ts';
+import { principalKey } from '../auth/policy.ts';
+import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
+import type { AuthService } from '../services/auth.service.ts';
+
+export type Ack = (
+  response: { ok: true; state?: unknown } | { ok: false; error: { code: string; message: string; details?: Record<string, unknown> } },
+) => void;
+
+/** Names each connection's caller from the handshake's `auth` (`{ token, team }`). */
+export function authenticate(
+  nsp: Namespace,
+  authForHandshake: (auth: Record<string, unknown>, address: string) => Promise<RequestAuth>,
+): void {
+  nsp.use((socket, next) => {
+    const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    // A connection without a (valid) token is let in; its requests answer the refusal.
+    authForHandshake(handshake, socket.handshake.address)
+      .then((auth) => {
+        socket.data.auth = auth;
+        next();
+      })
+      .catch((err: Error) => next(err));
+  });
+}
+
+/** Runs a request and acknowledges its result, or its error as code, message and details. */
+export async function answer(logger: Logger, ack: Ack | undefined, work: () => Promise<unknown>): Promise<void> {
+  try {
+    const state = await work();
+    ack?.({ ok: true, state });
+  } catch (err) {
+    if (!(err instanceof AppError)) logger.error({ err }, 'socket request failed');
+    const public_ = err instanceof AppError && err.expose;
+    ack?.({
+      ok: false,
+      error: public_
+        ? { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }
+        : { code: 'INTERNAL', message: 'Internal server error' },
+    });
+  }
+}
+
+/** Who a connection acts as, in which team: connections with the same key have the same access. */
+function callerKey(auth: RequestAuth): string {
+  const who = auth.principal ? principalKey(auth.principal) : `anonymous:${auth.error?.code ?? ''}`;
+  return `${who}@${auth.teamId ?? ''}`;
+}
+
+/**
+ * Reads the access of every caller with a socket in `rooms` as it is now (one check per
+ * caller) and ends it for those who lost it: they leave the team's rooms (those starting
+ * with one of `teamRoomPrefixes`), receive `access:ended`, and are disconnected when their
+ * session ended. Call before emitting an event to the rooms.
+ */
+export async function recheckRooms(
+  nsp: Namespace,
+  rooms: string[],
+  options: { entry: EntryPoint; accounts: AuthService; teamRoomPrefixes: string[] },
+): Promise<void> {
+  const sockets = await nsp.local.in(rooms).fetchSockets();
+  const checks = new Map<string, Promise<unknown>>();
+  await Promise.all(
+    sockets.map(async (socket) => {
+      const auth = socket.data.auth as RequestAuth;
+      const key = callerKey(auth);
+      let check = checks.get(key);
+      if (!check) {
+        check = currentTeamScopeFor(auth, options.entry, options.accounts).then(
+          () => null,
+          (err: unknown) => err,
+        );
+        checks.set(key, check);
+      }
+      const refusal = await check;
+      if (refusal) endAccess(socket, options.teamRoomPrefixes, refusal);
+    }),
+  );
+}
+
+/** Takes a socket that lost access out of the team's rooms and tells it why. */
+function endAccess(socket: RemoteSocket<DefaultEventsMap, unknown>, prefixes: string[], err: unknown): void {
+  if (!(err instanceof AppError)) throw err;
+  for (const room of [...socket.rooms]) if (prefixes.some((p) => room.startsWith(p))) socket.leave(room);
+  socket.emit('access:ended', { code: err.code, message: err.message });
+  if (err instanceof AuthenticationError) socket.disconnect(true);
+}

@@ -14,9 +14,9 @@ import {
   Queues,
   ThreadedEmbedder,
   consumeQueue,
+  createClassifier,
   ensureModels,
   type Bus,
-  type ClassifierSettings,
   type Subscription,
 } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
@@ -35,6 +35,8 @@ import { ProcessingService } from './services/processing.service.ts';
 import { SearchService } from './services/search.service.ts';
 import type { HubServices } from './services/services.ts';
 import { AnnotationService } from './services/annotation.service.ts';
+import { ClassificationService } from './services/classification.service.ts';
+import { MatchService } from './services/match.service.ts';
 import { PresenceService } from './services/presence.service.ts';
 import { SqliteStore } from './store/sqlite/store.sqlite.ts';
 import type { TeamScope } from './store/store.ts';
@@ -148,12 +150,6 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await pool.start();
     shutdown.add('processor pool', () => pool.close(), 60);
 
-    const classifier: ClassifierSettings = {
-      types: [...DEFAULT_DOCUMENT_TYPES],
-      sensitivities: [...DEFAULT_SENSITIVITIES],
-      typeExamples: [],
-      sensitivityExamples: [],
-    };
     const indexer = new IndexerService({ store, index, model });
     const ingest = new IngestService({
       store,
@@ -166,8 +162,19 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     });
     const documents = new DocumentService({ store, blobs, indexer, ingest, events });
     const search = new SearchService({ index, embedder });
-    const labelNames = async (): Promise<readonly string[]> => [...classifier.types, ...classifier.sensitivities].map((l) => l.name);
-    const annotations = new AnnotationService({ store, events, labels: labelNames });
+    const classification = new ClassificationService({
+      store,
+      index,
+      classifier: createClassifier(embedder),
+      defaults: { types: DEFAULT_DOCUMENT_TYPES, sensitivities: DEFAULT_SENSITIVITIES },
+    });
+    const matches = new MatchService({
+      store,
+      index,
+      events,
+      typeNames: async (scope) => (await classification.labelSet(scope)).types.map((t) => t.name),
+    });
+    const annotations = new AnnotationService({ store, events, labels: (scope) => classification.labelNames(scope) });
     const presence = new PresenceService({ events, hubId: randomUUID(), logger: logger.child({ component: 'presence' }) });
     presence.start();
     shutdown.add('presence', () => presence.close(), 65);
@@ -177,7 +184,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       runner: pool,
       indexer,
       events,
-      classifierSettings: async () => classifier,
+      classifierSettings: (scope) => classification.settings(scope),
+      matches,
       maxAttempts: config.processing.maxAttempts,
       logger: logger.child({ component: 'processing' }),
     });
@@ -193,7 +201,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         maxUploadBytes: config.limits.uploadMaxBytes,
         requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
         graphqlLimits: config.limits.graphql,
-        services: { ingest, documents, search, auth, annotations, presence },
+        services: { ingest, documents, search, auth, annotations, presence, classification, matches },
         events,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
         metrics,
@@ -225,7 +233,12 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       { url, bus: config.bus.driver, model: model.modelId },
       url ? `Quire is running at ${url}` : 'Quire is running without HTTP',
     );
-    return { url, http, services: { auth, ingest, documents, search, annotations, presence, events }, close: () => shutdown.run() };
+    return {
+      url,
+      http,
+      services: { auth, ingest, documents, search, annotations, presence, classification, matches, events },
+      close: () => shutdown.run(),
+    };
   } catch (err) {
     await shutdown.run();
     throw err;

@@ -5,7 +5,7 @@
  */
 import { DocumentStatus, MismatchError, type ResultPart } from '@quire/processors';
 import type { SearchIndex } from '@quire/search';
-import type { DocumentRecord, Store, TeamScope } from '../store/store.ts';
+import { effectiveLabels, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 
 export class IndexerService {
   constructor(private readonly deps: { store: Store; index: SearchIndex; model: { modelId: string; dimension: number } }) {}
@@ -37,11 +37,7 @@ export class IndexerService {
             boxes: c.boxes,
             vector: Float32Array.from(c.vector),
             title: doc.filename,
-            filters: {
-              type: doc.classification?.type.label ?? null,
-              sensitivity: doc.classification?.sensitivity.label ?? null,
-              createdAt: doc.createdAt,
-            },
+            filters: { ...effectiveLabels(doc), createdAt: doc.createdAt },
           })),
         );
         return;
@@ -55,10 +51,9 @@ export class IndexerService {
         }
         await store.trimDocument(scope, doc.id, part.pageCount, part.chunkCount);
         await index.truncateDocument(scope, doc.id, part.chunkCount);
-        await index.updateFilters(scope, doc.id, {
-          type: part.classification.type.label,
-          sensitivity: part.classification.sensitivity.label,
-        });
+        // People's labels stay in force over the new classification.
+        const labelOverrides = (await store.getDocument(scope, doc.id))?.labelOverrides ?? doc.labelOverrides;
+        await index.updateFilters(scope, doc.id, effectiveLabels({ classification: part.classification, labelOverrides }));
         await store.updateDocument(scope, doc.id, {
           status: DocumentStatus.Processed,
           pageCount: part.pageCount,

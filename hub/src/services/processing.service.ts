@@ -54,6 +54,8 @@ export class ProcessingService {
       indexer: IndexerService;
       events: LiveEvents;
       classifierSettings: (scope: TeamScope) => Promise<ClassifierSettings>;
+      /** Proposes matches of a document just processed, from its chunk vectors by ordinal. */
+      matches: { proposeFor(scope: TeamScope, documentId: string, chunkVectors: ReadonlyMap<number, Float32Array>): Promise<unknown> };
       maxAttempts: number;
       logger: Logger;
     },
@@ -89,6 +91,7 @@ export class ProcessingService {
 
     let lastPersist = 0;
     let lastStage = '';
+    const chunkVectors = new Map<number, Float32Array>();
     const outcome = await this.deps.runner.run(job, data, await this.deps.classifierSettings(scope), {
       signal: delivery.signal,
       onProgress: (p) => {
@@ -109,6 +112,7 @@ export class ProcessingService {
         delivery.heartbeat();
         // The summary part sets the final filters, so the document as read at the start suffices.
         await this.deps.indexer.apply(scope, doc, part);
+        if (part.kind === 'chunks') for (const c of part.chunks) chunkVectors.set(c.ordinal, Float32Array.from(c.vector));
       },
     });
 
@@ -126,6 +130,11 @@ export class ProcessingService {
         etaMs: 0,
         at: now,
       });
+      // Matches are proposed before the document is announced processed, so whoever reacts to
+      // that finds them; failing to propose them does not fail the document.
+      await this.deps.matches
+        .proposeFor(scope, doc.id, chunkVectors)
+        .catch((err: unknown) => log.error({ err }, 'proposing matches failed'));
       await events.documentChanged(scope, { documentId: doc.id, jobId: job.jobId, status: DocumentStatus.Processed });
       log.info('document processed');
       return { status: 'succeeded' };

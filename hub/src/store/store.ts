@@ -41,13 +41,122 @@ export interface DocumentRecord {
   createdAt: number;
   updatedAt: number;
   processedAt: number | null;
+  /** Type and sensitivity set by people; each overrides the classifier's. */
+  labelOverrides: LabelOverrides;
+}
+
+/** A label a person set on a document. */
+export interface LabelOverride {
+  label: string;
+  setBy: string | null;
+  setAt: number;
+}
+
+export interface LabelOverrides {
+  type?: LabelOverride;
+  sensitivity?: LabelOverride;
+}
+
+/** The document's type and sensitivity: a person's where set, else the classifier's. */
+export function effectiveLabels(doc: Pick<DocumentRecord, 'classification' | 'labelOverrides'>): {
+  type: string | null;
+  sensitivity: string | null;
+} {
+  return {
+    type: doc.labelOverrides.type?.label ?? doc.classification?.type.label ?? null,
+    sensitivity: doc.labelOverrides.sensitivity?.label ?? doc.classification?.sensitivity.label ?? null,
+  };
 }
 
 export type NewDocument = Pick<DocumentRecord, 'id' | 'filename' | 'mimeType' | 'size' | 'sha256' | 'blobKey' | 'jobId'>;
 
 export type DocumentPatch = Partial<
-  Pick<DocumentRecord, 'status' | 'pageCount' | 'chunkCount' | 'classification' | 'fields' | 'modelId' | 'jobId' | 'error' | 'processedAt'>
+  Pick<
+    DocumentRecord,
+    'status' | 'pageCount' | 'chunkCount' | 'classification' | 'fields' | 'modelId' | 'jobId' | 'error' | 'processedAt' | 'labelOverrides'
+  >
 >;
+
+/** A document's embedding (the normalised mean of its chunks') with what it is labelled. */
+export interface DocumentVector {
+  documentId: string;
+  vector: Float32Array;
+  classification: Classification | null;
+  labelOverrides: LabelOverrides;
+}
+
+/** How a rule compares a field of each document. */
+export type MatchComparison = 'equals' | 'amount_within' | 'date_within_days';
+
+export interface MatchCondition {
+  fieldA: string;
+  fieldB: string;
+  comparison: MatchComparison;
+  /** amount_within: a fraction (0.01 is 1 %); date_within_days: days. */
+  tolerance: number | null;
+}
+
+/** A team's rule: documents of `typeA` match documents of `typeB` when every condition holds. */
+export interface MatchRuleRecord {
+  id: string;
+  teamId: string;
+  name: string;
+  typeA: string;
+  typeB: string;
+  conditions: MatchCondition[];
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type MatchKind = 'duplicate' | 'related' | 'rule';
+export type MatchStatus = 'open' | 'confirmed' | 'rejected';
+
+/** Similar passages of the two documents. */
+export interface MatchPassage {
+  chunkA: number;
+  pageA: number;
+  textA: string;
+  chunkB: number;
+  pageB: number;
+  textB: string;
+  similarity: number;
+}
+
+/** A condition that held, with the values compared. */
+export interface MatchedField {
+  fieldA: string;
+  fieldB: string;
+  valueA: string;
+  valueB: string;
+  comparison: MatchComparison;
+}
+
+export interface MatchRecord {
+  id: string;
+  teamId: string;
+  kind: MatchKind;
+  documentAId: string;
+  documentBId: string;
+  ruleId: string | null;
+  score: number;
+  passages: MatchPassage[];
+  fields: MatchedField[];
+  status: MatchStatus;
+  /** 1 when proposed; each resolution adds 1. */
+  version: number;
+  canonicalDocumentId: string | null;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  note: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewMatch = Pick<MatchRecord, 'id' | 'kind' | 'documentAId' | 'documentBId' | 'ruleId' | 'score' | 'passages' | 'fields'>;
+
+/** What resolving a match came to. */
+export type MatchResolution = { status: 'accepted'; match: MatchRecord } | { status: 'conflict'; current: MatchRecord };
 
 export interface PageRecord {
   documentId: string;
@@ -272,6 +381,12 @@ export const AuditAction = {
   DocumentUploaded: 'document.uploaded',
   DocumentReprocessed: 'document.reprocessed',
   DocumentDeleted: 'document.deleted',
+  DocumentLabelled: 'document.labelled',
+  DocumentsReclassified: 'documents.reclassified',
+  MatchResolved: 'match.resolved',
+  MatchRuleCreated: 'match_rule.created',
+  MatchRuleUpdated: 'match_rule.updated',
+  MatchRuleDeleted: 'match_rule.deleted',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 
@@ -450,8 +565,48 @@ export interface Store {
   /** The document's live annotations and the sequence number they reflect, read together. */
   annotationSnapshot(scope: TeamScope, documentId: string): Promise<{ seq: number; annotations: AnnotationRecord[] }>;
 
-  /** Removes the document, its pages, chunks, jobs and annotations. Returns false when it did not exist. */
+  /** Removes the document, its pages, chunks, jobs, annotations and matches. Returns false when it did not exist. */
   deleteDocument(scope: TeamScope, id: string): Promise<boolean>;
+
+  /** Records the document's embedding (normalised mean of its chunk vectors). */
+  setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void>;
+  /**
+   * Embeddings of the team's documents that have one: of `documentIds` when given, else of
+   * all (with `labelledOnly`, only those a person labelled).
+   */
+  listDocumentVectors(scope: TeamScope, options?: { documentIds?: string[]; labelledOnly?: boolean }): Promise<DocumentVector[]>;
+
+  insertMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
+  /** NotFoundError for a rule the team does not have. */
+  updateMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
+  deleteMatchRule(scope: TeamScope, id: string): Promise<boolean>;
+  getMatchRule(scope: TeamScope, id: string): Promise<MatchRuleRecord | undefined>;
+  listMatchRules(scope: TeamScope): Promise<MatchRuleRecord[]>;
+
+  /**
+   * Proposes a match. A pair already proposed (same kind, documents and rule) keeps its id:
+   * while open its evidence is refreshed, once resolved it is left alone. Answers the
+   * match and whether it is new.
+   */
+  proposeMatch(scope: TeamScope, match: NewMatch, at: number): Promise<{ match: MatchRecord; created: boolean }>;
+  getMatch(scope: TeamScope, id: string): Promise<MatchRecord | undefined>;
+  /** Newest first. */
+  listMatches(scope: TeamScope, options: { status?: MatchStatus; documentId?: string; limit: number }): Promise<MatchRecord[]>;
+  /** Every confirmed match of the team. */
+  listConfirmedMatches(scope: TeamScope): Promise<MatchRecord[]>;
+  /** Sets the match's status if it is at `expectedVersion`, in one step; else answers the current match. */
+  resolveMatch(
+    scope: TeamScope,
+    id: string,
+    input: {
+      expectedVersion: number;
+      status: MatchStatus;
+      canonicalDocumentId: string | null;
+      by: string | null;
+      at: number;
+      note: string | null;
+    },
+  ): Promise<MatchResolution | undefined>;
 
   /** Inserts or replaces pages (by page number). */
   upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void>;

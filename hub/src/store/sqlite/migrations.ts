@@ -213,4 +213,49 @@ export const migrations: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 4,
+    name: 'labels set by people, document vectors, match rules and matches',
+    sql: `
+      ALTER TABLE documents ADD COLUMN label_overrides TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE documents ADD COLUMN vector BLOB;
+      CREATE TABLE match_rules (
+        team_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type_a TEXT NOT NULL,
+        type_b TEXT NOT NULL,
+        conditions TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (team_id, id)
+      );
+      CREATE TABLE matches (
+        team_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        document_a TEXT NOT NULL,
+        document_b TEXT NOT NULL,
+        rule_id TEXT,
+        pair_key TEXT NOT NULL,
+        score REAL NOT NULL,
+        passages TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        canonical_document_id TEXT,
+        resolved_by TEXT,
+        resolved_at INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (team_id, id),
+        UNIQUE (team_id, pair_key)
+      );
+      CREATE INDEX matches_document_a ON matches(team_id, document_a);
+      CREATE INDEX matches_document_b ON matches(team_id, document_b);
+      CREATE INDEX matches_status ON matches(team_id, status, created_at);
+    `,
+  },
 ];

@@ -21,6 +21,17 @@ import {
   normalizeEmail,
   type ApiKeyRecord,
   type AnnotationAnchor,
+  type DocumentVector,
+  type LabelOverrides,
+  type MatchCondition,
+  type MatchKind,
+  type MatchPassage,
+  type MatchRecord,
+  type MatchResolution,
+  type MatchRuleRecord,
+  type MatchStatus,
+  type MatchedField,
+  type NewMatch,
   type AnnotationCommit,
   type AnnotationOpRecord,
   type AnnotationRecord,
@@ -506,18 +517,26 @@ export class SqliteStore implements Store {
     if (patch.status !== undefined) put('status', patch.status);
     if (patch.pageCount !== undefined) put('page_count', patch.pageCount);
     if (patch.chunkCount !== undefined) put('chunk_count', patch.chunkCount);
-    if (patch.classification !== undefined) {
-      put('classification', patch.classification && JSON.stringify(patch.classification));
-      put('type_label', patch.classification?.type.label ?? null);
-      put('sensitivity_label', patch.classification?.sensitivity.label ?? null);
-    }
+    if (patch.classification !== undefined) put('classification', patch.classification && JSON.stringify(patch.classification));
     if (patch.fields !== undefined) put('fields', JSON.stringify(patch.fields));
     if (patch.modelId !== undefined) put('model_id', patch.modelId);
     if (patch.jobId !== undefined) put('job_id', patch.jobId);
     if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
     if (patch.processedAt !== undefined) put('processed_at', patch.processedAt);
-    const info = this.sql(`UPDATE documents SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
-    if (info.changes === 0) throw new NotFoundError(`Document ${id} not found`);
+    if (patch.labelOverrides !== undefined) put('label_overrides', JSON.stringify(patch.labelOverrides));
+    this.db.transaction(() => {
+      const info = this.sql(`UPDATE documents SET ${sets.join(', ')} WHERE team_id = @team AND id = @id`).run(params);
+      if (info.changes === 0) throw new NotFoundError(`Document ${id} not found`);
+      // Filters use the labels in force: a person's, else the classifier's.
+      if (patch.classification !== undefined || patch.labelOverrides !== undefined) {
+        this.sql(
+          `UPDATE documents SET
+             type_label = COALESCE(json_extract(label_overrides, '$.type.label'), json_extract(classification, '$.type.label')),
+             sensitivity_label = COALESCE(json_extract(label_overrides, '$.sensitivity.label'), json_extract(classification, '$.sensitivity.label'))
+           WHERE team_id = ? AND id = ?`,
+        ).run(scope.teamId, id);
+      }
+    })();
     return this.mustGetDocument(scope, id);
   }
 
@@ -631,10 +650,9 @@ export class SqliteStore implements Store {
 
   async annotationSnapshot(scope: TeamScope, documentId: string): Promise<{ seq: number; annotations: AnnotationRecord[] }> {
     return this.db.transaction(() => {
-      const rows = this.sql('SELECT * FROM annotations WHERE team_id = ? AND document_id = ? AND deleted = 0 ORDER BY created_at, rowid').all(
-        scope.teamId,
-        documentId,
-      ) as Row[];
+      const rows = this.sql(
+        'SELECT * FROM annotations WHERE team_id = ? AND document_id = ? AND deleted = 0 ORDER BY created_at, rowid',
+      ).all(scope.teamId, documentId) as Row[];
       const { seq } = this.sql('SELECT COALESCE(MAX(seq), 0) AS seq FROM annotation_ops WHERE team_id = ? AND document_id = ?').get(
         scope.teamId,
         documentId,
@@ -651,7 +669,178 @@ export class SqliteStore implements Store {
       this.sql('DELETE FROM jobs WHERE team_id = ? AND document_id = ?').run(...args);
       this.sql('DELETE FROM annotations WHERE team_id = ? AND document_id = ?').run(...args);
       this.sql('DELETE FROM annotation_ops WHERE team_id = ? AND document_id = ?').run(...args);
+      this.sql('DELETE FROM matches WHERE team_id = ? AND (document_a = ? OR document_b = ?)').run(scope.teamId, id, id);
       return this.sql('DELETE FROM documents WHERE team_id = ? AND id = ?').run(...args).changes > 0;
+    })();
+  }
+
+  // --- document vectors ----------------------------------------------------------------------
+
+  async setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void> {
+    const blob = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+    const info = this.sql('UPDATE documents SET vector = ? WHERE team_id = ? AND id = ?').run(blob, scope.teamId, id);
+    if (info.changes === 0) throw new NotFoundError(`Document ${id} not found`);
+  }
+
+  async listDocumentVectors(scope: TeamScope, options: { documentIds?: string[]; labelledOnly?: boolean } = {}): Promise<DocumentVector[]> {
+    const where = ['team_id = @team', 'vector IS NOT NULL'];
+    const params: Record<string, unknown> = { team: scope.teamId };
+    if (options.documentIds) {
+      if (options.documentIds.length === 0) return [];
+      addIn(where, params, 'id', 'id', options.documentIds);
+    }
+    if (options.labelledOnly) where.push(`label_overrides <> '{}'`);
+    const rows = this.sql(
+      `SELECT id, vector, classification, label_overrides FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at, id`,
+    ).all(params) as Row[];
+    return rows.map((r) => {
+      const bytes = r.vector as Buffer;
+      // Copied out: the buffer may be reused by the driver and need not be 4-byte aligned.
+      const vector = new Float32Array(bytes.byteLength / 4);
+      new Uint8Array(vector.buffer).set(bytes);
+      return {
+        documentId: String(r.id),
+        vector,
+        classification: parseJson<Classification>(r.classification),
+        labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
+      };
+    });
+  }
+
+  // --- match rules and matches ---------------------------------------------------------------
+
+  async insertMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord> {
+    const now = Date.now();
+    this.sql(
+      `INSERT INTO match_rules (team_id, id, name, type_a, type_b, conditions, enabled, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(scope.teamId, rule.id, rule.name, rule.typeA, rule.typeB, JSON.stringify(rule.conditions), rule.enabled ? 1 : 0, now, now);
+    return (await this.getMatchRule(scope, rule.id))!;
+  }
+
+  async updateMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord> {
+    const info = this.sql(
+      `UPDATE match_rules SET name = ?, type_a = ?, type_b = ?, conditions = ?, enabled = ?, updated_at = ? WHERE team_id = ? AND id = ?`,
+    ).run(rule.name, rule.typeA, rule.typeB, JSON.stringify(rule.conditions), rule.enabled ? 1 : 0, Date.now(), scope.teamId, rule.id);
+    if (info.changes === 0) throw new NotFoundError(`Match rule ${rule.id} not found`);
+    return (await this.getMatchRule(scope, rule.id))!;
+  }
+
+  async deleteMatchRule(scope: TeamScope, id: string): Promise<boolean> {
+    return this.sql('DELETE FROM match_rules WHERE team_id = ? AND id = ?').run(scope.teamId, id).changes > 0;
+  }
+
+  async getMatchRule(scope: TeamScope, id: string): Promise<MatchRuleRecord | undefined> {
+    const row = this.sql('SELECT * FROM match_rules WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    return row && toMatchRule(row);
+  }
+
+  async listMatchRules(scope: TeamScope): Promise<MatchRuleRecord[]> {
+    return (this.sql('SELECT * FROM match_rules WHERE team_id = ? ORDER BY created_at, id').all(scope.teamId) as Row[]).map(toMatchRule);
+  }
+
+  async proposeMatch(scope: TeamScope, match: NewMatch, at: number): Promise<{ match: MatchRecord; created: boolean }> {
+    const pairKey = `${match.kind}:${match.ruleId ?? ''}:${match.documentAId}:${match.documentBId}`;
+    return this.db.transaction(() => {
+      const existing = this.sql('SELECT * FROM matches WHERE team_id = ? AND pair_key = ?').get(scope.teamId, pairKey) as Row | undefined;
+      if (existing) {
+        if (existing.status === 'open') {
+          this.sql('UPDATE matches SET score = ?, passages = ?, fields = ?, updated_at = ? WHERE team_id = ? AND id = ?').run(
+            match.score,
+            JSON.stringify(match.passages),
+            JSON.stringify(match.fields),
+            at,
+            scope.teamId,
+            existing.id,
+          );
+        }
+        const row = this.sql('SELECT * FROM matches WHERE team_id = ? AND id = ?').get(scope.teamId, existing.id) as Row;
+        return { match: toMatch(row), created: false };
+      }
+      this.sql(
+        `INSERT INTO matches (team_id, id, kind, document_a, document_b, rule_id, pair_key, score, passages, fields, status, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 1, ?, ?)`,
+      ).run(
+        scope.teamId,
+        match.id,
+        match.kind,
+        match.documentAId,
+        match.documentBId,
+        match.ruleId,
+        pairKey,
+        match.score,
+        JSON.stringify(match.passages),
+        JSON.stringify(match.fields),
+        at,
+        at,
+      );
+      const row = this.sql('SELECT * FROM matches WHERE team_id = ? AND id = ?').get(scope.teamId, match.id) as Row;
+      return { match: toMatch(row), created: true };
+    })();
+  }
+
+  async getMatch(scope: TeamScope, id: string): Promise<MatchRecord | undefined> {
+    const row = this.sql('SELECT * FROM matches WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+    return row && toMatch(row);
+  }
+
+  async listMatches(scope: TeamScope, options: { status?: MatchStatus; documentId?: string; limit: number }): Promise<MatchRecord[]> {
+    const where = ['team_id = @team'];
+    const params: Record<string, unknown> = { team: scope.teamId, limit: options.limit };
+    if (options.status) {
+      where.push('status = @status');
+      params.status = options.status;
+    }
+    if (options.documentId) {
+      where.push('(document_a = @doc OR document_b = @doc)');
+      params.doc = options.documentId;
+    }
+    const rows = this.sql(`SELECT * FROM matches WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`).all(
+      params,
+    ) as Row[];
+    return rows.map(toMatch);
+  }
+
+  async listConfirmedMatches(scope: TeamScope): Promise<MatchRecord[]> {
+    const rows = this.sql(`SELECT * FROM matches WHERE team_id = ? AND status = 'confirmed' ORDER BY created_at, id`).all(
+      scope.teamId,
+    ) as Row[];
+    return rows.map(toMatch);
+  }
+
+  async resolveMatch(
+    scope: TeamScope,
+    id: string,
+    input: {
+      expectedVersion: number;
+      status: MatchStatus;
+      canonicalDocumentId: string | null;
+      by: string | null;
+      at: number;
+      note: string | null;
+    },
+  ): Promise<MatchResolution | undefined> {
+    return this.db.transaction((): MatchResolution | undefined => {
+      const row = this.sql('SELECT * FROM matches WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row | undefined;
+      if (!row) return undefined;
+      const current = toMatch(row);
+      if (current.version !== input.expectedVersion) return { status: 'conflict', current };
+      const open = input.status === 'open';
+      this.sql(
+        `UPDATE matches SET status = ?, version = version + 1, canonical_document_id = ?, resolved_by = ?, resolved_at = ?, note = ?, updated_at = ?
+         WHERE team_id = ? AND id = ?`,
+      ).run(
+        input.status,
+        input.canonicalDocumentId,
+        open ? null : input.by,
+        open ? null : input.at,
+        input.note,
+        input.at,
+        scope.teamId,
+        id,
+      );
+      const updated = this.sql('SELECT * FROM matches WHERE team_id = ? AND id = ?').get(scope.teamId, id) as Row;
+      return { status: 'accepted', match: toMatch(updated) };
     })();
   }
 
@@ -1029,6 +1218,43 @@ function toDocument(r: Row): DocumentRecord {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     processedAt: r.processed_at == null ? null : Number(r.processed_at),
+    labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
+  };
+}
+
+function toMatchRule(r: Row): MatchRuleRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    name: String(r.name),
+    typeA: String(r.type_a),
+    typeB: String(r.type_b),
+    conditions: JSON.parse(r.conditions as string) as MatchCondition[],
+    enabled: r.enabled === 1,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toMatch(r: Row): MatchRecord {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    kind: r.kind as MatchKind,
+    documentAId: String(r.document_a),
+    documentBId: String(r.document_b),
+    ruleId: r.rule_id == null ? null : String(r.rule_id),
+    score: Number(r.score),
+    passages: JSON.parse(r.passages as string) as MatchPassage[],
+    fields: JSON.parse(r.fields as string) as MatchedField[],
+    status: r.status as MatchStatus,
+    version: Number(r.version),
+    canonicalDocumentId: r.canonical_document_id == null ? null : String(r.canonical_document_id),
+    resolvedBy: r.resolved_by == null ? null : String(r.resolved_by),
+    resolvedAt: r.resolved_at == null ? null : Number(r.resolved_at),
+    note: r.note == null ? null : String(r.note),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
   };
 }
 

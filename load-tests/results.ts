@@ -134,6 +134,12 @@ const RUNS: Run[] = [
     argv: tsx('fanout.bench.ts'),
   },
   {
+    id: 'collab-fanout',
+    title: 'Annotation fan-out in one live session',
+    what: 'operation sent → received by all 49 other clients, 50 clients on one document',
+    argv: tsx('collab-fanout.bench.ts'),
+  },
+  {
     id: 'bus',
     title: 'Bus: NATS JetStream adapter vs in-process bus',
     what: 'jobs/s, enqueue and drain',

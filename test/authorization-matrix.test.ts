@@ -127,6 +127,45 @@ async function subscriptionCode(c: Caller, query: string, variables: Record<stri
   }
 }
 
+/**
+ * Like {@link graphqlCode} for a probe whose allowed answer is the service's NOT_FOUND with
+ * `pastPolicy` as its message (a missing match or rule), told apart from the policy's.
+ */
+async function graphqlCodePast(
+  c: Caller,
+  query: string,
+  pastPolicy: string,
+  variables: Record<string, unknown> = {},
+): Promise<string | undefined> {
+  const res = await gql(hub.url, query, variables, headersOf(c));
+  return res.errors?.[0]?.message === pastPolicy ? undefined : codeOf(res);
+}
+
+/** A subscription without a first event: its refusal if one comes within a second and a half, else undefined. */
+async function subscriptionCodeWithin(c: Caller, query: string, variables: Record<string, unknown>): Promise<string | undefined> {
+  const client = createClient({
+    url: hub.url.replace('http', 'ws') + '/graphql',
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { ...(c.token ? { token: c.token } : {}), ...(c.team ? { team: c.team } : {}) },
+  });
+  try {
+    return await new Promise<string | undefined>((resolve, reject) => {
+      setTimeout(() => resolve(undefined), 1500);
+      client.subscribe(
+        { query, variables },
+        {
+          next: (msg) => resolve(msg.errors ? (msg.errors[0]?.extensions?.code as string | undefined) : undefined),
+          error: (err) => (Array.isArray(err) ? resolve(err[0]?.extensions?.code) : reject(err)),
+          complete: () => resolve(undefined),
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** The acknowledgement of a Socket.IO request (default: `subscribe` on `/`): its error code, or undefined. */
 async function socketCode(
   c: Caller,
@@ -201,6 +240,61 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
     subscriptionCode(c, `subscription($id: ID!) { jobProgress(jobId: $id) { status } }`, { id: fixture.jobId }),
   'Subscription.documentEvents': (c) =>
     subscriptionCode(c, `subscription($id: ID) { documentEvents(documentId: $id) { status } }`, { id: fixture.documentId }),
+  'Query.annotations': (c) => graphqlCode(c, `query($d: ID!) { annotations(documentId: $d) { id } }`, { d: fixture.documentId }),
+  'Query.annotationOperations': (c) =>
+    graphqlCode(c, `query($d: ID!) { annotationOperations(documentId: $d) { lastSeq } }`, { d: fixture.documentId }),
+  'Query.presence': (c) => graphqlCode(c, `query($d: ID) { presence(documentId: $d) { name } }`, { d: fixture.documentId }),
+  'Query.labels': (c) => graphqlCode(c, `{ labels { types { name } } }`),
+  'Query.matches': (c) => graphqlCode(c, `{ matches { id } }`),
+  'Query.match': (c) => graphqlCode(c, `{ match(id: "no-such-match") { id } }`),
+  'Query.matchedSets': (c) => graphqlCode(c, `{ matchedSets { id } }`),
+  'Query.matchRules': (c) => graphqlCode(c, `{ matchRules { id } }`),
+  // A box on the first page: an allowed probe adds one annotation.
+  'Mutation.applyAnnotationOperation': (c) =>
+    graphqlCode(c, `mutation($d: ID!, $op: JSON!) { applyAnnotationOperation(documentId: $d, op: $op) { seq } }`, {
+      d: fixture.documentId,
+      op: { type: 'create', opId: `probe-${++probeCount}`, anchor: { kind: 'box', page: 1, box: { x: 1, y: 1, w: 2, h: 2 } } },
+    }),
+  // Clearing a label that is not set: allowed, it changes nothing.
+  'Mutation.setDocumentLabel': (c) =>
+    graphqlCode(c, `mutation($d: ID!) { setDocumentLabel(documentId: $d, kind: TYPE, label: null) { id } }`, { d: fixture.documentId }),
+  'Mutation.reclassifyDocuments': (c) => graphqlCode(c, `mutation { reclassifyDocuments { documents } }`),
+  // A match that does not exist: past the policy it answers NOT_FOUND from the service, which
+  // the probe tells apart by its message.
+  'Mutation.resolveMatch': (c) =>
+    graphqlCodePast(
+      c,
+      `mutation { resolveMatch(id: "no-such-match", decision: REJECT, baseVersion: 1) { id } }`,
+      'Match no-such-match not found',
+    ),
+  // An unknown type: past the policy the rule is refused as UNKNOWN_LABEL, creating nothing.
+  'Mutation.createMatchRule': (c) =>
+    graphqlCode(c, `mutation($i: MatchRuleInput!) { createMatchRule(input: $i) { id } }`, {
+      i: {
+        name: 'probe',
+        typeA: 'no such type',
+        typeB: 'invoice',
+        conditions: [{ fieldA: 'number', fieldB: 'number', comparison: 'EQUALS' }],
+      },
+    }),
+  'Mutation.updateMatchRule': (c) =>
+    graphqlCodePast(
+      c,
+      `mutation($i: MatchRuleInput!) { updateMatchRule(id: "no-such-rule", input: $i) { id } }`,
+      'Match rule no-such-rule not found',
+      {
+        i: {
+          name: 'probe',
+          typeA: 'invoice',
+          typeB: 'invoice',
+          conditions: [{ fieldA: 'number', fieldB: 'number', comparison: 'EQUALS' }],
+        },
+      },
+    ),
+  'Mutation.deleteMatchRule': (c) => graphqlCode(c, `mutation { deleteMatchRule(id: "no-such-rule") }`),
+  'Subscription.annotationEvents': (c) =>
+    subscriptionCodeWithin(c, `subscription($d: ID) { annotationEvents(documentId: $d) { seq } }`, { d: fixture.documentId }),
+  'Subscription.matchEvents': (c) => subscriptionCodeWithin(c, `subscription { matchEvents { action } }`, {}),
   'POST /api/documents': async (c) => {
     const res = await upload(
       hub.url,

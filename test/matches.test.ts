@@ -16,6 +16,7 @@ const PASSWORD = 'correct horse battery staple';
 let hub: HubProcess;
 let editorToken = '';
 const ids: Record<string, string> = {};
+const idOf = (name: string): string => ids[name] ?? assert.fail(`no ${name} yet`);
 const sockets: Socket[] = [];
 
 const MATCH_FIELDS = `id kind status version score documentAId documentBId canonicalDocumentId resolvedBy
@@ -121,7 +122,7 @@ describe('matches', () => {
     assert.equal(match.fields[0].valueB, 'PO-55812');
     assert.match(match.fields[1].valueA, /413\.00/);
     // The first invoice names no order: no rule match for it.
-    assert.ok(!(await matchesOf(ids.first)).some((m) => m.kind === 'RULE'));
+    assert.ok(!(await matchesOf(idOf('first'))).some((m) => m.kind === 'RULE'));
   });
 
   test('two people resolving one match at once: one wins, the other gets CONFLICT with who and how', { timeout: 60_000 }, async () => {
@@ -196,7 +197,7 @@ describe('matches', () => {
     assert.ok(
       dashboard.data.presence.some((e: { name: string; matchId: string }) => e.name === 'ed@example.org' && e.matchId === ids.duplicate),
     );
-    const bid = b.id;
+    const bid = b.id ?? '';
     assert.ok(bid);
     b.disconnect();
     await waitFor(async () => !entries.has(bid), 5000, 'B gone');

@@ -50,6 +50,8 @@ export class CollabClient {
   /** Presence as last heard, by connection id. */
   readonly presence = new Map<string, { name: string; colour: string; page: number | null; [key: string]: unknown }>();
   private readonly early = new Map<number, OpEvent>();
+  /** Connections seen leaving since the last join began. */
+  private readonly departed = new Set<string>();
   private joined = false;
   private documentId: string | null = null;
   private syncing: Promise<void> | null = null;
@@ -64,9 +66,13 @@ export class CollabClient {
     });
     this.socket.on('presence', (p: { session: string; action: 'update' | 'leave'; entry: any }) => {
       if (p.session !== `document:${this.documentId}`) return;
-      if (p.action === 'leave') this.presence.delete(p.entry.connectionId);
-      else this.presence.set(p.entry.connectionId, p.entry);
+      if (p.action === 'leave') {
+        this.presence.delete(p.entry.connectionId);
+        this.departed.add(p.entry.connectionId);
+      } else this.presence.set(p.entry.connectionId, p.entry);
     });
+    // Whoever was here may have left while we were away: the next join answers who is.
+    this.socket.on('disconnect', () => this.presence.clear());
     // After a reconnection the server has forgotten the socket: join again from where we were.
     this.socket.io.on('reconnect', () => {
       if (this.documentId) void this.join(this.documentId).catch(() => {});
@@ -93,12 +99,17 @@ export class CollabClient {
 
   /** Joins the document's session from the last sequence number seen (or afresh). */
   async join(documentId: string): Promise<Answer> {
+    if (documentId !== this.documentId) this.presence.clear();
     this.documentId = documentId;
     this.joined = false;
+    this.departed.clear();
     const answer = await this.request('join', { documentId, since: this.applied.length || this.snapshots ? this.seq : null });
     if (!answer.ok) return answer;
-    this.presence.clear();
-    for (const entry of answer.state.presence) this.presence.set(entry.connectionId, entry);
+    // Merged, not replaced: someone who arrived after the answer was made is already here, and
+    // someone who left after it is gone.
+    for (const entry of answer.state.presence) {
+      if (!this.presence.has(entry.connectionId) && !this.departed.has(entry.connectionId)) this.presence.set(entry.connectionId, entry);
+    }
     this.catchUp(answer.state.catchUp);
     this.joins += 1;
     this.joined = true;

@@ -235,6 +235,10 @@ describe('annotation sessions', () => {
       const answer = await a.op(bad);
       assert.equal(!answer.ok && answer.error.code, code, JSON.stringify(bad));
     }
+    // Whatever a client sends where the callback belongs, the hub answers the next request.
+    a.socket.emit('join', { documentId }, 'not a callback');
+    a.socket.emit('review:join', 42);
+    assert.ok((await a.request('sync', { documentId, since: 0 })).ok, 'the hub is still there');
     const viewer = client(viewerToken);
     await viewer.connected();
     assert.ok((await viewer.join(documentId)).ok, 'a viewer may watch');

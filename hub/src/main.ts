@@ -174,7 +174,12 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       events,
       typeNames: async (scope) => (await classification.labelSet(scope)).types.map((t) => t.name),
     });
-    const annotations = new AnnotationService({ store, events, labels: (scope) => classification.labelNames(scope) });
+    const annotations = new AnnotationService({
+      store,
+      events,
+      labels: (scope) => classification.labelNames(scope),
+      onPublishFailed: (err) => logger.warn({ err }, 'an accepted annotation operation was not published'),
+    });
     const presence = new PresenceService({ events, hubId: randomUUID(), logger: logger.child({ component: 'presence' }) });
     presence.start();
     shutdown.add('presence', () => presence.close(), 65);

@@ -34,7 +34,7 @@ import type { AnnotationService } from '../services/annotation.service.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
 import { REVIEW_SESSION, colourFor, documentSession, type PresenceChange, type PresenceService } from '../services/presence.service.ts';
-import { answer, authenticate, recheckRooms, type Ack } from './socket-access.ts';
+import { ackOf, answer, authenticate, recheckRooms } from './socket-access.ts';
 
 const documentId = z.string().min(1).max(100);
 const joinRequest = z.object({ documentId, since: z.number().int().nonnegative().nullable().optional() });
@@ -82,12 +82,15 @@ export function attachCollab(
 
     /** Enters a session (room and presence) and answers who is there. */
     const enter = async (teamId: string, session: string) => {
+      const person = await who();
+      // A connection that closed meanwhile must not be entered: nothing would take it out.
+      if (socket.disconnected) throw new ValidationError('The connection closed', { code: 'DISCONNECTED' });
       await socket.join(sessionRoom(teamId, session));
-      const you = await deps.presence.update({ connectionId: socket.id, teamId, session, ...(await who()) }, {});
+      const you = await deps.presence.update({ connectionId: socket.id, teamId, session, ...person }, {});
       return { you, presence: deps.presence.list(teamId, session) };
     };
 
-    socket.on('join', (raw: unknown, ack?: Ack) =>
+    socket.on('join', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(joinRequest, raw, '{ documentId, since? }');
         const scope = await scopeFor(auth, 'socket.io join');
@@ -99,7 +102,7 @@ export function attachCollab(
       }),
     );
 
-    socket.on('sync', (raw: unknown, ack?: Ack) =>
+    socket.on('sync', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(syncRequest, raw, '{ documentId, since }');
         const scope = await scopeFor(auth, 'socket.io join');
@@ -107,7 +110,7 @@ export function attachCollab(
       }),
     );
 
-    socket.on('leave', (raw: unknown, ack?: Ack) =>
+    socket.on('leave', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(leaveRequest, raw, '{ documentId }');
         // A socket is only ever in rooms of the team it was granted.
@@ -118,7 +121,7 @@ export function attachCollab(
       }),
     );
 
-    socket.on('op', (raw: unknown, ack?: Ack) =>
+    socket.on('op', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(opRequest, raw, '{ documentId, op }');
         const scope = await scopeFor(auth, 'socket.io op');
@@ -126,7 +129,7 @@ export function attachCollab(
       }),
     );
 
-    socket.on('presence', (raw: unknown, ack?: Ack) =>
+    socket.on('presence', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(presenceRequest, raw, '{ documentId } or { review: true }, with page, cursor, selection or matchId');
         const now = Date.now();
@@ -138,19 +141,22 @@ export function attachCollab(
           throw new ValidationError('Join the session before telling where you are', { code: 'NOT_JOINED' });
         }
         const { documentId: _d, review: _r, ...state } = req as Record<string, unknown>;
-        return deps.presence.update({ connectionId: socket.id, teamId: auth.teamId, session, ...(await who()) }, state);
+        const person = await who();
+        if (socket.disconnected) throw new ValidationError('The connection closed', { code: 'DISCONNECTED' });
+        return deps.presence.update({ connectionId: socket.id, teamId: auth.teamId, session, ...person }, state);
       }),
     );
 
-    socket.on('review:join', (_raw: unknown, ack?: Ack) =>
-      answer(logger, ack, async () => {
+    // The review messages carry no payload: the callback may come first.
+    socket.on('review:join', (...args: unknown[]) =>
+      answer(logger, ackOf(args), async () => {
         const scope = await scopeFor(auth, 'socket.io review');
         return enter(scope.teamId, REVIEW_SESSION);
       }),
     );
 
-    socket.on('review:leave', (_raw: unknown, ack?: Ack) =>
-      answer(logger, ack, async () => {
+    socket.on('review:leave', (...args: unknown[]) =>
+      answer(logger, ackOf(args), async () => {
         if (!auth.teamId) return undefined;
         await socket.leave(sessionRoom(auth.teamId, REVIEW_SESSION));
         await deps.presence.leave(socket.id, REVIEW_SESSION);

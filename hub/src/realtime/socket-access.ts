@@ -32,20 +32,36 @@ export function authenticate(
   });
 }
 
-/** Runs a request and acknowledges its result, or its error as code, message and details. */
-export async function answer(logger: Logger, ack: Ack | undefined, work: () => Promise<unknown>): Promise<void> {
+/** The acknowledgement callback among a message's arguments: the last one, when it is a function. */
+export function ackOf(args: unknown[]): Ack | undefined {
+  const last = args.at(-1);
+  return typeof last === 'function' ? (last as Ack) : undefined;
+}
+
+/**
+ * Runs a request and acknowledges its result, or its error as code, message and details.
+ * Never rejects: a client controls what it sends, including what stands where the callback
+ * should.
+ */
+export async function answer(logger: Logger, ack: unknown, work: () => Promise<unknown>): Promise<void> {
+  const reply = typeof ack === 'function' ? (ack as Ack) : undefined;
+  let response: Parameters<Ack>[0];
   try {
-    const state = await work();
-    ack?.({ ok: true, state });
+    response = { ok: true, state: await work() };
   } catch (err) {
     if (!(err instanceof AppError)) logger.error({ err }, 'socket request failed');
     const public_ = err instanceof AppError && err.expose;
-    ack?.({
+    response = {
       ok: false,
       error: public_
         ? { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }
         : { code: 'INTERNAL', message: 'Internal server error' },
-    });
+    };
+  }
+  try {
+    reply?.(response);
+  } catch (err) {
+    logger.warn({ err }, 'socket acknowledgement failed');
   }
 }
 

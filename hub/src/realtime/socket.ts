@@ -23,7 +23,7 @@ import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
-import { answer, authenticate, recheckRooms, type Ack } from './socket-access.ts';
+import { answer, authenticate, recheckRooms } from './socket-access.ts';
 
 const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
 
@@ -48,7 +48,7 @@ export function startSocketServer(deps: {
 
   io.on('connection', (socket: Socket) => {
     const auth = socket.data.auth as RequestAuth;
-    socket.on('subscribe', (raw: unknown, ack?: Ack) =>
+    socket.on('subscribe', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(raw);
         // A connection may outlive its caller's access: joins read it as it is now.
@@ -65,7 +65,7 @@ export function startSocketServer(deps: {
         return { document: { id: doc.id, status: doc.status, jobId: doc.jobId, error: doc.error }, job };
       }),
     );
-    socket.on('unsubscribe', (raw: unknown, ack?: Ack) =>
+    socket.on('unsubscribe', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(raw);
         // Leaving needs no check: a socket is only ever in rooms of the team it was granted.

@@ -99,6 +99,9 @@ export type CatchUp =
 /** Past this many missed operations a client receives the current state instead. */
 export const SNAPSHOT_AFTER = 200;
 
+/** Replies one annotation holds: each event carries the whole annotation, which must fit a bus message. */
+export const MAX_REPLIES = 50;
+
 /** Most operations in one page of the log. */
 export const MAX_OPERATIONS_PAGE = 1000;
 
@@ -112,6 +115,8 @@ export class AnnotationService {
       events: LiveEvents;
       /** The labels a team may use: its document types and sensitivities. */
       labels: (scope: TeamScope) => Promise<readonly string[]>;
+      /** Told when an accepted operation could not be published (it stays in the log). */
+      onPublishFailed?: (err: unknown) => void;
     },
   ) {}
 
@@ -138,7 +143,18 @@ export class AnnotationService {
     const { store } = this.deps;
     const doc = await this.mustGetDocument(scope, documentId);
     const known = await store.getAnnotationOp(scope, documentId, op.opId);
-    if (known) return known;
+    if (known) {
+      // Published again: the first publication may be what failed. Clients skip sequence
+      // numbers they have.
+      await this.publish(scope, known);
+      return known;
+    }
+    if (op.type === 'reply') {
+      const current = await store.getAnnotation(scope, documentId, op.annotationId);
+      if (current && current.replies.length >= MAX_REPLIES) {
+        throw new ValidationError(`An annotation holds at most ${MAX_REPLIES} replies`, { code: 'TOO_MANY_REPLIES' });
+      }
+    }
     if (op.type === 'create' || op.type === 'edit') {
       if (op.anchor) await this.checkAnchor(scope, doc, op.anchor);
       if (op.label) await this.checkLabel(scope, op.label);
@@ -160,23 +176,12 @@ export class AnnotationService {
         expectedVersion: base,
         next,
       });
-      if (commit.status === 'duplicate') return commit.record;
       if (commit.status === 'conflict') {
         if (op.type === 'reply' && attempt < REPLY_ATTEMPTS && commit.current && !commit.current.deleted) continue;
         throw conflict(commit.current);
       }
-      const { record } = commit;
-      await this.deps.events.annotationChanged({
-        teamId: scope.teamId,
-        documentId,
-        seq: record.seq,
-        opId: record.opId,
-        actorId: record.actorId,
-        at: record.at,
-        op: record.op,
-        annotation: { ...record.annotation },
-      });
-      return record;
+      await this.publish(scope, commit.record);
+      return commit.record;
     }
   }
 
@@ -216,6 +221,25 @@ export class AnnotationService {
     }
     const snapshot = await store.annotationSnapshot(scope, documentId);
     return { kind: 'snapshot', annotations: snapshot.annotations, seq: snapshot.seq };
+  }
+
+  /**
+   * Tells every hub about an accepted operation. It is stored already, so a failure here is
+   * not the client's: clients that miss it find the gap and read it from the log.
+   */
+  private async publish(scope: TeamScope, record: AnnotationOpRecord): Promise<void> {
+    await this.deps.events
+      .annotationChanged({
+        teamId: scope.teamId,
+        documentId: record.documentId,
+        seq: record.seq,
+        opId: record.opId,
+        actorId: record.actorId,
+        at: record.at,
+        op: record.op,
+        annotation: { ...record.annotation },
+      })
+      .catch((err: unknown) => this.deps.onPublishFailed?.(err));
   }
 
   /** The document annotations are asked of; NotFoundError when the team has no such document. */

@@ -36,6 +36,8 @@ import {
   type NewMatch,
   type Store,
   type TeamScope,
+  flipPassage,
+  matchPairKey,
 } from '../store/store.ts';
 import type { LiveEvents } from './live-events.ts';
 
@@ -57,12 +59,17 @@ const RULE_CANDIDATES = 1000;
 
 const FIELD_NAMES = ['number', 'orderNumber', 'date', 'total', 'currency', 'counterparty'] as const satisfies readonly (keyof Fields)[];
 
-const conditionSchema = z.object({
-  fieldA: z.enum(FIELD_NAMES),
-  fieldB: z.enum(FIELD_NAMES),
-  comparison: z.enum(['equals', 'amount_within', 'date_within_days']),
-  tolerance: z.number().nonnegative().max(365).nullable().default(null),
-});
+const conditionSchema = z
+  .object({
+    fieldA: z.enum(FIELD_NAMES),
+    fieldB: z.enum(FIELD_NAMES),
+    comparison: z.enum(['equals', 'amount_within', 'date_within_days']),
+    tolerance: z.number().nonnegative().max(365).nullable().default(null),
+  })
+  .refine((c) => c.comparison !== 'amount_within' || (c.tolerance ?? 0) <= 1, {
+    message: 'an amount tolerance is a fraction, at most 1',
+    path: ['tolerance'],
+  });
 const ruleSchema = z.object({
   name: z.string().trim().min(1).max(100),
   typeA: z.string().trim().min(1).max(100),
@@ -351,7 +358,7 @@ export class MatchService {
     const out: MatchRecord[] = [];
     const seen = new Set<string>();
     for (const p of proposals) {
-      const key = `${p.kind}:${p.ruleId ?? ''}:${p.documentAId}:${p.documentBId}`;
+      const key = matchPairKey(p);
       if (seen.has(key)) continue;
       seen.add(key);
       const { match, created } = await this.deps.store.proposeMatch(scope, p, Date.now());
@@ -414,10 +421,6 @@ function amount(s: string): number | null {
   if (!m) return null;
   const n = Number(m[0].replace(/,/g, ''));
   return Number.isFinite(n) ? n : null;
-}
-
-function flipPassage(p: MatchPassage): MatchPassage {
-  return { chunkA: p.chunkB, pageA: p.pageB, textA: p.textB, chunkB: p.chunkA, pageB: p.pageA, textB: p.textA, similarity: p.similarity };
 }
 
 /** At most `n` items spread evenly over the list. */

@@ -173,7 +173,10 @@ export class PresenceService {
     const gone = [...this.entries.values()]
       .filter((h) => h.hubId === this.deps.hubId && h.entry.connectionId === connectionId && (!session || h.entry.session === session))
       .map((h) => h.entry);
-    if (gone.length > 0) await this.publish('leave', gone);
+    if (gone.length === 0) return;
+    // Taken out here first: if the bus fails, this hub must not keep repeating the entry.
+    this.receive(this.deps.hubId, 'leave', gone);
+    await this.publish('leave', gone);
   }
 
   private async publish(action: 'update' | 'leave' | 'refresh', entries: PresenceEntry[]): Promise<void> {

@@ -1263,6 +1263,24 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.equal(first.match.status, 'open');
         const again = await store.proposeMatch(a, { ...proposal, id: 'm-2', score: 0.97 }, T0 + 1);
         assert.deepEqual([again.created, again.match.id, again.match.score], [false, 'm-1', 0.97]);
+        // The same pair the other way round (its older document processed again) is the same match, kept as it was proposed.
+        const turned = await store.proposeMatch(
+          a,
+          {
+            ...proposal,
+            id: 'm-3',
+            kind: 'related',
+            documentAId: y.id,
+            documentBId: x.id,
+            passages: [{ ...proposal.passages[0]!, chunkA: 2 }],
+          },
+          T0 + 1,
+        );
+        assert.deepEqual(
+          [turned.created, turned.match.id, turned.match.documentAId, turned.match.passages[0]?.chunkB],
+          [false, 'm-1', x.id, 2],
+        );
+        await store.proposeMatch(a, { ...proposal, id: 'm-4', score: 0.97 }, T0 + 1);
 
         const resolve = (expectedVersion: number, status: 'confirmed' | 'rejected') =>
           store.resolveMatch(a, 'm-1', { expectedVersion, status, canonicalDocumentId: x.id, by: 'u-1', at: T0 + 2, note: null });

@@ -155,6 +155,21 @@ export interface MatchRecord {
 
 export type NewMatch = Pick<MatchRecord, 'id' | 'kind' | 'documentAId' | 'documentBId' | 'ruleId' | 'score' | 'passages' | 'fields'>;
 
+/** The same passage pair seen from the other document. */
+export function flipPassage(p: MatchPassage): MatchPassage {
+  return { chunkA: p.chunkB, pageA: p.pageB, textA: p.textB, chunkB: p.chunkA, pageB: p.pageA, textB: p.textA, similarity: p.similarity };
+}
+
+/**
+ * What makes two proposals the same match: the two documents, whichever way round, and the
+ * rule (similarity matches share one key, so a related pair that becomes a duplicate stays
+ * one match).
+ */
+export function matchPairKey(m: Pick<NewMatch, 'kind' | 'ruleId' | 'documentAId' | 'documentBId'>): string {
+  const [x, y] = [m.documentAId, m.documentBId].sort();
+  return m.kind === 'rule' ? `rule:${m.ruleId ?? ''}:${x}:${y}` : `similarity:${x}:${y}`;
+}
+
 /** What resolving a match came to. */
 export type MatchResolution = { status: 'accepted'; match: MatchRecord } | { status: 'conflict'; current: MatchRecord };
 

@@ -32,6 +32,8 @@ import {
   type MatchStatus,
   type MatchedField,
   type NewMatch,
+  flipPassage,
+  matchPairKey,
   type AnnotationCommit,
   type AnnotationOpRecord,
   type AnnotationRecord,
@@ -740,15 +742,20 @@ export class SqliteStore implements Store {
   }
 
   async proposeMatch(scope: TeamScope, match: NewMatch, at: number): Promise<{ match: MatchRecord; created: boolean }> {
-    const pairKey = `${match.kind}:${match.ruleId ?? ''}:${match.documentAId}:${match.documentBId}`;
+    const pairKey = matchPairKey(match);
     return this.db.transaction(() => {
       const existing = this.sql('SELECT * FROM matches WHERE team_id = ? AND pair_key = ?').get(scope.teamId, pairKey) as Row | undefined;
       if (existing) {
         if (existing.status === 'open') {
-          this.sql('UPDATE matches SET score = ?, passages = ?, fields = ?, updated_at = ? WHERE team_id = ? AND id = ?').run(
+          // The pair keeps the orientation it was proposed in; evidence found the other way round is turned.
+          const flipped = existing.document_a !== match.documentAId;
+          const passages = flipped ? match.passages.map(flipPassage) : match.passages;
+          const fields = flipped ? match.fields.map(flipField) : match.fields;
+          this.sql('UPDATE matches SET kind = ?, score = ?, passages = ?, fields = ?, updated_at = ? WHERE team_id = ? AND id = ?').run(
+            match.kind,
             match.score,
-            JSON.stringify(match.passages),
-            JSON.stringify(match.fields),
+            JSON.stringify(passages),
+            JSON.stringify(fields),
             at,
             scope.teamId,
             existing.id,
@@ -1220,6 +1227,10 @@ function toDocument(r: Row): DocumentRecord {
     processedAt: r.processed_at == null ? null : Number(r.processed_at),
     labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
   };
+}
+
+function flipField(f: MatchedField): MatchedField {
+  return { fieldA: f.fieldB, fieldB: f.fieldA, valueA: f.valueB, valueB: f.valueA, comparison: f.comparison };
 }
 
 function toMatchRule(r: Row): MatchRuleRecord {

@@ -44,6 +44,7 @@ import { ensureFixtures } from '../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { CollabClient } from '../test/helpers/collab-client.ts';
 import { gql, startHub, waitFor, type HubProcess } from '../test/helpers/hub.ts';
+import { seededRandom } from '../test/helpers/random.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,18 +79,6 @@ if (
 ) {
   console.error('collab-fanout: --clients ≥ 2, --users ≥ 1, --ops ≥ 1, --warmup ≥ 0 and --interval MIN-MAX (ms) with MIN ≤ MAX');
   process.exit(2);
-}
-
-/** A small deterministic generator, so that a run's schedule can be repeated. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One operation as it went: who sent it, when, and when each client received it. */
@@ -194,7 +183,7 @@ async function main(): Promise<void> {
 
     // The schedule is fixed in advance from the run's start, so a late timer does not push
     // the later operations back.
-    const rand = random(SEED);
+    const rand = seededRandom(SEED);
     const total = WARMUP_OPS + OPS;
     const opIds: string[] = [];
     const acks: Promise<void>[] = [];

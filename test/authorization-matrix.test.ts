@@ -104,15 +104,25 @@ async function graphqlCode(c: Caller, query: string, variables: Record<string, u
   return codeOf(await gql(hub.url, query, variables, headersOf(c)));
 }
 
-/** The first message of a subscription over graphql-ws: its first error code, or undefined. */
-async function subscriptionCode(c: Caller, query: string, variables: Record<string, unknown>): Promise<string | undefined> {
+/**
+ * The first message of a subscription over graphql-ws: its first error code, or undefined.
+ * With `quietMs`, for subscriptions without a first event: undefined when nothing came by then.
+ */
+async function subscriptionCode(
+  c: Caller,
+  query: string,
+  variables: Record<string, unknown>,
+  quietMs?: number,
+): Promise<string | undefined> {
   const client = createClient({
     url: hub.url.replace('http', 'ws') + '/graphql',
     webSocketImpl: WebSocket,
+    retryAttempts: 0,
     connectionParams: { ...(c.token ? { token: c.token } : {}), ...(c.team ? { team: c.team } : {}) },
   });
   try {
     return await new Promise<string | undefined>((resolve, reject) => {
+      if (quietMs !== undefined) setTimeout(() => resolve(undefined), quietMs);
       client.subscribe(
         { query, variables },
         {
@@ -139,31 +149,6 @@ async function graphqlCodePast(
 ): Promise<string | undefined> {
   const res = await gql(hub.url, query, variables, headersOf(c));
   return res.errors?.[0]?.message === pastPolicy ? undefined : codeOf(res);
-}
-
-/** A subscription without a first event: its refusal if one comes within a second and a half, else undefined. */
-async function subscriptionCodeWithin(c: Caller, query: string, variables: Record<string, unknown>): Promise<string | undefined> {
-  const client = createClient({
-    url: hub.url.replace('http', 'ws') + '/graphql',
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    connectionParams: { ...(c.token ? { token: c.token } : {}), ...(c.team ? { team: c.team } : {}) },
-  });
-  try {
-    return await new Promise<string | undefined>((resolve, reject) => {
-      setTimeout(() => resolve(undefined), 1500);
-      client.subscribe(
-        { query, variables },
-        {
-          next: (msg) => resolve(msg.errors ? (msg.errors[0]?.extensions?.code as string | undefined) : undefined),
-          error: (err) => (Array.isArray(err) ? resolve(err[0]?.extensions?.code) : reject(err)),
-          complete: () => resolve(undefined),
-        },
-      );
-    });
-  } finally {
-    await client.dispose();
-  }
 }
 
 /** The acknowledgement of a Socket.IO request (default: `subscribe` on `/`): its error code, or undefined. */
@@ -293,8 +278,8 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
     ),
   'Mutation.deleteMatchRule': (c) => graphqlCode(c, `mutation { deleteMatchRule(id: "no-such-rule") }`),
   'Subscription.annotationEvents': (c) =>
-    subscriptionCodeWithin(c, `subscription($d: ID) { annotationEvents(documentId: $d) { seq } }`, { d: fixture.documentId }),
-  'Subscription.matchEvents': (c) => subscriptionCodeWithin(c, `subscription { matchEvents { action } }`, {}),
+    subscriptionCode(c, `subscription($d: ID) { annotationEvents(documentId: $d) { seq } }`, { d: fixture.documentId }, 1500),
+  'Subscription.matchEvents': (c) => subscriptionCode(c, `subscription { matchEvents { action } }`, {}, 1500),
   'POST /api/documents': async (c) => {
     const res = await upload(
       hub.url,

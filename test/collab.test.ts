@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CollabClient, type AnswerError } from './helpers/collab-client.ts';
 import { gql, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { seededRandom } from './helpers/random.ts';
 
 const PASSWORD = 'correct horse battery staple';
 let hub: HubProcess;
@@ -17,18 +18,6 @@ let viewerToken = '';
 let documentId = '';
 let chunkLength = 0;
 const clients: CollabClient[] = [];
-
-/** A small deterministic generator, so that a failing run can be repeated. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function member(email: string, role: 'EDITOR' | 'VIEWER'): Promise<string> {
   const invitation = await hub.gql(`mutation($role: Role!) { createInvitation(role: $role) { token } }`, { role });
@@ -111,7 +100,7 @@ describe('annotation sessions', () => {
     let opCount = 0;
 
     const run = async (c: CollabClient, index: number) => {
-      const rand = random(1000 + index);
+      const rand = seededRandom(1000 + index);
       for (let i = 0; i < OPS_PER_CLIENT; i += 1) {
         // Clients 1, 2 and 3 lose their connection part-way through, each in its own way.
         if (i === 10 && index === 1) c.socket.io.engine.close(); // transport drops; the client reconnects by itself

@@ -12,7 +12,7 @@ export type { MemoryBusOptions, StoredDeadLetter } from './bus/bus.memory.ts';
 export { NatsBus, NatsHeaders, deleteNatsBusStreams } from './bus/bus.nats.ts';
 export type { NatsBusOptions } from './bus/bus.nats.ts';
 export { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, OTHER_TYPE } from './stages/labels.ts';
-export { createClassifier, meanVector } from './stages/classify.stage.ts';
+export { createClassifier, dot, meanVector } from './stages/classify.stage.ts';
 export type { Classifier, ClassifierOptions, ClassificationDetail, DocumentVectors, LabelDecision } from './stages/classify.stage.ts';
 export { FIELD_DOCUMENT_TYPES, extractFields } from './stages/fields.stage.ts';
 export * from './engines/embedder.transformers.ts';

@@ -18,12 +18,13 @@ import type {
   SubscriptionAnnotationEventsArgs,
   SubscriptionMatchEventsArgs,
 } from '@quire/graphql';
+import type { EntryPoint } from '../auth/policy.ts';
 import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
+import type { LiveEvent } from '../services/live-events.ts';
 import type { LabelKind } from '../services/classification.service.ts';
 import type { MatchDecision } from '../services/match.service.ts';
 import {
   effectiveLabels,
-  type AnnotationOpRecord,
   type AnnotationRecord,
   type DocumentRecord,
   type MatchRecord,
@@ -37,23 +38,24 @@ import type { GraphQLContext } from './context.ts';
 const as = <T>(v: unknown) => v as T;
 const scopeOf = (r: { teamId: string }): TeamScope => ({ teamId: r.teamId });
 
-/** An operation as the schema shows it: its type read from the operation itself. */
-const operation = (
-  r:
-    | AnnotationOpRecord
-    | {
-        documentId: string;
-        seq: number;
-        opId: string;
-        actorId: string | null;
-        at: number;
-        op: Record<string, unknown>;
-        annotation: unknown;
-      },
-) => ({
-  ...r,
-  type: String(r.op.type),
-});
+/** An operation as the schema shows it (a stored record or a live event): its type read from the operation itself. */
+const operation = <T extends { op: Record<string, unknown> }>(r: T) => ({ ...r, type: String(r.op.type) });
+
+/**
+ * The live events a subscription wants, as `pick` turns them into its payloads (undefined:
+ * not for it). Access is read again for every event: a subscriber who lost it gets the refusal.
+ */
+async function* follow<T>(ctx: GraphQLContext, entry: EntryPoint, pick: (e: LiveEvent) => T | undefined): AsyncGenerator<T> {
+  const controller = new AbortController();
+  try {
+    for await (const e of ctx.events.stream((x) => pick(x) !== undefined, controller.signal)) {
+      await currentTeamScopeFor(ctx.auth, entry, ctx.services.auth);
+      yield pick(e)!;
+    }
+  } finally {
+    controller.abort();
+  }
+}
 
 export const collabResolvers = {
   Query: {
@@ -124,44 +126,24 @@ export const collabResolvers = {
       subscribe: async function* (_: unknown, args: SubscriptionMatchEventsArgs, ctx: GraphQLContext) {
         const scope = teamScopeFor(ctx.auth, 'Subscription.matchEvents');
         if (args.documentId) await ctx.services.documents.mustGet(scope, args.documentId);
-        const controller = new AbortController();
         const concerns = (m: Record<string, unknown>) =>
           !args.documentId || m.documentAId === args.documentId || m.documentBId === args.documentId;
-        try {
-          const live = ctx.events.stream(
-            (e) => e.kind === 'match' && e.event.teamId === scope.teamId && concerns(e.event.match),
-            controller.signal,
-          );
-          for await (const e of live) {
-            if (e.kind !== 'match') continue;
-            await currentTeamScopeFor(ctx.auth, 'Subscription.matchEvents', ctx.services.auth);
-            yield { matchEvents: { action: e.event.action, match: e.event.match } };
-          }
-        } finally {
-          controller.abort();
-        }
+        yield* follow(ctx, 'Subscription.matchEvents', (e) =>
+          e.kind === 'match' && e.event.teamId === scope.teamId && concerns(e.event.match)
+            ? { matchEvents: { action: e.event.action, match: e.event.match } }
+            : undefined,
+        );
       },
     },
     annotationEvents: {
       subscribe: async function* (_: unknown, args: SubscriptionAnnotationEventsArgs, ctx: GraphQLContext) {
         const scope = teamScopeFor(ctx.auth, 'Subscription.annotationEvents');
         if (args.documentId) await ctx.services.annotations.mustGetDocument(scope, args.documentId);
-        const controller = new AbortController();
-        try {
-          const live = ctx.events.stream(
-            (e) =>
-              e.kind === 'annotation' && e.event.teamId === scope.teamId && (!args.documentId || e.event.documentId === args.documentId),
-            controller.signal,
-          );
-          for await (const e of live) {
-            if (e.kind !== 'annotation') continue;
-            // Access is read again for every event: a subscriber who lost it gets the refusal.
-            await currentTeamScopeFor(ctx.auth, 'Subscription.annotationEvents', ctx.services.auth);
-            yield { annotationEvents: operation(e.event) };
-          }
-        } finally {
-          controller.abort();
-        }
+        yield* follow(ctx, 'Subscription.annotationEvents', (e) =>
+          e.kind === 'annotation' && e.event.teamId === scope.teamId && (!args.documentId || e.event.documentId === args.documentId)
+            ? { annotationEvents: operation(e.event) }
+            : undefined,
+        );
       },
     },
   },

@@ -34,7 +34,7 @@ import type { AnnotationService } from '../services/annotation.service.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
 import { REVIEW_SESSION, colourFor, documentSession, type PresenceChange, type PresenceService } from '../services/presence.service.ts';
-import { ackOf, answer, authenticate, recheckRooms } from './socket-access.ts';
+import { ackOf, answer, authenticate, inOrder, recheckRooms } from './socket-access.ts';
 
 const documentId = z.string().min(1).max(100);
 const joinRequest = z.object({ documentId, since: z.number().int().nonnegative().nullable().optional() });
@@ -90,6 +90,13 @@ export function attachCollab(
       return { you, presence: deps.presence.list(teamId, session) };
     };
 
+    /** Leaves a session (room and presence). Needs no check: a socket is only ever in rooms of the team it was granted. */
+    const exit = async (session: string) => {
+      if (!auth.teamId) return;
+      await socket.leave(sessionRoom(auth.teamId, session));
+      await deps.presence.leave(socket.id, session);
+    };
+
     socket.on('join', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
         const req = parse(joinRequest, raw, '{ documentId, since? }');
@@ -112,11 +119,7 @@ export function attachCollab(
 
     socket.on('leave', (raw: unknown, ack?: unknown) =>
       answer(logger, ack, async () => {
-        const req = parse(leaveRequest, raw, '{ documentId }');
-        // A socket is only ever in rooms of the team it was granted.
-        if (!auth.teamId) return undefined;
-        await socket.leave(sessionRoom(auth.teamId, documentSession(req.documentId)));
-        await deps.presence.leave(socket.id, documentSession(req.documentId));
+        await exit(documentSession(parse(leaveRequest, raw, '{ documentId }').documentId));
         return undefined;
       }),
     );
@@ -157,9 +160,7 @@ export function attachCollab(
 
     socket.on('review:leave', (...args: unknown[]) =>
       answer(logger, ackOf(args), async () => {
-        if (!auth.teamId) return undefined;
-        await socket.leave(sessionRoom(auth.teamId, REVIEW_SESSION));
-        await deps.presence.leave(socket.id, REVIEW_SESSION);
+        await exit(REVIEW_SESSION);
         return undefined;
       }),
     );
@@ -169,11 +170,7 @@ export function attachCollab(
     });
   });
 
-  // Events reach the rooms one after the other, in the order they arrive.
-  let delivering: Promise<void> = Promise.resolve();
-  const queue = (work: () => Promise<void>) => {
-    delivering = delivering.then(work).catch((err: unknown) => logger.error({ err }, 'collab delivery failed'));
-  };
+  const queue = inOrder(logger, 'collab delivery');
   const stopEvents = deps.events.listen((e) => {
     if (e.kind === 'annotation' || e.kind === 'match') queue(() => deliver(e));
   });

@@ -65,6 +65,17 @@ export async function answer(logger: Logger, ack: unknown, work: () => Promise<u
   }
 }
 
+/**
+ * Runs deliveries one after the other, in the order they are queued, so that a room sees
+ * events in the order they arrived; a failed delivery is logged and the next one runs.
+ */
+export function inOrder(logger: Logger, what: string): (work: () => Promise<void>) => void {
+  let delivering: Promise<void> = Promise.resolve();
+  return (work) => {
+    delivering = delivering.then(work).catch((err: unknown) => logger.error({ err }, `${what} failed`));
+  };
+}
+
 /** Who a connection acts as, in which team: connections with the same key have the same access. */
 function callerKey(auth: RequestAuth): string {
   const who = auth.principal ? principalKey(auth.principal) : `anonymous:${auth.error?.code ?? ''}`;

@@ -23,7 +23,7 @@ import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
-import { answer, authenticate, recheckRooms } from './socket-access.ts';
+import { answer, authenticate, inOrder, recheckRooms } from './socket-access.ts';
 
 const roomRequest = z.union([z.object({ team: z.literal(true) }), z.object({ documentId: z.string().min(1).max(100) })]);
 
@@ -75,12 +75,10 @@ export function startSocketServer(deps: {
     );
   });
 
-  // Events are delivered one after the other, in the order they arrive.
-  let delivering: Promise<void> = Promise.resolve();
+  const queue = inOrder(logger, 'socket delivery');
   const stop = deps.events.listen((e) => {
     // Collaboration events go to the `/collab` namespace.
-    if (e.kind !== 'progress' && e.kind !== 'document') return;
-    delivering = delivering.then(() => deliver(e)).catch((err: unknown) => logger.error({ err }, 'socket delivery failed'));
+    if (e.kind === 'progress' || e.kind === 'document') queue(() => deliver(e));
   });
 
   async function deliver(e: Extract<LiveEvent, { kind: 'progress' | 'document' }>): Promise<void> {

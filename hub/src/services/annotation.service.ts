@@ -14,14 +14,15 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '@quire/processors';
-import type {
-  ActingScope,
-  AnnotationAnchor,
-  AnnotationOpRecord,
-  AnnotationRecord,
-  DocumentRecord,
-  Store,
-  TeamScope,
+import {
+  actorIdOf,
+  type ActingScope,
+  type AnnotationAnchor,
+  type AnnotationOpRecord,
+  type AnnotationRecord,
+  type DocumentRecord,
+  type Store,
+  type TeamScope,
 } from '../store/store.ts';
 import type { LiveEvents } from './live-events.ts';
 
@@ -273,11 +274,6 @@ export class AnnotationService {
       throw outOfRange(`A highlight needs 0 <= start < end <= ${length} (the chunk's length)`);
     }
   }
-}
-
-/** Who acts: the person, else the API key. */
-function actorIdOf(scope: ActingScope): string | null {
-  return scope.actor?.userId ?? scope.actor?.apiKeyId ?? null;
 }
 
 function conflict(current: AnnotationRecord | undefined): ConflictError {

@@ -19,6 +19,7 @@ import {
 import type { SearchIndex } from '@quire/search';
 import {
   AuditAction,
+  actorIdOf,
   auditEntry,
   effectiveLabels,
   type ActingScope,
@@ -85,7 +86,7 @@ export class ClassificationService {
     }
     const overrides: LabelOverrides = { ...doc.labelOverrides };
     if (label === null) delete overrides[kind];
-    else overrides[kind] = { label, setBy: scope.actor?.userId ?? scope.actor?.apiKeyId ?? null, setAt: Date.now() };
+    else overrides[kind] = { label, setBy: actorIdOf(scope), setAt: Date.now() };
     const updated = await store.updateDocument(scope, documentId, { labelOverrides: overrides });
     await this.deps.index.updateFilters(scope, documentId, effectiveLabels(updated));
     await store.appendAudit(

@@ -17,10 +17,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, DocumentStatus, NotFoundError, ValidationError, meanVector, type FieldValue, type Fields } from '@quire/processors';
+import {
+  ConflictError,
+  DocumentStatus,
+  NotFoundError,
+  ValidationError,
+  dot,
+  meanVector,
+  type FieldValue,
+  type Fields,
+} from '@quire/processors';
 import type { SearchIndex } from '@quire/search';
 import {
   AuditAction,
+  actorIdOf,
   auditEntry,
   effectiveLabels,
   type ActingScope,
@@ -153,7 +163,7 @@ export class MatchService {
       }
     }
     if (input.note && input.note.length > 2000) throw new ValidationError('A note has at most 2000 characters', { code: 'BAD_NOTE' });
-    const by = scope.actor?.userId ?? scope.actor?.apiKeyId ?? null;
+    const by = actorIdOf(scope);
     const result = await store.resolveMatch(scope, id, {
       expectedVersion: input.baseVersion,
       status,
@@ -427,12 +437,6 @@ function amount(s: string): number | null {
 function spread<T>(items: readonly T[], n: number): T[] {
   if (items.length <= n) return [...items];
   return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * (b[i] ?? 0);
-  return s;
 }
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;

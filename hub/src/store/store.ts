@@ -438,6 +438,11 @@ export interface ActingScope extends TeamScope {
   readonly actor?: Actor;
 }
 
+/** Who acts, as one id: the person, else the API key (null for in-process callers). */
+export function actorIdOf(scope: ActingScope): string | null {
+  return scope.actor?.userId ?? scope.actor?.apiKeyId ?? null;
+}
+
 /** The audit entry of an action on a team's `target`, by the scope's actor. */
 export function auditEntry(
   scope: ActingScope,

@@ -318,7 +318,8 @@ function normalise(v: Float32Array): Float32Array {
   return v;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** Dot product: the cosine of two normalised vectors. */
+export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * (b[i] ?? 0);
   return s;

@@ -1,0 +1,210 @@
+/**
+ * The uploads of this tab: each dropped file goes up (three at a time), then follows its
+ * document's processing live through the `/` socket until it is processed or failed, and
+ * finally shows the type and sensitivity Quire gave it. A file refused for a reason that may
+ * pass later (rate limit, lost connection) waits and goes up again; nothing dropped is lost
+ * silently: every refusal stays listed with its reason in plain words.
+ */
+import { ApiError, plainMessage } from '$lib/api/errors.ts';
+import { gql } from '$lib/api/graphql.ts';
+import { request, socketFor } from '$lib/api/live.svelte.ts';
+import { uploadFile } from '$lib/api/upload.ts';
+
+export type UploadState = 'waiting' | 'uploading' | 'queued' | 'processing' | 'done' | 'failed' | 'duplicate' | 'refused';
+
+export interface UploadItem {
+  key: number;
+  name: string;
+  size: number;
+  /** The browser's idea of the file's type, until Quire classifies it. */
+  mime: string;
+  state: UploadState;
+  /** 0..100: bytes while uploading, the job's progress after. */
+  percent: number;
+  stage: string | null;
+  etaMs: number | null;
+  message: string | null;
+  documentId: string | null;
+  docType: string | null;
+  sensitivity: string | null;
+  startedAt: number;
+}
+
+const PARALLEL = 3;
+const RETRYABLE = new Set(['RATE_LIMITED', 'NETWORK']);
+
+interface ProgressMessage {
+  documentId: string;
+  stage: string;
+  percent: number;
+  etaMs: number | null;
+}
+interface DocumentMessage {
+  documentId: string;
+  status: string;
+  error: { code: string; message: string } | null;
+}
+
+class Uploads {
+  items = $state<UploadItem[]>([]);
+  #files = new Map<number, File>();
+  #next = 1;
+  #listening = false;
+
+  /** Files still going up or being processed. */
+  get active(): number {
+    return this.items.filter((i) => ['waiting', 'uploading', 'queued', 'processing'].includes(i.state)).length;
+  }
+
+  add(files: Iterable<File>): void {
+    this.#listen();
+    for (const file of files) {
+      const key = this.#next++;
+      this.#files.set(key, file);
+      this.items.unshift({
+        key,
+        name: file.name,
+        size: file.size,
+        mime: file.type || 'unknown type',
+        state: 'waiting',
+        percent: 0,
+        stage: null,
+        etaMs: null,
+        message: null,
+        documentId: null,
+        docType: null,
+        sensitivity: null,
+        startedAt: Date.now(),
+      });
+    }
+    this.#pump();
+  }
+
+  /** Removes finished rows from the list. */
+  clearFinished(): void {
+    this.items = this.items.filter((i) => ['waiting', 'uploading', 'queued', 'processing'].includes(i.state));
+  }
+
+  #item(key: number): UploadItem | undefined {
+    return this.items.find((i) => i.key === key);
+  }
+
+  #pump(): void {
+    const running = this.items.filter((i) => i.state === 'uploading').length;
+    const waiting = this.items.filter((i) => i.state === 'waiting').reverse();
+    for (const item of waiting.slice(0, Math.max(0, PARALLEL - running))) void this.#send(item.key);
+  }
+
+  async #send(key: number): Promise<void> {
+    const item = this.#item(key);
+    const file = this.#files.get(key);
+    if (!item || !file) return;
+    item.state = 'uploading';
+    item.startedAt = Date.now();
+    item.message = null;
+    try {
+      const answer = await uploadFile(file, (sent, total) => {
+        const it = this.#item(key);
+        if (!it) return;
+        it.percent = total > 0 ? (sent / total) * 100 : 0;
+        const elapsed = Date.now() - it.startedAt;
+        it.etaMs = sent > 0 && elapsed > 500 ? (elapsed / sent) * (total - sent) : null;
+      });
+      const it = this.#item(key);
+      if (!it) return;
+      this.#files.delete(key);
+      it.documentId = answer.duplicateOf ?? answer.documentId;
+      if (answer.duplicateOf) {
+        it.state = 'duplicate';
+        it.percent = 100;
+        it.message = 'Already in this team: the same file was uploaded before.';
+        await this.#describe(it);
+      } else {
+        it.state = 'queued';
+        it.percent = 0;
+        it.etaMs = null;
+        it.stage = 'queued';
+      }
+    } catch (err) {
+      const it = this.#item(key);
+      if (!it) return;
+      if (err instanceof ApiError && RETRYABLE.has(err.code)) {
+        const wait = (err.details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 5_000;
+        it.state = 'waiting';
+        it.percent = 0;
+        it.message = `${plainMessage(err)} Trying again in ${Math.ceil(wait / 1000)} s.`;
+        setTimeout(() => this.#send(key), wait);
+        return;
+      }
+      this.#files.delete(key);
+      it.state = 'refused';
+      it.message = plainMessage(err);
+    } finally {
+      this.#pump();
+    }
+  }
+
+  /** Reads the type and sensitivity Quire gave a processed document. */
+  async #describe(item: UploadItem): Promise<void> {
+    if (!item.documentId) return;
+    try {
+      const data = await gql<{
+        document: { type: string | null; sensitivity: string | null; status: string; error: { message: string } | null } | null;
+      }>('query($id: ID!) { document(id: $id) { type sensitivity status error { message } } }', { id: item.documentId });
+      const doc = data.document;
+      if (!doc) return;
+      item.docType = doc.type;
+      item.sensitivity = doc.sensitivity;
+      if (item.state !== 'duplicate') {
+        if (doc.status === 'PROCESSED') this.#finish(item, 'done');
+        else if (doc.status === 'FAILED') {
+          this.#finish(item, 'failed');
+          item.message = doc.error?.message ?? 'Processing failed';
+        }
+      }
+    } catch {
+      // The list shows the document anyway; the row keeps what it knows.
+    }
+  }
+
+  #finish(item: UploadItem, state: 'done' | 'failed'): void {
+    item.state = state;
+    item.percent = state === 'done' ? 100 : item.percent;
+    item.etaMs = null;
+    item.stage = state === 'done' ? 'done' : item.stage;
+  }
+
+  /** Follows the team's processing: one room for all of this tab's uploads. */
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    const socket = socketFor('/');
+    const join = () => {
+      void request(socket, 'subscribe', { team: true }).catch(() => undefined);
+      // Whatever finished while the connection was down is read again.
+      for (const item of this.items) if (item.state === 'queued' || item.state === 'processing') void this.#describe(item);
+    };
+    socket.on('connect', join);
+    if (socket.connected) join();
+    socket.on('job:progress', (p: ProgressMessage) => {
+      const item = this.items.find((i) => i.documentId === p.documentId && (i.state === 'queued' || i.state === 'processing'));
+      if (!item) return;
+      item.state = 'processing';
+      item.stage = p.stage;
+      item.percent = p.percent;
+      item.etaMs = p.etaMs;
+    });
+    socket.on('document:changed', (e: DocumentMessage) => {
+      const item = this.items.find((i) => i.documentId === e.documentId && (i.state === 'queued' || i.state === 'processing'));
+      if (!item) return;
+      if (e.status === 'PROCESSED' || e.status === 'processed') void this.#describe(item);
+      else if (e.status === 'FAILED' || e.status === 'failed') {
+        this.#finish(item, 'failed');
+        item.message = e.error?.message ?? 'Processing failed';
+      } else if (e.status === 'PROCESSING' || e.status === 'processing') item.state = 'processing';
+    });
+  }
+}
+
+/** This tab's uploads (kept while moving between pages). */
+export const uploads = new Uploads();

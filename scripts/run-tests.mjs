@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: prepares what the suite needs on a fresh machine (the services from
-// scripts/services.sh, the models, the generated fixtures), runs every *.test.ts under the
+// scripts/services.sh, the models, the generated fixtures, the built web UI), runs every *.test.ts under the
 // workspace folders (or the paths given) with Node's test runner through tsx, and stops the
 // services it started. Test files run one at a time: several start real servers.
 import { spawnSync } from 'node:child_process';
@@ -28,6 +28,8 @@ const stopServices = () => {
 try {
   run(process.execPath, ['bin/quire.mjs', 'models'], 'obtaining models');
   run(process.execPath, ['--import', 'tsx', 'test/fixtures/generate.ts'], 'generating fixtures');
+  // The browser tests use the UI the hub serves: build it from the sources being tested.
+  run('npm', ['run', 'build', '-w', '@quire/web', '--silent'], 'building the web UI');
 
   const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['processors', 'search', 'hub', 'graphql', 'test'];
   const skip = new Set(['node_modules', 'dist', '.svelte-kit', 'generated', 'build']);

@@ -1,0 +1,346 @@
+/**
+ * The web UI end to end, in a real browser (Debian's Chromium through playwright-core) against
+ * a real hub with the real pipeline: two people of one team in two browser contexts, and a
+ * third person of another team.
+ *
+ * A drops a scanned invoice and a text PDF and sees each progress bar reach done; B, whose
+ * list is open, sees them arrive live; both open the invoice; A highlights a passage and B
+ * sees it within a second; B replies and A sees the reply; A searches a paraphrase and lands
+ * on the highlighted passage; a rescan of the invoice becomes a duplicate match that B
+ * confirms and A sees confirmed, live. C, of another team, finds none of it.
+ *
+ * Screenshots of each main page (desktop and phone width) are written to
+ * `artifacts/screenshots/` (or QUIRE_ARTIFACTS_DIR), and the compressed size of what the
+ * first page loads is printed.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser } from './helpers/browser.ts';
+import { OWNER, repoRoot, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+
+const FIXTURES = join(repoRoot, 'test/fixtures/generated');
+const ARTIFACTS = process.env.QUIRE_ARTIFACTS_DIR ?? join(repoRoot, 'artifacts/screenshots');
+const EDITOR = { email: 'bea@example.org', password: 'another long passphrase', name: 'Bea Editor' };
+const OUTSIDER = { email: 'carl@example.org', password: 'a third long passphrase', name: 'Carl Outsider' };
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+let hub: HubProcess;
+let browser: Browser | null = null;
+let skipReason: string | null = null;
+const contexts: BrowserContext[] = [];
+
+async function newPage(viewport = DESKTOP): Promise<Page> {
+  const context = await browser!.newContext({ viewport, baseURL: hub.url });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot: ${path}`);
+}
+
+async function signInThroughUi(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/signin');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor();
+}
+
+/** Drops files on the upload zone the way a browser does: a `drop` event carrying a DataTransfer. */
+async function dropFiles(page: Page, names: string[]): Promise<void> {
+  const files = await Promise.all(
+    names.map(async (name) => ({ name, b64: (await readFile(join(FIXTURES, name))).toString('base64') })),
+  );
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], f.name));
+    }
+    return dt;
+  }, files);
+  const zone = page.getByTestId('upload-zone');
+  await zone.dispatchEvent('dragenter', { dataTransfer });
+  await zone.dispatchEvent('drop', { dataTransfer });
+}
+
+/** The id of the team document named `filename`, read through the API as the owner. */
+async function documentId(filename: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const res = await hub.gql('{ documents(first: 50) { nodes { id filename } } }');
+      return res.data?.documents.nodes.find((d: { filename: string }) => d.filename === filename)?.id as string | undefined;
+    },
+    30_000,
+    `document ${filename}`,
+  );
+}
+
+before(async () => {
+  const launched = await launchBrowser();
+  if (!launched.browser) {
+    skipReason = launched.reason;
+    return;
+  }
+  browser = launched.browser;
+  hub = await startHub({ seedOwner: true, env: { OPEN_SIGNUP: 'true' } });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await hub?.stop();
+});
+
+describe('the web UI, two people of one team and one outsider', () => {
+  let a: Page;
+  let b: Page;
+  let c: Page;
+  let invoiceId: string;
+
+  test('sign-in, invitation and open sign-up through the UI; the first page is measured', { timeout: 120_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    a = await newPage();
+    // What the first page loads, compressed as a server would send it.
+    let bytes = 0;
+    let files = 0;
+    const counted: Promise<void>[] = [];
+    a.on('response', (res) => {
+      if (!/\.(js|css|html)$|\/signin$|\/$/.test(new URL(res.url()).pathname)) return;
+      counted.push(
+        res
+          .body()
+          .then((body) => {
+            bytes += gzipSync(body).length;
+            files += 1;
+          })
+          .catch(() => undefined),
+      );
+    });
+    await a.goto('/');
+    await a.getByLabel('Email').waitFor();
+    await a.waitForLoadState('networkidle');
+    await Promise.all(counted);
+    console.log(`first page (/ → /signin): ${files} files, ${(bytes / 1024).toFixed(1)} KiB gzip`);
+    assert.match(new URL(a.url()).pathname, /\/signin$/, 'a visitor without a session is sent to sign in');
+    await shot(a, 'signin');
+
+    await a.getByLabel('Email').fill(OWNER.email);
+    await a.getByLabel('Password').fill('not the password at all');
+    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
+    await signInThroughUi(a, OWNER.email, OWNER.password);
+
+    // B joins through an invitation link the owner made.
+    const invitation = await hub.gql('mutation { createInvitation(role: EDITOR) { token } }');
+    const token = invitation.data.createInvitation.token as string;
+    b = await newPage();
+    await b.goto(`/invite?token=${encodeURIComponent(token)}`);
+    await b.getByRole('link', { name: 'Create an account' }).click();
+    await b.getByLabel('Your name').fill(EDITOR.name);
+    await b.getByLabel('Email').fill(EDITOR.email);
+    await b.getByLabel('Password').fill(EDITOR.password);
+    await b.getByRole('button', { name: 'Create account' }).click();
+    await b.getByTestId('signed-in-as').filter({ hasText: EDITOR.name }).waitFor();
+
+    // C signs up on their own (open sign-up): a team of their own.
+    c = await newPage();
+    await c.goto('/signup');
+    await c.getByLabel('Your name').fill(OUTSIDER.name);
+    await c.getByLabel('Email').fill(OUTSIDER.email);
+    await c.getByLabel('Password').fill(OUTSIDER.password);
+    await c.getByRole('button', { name: 'Create account' }).click();
+    await c.getByTestId('signed-in-as').waitFor();
+    const cTeam = await c.getByTestId('team-switcher').inputValue();
+    const aTeam = await a.getByTestId('team-switcher').inputValue();
+    assert.notEqual(cTeam, aTeam, 'the outsider acts in a team of their own');
+  });
+
+  test('A drops an invoice scan and a text PDF; both reach done; B sees them arrive live', { timeout: 240_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await b.goto('/');
+    await b.getByTestId('empty-state').waitFor();
+    await a.goto('/');
+    // Every state and bar value each upload row shows, as the page changes them.
+    await a.evaluate(() => {
+      const seen: Record<string, string[]> = {};
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      const record = () => {
+        for (const row of document.querySelectorAll<HTMLElement>('[data-testid="upload-item"]')) {
+          const bar = row.querySelector('progress');
+          const entry = `${row.dataset.state}:${Math.round(bar?.value ?? 0)}`;
+          const list = (seen[row.dataset.filename!] ??= []);
+          if (list.at(-1) !== entry) list.push(entry);
+        }
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    await dropFiles(a, ['scanned-invoice.png', 'text-report.pdf']);
+
+    for (const name of ['scanned-invoice.png', 'text-report.pdf']) {
+      const item = a.locator(`[data-testid="upload-item"][data-filename="${name}"]`);
+      await a.locator(`[data-testid="upload-item"][data-filename="${name}"][data-state="done"]`).waitFor({ timeout: 180_000 });
+      assert.equal(await item.getByTestId('upload-progress').evaluate((el) => (el as HTMLProgressElement).value), 100);
+      assert.match((await item.getByTestId('upload-type').textContent()) ?? '', /\w/, `${name} shows the type Quire gave it`);
+    }
+    const seen = await a.evaluate(() => (window as unknown as { seen: Record<string, string[]> }).seen);
+    console.log('upload rows went through', JSON.stringify(seen));
+    // The scan's bar moved live through processing: a value strictly between 0 and 100 was shown.
+    assert.ok(
+      seen['scanned-invoice.png']!.some((e) => /^processing:([1-9]\d?)$/.test(e)),
+      `the scan's bar showed no progress while processing: ${seen['scanned-invoice.png']}`,
+    );
+    for (const name of ['scanned-invoice.png', 'text-report.pdf']) assert.equal(seen[name]!.at(-1), 'done:100');
+    assert.match((await a.locator('[data-testid="upload-item"][data-filename="scanned-invoice.png"]').getByTestId('upload-type').textContent()) ?? '', /invoice/);
+
+    // B never reloaded: the rows arrived through the live list.
+    for (const name of ['scanned-invoice.png', 'text-report.pdf']) {
+      await b.getByTestId('document-row').filter({ hasText: name }).and(b.locator('[data-status="PROCESSED"]')).waitFor({ timeout: 30_000 });
+    }
+    await shot(a, 'documents');
+    invoiceId = await documentId('scanned-invoice.png');
+
+    // An unsupported file is refused in plain words, and the others are not affected.
+    await dropFiles(a, ['not-really.pdf']);
+    const refused = a.locator('[data-testid="upload-item"][data-filename="not-really.pdf"]');
+    await refused.and(a.locator('[data-state="refused"]')).waitFor();
+    assert.match((await refused.getByTestId('upload-message').textContent()) ?? '', /not supported|does not match/);
+  });
+
+  test('both open the invoice; A highlights a passage and B sees it within a second; B replies', { timeout: 120_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await a.goto(`/documents/${invoiceId}`);
+    await b.goto(`/documents/${invoiceId}`);
+    const passage = a.getByTestId('chunk-text').first();
+    await passage.waitFor();
+    await b.getByTestId('chunk-text').first().waitFor();
+    // Each sees the other in the session.
+    await a.locator(`[data-testid="presence-avatar"][aria-label*="${EDITOR.name}"], [data-testid="presence-avatar"][title*="${EDITOR.name}"]`).first().waitFor();
+
+    // A selects the first words of the passage.
+    const text = (await passage.textContent()) ?? '';
+    const words = text.trim().split(/\s+/).slice(0, 4).join(' ');
+    assert.ok(words.length > 3, 'the passage has text to select');
+    await passage.evaluate((el, phrase) => {
+      const node = el.firstChild ?? el;
+      const content = node.textContent ?? '';
+      const start = content.indexOf(phrase);
+      const range = document.createRange();
+      range.setStart(node, start);
+      range.setEnd(node, start + phrase.length);
+      const selection = window.getSelection()!;
+      selection.removeAllRanges();
+      selection.addRange(range);
+      el.dispatchEvent(new MouseEvent('mouseup', { bubbles: true }));
+      document.dispatchEvent(new Event('selectionchange'));
+    }, words);
+    await a.getByTestId('create-highlight').click();
+    await a.getByTestId('annotation-comment').fill('Check this total against the order');
+    await a.getByTestId('save-annotation').click();
+    const saved = Date.now();
+    await a.locator('mark[data-testid="highlight"]').first().waitFor();
+    await b.locator('mark[data-testid="highlight"]').first().waitFor({ timeout: 5_000 });
+    const seenAfter = Date.now() - saved;
+    console.log(`B saw A's highlight ${seenAfter} ms after A saved it`);
+    assert.ok(seenAfter <= 1_000, `B saw the highlight after ${seenAfter} ms, more than a second`);
+    assert.equal(((await b.locator('mark[data-testid="highlight"]').first().textContent()) ?? '').trim(), words);
+    await b.getByTestId('annotation').filter({ hasText: 'Check this total against the order' }).waitFor();
+
+    // B replies; A sees the reply live.
+    const note = b.getByTestId('annotation').filter({ hasText: 'Check this total against the order' });
+    await note.getByTestId('reply-input').fill('The order says the same amount');
+    await note.getByRole('button', { name: 'Reply' }).click();
+    await a.getByTestId('reply').filter({ hasText: 'The order says the same amount' }).waitFor({ timeout: 5_000 });
+    await shot(a, 'viewer');
+    await b.setViewportSize(PHONE);
+    await shot(b, 'viewer-phone');
+    await b.setViewportSize(DESKTOP);
+  });
+
+  test('A searches a paraphrase and lands on the highlighted passage', { timeout: 60_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await a.goto('/search');
+    await a.getByTestId('search-input').fill('what do we owe the stationery vendor');
+    await a.getByTestId('search-input').press('Enter');
+    const result = a.getByTestId('search-result').filter({ hasText: 'scanned-invoice.png' }).first();
+    await result.waitFor();
+    await shot(a, 'search');
+    await result.getByTestId('search-result-link').first().click();
+    await a.waitForURL(new RegExp(`/documents/${invoiceId}\\?`));
+    await a.getByTestId('passage-focus').first().waitFor();
+    const focused = new URL(a.url()).searchParams.get('chunk');
+    const highlighted = a.locator(`[data-testid="chunk-text"][data-chunk="${focused}"] mark[data-testid="highlight"]`);
+    assert.equal(await highlighted.count(), 1, 'the passage the search landed on carries the highlight');
+  });
+
+  test('a rescan becomes a duplicate match; B confirms it and A sees it confirmed live', { timeout: 240_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await a.goto('/matches');
+    await b.goto('/matches');
+    await a.getByTestId('empty-state').waitFor();
+    await shot(a, 'matches-empty');
+    await a.goto('/');
+    await dropFiles(a, ['rescanned-invoice.jpg']);
+    await a.locator('[data-testid="upload-item"][data-filename="rescanned-invoice.jpg"][data-state="done"]').waitFor({ timeout: 180_000 });
+    await a.goto('/matches');
+    // B's page was open all along: the proposal arrived live.
+    const bMatch = b.getByTestId('match').filter({ hasText: 'rescanned-invoice.jpg' });
+    await bMatch.waitFor({ timeout: 30_000 });
+    const matchId = await bMatch.getAttribute('data-match-id');
+    assert.ok(matchId);
+    const aMatch = a.locator(`[data-testid="match"][data-match-id="${matchId}"]`);
+    await aMatch.waitFor();
+    await shot(b, 'matches');
+    await bMatch.getByRole('button', { name: 'Confirm' }).click();
+    await aMatch.getByTestId('match-status').filter({ hasText: 'Confirmed' }).waitFor({ timeout: 5_000 });
+    const status = await hub.gql('query($id: ID!) { match(id: $id) { status kind resolvedBy } }', { id: matchId });
+    assert.equal(status.data.match.status, 'CONFIRMED');
+    assert.equal(status.data.match.kind, 'DUPLICATE');
+  });
+
+  test('the outsider sees none of it', { timeout: 60_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await c.goto('/');
+    await c.getByTestId('empty-state').waitFor();
+    assert.equal(await c.getByTestId('document-row').count(), 0);
+    await c.goto('/search?q=what%20do%20we%20owe%20the%20stationery%20vendor');
+    await c.getByTestId('empty-state').waitFor();
+    assert.equal(await c.getByTestId('search-result').count(), 0);
+    await c.goto(`/documents/${invoiceId}`);
+    await c.getByText(/not found|not shared/i).first().waitFor();
+    assert.equal(await c.getByTestId('chunk-text').count(), 0);
+    await c.goto('/matches');
+    await c.getByTestId('empty-state').waitFor();
+    assert.equal(await c.getByTestId('match').count(), 0);
+  });
+
+  test('dashboard and settings pages render for the owner; phone width keeps pages readable', { timeout: 60_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await a.goto('/dashboard');
+    await a.getByText(/throughput/i).first().waitFor();
+    await shot(a, 'dashboard');
+    await a.goto('/settings');
+    await a.getByText(/members/i).first().waitFor();
+    await shot(a, 'settings');
+    const phone = await newPage(PHONE);
+    await signInThroughUi(phone, OWNER.email, OWNER.password);
+    for (const path of ['/', '/search', '/matches', '/dashboard']) {
+      await phone.goto(path);
+      await phone.waitForLoadState('networkidle');
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `${path} is wider than a phone by ${overflow} px`);
+      await shot(phone, `phone${path === '/' ? '-documents' : path.replace('/', '-')}`);
+    }
+  });
+});

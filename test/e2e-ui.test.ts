@@ -173,19 +173,19 @@ describe('the web UI, two people of one team and one outsider', () => {
     await b.getByTestId('empty-state').waitFor();
     await a.goto('/');
     // Every state and bar value each upload row shows, as the page changes them.
-    await a.evaluate(() => {
-      const seen: Record<string, string[]> = {};
-      (window as unknown as { seen: typeof seen }).seen = seen;
-      const record = () => {
-        for (const row of document.querySelectorAll<HTMLElement>('[data-testid="upload-item"]')) {
+    // (A string: the test runner's transform would add helpers the page does not have.)
+    await a.evaluate(`(() => {
+      const seen = {};
+      window.seen = seen;
+      new MutationObserver(() => {
+        for (const row of document.querySelectorAll('[data-testid="upload-item"]')) {
           const bar = row.querySelector('progress');
-          const entry = `${row.dataset.state}:${Math.round(bar?.value ?? 0)}`;
-          const list = (seen[row.dataset.filename!] ??= []);
+          const entry = row.dataset.state + ':' + Math.round(bar ? bar.value : 0);
+          const list = (seen[row.dataset.filename] ??= []);
           if (list.at(-1) !== entry) list.push(entry);
         }
-      };
-      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
-    });
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    })()`);
     await dropFiles(a, ['scanned-invoice.png', 'text-report.pdf']);
 
     for (const name of ['scanned-invoice.png', 'text-report.pdf']) {

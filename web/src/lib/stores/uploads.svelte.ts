@@ -31,6 +31,12 @@ export interface UploadItem {
 }
 
 const PARALLEL = 3;
+
+/** "scan.PNG" → "PNG file", for files the browser gives no type. */
+function fileKind(name: string): string {
+  const ext = /\.([a-z0-9]{1,8})$/i.exec(name)?.[1];
+  return ext ? `${ext.toUpperCase()} file` : 'file';
+}
 const RETRYABLE = new Set(['RATE_LIMITED', 'NETWORK']);
 
 interface ProgressMessage {
@@ -65,7 +71,7 @@ class Uploads {
         key,
         name: file.name,
         size: file.size,
-        mime: file.type || 'unknown type',
+        mime: file.type || fileKind(file.name),
         state: 'waiting',
         percent: 0,
         stage: null,
@@ -149,10 +155,17 @@ class Uploads {
     if (!item.documentId) return;
     try {
       const data = await gql<{
-        document: { type: string | null; sensitivity: string | null; status: string; error: { message: string } | null } | null;
-      }>('query($id: ID!) { document(id: $id) { type sensitivity status error { message } } }', { id: item.documentId });
+        document: {
+          mimeType: string;
+          type: string | null;
+          sensitivity: string | null;
+          status: string;
+          error: { message: string } | null;
+        } | null;
+      }>('query($id: ID!) { document(id: $id) { mimeType type sensitivity status error { message } } }', { id: item.documentId });
       const doc = data.document;
       if (!doc) return;
+      item.mime = doc.mimeType;
       item.docType = doc.type;
       item.sensitivity = doc.sensitivity;
       if (item.state !== 'duplicate') {

@@ -233,7 +233,12 @@ class Session {
     clearTimeout(this.#timer);
     if (!this.tokens) return;
     const wait = Math.max(5_000, Date.parse(this.tokens.accessTokenExpiresAt) - Date.now() - REFRESH_AHEAD_MS);
-    this.#timer = setTimeout(() => void this.refresh().catch(() => undefined), wait);
+    this.#timer = setTimeout(() => {
+      // Unreachable hub: try again shortly, so the session is fresh when it is back.
+      this.refresh().catch(() => {
+        if (this.tokens) this.#schedule();
+      });
+    }, wait);
   }
 
   #clear(): void {

@@ -86,8 +86,8 @@ test(
     // though every token the page held expired meanwhile.
     hub = await startHub({ dataDir, seedOwner: true, env: ENV() });
     await page.waitForFunction(() => !document.querySelector('[data-testid="connection-banner"]')?.textContent?.trim(), null, {
-    timeout: 30_000,
-  });
+      timeout: 30_000,
+    });
     const upload = await hub.upload({
       name: 'back.txt',
       data: new TextEncoder().encode('The hub is back and so is this note.'),

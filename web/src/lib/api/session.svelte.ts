@@ -70,6 +70,7 @@ class Session {
   /** True once the stored session was checked at start-up. */
   ready = $state(false);
 
+  #started = false;
   #refreshing: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #listeners = new Set<() => void>();
@@ -94,7 +95,8 @@ class Session {
 
   /** Reads the stored session and checks it with the hub. */
   async start(): Promise<void> {
-    if (this.ready) return;
+    if (this.#started) return;
+    this.#started = true;
     this.tokens = readTokens();
     this.teamId = localStorage.getItem(TEAM_KEY);
     window.addEventListener('storage', (e) => {

@@ -54,14 +54,13 @@ async function signInThroughUi(page: Page, email: string, password: string): Pro
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('signed-in-as').waitFor();
+  // Hidden at phone width, but there once signed in.
+  await page.getByTestId('signed-in-as').waitFor({ state: 'attached' });
 }
 
 /** Drops files on the upload zone the way a browser does: a `drop` event carrying a DataTransfer. */
 async function dropFiles(page: Page, names: string[]): Promise<void> {
-  const files = await Promise.all(
-    names.map(async (name) => ({ name, b64: (await readFile(join(FIXTURES, name))).toString('base64') })),
-  );
+  const files = await Promise.all(names.map(async (name) => ({ name, b64: (await readFile(join(FIXTURES, name))).toString('base64') })));
   const dataTransfer = await page.evaluateHandle((list) => {
     const dt = new DataTransfer();
     for (const f of list) {
@@ -202,11 +201,18 @@ describe('the web UI, two people of one team and one outsider', () => {
       `the scan's bar showed no progress while processing: ${seen['scanned-invoice.png']}`,
     );
     for (const name of ['scanned-invoice.png', 'text-report.pdf']) assert.equal(seen[name]!.at(-1), 'done:100');
-    assert.match((await a.locator('[data-testid="upload-item"][data-filename="scanned-invoice.png"]').getByTestId('upload-type').textContent()) ?? '', /invoice/);
+    assert.match(
+      (await a.locator('[data-testid="upload-item"][data-filename="scanned-invoice.png"]').getByTestId('upload-type').textContent()) ?? '',
+      /invoice/,
+    );
 
     // B never reloaded: the rows arrived through the live list.
     for (const name of ['scanned-invoice.png', 'text-report.pdf']) {
-      await b.getByTestId('document-row').filter({ hasText: name }).and(b.locator('[data-status="PROCESSED"]')).waitFor({ timeout: 30_000 });
+      await b
+        .getByTestId('document-row')
+        .filter({ hasText: name })
+        .and(b.locator('[data-status="PROCESSED"]'))
+        .waitFor({ timeout: 30_000 });
     }
     await shot(a, 'documents');
     invoiceId = await documentId('scanned-invoice.png');
@@ -226,16 +232,22 @@ describe('the web UI, two people of one team and one outsider', () => {
     await passage.waitFor();
     await b.getByTestId('chunk-text').first().waitFor();
     // Each sees the other in the session.
-    await a.locator(`[data-testid="presence-avatar"][aria-label*="${EDITOR.name}"], [data-testid="presence-avatar"][title*="${EDITOR.name}"]`).first().waitFor();
+    await a
+      .locator(`[data-testid="presence-avatar"][aria-label*="${EDITOR.name}"], [data-testid="presence-avatar"][title*="${EDITOR.name}"]`)
+      .first()
+      .waitFor();
 
     // A selects the first words of the passage.
     const text = (await passage.textContent()) ?? '';
     const words = text.trim().split(/\s+/).slice(0, 4).join(' ');
     assert.ok(words.length > 3, 'the passage has text to select');
     await passage.evaluate((el, phrase) => {
-      const node = el.firstChild ?? el;
-      const content = node.textContent ?? '';
-      const start = content.indexOf(phrase);
+      // The text node holding the phrase (the paragraph may start with empty markers).
+      const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+      let node = walker.nextNode();
+      while (node && !(node.textContent ?? '').includes(phrase)) node = walker.nextNode();
+      if (!node) throw new Error(`no text node holds "${phrase}"`);
+      const start = (node.textContent ?? '').indexOf(phrase);
       const range = document.createRange();
       range.setStart(node, start);
       range.setEnd(node, start + phrase.length);
@@ -243,7 +255,6 @@ describe('the web UI, two people of one team and one outsider', () => {
       selection.removeAllRanges();
       selection.addRange(range);
       el.dispatchEvent(new MouseEvent('mouseup', { bubbles: true }));
-      document.dispatchEvent(new Event('selectionchange'));
     }, words);
     await a.getByTestId('create-highlight').click();
     await a.getByTestId('annotation-comment').fill('Check this total against the order');
@@ -318,7 +329,10 @@ describe('the web UI, two people of one team and one outsider', () => {
     await c.getByTestId('empty-state').waitFor();
     assert.equal(await c.getByTestId('search-result').count(), 0);
     await c.goto(`/documents/${invoiceId}`);
-    await c.getByText(/not found|not shared/i).first().waitFor();
+    await c
+      .getByText(/not found|not shared/i)
+      .first()
+      .waitFor();
     assert.equal(await c.getByTestId('chunk-text').count(), 0);
     await c.goto('/matches');
     await c.getByTestId('empty-state').waitFor();
@@ -328,10 +342,16 @@ describe('the web UI, two people of one team and one outsider', () => {
   test('dashboard and settings pages render for the owner; phone width keeps pages readable', { timeout: 60_000 }, async (t) => {
     if (skipReason) return t.skip(skipReason);
     await a.goto('/dashboard');
-    await a.getByText(/throughput/i).first().waitFor();
+    await a
+      .getByText(/throughput/i)
+      .first()
+      .waitFor();
     await shot(a, 'dashboard');
     await a.goto('/settings');
-    await a.getByText(/members/i).first().waitFor();
+    await a
+      .getByText(/members/i)
+      .first()
+      .waitFor();
     await shot(a, 'settings');
     const phone = await newPage(PHONE);
     await signInThroughUi(phone, OWNER.email, OWNER.password);

@@ -122,6 +122,12 @@ const RUNS: Run[] = [
     argv: tsx('search.bench.ts', ...searchCorpora),
   },
   {
+    id: 'documents-list',
+    title: 'Document list: keyset pages at 100,000 documents',
+    what: 'first page and page 1,000 in each order, a filtered page and the counts, p50/p99, beside the same deep page by OFFSET',
+    argv: tsx('documents-list.bench.ts'),
+  },
+  {
     id: 'graphql',
     title: 'GraphQL: document(id) and search vs a bare Express JSON route',
     what: 'requests/s and p99 with autocannon',
@@ -236,6 +242,18 @@ const HEADLINES: Record<string, (j: any) => Row[]> = {
     ],
   ],
   search: (j) => searchLatencyRows(j),
+  'documents-list': (j) => {
+    const kind = (prefix: string) => (j.kinds ?? []).find((k: any) => String(k.kind).startsWith(prefix));
+    const [keyset, offset] = [kind('page 1000, newest'), kind('baseline: OFFSET')];
+    return [
+      [
+        `documents page 1,000 deep of ${Number(j.documents).toLocaleString('en')}, newest, p50 / p99 ms`,
+        `${f(keyset?.p50Ms?.median)} / ${f(keyset?.p99Ms?.median)}`,
+        `${f(offset?.p50Ms?.median)} / ${f(offset?.p99Ms?.median)} (LIMIT/OFFSET)`,
+        ratio(keyset?.p50Ms?.median, offset?.p50Ms?.median),
+      ],
+    ];
+  },
   'search-1m': (j) => searchLatencyRows(j),
   graphql: (j) =>
     (j.targets ?? [])

@@ -90,6 +90,8 @@ export const progressEventSchema = z.object({
   /** Estimated milliseconds until the job is done; null while unknown. */
   etaMs: z.number().nonnegative().nullable(),
   at: z.number(),
+  /** The processing node running the job (the hub process: `hostname:pid`); absent from nodes that do not say. */
+  node: z.string().min(1).optional(),
 });
 export type ProgressEvent = z.infer<typeof progressEventSchema>;
 

@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { AppError, ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
 import type { Classification, Fields } from '@quire/processors';
-import { AuditAction, Role } from './store.ts';
+import { AuditAction, DOCUMENT_ORDER_KEYS, DocumentOrder, Role } from './store.ts';
 import type {
   AnnotationOpRecord,
   AnnotationRecord,
@@ -23,6 +23,7 @@ import type {
   NewInvitation,
   NewSession,
   NewUser,
+  Page,
   PageRecord,
   Store,
   TeamScope,
@@ -179,6 +180,21 @@ async function listAll(store: Store, scope: TeamScope, first = 1000): Promise<Do
 
 const ids = (docs: readonly { id: string }[]): string[] => docs.map((d) => d.id);
 
+/** Compares as SQLite's NOCASE does: ASCII letters without case, everything else by code unit. */
+const asciiNoCase = (x: string, y: string): number => {
+  const [p, q] = [x.replace(/[A-Z]/g, (c) => c.toLowerCase()), y.replace(/[A-Z]/g, (c) => c.toLowerCase())];
+  return p < q ? -1 : p > q ? 1 : 0;
+};
+
+/** `docs` as a listing in `order` must give them: by the order's key, ties by id in the same direction. */
+function sortedBy(order: DocumentOrder, docs: readonly DocumentRecord[]): DocumentRecord[] {
+  const { key, descending } = DOCUMENT_ORDER_KEYS[order];
+  const byKey = (x: DocumentRecord, y: DocumentRecord): number =>
+    key === 'filename' ? asciiNoCase(x.filename, y.filename) : x[key] - y[key];
+  const byId = (x: DocumentRecord, y: DocumentRecord): number => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+  return [...docs].sort((x, y) => (descending ? -1 : 1) * (byKey(x, y) || byId(x, y)));
+}
+
 /** Registers the contract suite for one adapter. */
 export function defineStoreContract(name: string, make: MakeStoreFixture): void {
   const title = `Store contract: ${name}`;
@@ -279,7 +295,7 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.equal(await store.getDocument(a, copy.id), undefined);
         assert.equal(await store.getJob(a, copy.jobId), undefined);
         assert.deepEqual(await store.findDocumentBySha256(a, original.sha256), original);
-        assert.equal((await store.listDocuments(a, { first: 10 })).totalCount, 1);
+        assert.equal(await store.countDocuments(a), 1);
       });
 
       it('allows the same sha256 in another team, each team finding its own', async ({ store, a, b }) => {
@@ -321,7 +337,7 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
           [T0 + 3000, T0 + 2000, T0 + 1000, T0],
         );
         assert.equal(page.hasNextPage, false);
-        assert.equal(page.totalCount, 4);
+        assert.equal(await store.countDocuments(a), 4);
         assert.equal(page.endCursor, page.edges.at(-1)?.cursor);
       });
 
@@ -346,7 +362,6 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
           for (;;) {
             const page = await store.listDocuments(a, { first: size, after });
             pages++;
-            assert.equal(page.totalCount, total, 'totalCount ignores the cursor and the page size');
             assert.ok(page.edges.length <= size);
             seen.push(...page.edges.map((e) => e.node));
             if (!page.hasNextPage) break;
@@ -381,7 +396,8 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
       });
 
       it('answers an empty page for a team without documents', async ({ store, a }) => {
-        assert.deepEqual(await store.listDocuments(a, { first: 5 }), { edges: [], endCursor: null, hasNextPage: false, totalCount: 0 });
+        assert.deepEqual(await store.listDocuments(a, { first: 5 }), { edges: [], endCursor: null, hasNextPage: false });
+        assert.equal(await store.countDocuments(a), 0);
       });
 
       it('filters by status, type, sensitivity and a half-open created range, counting the matches', async ({ store, a }, t) => {
@@ -400,7 +416,7 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
 
         const list = async (filter: Parameters<Store['listDocuments']>[1]['filter'], first = 10) => {
           const page = await store.listDocuments(a, { filter, first });
-          return { ids: ids(page.edges.map((e) => e.node)), total: page.totalCount, more: page.hasNextPage };
+          return { ids: ids(page.edges.map((e) => e.node)), total: await store.countDocuments(a, filter), more: page.hasNextPage };
         };
         assert.deepEqual(await list({ statuses: ['processed'] }), { ids: [d2, d1], total: 2, more: false });
         assert.deepEqual(await list({ statuses: ['queued', 'processing'] }), { ids: [d5, d4], total: 2, more: false });
@@ -414,7 +430,7 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         assert.deepEqual(await list({ createdFrom: T0 + 3000 }), { ids: [d5, d4], total: 2, more: false });
         assert.deepEqual(await list({ createdTo: T0 + 1000 }), { ids: [d1], total: 1, more: false });
         assert.deepEqual(await list({ statuses: ['processed', 'failed'], createdFrom: T0 + 1 }), { ids: [d3, d2], total: 2, more: false });
-        // totalCount counts every match, not the page.
+        // The count is of every match, not of the page.
         assert.deepEqual(await list({ types: ['invoice', 'contract'] }, 1), { ids: [d3], total: 3, more: true });
 
         // Filters hold across pages.
@@ -422,7 +438,6 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         let after: string | null = null;
         for (;;) {
           const page = await store.listDocuments(a, { filter: { sensitivities: ['confidential', 'public'] }, first: 1, after });
-          assert.equal(page.totalCount, 3);
           seen.push(...ids(page.edges.map((e) => e.node)));
           if (!page.hasNextPage) break;
           after = page.endCursor;
@@ -434,6 +449,120 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         await store.updateDocument(a, d3, { classification: buildClassification('invoice', 'public') });
         assert.deepEqual(await list({ types: ['invoice'] }), { ids: [d3, d2], total: 2, more: false });
         assert.deepEqual(await list({ sensitivities: ['public'] }), { ids: [d3], total: 1, more: false });
+      });
+
+      it('orders by each DocumentOrder, ties broken by id in the same direction', async ({ store, a, b }, t) => {
+        freezeClock(t);
+        // Names equal but for case, sizes and created times shared by several documents.
+        const specs: [string, number][] = [
+          ['report.pdf', 300],
+          ['Report.pdf', 300],
+          ['apple.txt', 10],
+          ['Banana.txt', 5_000],
+          ['banana.txt', 10],
+          ['zeta.png', 300],
+          ['Zeta.png', 42],
+          ['_notes.md', 42],
+          ['report.pdf', 7],
+        ];
+        const docs: DocumentRecord[] = [];
+        for (const [i, [filename, size]] of specs.entries()) {
+          docs.push(await store.insertDocument(a, buildDocument({ filename, size })));
+          if (i % 3 === 2) t.mock.timers.tick(1000);
+        }
+        await store.insertDocument(b, buildDocument({ filename: 'aaa-of-another-team.pdf', size: 1 }));
+        for (const order of Object.values(DocumentOrder)) {
+          const page = await store.listDocuments(a, { orderBy: order, first: 100 });
+          assert.deepEqual(ids(page.edges.map((e) => e.node)), ids(sortedBy(order, docs)), order);
+        }
+        assert.equal(await store.countDocuments(a), docs.length);
+        assert.equal(await store.countDocuments(b), 1);
+        const byName = (await store.listDocuments(a, { orderBy: DocumentOrder.Name, first: 100 })).edges.map((e) => e.node.filename);
+        // Capitals do not come first ('B' < '_' < 'a' by code point); 'Banana' and 'banana' tie, then go by id.
+        assert.deepEqual(byName.slice(0, 2), ['_notes.md', 'apple.txt']);
+        assert.deepEqual(byName.slice(2, 4).sort(), ['Banana.txt', 'banana.txt']);
+      });
+
+      it('pages through every document exactly once in each order, page boundaries inside ties', async ({ store, a }, t) => {
+        freezeClock(t);
+        const docs: DocumentRecord[] = [];
+        for (let i = 0; i < 17; i++) {
+          // Three names, four sizes and five created times: every key has long runs of ties.
+          const filename = ['b.txt', 'A.txt', 'a.txt'][i % 3]!;
+          docs.push(await store.insertDocument(a, buildDocument({ filename, size: 100 * (i % 4) })));
+          if (i % 4 === 3) t.mock.timers.tick(1);
+        }
+        for (const order of Object.values(DocumentOrder)) {
+          const whole = sortedBy(order, docs);
+          for (const size of [1, 3, 7]) {
+            const seen: DocumentRecord[] = [];
+            let after: string | null = null;
+            let pages = 0;
+            for (;;) {
+              const page = await store.listDocuments(a, { orderBy: order, first: size, after });
+              pages++;
+              seen.push(...page.edges.map((e) => e.node));
+              if (!page.hasNextPage) break;
+              assert.equal(page.edges.length, size, `${order}: only the last page is short`);
+              after = page.endCursor;
+              assert.ok(pages <= docs.length, `${order}: pagination does not end`);
+            }
+            assert.equal(pages, Math.ceil(docs.length / size), `${order}, page size ${size}`);
+            assert.deepEqual(ids(seen), ids(whole), `${order}, page size ${size}: no duplicates or gaps`);
+          }
+        }
+      });
+
+      it('keeps filters in every order and across its pages', async ({ store, a }, t) => {
+        freezeClock(t);
+        const docs: DocumentRecord[] = [];
+        for (let i = 0; i < 10; i++) {
+          const doc = await store.insertDocument(a, buildDocument({ filename: `doc-${9 - i}.pdf`, size: 1000 + (i % 3) }));
+          const type = i % 2 ? 'invoice' : 'letter';
+          docs.push(
+            await store.updateDocument(a, doc.id, {
+              status: i < 7 ? DocumentStatus.Processed : DocumentStatus.Failed,
+              classification: buildClassification(type, 'INTERNAL'),
+            }),
+          );
+          t.mock.timers.tick(10);
+        }
+        const filter = { statuses: [DocumentStatus.Processed], types: ['invoice'], createdFrom: T0 + 10 };
+        const wanted = docs.filter((d, i) => i < 7 && i % 2 === 1 && d.createdAt >= T0 + 10);
+        for (const order of Object.values(DocumentOrder)) {
+          const seen: DocumentRecord[] = [];
+          let after: string | null = null;
+          do {
+            const page: Page<DocumentRecord> = await store.listDocuments(a, { filter, orderBy: order, first: 2, after });
+            seen.push(...page.edges.map((e) => e.node));
+            after = page.hasNextPage ? page.endCursor : null;
+          } while (after);
+          assert.deepEqual(ids(seen), ids(sortedBy(order, wanted)), order);
+        }
+        assert.equal(await store.countDocuments(a, filter), wanted.length);
+      });
+
+      it('refuses a cursor issued for another order with BAD_CURSOR', async ({ store, a }) => {
+        for (let i = 0; i < 3; i++) await store.insertDocument(a, buildDocument({ filename: `f${i}.txt`, size: i }));
+        const orders = Object.values(DocumentOrder);
+        for (const issued of orders) {
+          const cursor = (await store.listDocuments(a, { orderBy: issued, first: 1 })).endCursor!;
+          for (const used of orders) {
+            const resumed = store.listDocuments(a, { orderBy: used, first: 5, after: cursor });
+            if (used === issued) {
+              assert.equal((await resumed).edges.length, 2, `${issued} resumes its own cursor`);
+              continue;
+            }
+            await assert.rejects(resumed, (err: unknown) => {
+              assert.ok(err instanceof ValidationError, `${issued} → ${used}: ${String(err)}`);
+              assert.equal(err.code, 'BAD_CURSOR');
+              return true;
+            });
+          }
+        }
+        // The order's name alone does not make a cursor: its key must have the order's type.
+        const forged = Buffer.from(JSON.stringify(['name', 12, 'some-id'])).toString('base64url');
+        await assert.rejects(store.listDocuments(a, { orderBy: DocumentOrder.Name, first: 5, after: forged }), ValidationError);
       });
 
       it('refuses a cursor it did not issue with ValidationError BAD_CURSOR', async ({ store, a }) => {
@@ -1324,6 +1453,186 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
       });
     });
 
+    describe('label sets', () => {
+      it('stores a team label set by version: the first save from 0, each later one from the version it changed', async ({
+        store,
+        a,
+        b,
+      }, t) => {
+        freezeClock(t);
+        assert.equal(await store.getLabelSet(a), undefined, 'a team starts with none of its own');
+        const first = {
+          types: [
+            { name: 'invoice', description: 'A bill.', prompts: ['Invoice number, amount due.'], keywords: ['invoice'] },
+            { name: 'meeting minutes', description: 'The record of a meeting.' },
+          ],
+          sensitivities: [{ name: 'INTERNAL', description: 'For staff.' }],
+        };
+        const saved = await store.saveLabelSet(a, first, 0);
+        assert.deepEqual(saved, { ...first, version: 1, updatedAt: T0 });
+        assert.deepEqual(await store.getLabelSet(a), saved);
+
+        t.mock.timers.tick(1000);
+        // Two changes made from the same version: the second finds the first's and writes nothing.
+        assert.equal(await store.saveLabelSet(a, { ...first, types: [] }, 0), undefined);
+        const second = { ...first, types: first.types.slice(1) };
+        assert.deepEqual(await store.saveLabelSet(a, second, 1), { ...second, version: 2, updatedAt: T0 + 1000 });
+        assert.equal(await store.saveLabelSet(a, first, 1), undefined, 'a stale version writes nothing');
+        assert.deepEqual(await store.getLabelSet(a), { ...second, version: 2, updatedAt: T0 + 1000 });
+
+        assert.equal(await store.getLabelSet(b), undefined, "another team's set is its own");
+        assert.equal(await store.saveLabelSet(b, first, 2), undefined, 'a version it never had writes nothing');
+        assert.equal((await store.saveLabelSet(b, first, 0))?.version, 1);
+        assert.equal((await store.getLabelSet(a))?.version, 2);
+      });
+    });
+
+    describe('dashboard counts', () => {
+      it('documentCounts counts by status (every status), type and sensitivity in force, most first', async ({ store, a, b }) => {
+        assert.deepEqual(await store.documentCounts(a), {
+          total: 0,
+          byStatus: { queued: 0, processing: 0, processed: 0, failed: 0 },
+          byType: [],
+          bySensitivity: [],
+        });
+        const add = async (status: DocumentStatus, classification: Classification | null) => {
+          const doc = await store.insertDocument(a, buildDocument());
+          return store.updateDocument(a, doc.id, { status, classification });
+        };
+        await add(DocumentStatus.Processed, buildClassification('invoice', 'INTERNAL'));
+        await add(DocumentStatus.Processed, buildClassification('invoice', 'PUBLIC'));
+        await add(DocumentStatus.Processed, buildClassification('letter', 'INTERNAL'));
+        const labelled = await add(DocumentStatus.Failed, buildClassification('contract', 'PUBLIC'));
+        await add(DocumentStatus.Queued, null);
+        await add(DocumentStatus.Queued, null);
+        await add(DocumentStatus.Processing, null);
+        // A person's label counts instead of the classifier's.
+        await store.updateDocument(a, labelled.id, {
+          labelOverrides: { type: { label: 'letter', setBy: null, setAt: T0 }, sensitivity: { label: 'INTERNAL', setBy: null, setAt: T0 } },
+        });
+        await store.insertDocument(b, buildDocument());
+
+        assert.deepEqual(await store.documentCounts(a), {
+          total: 7,
+          byStatus: { queued: 2, processing: 1, processed: 3, failed: 1 },
+          byType: [
+            { key: 'invoice', count: 2 },
+            { key: 'letter', count: 2 },
+          ],
+          bySensitivity: [
+            { key: 'INTERNAL', count: 3 },
+            { key: 'PUBLIC', count: 1 },
+          ],
+        });
+        assert.deepEqual((await store.documentCounts(b)).byStatus, { queued: 1, processing: 0, processed: 0, failed: 0 });
+      });
+
+      it('finishedJobs counts succeeded and failed jobs per interval of a half-open range, oldest first', async ({ store, a, b }) => {
+        const minute = 60_000;
+        const finish = async (scope: TeamScope, status: 'succeeded' | 'failed' | 'running' | 'queued', at: number | null) => {
+          const doc = await store.insertDocument(scope, buildDocument());
+          await store.updateJob(scope, doc.jobId, { status, finishedAt: at });
+        };
+        await finish(a, 'succeeded', T0);
+        await finish(a, 'succeeded', T0 + minute - 1);
+        await finish(a, 'failed', T0 + 30_000);
+        await finish(a, 'succeeded', T0 + 3 * minute + 5);
+        await finish(a, 'failed', T0 + 3 * minute);
+        // Outside the range, unfinished, or another team's: not counted.
+        await finish(a, 'succeeded', T0 - 1);
+        await finish(a, 'succeeded', T0 + 5 * minute);
+        await finish(a, 'running', null);
+        await finish(a, 'queued', null);
+        await finish(b, 'succeeded', T0 + 10);
+
+        assert.deepEqual(await store.finishedJobs(a, { from: T0, to: T0 + 5 * minute, bucketMs: minute }), [
+          { at: T0, succeeded: 2, failed: 1 },
+          { at: T0 + 3 * minute, succeeded: 1, failed: 1 },
+        ]);
+        assert.deepEqual(await store.finishedJobs(a, { from: T0, to: T0 + 5 * minute, bucketMs: 5 * minute }), [
+          { at: T0, succeeded: 3, failed: 2 },
+        ]);
+        assert.deepEqual(await store.finishedJobs(b, { from: T0, to: T0 + minute, bucketMs: minute }), [
+          { at: T0, succeeded: 1, failed: 0 },
+        ]);
+        assert.deepEqual(await store.finishedJobs(a, { from: T0 + 10 * minute, to: T0 + 20 * minute, bucketMs: minute }), []);
+      });
+
+      it('teamActivity counts recent live annotations, open matches and recent resolutions', async ({ store, a, b }) => {
+        const [x, y, z] = [
+          await store.insertDocument(a, buildDocument()),
+          await store.insertDocument(a, buildDocument()),
+          await store.insertDocument(a, buildDocument()),
+        ];
+        const annotate = (id: string, createdAt: number, deleted = false) =>
+          store.commitAnnotationOp(a, {
+            opId: `op-${id}`,
+            actorId: null,
+            at: createdAt,
+            op: { type: 'create' },
+            expectedVersion: null,
+            next: {
+              id,
+              teamId: a.teamId,
+              documentId: x.id,
+              version: 1,
+              anchor: { kind: 'box', page: 1, box: { x: 0, y: 0, w: 1, h: 1 } },
+              label: null,
+              comment: null,
+              replies: [],
+              resolved: false,
+              deleted,
+              createdBy: null,
+              createdAt,
+              updatedBy: null,
+              updatedAt: createdAt,
+            },
+          });
+        await annotate('old', T0 - 1);
+        await annotate('recent', T0);
+        await annotate('gone', T0 + 5, true);
+        await annotate('newer', T0 + 10);
+        const propose = (id: string, documentBId: string) =>
+          store.proposeMatch(
+            a,
+            { id, kind: 'related', documentAId: x.id, documentBId, ruleId: null, score: 0.9, passages: [], fields: [] },
+            T0,
+          );
+        await propose('m-open', y.id);
+        await propose('m-resolved', z.id);
+        await propose('m-resolved-long-ago', randomUUID());
+        await store.resolveMatch(a, 'm-resolved', {
+          expectedVersion: 1,
+          status: 'confirmed',
+          canonicalDocumentId: null,
+          by: null,
+          at: T0 + 1,
+          note: null,
+        });
+        await store.resolveMatch(a, 'm-resolved-long-ago', {
+          expectedVersion: 1,
+          status: 'rejected',
+          canonicalDocumentId: null,
+          by: null,
+          at: T0 - 1,
+          note: null,
+        });
+
+        assert.deepEqual(await store.teamActivity(a, { since: T0 }), { annotationsCreated: 2, matchesOpen: 1, matchesResolved: 1 });
+        // Reopening takes a match back from the resolved.
+        await store.resolveMatch(a, 'm-resolved', {
+          expectedVersion: 2,
+          status: 'open',
+          canonicalDocumentId: null,
+          by: null,
+          at: T0 + 2,
+          note: null,
+        });
+        assert.deepEqual(await store.teamActivity(a, { since: T0 }), { annotationsCreated: 2, matchesOpen: 2, matchesResolved: 0 });
+        assert.deepEqual(await store.teamActivity(b, { since: 0 }), { annotationsCreated: 0, matchesOpen: 0, matchesResolved: 0 });
+      });
+    });
+
     describe('team scoping', () => {
       it("another team's documents, pages, chunks and jobs look exactly like missing ids", async ({ store, a, b }) => {
         const doc = await store.insertDocument(a, buildDocument());
@@ -1349,13 +1658,14 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         // Reads.
         assert.equal(await store.getDocument(b, doc.id), undefined);
         assert.equal(await store.findDocumentBySha256(b, doc.sha256), undefined);
-        assert.deepEqual(await store.listDocuments(b, { first: 10 }), { edges: [], endCursor: null, hasNextPage: false, totalCount: 0 });
+        assert.deepEqual(await store.listDocuments(b, { first: 10 }), { edges: [], endCursor: null, hasNextPage: false });
         assert.deepEqual(await store.listDocuments(b, { first: 10, filter: { types: ['invoice'], statuses: ['processed'] } }), {
           edges: [],
           endCursor: null,
           hasNextPage: false,
-          totalCount: 0,
         });
+        assert.equal(await store.countDocuments(b), 0);
+        assert.equal(await store.countDocuments(b, { types: ['invoice'], statuses: ['processed'] }), 0);
         assert.deepEqual(await store.getPages(b, doc.id), []);
         assert.deepEqual(await store.getChunks(b, doc.id), []);
         assert.equal(await store.getJob(b, doc.jobId), undefined);

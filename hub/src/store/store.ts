@@ -8,7 +8,17 @@
  * Secrets never reach the store in the clear: refresh tokens, invitation tokens and API keys
  * arrive as SHA-256 hashes, passwords as argon2id hashes; the store compares hashes only.
  */
-import type { Box, Classification, DocumentStatus, Fields, JobStorage, PageResult, Word } from '@quire/processors';
+import {
+  ValidationError,
+  type Box,
+  type LabelDefinition,
+  type Classification,
+  type DocumentStatus,
+  type Fields,
+  type JobStorage,
+  type PageResult,
+  type Word,
+} from '@quire/processors';
 import type { TeamScope } from '@quire/search';
 
 export type { TeamScope };
@@ -83,6 +93,19 @@ export interface DocumentVector {
   vector: Float32Array;
   classification: Classification | null;
   labelOverrides: LabelOverrides;
+}
+
+/** A team's labels: its document types and sensitivities, each with what the classifier reads of it. */
+export interface LabelSet {
+  types: LabelDefinition[];
+  sensitivities: LabelDefinition[];
+}
+
+/** A label set a team made its own (until then it uses the defaults). */
+export interface StoredLabelSet extends LabelSet {
+  /** 1 when first stored; each change adds 1. Saving names the version it changed. */
+  version: number;
+  updatedAt: number;
 }
 
 /** How a rule compares a field of each document. */
@@ -227,13 +250,117 @@ export interface DocumentFilter {
   createdTo?: number;
 }
 
+/**
+ * How a document list is ordered. Ties are broken by id in the same direction as the key, so
+ * every order is total and a cursor names exactly one place in it.
+ */
+export const DocumentOrder = {
+  /** Created time, newest first. */
+  Newest: 'newest',
+  Oldest: 'oldest',
+  /** File name A→Z; ASCII letters compare without case ("apple" before "Banana"). */
+  Name: 'name',
+  NameDesc: 'name_desc',
+  /** Size in bytes, largest first. */
+  Largest: 'largest',
+  Smallest: 'smallest',
+} as const;
+export type DocumentOrder = (typeof DocumentOrder)[keyof typeof DocumentOrder];
+
+/** The document field each order sorts by, and its direction. */
+export const DOCUMENT_ORDER_KEYS: Readonly<Record<DocumentOrder, { key: 'createdAt' | 'filename' | 'size'; descending: boolean }>> =
+  Object.freeze({
+    newest: { key: 'createdAt', descending: true },
+    oldest: { key: 'createdAt', descending: false },
+    name: { key: 'filename', descending: false },
+    name_desc: { key: 'filename', descending: true },
+    largest: { key: 'size', descending: true },
+    smallest: { key: 'size', descending: false },
+  });
+
+/** Where a document list resumes: the sort key and the id of the last document seen. */
+export interface DocumentCursor {
+  key: number | string;
+  id: string;
+}
+
+/**
+ * The opaque cursor after `doc` in `order`: the order, the document's sort key and its id, so
+ * that resuming is an index seek whatever the page depth. Every adapter issues the same form.
+ */
+export function encodeDocumentCursor(order: DocumentOrder, doc: Pick<DocumentRecord, 'id' | 'createdAt' | 'filename' | 'size'>): string {
+  return Buffer.from(JSON.stringify([order, doc[DOCUMENT_ORDER_KEYS[order].key], doc.id])).toString('base64url');
+}
+
+/**
+ * The place a cursor names in `order`. A cursor that is not one of ours, or that was issued
+ * for another order (its key would mean something else), is a ValidationError `BAD_CURSOR`.
+ */
+export function decodeDocumentCursor(order: DocumentOrder, cursor: string): DocumentCursor {
+  const bad = (why: string) => new ValidationError(`The cursor ${why}`, { code: 'BAD_CURSOR' });
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('is not one this server issued');
+  }
+  if (!Array.isArray(v) || v.length !== 3 || typeof v[2] !== 'string') throw bad('is not one this server issued');
+  const [issuedFor, key, id] = v as [unknown, unknown, string];
+  if (typeof issuedFor !== 'string' || !(Object.values(DocumentOrder) as string[]).includes(issuedFor)) {
+    throw bad('is not one this server issued');
+  }
+  if (issuedFor !== order) throw bad(`belongs to the order ${issuedFor.toUpperCase()}, not ${order.toUpperCase()}`);
+  const numeric = DOCUMENT_ORDER_KEYS[order].key !== 'filename';
+  const fits = numeric ? typeof key === 'number' && Number.isFinite(key) : typeof key === 'string';
+  if (!fits) throw bad('is not one this server issued');
+  return { key: key as number | string, id };
+}
+
+/** One page of a list; how many items the whole list holds is asked separately (see `countDocuments`). */
 export interface Page<T> {
   /** Items in order, each with the opaque cursor that resumes after it. */
   edges: { cursor: string; node: T }[];
   /** Opaque cursor of the last item; pass as `after` for the next page. */
   endCursor: string | null;
   hasNextPage: boolean;
-  totalCount: number;
+}
+
+/** How many documents have one value of a property. */
+export interface KeyCount {
+  key: string;
+  count: number;
+}
+
+/** A team's documents counted for its dashboard, in one read. */
+export interface DocumentCounts {
+  total: number;
+  /** Every status, zeros included. */
+  byStatus: Record<DocumentStatus, number>;
+  /**
+   * Per type in force (a person's label, else the classifier's), most first, ties by name;
+   * documents without a type yet are left out.
+   */
+  byType: KeyCount[];
+  /** Per sensitivity in force, as `byType`. */
+  bySensitivity: KeyCount[];
+}
+
+/** Processing jobs that finished in one interval: succeeded, and failed for good. */
+export interface FinishedJobs {
+  /** Start of the interval, epoch ms. */
+  at: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** What people did in a team lately: its annotation and match activity. */
+export interface TeamActivity {
+  /** Annotations created since the time asked for that still exist. */
+  annotationsCreated: number;
+  /** Matches waiting for someone to confirm or reject them. */
+  matchesOpen: number;
+  /** Matches confirmed or rejected since the time asked for (and not reopened since). */
+  matchesResolved: number;
 }
 
 /** A document whose processing did not finish (for recovery at start-up). */
@@ -402,6 +529,8 @@ export const AuditAction = {
   MatchRuleCreated: 'match_rule.created',
   MatchRuleUpdated: 'match_rule.updated',
   MatchRuleDeleted: 'match_rule.deleted',
+  LabelAdded: 'label.added',
+  LabelRemoved: 'label.removed',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 
@@ -552,10 +681,29 @@ export interface Store {
   insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord>;
   getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined>;
   findDocumentBySha256(scope: TeamScope, sha256: string): Promise<DocumentRecord | undefined>;
+  /**
+   * A page of the team's documents in `orderBy` (default newest first), after the cursor
+   * `after` issued for the same order (see {@link decodeDocumentCursor}). Each order is an
+   * index walk from the cursor, so a page deep in the list costs what the first one does.
+   */
   listDocuments(
     scope: TeamScope,
-    options: { filter?: DocumentFilter; first: number; after?: string | null },
+    options: { filter?: DocumentFilter; orderBy?: DocumentOrder; first: number; after?: string | null },
   ): Promise<Page<DocumentRecord>>;
+  /**
+   * How many of the team's documents match `filter`. Apart from pages: counting visits every
+   * match, so only callers that show the number pay for it.
+   */
+  countDocuments(scope: TeamScope, filter?: DocumentFilter): Promise<number>;
+  /** The team's documents counted by status, type and sensitivity, all from one consistent read. */
+  documentCounts(scope: TeamScope): Promise<DocumentCounts>;
+  /**
+   * The team's jobs that finished in [`from`, `to`), per interval of `bucketMs` counted from
+   * `from`, oldest first; intervals in which none finished are left out.
+   */
+  finishedJobs(scope: TeamScope, options: { from: number; to: number; bucketMs: number }): Promise<FinishedJobs[]>;
+  /** The team's annotation and match activity since `since` (epoch ms). */
+  teamActivity(scope: TeamScope, options: { since: number }): Promise<TeamActivity>;
   updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord>;
   /**
    * Writes `next` as the annotation's new state and appends the operation to the document's
@@ -595,6 +743,15 @@ export interface Store {
    * all (with `labelledOnly`, only those a person labelled).
    */
   listDocumentVectors(scope: TeamScope, options?: { documentIds?: string[]; labelledOnly?: boolean }): Promise<DocumentVector[]>;
+
+  /** The team's own label set; undefined while it uses the defaults. */
+  getLabelSet(scope: TeamScope): Promise<StoredLabelSet | undefined>;
+  /**
+   * Stores the team's label set if the stored one is still at `expectedVersion` (0: none
+   * stored yet), in one step, and answers it; undefined, writing nothing, when another change
+   * came first.
+   */
+  saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined>;
 
   insertMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
   /** NotFoundError for a rule the team does not have. */

@@ -258,4 +258,35 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX matches_status ON matches(team_id, status, created_at);
     `,
   },
+  {
+    version: 5,
+    name: 'document list orders and counts: an index per order, ties broken by id; labels with status for counts',
+    sql: `
+      CREATE INDEX documents_team_name ON documents(team_id, filename COLLATE NOCASE, id);
+      CREATE INDEX documents_team_size ON documents(team_id, size, id);
+      CREATE INDEX documents_team_type ON documents(team_id, type_label, status);
+      CREATE INDEX documents_team_sensitivity ON documents(team_id, sensitivity_label, status);
+    `,
+  },
+  {
+    version: 6,
+    name: 'dashboard counts: finished jobs, recent annotations and resolved matches by time',
+    sql: `
+      CREATE INDEX jobs_team_finished ON jobs(team_id, finished_at, status);
+      CREATE INDEX annotations_team_created ON annotations(team_id, created_at);
+      CREATE INDEX matches_team_resolved ON matches(team_id, resolved_at);
+    `,
+  },
+  {
+    version: 7,
+    name: 'label sets teams made their own',
+    sql: `
+      CREATE TABLE team_label_sets (
+        team_id TEXT PRIMARY KEY REFERENCES teams(id),
+        labels TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -8,8 +8,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   ConflictError,
+  DocumentStatus,
   NotFoundError,
-  ValidationError,
   type Classification,
   type Fields,
   type JobStorage,
@@ -17,7 +17,11 @@ import {
 } from '@quire/processors';
 import { migrations } from './migrations.ts';
 import {
+  DOCUMENT_ORDER_KEYS,
+  DocumentOrder,
   ROLE_RANK,
+  decodeDocumentCursor,
+  encodeDocumentCursor,
   normalizeEmail,
   type ApiKeyRecord,
   type AnnotationAnchor,
@@ -40,8 +44,14 @@ import {
   type AnnotationReply,
   type AuditEvent,
   type ChunkRow,
+  type DocumentCounts,
   type DocumentFilter,
   type DocumentPatch,
+  type FinishedJobs,
+  type KeyCount,
+  type LabelSet,
+  type StoredLabelSet,
+  type TeamActivity,
   type DocumentRecord,
   type InvitationRecord,
   type JobPatch,
@@ -470,43 +480,87 @@ export class SqliteStore implements Store {
 
   async listDocuments(
     scope: TeamScope,
-    options: { filter?: DocumentFilter; first: number; after?: string | null },
+    options: { filter?: DocumentFilter; orderBy?: DocumentOrder; first: number; after?: string | null },
   ): Promise<Page<DocumentRecord>> {
-    const where = ['team_id = @team'];
-    const params: Record<string, unknown> = { team: scope.teamId };
-    const f = options.filter ?? {};
-    addIn(where, params, 'status', 'st', f.statuses);
-    addIn(where, params, 'type_label', 'ty', f.types);
-    addIn(where, params, 'sensitivity_label', 'se', f.sensitivities);
-    if (f.createdFrom !== undefined) {
-      where.push('created_at >= @from');
-      params.from = f.createdFrom;
-    }
-    if (f.createdTo !== undefined) {
-      where.push('created_at < @to');
-      params.to = f.createdTo;
-    }
-    const total = (this.sql(`SELECT count(*) AS n FROM documents WHERE ${where.join(' AND ')}`).get(params) as { n: number }).n;
+    const order = options.orderBy ?? DocumentOrder.Newest;
+    const { where, params } = documentWhere(scope, options.filter);
+    const { column, collate, descending } = ORDER_COLUMNS[order];
     if (options.after) {
-      const [createdAt, id] = decodeCursor(options.after);
-      where.push('(created_at < @cAt OR (created_at = @cAt AND id < @cId))');
-      params.cAt = createdAt;
-      params.cId = id;
+      const cursor = decodeDocumentCursor(order, options.after);
+      // A row-value comparison over the index's columns, so the walk starts at the cursor. The
+      // collation goes on the cursor's side: on the column's, SQLite would scan from the start.
+      where.push(`(${column}, id) ${descending ? '<' : '>'} (@cKey${collate}, @cId)`);
+      params.cKey = cursor.key;
+      params.cId = cursor.id;
     }
     params.limit = options.first + 1;
-    const rows = this.sql(`SELECT * FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`).all(
-      params,
-    ) as Row[];
+    const direction = descending ? 'DESC' : 'ASC';
+    const rows = this.sql(
+      `SELECT * FROM documents WHERE ${where.join(' AND ')} ORDER BY ${column}${collate} ${direction}, id ${direction} LIMIT @limit`,
+    ).all(params) as Row[];
     const edges = rows.slice(0, options.first).map((r) => {
       const node = toDocument(r);
-      return { node, cursor: encodeCursor(node.createdAt, node.id) };
+      return { node, cursor: encodeDocumentCursor(order, node) };
     });
-    return {
-      edges,
-      endCursor: edges.at(-1)?.cursor ?? null,
-      hasNextPage: rows.length > options.first,
-      totalCount: total,
-    };
+    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: rows.length > options.first };
+  }
+
+  async countDocuments(scope: TeamScope, filter?: DocumentFilter): Promise<number> {
+    const { where, params } = documentWhere(scope, filter);
+    return (this.sql(`SELECT count(*) AS n FROM documents WHERE ${where.join(' AND ')}`).get(params) as { n: number }).n;
+  }
+
+  async documentCounts(scope: TeamScope): Promise<DocumentCounts> {
+    // One read transaction: the three groupings see the same documents.
+    return this.db.transaction((): DocumentCounts => {
+      const byStatus = Object.fromEntries(Object.values(DocumentStatus).map((st) => [st, 0])) as Record<DocumentStatus, number>;
+      let total = 0;
+      for (const r of this.sql('SELECT status, count(*) AS n FROM documents WHERE team_id = ? GROUP BY status').all(
+        scope.teamId,
+      ) as Row[]) {
+        byStatus[r.status as DocumentStatus] = Number(r.n);
+        total += Number(r.n);
+      }
+      const grouped = (column: string): KeyCount[] =>
+        (
+          this.sql(
+            `SELECT ${column} AS k, count(*) AS n FROM documents WHERE team_id = ? AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY n DESC, k`,
+          ).all(scope.teamId) as Row[]
+        ).map((r) => ({ key: String(r.k), count: Number(r.n) }));
+      return { total, byStatus, byType: grouped('type_label'), bySensitivity: grouped('sensitivity_label') };
+    })();
+  }
+
+  async finishedJobs(scope: TeamScope, options: { from: number; to: number; bucketMs: number }): Promise<FinishedJobs[]> {
+    const rows = this.sql(
+      `SELECT CAST((finished_at - @from) / @bucket AS INTEGER) AS b,
+              sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed
+         FROM jobs
+        WHERE team_id = @team AND finished_at >= @from AND finished_at < @to AND status IN ('succeeded', 'failed')
+        GROUP BY b ORDER BY b`,
+    ).all({ team: scope.teamId, from: options.from, to: options.to, bucket: options.bucketMs }) as Row[];
+    return rows.map((r) => ({
+      at: options.from + Number(r.b) * options.bucketMs,
+      succeeded: Number(r.succeeded),
+      failed: Number(r.failed),
+    }));
+  }
+
+  async teamActivity(scope: TeamScope, options: { since: number }): Promise<TeamActivity> {
+    return this.db.transaction((): TeamActivity => {
+      const count = (sql: string, ...args: unknown[]) => (this.sql(sql).get(scope.teamId, ...args) as { n: number }).n;
+      return {
+        annotationsCreated: count(
+          'SELECT count(*) AS n FROM annotations WHERE team_id = ? AND created_at >= ? AND deleted = 0',
+          options.since,
+        ),
+        matchesOpen: count(`SELECT count(*) AS n FROM matches WHERE team_id = ? AND status = 'open'`),
+        matchesResolved: count(
+          `SELECT count(*) AS n FROM matches WHERE team_id = ? AND resolved_at >= ? AND status IN ('confirmed', 'rejected')`,
+          options.since,
+        ),
+      };
+    })();
   }
 
   async updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord> {
@@ -707,6 +761,29 @@ export class SqliteStore implements Store {
         labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
       };
     });
+  }
+
+  // --- label sets ----------------------------------------------------------------------------
+
+  async getLabelSet(scope: TeamScope): Promise<StoredLabelSet | undefined> {
+    const row = this.sql('SELECT * FROM team_label_sets WHERE team_id = ?').get(scope.teamId) as Row | undefined;
+    return row && toLabelSet(row);
+  }
+
+  async saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined> {
+    const labels = JSON.stringify({ types: set.types, sensitivities: set.sensitivities });
+    const now = Date.now();
+    // Insert-or-update guarded by the version: two changes from the same version, one wins.
+    const row = (
+      expectedVersion === 0
+        ? this.sql(
+            'INSERT INTO team_label_sets (team_id, labels, version, updated_at) VALUES (?, ?, 1, ?) ON CONFLICT (team_id) DO NOTHING RETURNING *',
+          ).get(scope.teamId, labels, now)
+        : this.sql(
+            'UPDATE team_label_sets SET labels = ?, version = version + 1, updated_at = ? WHERE team_id = ? AND version = ? RETURNING *',
+          ).get(labels, now, scope.teamId, expectedVersion)
+    ) as Row | undefined;
+    return row && toLabelSet(row);
   }
 
   // --- match rules and matches ---------------------------------------------------------------
@@ -1178,6 +1255,24 @@ function toAudit(r: Row): AuditEvent {
   };
 }
 
+/** The conditions of a team's documents matching `filter`, with their parameters. */
+function documentWhere(scope: TeamScope, filter: DocumentFilter = {}): { where: string[]; params: Record<string, unknown> } {
+  const where = ['team_id = @team'];
+  const params: Record<string, unknown> = { team: scope.teamId };
+  addIn(where, params, 'status', 'st', filter.statuses);
+  addIn(where, params, 'type_label', 'ty', filter.types);
+  addIn(where, params, 'sensitivity_label', 'se', filter.sensitivities);
+  if (filter.createdFrom !== undefined) {
+    where.push('created_at >= @from');
+    params.from = filter.createdFrom;
+  }
+  if (filter.createdTo !== undefined) {
+    where.push('created_at < @to');
+    params.to = filter.createdTo;
+  }
+  return { where, params };
+}
+
 function addIn(where: string[], params: Record<string, unknown>, col: string, prefix: string, values?: readonly string[]): void {
   if (!values?.length) return;
   const names = values.map((v, i) => {
@@ -1187,19 +1282,22 @@ function addIn(where: string[], params: Record<string, unknown>, col: string, pr
   where.push(`${col} IN (${names.join(', ')})`);
 }
 
-function encodeCursor(createdAt: number, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [number, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return [v[0], v[1]];
-  } catch {
-    // fall through to the error below
-  }
-  throw new ValidationError('The cursor is not one this server issued', { code: 'BAD_CURSOR' });
-}
+/**
+ * The column each document order walks, as its index (migrations 1 and 5) holds it: file names
+ * without ASCII case, so that "apple" comes before "Banana".
+ */
+const ORDER_COLUMNS: Readonly<Record<DocumentOrder, { column: string; collate: string; descending: boolean }>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(DOCUMENT_ORDER_KEYS).map(([order, { key, descending }]) => [
+      order,
+      {
+        column: { createdAt: 'created_at', filename: 'filename', size: 'size' }[key],
+        collate: key === 'filename' ? ' COLLATE NOCASE' : '',
+        descending,
+      },
+    ]),
+  ) as Record<DocumentOrder, { column: string; collate: string; descending: boolean }>,
+);
 
 function parseJson<T>(v: unknown): T | null {
   return v == null ? null : (JSON.parse(String(v)) as T);
@@ -1227,6 +1325,11 @@ function toDocument(r: Row): DocumentRecord {
     processedAt: r.processed_at == null ? null : Number(r.processed_at),
     labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
   };
+}
+
+function toLabelSet(r: Row): StoredLabelSet {
+  const labels = JSON.parse(String(r.labels)) as LabelSet;
+  return { types: labels.types, sensitivities: labels.sensitivities, version: Number(r.version), updatedAt: Number(r.updated_at) };
 }
 
 function flipField(f: MatchedField): MatchedField {

@@ -192,6 +192,8 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
   'Query.documents': (c) => graphqlCode(c, `{ documents(first: 5) { totalCount nodes { id } } }`),
   'Query.job': (c) => graphqlCode(c, `query($id: ID!) { job(id: $id) { id status } }`, { id: fixture.jobId }),
   'Query.search': (c) => graphqlCode(c, `query($q: String!) { search(query: $q, mode: TEXT) { document { id } } }`, { q: 'crane' }),
+  'Query.moreLikeThis': (c) =>
+    graphqlCode(c, `query($d: ID!) { moreLikeThis(documentId: $d, first: 3) { document { id } } }`, { d: fixture.documentId }),
   'Mutation.signUp': async (c) =>
     graphqlCode(c, `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }`, {
       input: { email: `probe-${++probeCount}@example.org`, password: PASSWORD },
@@ -244,6 +246,11 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
   'Mutation.setDocumentLabel': (c) =>
     graphqlCode(c, `mutation($d: ID!) { setDocumentLabel(documentId: $d, kind: TYPE, label: null) { id } }`, { d: fixture.documentId }),
   'Mutation.reclassifyDocuments': (c) => graphqlCode(c, `mutation { reclassifyDocuments { documents } }`),
+  // A name the team has: past the policy it answers LABEL_EXISTS, adding nothing.
+  'Mutation.addLabel': (c) =>
+    graphqlCode(c, `mutation { addLabel(kind: TYPE, name: "Invoice", description: "A bill.") { types { name } } }`),
+  // A name the team does not have: past the policy it answers UNKNOWN_LABEL, removing nothing.
+  'Mutation.removeLabel': (c) => graphqlCode(c, `mutation { removeLabel(kind: TYPE, name: "no such label") { types { name } } }`),
   // A match that does not exist: past the policy it answers NOT_FOUND from the service, which
   // the probe tells apart by its message.
   'Mutation.resolveMatch': (c) =>
@@ -280,6 +287,10 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
   'Subscription.annotationEvents': (c) =>
     subscriptionCode(c, `subscription($d: ID) { annotationEvents(documentId: $d) { seq } }`, { d: fixture.documentId }, 1500),
   'Subscription.matchEvents': (c) => subscriptionCode(c, `subscription { matchEvents { action } }`, {}, 1500),
+  'Query.dashboard': (c) =>
+    graphqlCode(c, `{ dashboard { total byStatus { key count } throughput(minutes: 5) { at } nodes { id } activity { matchesOpen } } }`),
+  // The current dashboard comes first, at once.
+  'Subscription.dashboard': (c) => subscriptionCode(c, `subscription { dashboard { total queueDepth } }`, {}),
   'POST /api/documents': async (c) => {
     const res = await upload(
       hub.url,

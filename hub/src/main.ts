@@ -4,6 +4,7 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
   DEFAULT_DOCUMENT_TYPES,
@@ -36,6 +37,7 @@ import { SearchService } from './services/search.service.ts';
 import type { HubServices } from './services/services.ts';
 import { AnnotationService } from './services/annotation.service.ts';
 import { ClassificationService } from './services/classification.service.ts';
+import { DashboardService } from './services/dashboard.service.ts';
 import { MatchService } from './services/match.service.ts';
 import { PresenceService } from './services/presence.service.ts';
 import { SqliteStore } from './store/sqlite/store.sqlite.ts';
@@ -161,7 +163,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       limits,
     });
     const documents = new DocumentService({ store, blobs, indexer, ingest, events });
-    const search = new SearchService({ index, embedder });
+    const search = new SearchService({ index, embedder, store });
     const classification = new ClassificationService({
       store,
       index,
@@ -183,12 +185,17 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const presence = new PresenceService({ events, hubId: randomUUID(), logger: logger.child({ component: 'presence' }) });
     presence.start();
     shutdown.add('presence', () => presence.close(), 65);
+    const dashboard = new DashboardService({ store, events });
+    dashboard.start();
+    shutdown.add('dashboard', async () => dashboard.close(), 65);
     const processing = new ProcessingService({
       store,
       blobs,
       runner: pool,
       indexer,
       events,
+      // Dashboards tell processing nodes apart by it; one per hub process.
+      nodeId: `${hostname()}:${process.pid}`,
       classifierSettings: (scope) => classification.settings(scope),
       matches,
       maxAttempts: config.processing.maxAttempts,
@@ -206,7 +213,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         maxUploadBytes: config.limits.uploadMaxBytes,
         requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
         graphqlLimits: config.limits.graphql,
-        services: { ingest, documents, search, auth, annotations, presence, classification, matches },
+        services: { ingest, documents, search, auth, annotations, presence, classification, matches, dashboard },
         events,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
         metrics,
@@ -241,7 +248,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     return {
       url,
       http,
-      services: { auth, ingest, documents, search, annotations, presence, classification, matches, events },
+      services: { auth, ingest, documents, search, annotations, presence, classification, matches, dashboard, events },
       close: () => shutdown.run(),
     };
   } catch (err) {

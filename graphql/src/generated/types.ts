@@ -390,6 +390,73 @@ export type MatchEvent = {
   match: Match;
 };
 
+/** How many documents have one value of a property. */
+export type Count = {
+  __typename?: 'Count';
+  key: Scalars['String']['output'];
+  count: Scalars['Int']['output'];
+};
+
+/** Processing jobs of the team that finished in one minute. */
+export type ThroughputBucket = {
+  __typename?: 'ThroughputBucket';
+  /** The minute's start. */
+  at: Scalars['DateTime']['output'];
+  /** Jobs that ended with the document processed. */
+  processed: Scalars['Int']['output'];
+  /** Jobs that failed for good (after their retries). */
+  failed: Scalars['Int']['output'];
+};
+
+/** A processing node (a hub process running the pipeline) heard from in the last 60 s. */
+export type ProcessingNode = {
+  __typename?: 'ProcessingNode';
+  /** hostname:pid */
+  id: Scalars['ID']['output'];
+  /** The team's jobs it is working on. */
+  activeJobs: Scalars['Int']['output'];
+  /** The team's jobs it finished since this hub started listening. */
+  jobsDone: Scalars['Int']['output'];
+  /** When its last progress for the team arrived. */
+  lastSeenAt: Scalars['DateTime']['output'];
+};
+
+export type DashboardActivity = {
+  __typename?: 'DashboardActivity';
+  /** Annotations created in the last 24 hours that still exist. */
+  annotationsLastDay: Scalars['Int']['output'];
+  /** Matches waiting for someone to confirm or reject them. */
+  matchesOpen: Scalars['Int']['output'];
+  /** Matches confirmed or rejected in the last 24 hours. */
+  matchesResolvedLastDay: Scalars['Int']['output'];
+};
+
+export type Dashboard = {
+  __typename?: 'Dashboard';
+  /** All the team's documents. */
+  total: Scalars['Int']['output'];
+  /** Every status (QUEUED, PROCESSING, PROCESSED, FAILED), zeros included. */
+  byStatus: Array<Count>;
+  /** Per type in force (a person's label, else the classifier's), most first; documents without a type yet are left out. */
+  byType: Array<Count>;
+  /** Per sensitivity in force, as byType. */
+  bySensitivity: Array<Count>;
+  /** Documents waiting for a processing node. */
+  queueDepth: Scalars['Int']['output'];
+  /** Documents being processed now. */
+  processing: Scalars['Int']['output'];
+  /** One bucket per minute of the last `minutes` (1..1440), oldest first, the current minute last. */
+  throughput: Array<ThroughputBucket>;
+  /** Processing nodes that worked for the team in the last 60 s, by id. */
+  nodes: Array<ProcessingNode>;
+  activity: DashboardActivity;
+};
+
+
+export type DashboardThroughputArgs = {
+  minutes?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type DocumentStatus =
   | 'QUEUED'
   | 'PROCESSING'
@@ -561,6 +628,24 @@ export type DocumentConnection = {
   totalCount: Scalars['Int']['output'];
 };
 
+/**
+ * How `documents` are ordered. Ties are broken by id, so every order is total and a cursor names
+ * one place in it; a cursor works only with the order that issued it (another answers BAD_CURSOR).
+ */
+export type DocumentOrder =
+  /** Created time, newest first. */
+  | 'NEWEST'
+  /** Created time, oldest first. */
+  | 'OLDEST'
+  /** File name A→Z (ASCII letters without case). */
+  | 'NAME'
+  /** File name Z→A. */
+  | 'NAME_DESC'
+  /** Size in bytes, largest first. */
+  | 'LARGEST'
+  /** Size in bytes, smallest first. */
+  | 'SMALLEST';
+
 export type DocumentFilter = {
   statuses?: InputMaybe<Array<DocumentStatus>>;
   types?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -639,9 +724,17 @@ export type ReprocessResult = {
 export type Query = {
   __typename?: 'Query';
   document?: Maybe<Document>;
+  /** A page of the team's documents: `first` (1..200) after the cursor `after` of the same `orderBy`. */
   documents: DocumentConnection;
   job?: Maybe<Job>;
   search: Array<SearchHit>;
+  /**
+   * The team's other documents most like this one (1..100, most similar first): one hit per
+   * document, its passage nearest to this document's embedding, scored by `scores.vector`.
+   * NOT_FOUND for a document the team does not have; NOT_PROCESSED while it is not processed
+   * yet; NO_EMBEDDING when it was processed without text to compare.
+   */
+  moreLikeThis: Array<SearchHit>;
   /** The signed-in person and their teams. */
   me: Me;
   /** The team's members (any member may read). */
@@ -656,13 +749,15 @@ export type Query = {
   annotationOperations: AnnotationOperationPage;
   /** Who is in a document's session, or (without documentId) in the team's match review. */
   presence: Array<PresenceEntry>;
-  /** The team's labels. */
+  /** The team's labels: the defaults until an owner changes them. */
   labels: LabelSet;
   /** Proposed matches, newest first. */
   matches: Array<Match>;
   match?: Maybe<Match>;
   matchedSets: Array<MatchedSet>;
   matchRules: Array<MatchRule>;
+  /** The team's dashboard now. */
+  dashboard: Dashboard;
 };
 
 
@@ -673,6 +768,7 @@ export type QueryDocumentArgs = {
 
 export type QueryDocumentsArgs = {
   filter?: InputMaybe<DocumentFilter>;
+  orderBy?: InputMaybe<DocumentOrder>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
 };
@@ -687,6 +783,12 @@ export type QuerySearchArgs = {
   query: Scalars['String']['input'];
   mode?: InputMaybe<SearchMode>;
   filter?: InputMaybe<SearchFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryMoreLikeThisArgs = {
+  documentId: Scalars['ID']['input'];
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -768,6 +870,20 @@ export type Mutation = {
   setDocumentLabel: Document;
   /** Classifies the team's documents again, with its labelled documents as examples. */
   reclassifyDocuments: ReclassifyResult;
+  /**
+   * Adds a document type or sensitivity to the team's labels (owners). The classifier reads its
+   * description from the next document on; `reclassifyDocuments` applies it to earlier ones.
+   * A name has 1 to 60 characters (letters and digits, then also spaces and - _ . & / ' ( )):
+   * BAD_LABEL_NAME; a description 1 to 500: BAD_LABEL_DESCRIPTION; a name the team uses as a
+   * type or a sensitivity, in any case: LABEL_EXISTS; at most 50 of a kind: TOO_MANY_LABELS.
+   */
+  addLabel: LabelSet;
+  /**
+   * Removes a label from the team's labels (owners). Documents a person labelled with it keep
+   * that label; it is no longer offered. UNKNOWN_LABEL for a name the kind does not have;
+   * LAST_LABEL for the kind's last label (a team keeps at least one of each).
+   */
+  removeLabel: LabelSet;
   /** Confirms, rejects or reopens a match seen at `baseVersion`; a stale one answers CONFLICT. */
   resolveMatch: Match;
   createMatchRule: MatchRule;
@@ -864,6 +980,19 @@ export type MutationSetDocumentLabelArgs = {
 };
 
 
+export type MutationAddLabelArgs = {
+  kind: LabelKind;
+  name: Scalars['String']['input'];
+  description: Scalars['String']['input'];
+};
+
+
+export type MutationRemoveLabelArgs = {
+  kind: LabelKind;
+  name: Scalars['String']['input'];
+};
+
+
 export type MutationResolveMatchArgs = {
   id: Scalars['ID']['input'];
   decision: MatchDecision;
@@ -898,6 +1027,8 @@ export type Subscription = {
   annotationEvents: AnnotationOperation;
   /** Matches proposed and resolved, for the team or for one document. */
   matchEvents: MatchEvent;
+  /** The team's dashboard now, then again whenever it changes (at most once a second). */
+  dashboard: Dashboard;
 };
 
 
@@ -1036,6 +1167,11 @@ export type ResolversTypes = {
   MatchConditionInput: ResolverTypeWrapper<unknown>;
   MatchRuleInput: ResolverTypeWrapper<unknown>;
   MatchEvent: ResolverTypeWrapper<unknown>;
+  Count: ResolverTypeWrapper<unknown>;
+  ThroughputBucket: ResolverTypeWrapper<unknown>;
+  ProcessingNode: ResolverTypeWrapper<unknown>;
+  DashboardActivity: ResolverTypeWrapper<unknown>;
+  Dashboard: ResolverTypeWrapper<unknown>;
   DateTime: ResolverTypeWrapper<unknown>;
   JSON: ResolverTypeWrapper<unknown>;
   DocumentStatus: ResolverTypeWrapper<unknown>;
@@ -1055,6 +1191,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<unknown>;
   DocumentEdge: ResolverTypeWrapper<unknown>;
   DocumentConnection: ResolverTypeWrapper<unknown>;
+  DocumentOrder: ResolverTypeWrapper<unknown>;
   DocumentFilter: ResolverTypeWrapper<unknown>;
   SearchFilter: ResolverTypeWrapper<unknown>;
   Highlight: ResolverTypeWrapper<unknown>;
@@ -1106,6 +1243,11 @@ export type ResolversParentTypes = {
   MatchConditionInput: unknown;
   MatchRuleInput: unknown;
   MatchEvent: unknown;
+  Count: unknown;
+  ThroughputBucket: unknown;
+  ProcessingNode: unknown;
+  DashboardActivity: unknown;
+  Dashboard: unknown;
   DateTime: unknown;
   JSON: unknown;
   Box: unknown;
@@ -1364,6 +1506,42 @@ export type MatchEventResolvers<ContextType = unknown, ParentType extends Resolv
   match?: Resolver<ResolversTypes['Match'], ParentType, ContextType>;
 };
 
+export type CountResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Count'] = ResolversParentTypes['Count']> = {
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ThroughputBucketResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['ThroughputBucket'] = ResolversParentTypes['ThroughputBucket']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  processed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ProcessingNodeResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['ProcessingNode'] = ResolversParentTypes['ProcessingNode']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  activeJobs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  jobsDone?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type DashboardActivityResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['DashboardActivity'] = ResolversParentTypes['DashboardActivity']> = {
+  annotationsLastDay?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matchesOpen?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matchesResolvedLastDay?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type DashboardResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Dashboard'] = ResolversParentTypes['Dashboard']> = {
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  byStatus?: Resolver<Array<ResolversTypes['Count']>, ParentType, ContextType>;
+  byType?: Resolver<Array<ResolversTypes['Count']>, ParentType, ContextType>;
+  bySensitivity?: Resolver<Array<ResolversTypes['Count']>, ParentType, ContextType>;
+  queueDepth?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  processing?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  throughput?: Resolver<Array<ResolversTypes['ThroughputBucket']>, ParentType, ContextType, RequireFields<DashboardThroughputArgs, 'minutes'>>;
+  nodes?: Resolver<Array<ResolversTypes['ProcessingNode']>, ParentType, ContextType>;
+  activity?: Resolver<ResolversTypes['DashboardActivity'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -1548,9 +1726,10 @@ export type ReprocessResultResolvers<ContextType = unknown, ParentType extends R
 
 export type QueryResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   document?: Resolver<Maybe<ResolversTypes['Document']>, ParentType, ContextType, RequireFields<QueryDocumentArgs, 'id'>>;
-  documents?: Resolver<ResolversTypes['DocumentConnection'], ParentType, ContextType, RequireFields<QueryDocumentsArgs, 'first'>>;
+  documents?: Resolver<ResolversTypes['DocumentConnection'], ParentType, ContextType, RequireFields<QueryDocumentsArgs, 'orderBy' | 'first'>>;
   job?: Resolver<Maybe<ResolversTypes['Job']>, ParentType, ContextType, RequireFields<QueryJobArgs, 'id'>>;
   search?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'query' | 'mode' | 'first'>>;
+  moreLikeThis?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QueryMoreLikeThisArgs, 'documentId' | 'first'>>;
   me?: Resolver<ResolversTypes['Me'], ParentType, ContextType>;
   members?: Resolver<Array<ResolversTypes['Member']>, ParentType, ContextType, Partial<QueryMembersArgs>>;
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, Partial<QueryApiKeysArgs>>;
@@ -1563,6 +1742,7 @@ export type QueryResolvers<ContextType = unknown, ParentType extends ResolversPa
   match?: Resolver<Maybe<ResolversTypes['Match']>, ParentType, ContextType, RequireFields<QueryMatchArgs, 'id'>>;
   matchedSets?: Resolver<Array<ResolversTypes['MatchedSet']>, ParentType, ContextType>;
   matchRules?: Resolver<Array<ResolversTypes['MatchRule']>, ParentType, ContextType>;
+  dashboard?: Resolver<ResolversTypes['Dashboard'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -1582,6 +1762,8 @@ export type MutationResolvers<ContextType = unknown, ParentType extends Resolver
   applyAnnotationOperation?: Resolver<ResolversTypes['AnnotationOperation'], ParentType, ContextType, RequireFields<MutationApplyAnnotationOperationArgs, 'documentId' | 'op'>>;
   setDocumentLabel?: Resolver<ResolversTypes['Document'], ParentType, ContextType, RequireFields<MutationSetDocumentLabelArgs, 'documentId' | 'kind'>>;
   reclassifyDocuments?: Resolver<ResolversTypes['ReclassifyResult'], ParentType, ContextType>;
+  addLabel?: Resolver<ResolversTypes['LabelSet'], ParentType, ContextType, RequireFields<MutationAddLabelArgs, 'kind' | 'name' | 'description'>>;
+  removeLabel?: Resolver<ResolversTypes['LabelSet'], ParentType, ContextType, RequireFields<MutationRemoveLabelArgs, 'kind' | 'name'>>;
   resolveMatch?: Resolver<ResolversTypes['Match'], ParentType, ContextType, RequireFields<MutationResolveMatchArgs, 'id' | 'decision' | 'baseVersion'>>;
   createMatchRule?: Resolver<ResolversTypes['MatchRule'], ParentType, ContextType, RequireFields<MutationCreateMatchRuleArgs, 'input'>>;
   updateMatchRule?: Resolver<ResolversTypes['MatchRule'], ParentType, ContextType, RequireFields<MutationUpdateMatchRuleArgs, 'id' | 'input'>>;
@@ -1593,6 +1775,7 @@ export type SubscriptionResolvers<ContextType = unknown, ParentType extends Reso
   documentEvents?: SubscriptionResolver<ResolversTypes['DocumentEvent'], "documentEvents", ParentType, ContextType, Partial<SubscriptionDocumentEventsArgs>>;
   annotationEvents?: SubscriptionResolver<ResolversTypes['AnnotationOperation'], "annotationEvents", ParentType, ContextType, Partial<SubscriptionAnnotationEventsArgs>>;
   matchEvents?: SubscriptionResolver<ResolversTypes['MatchEvent'], "matchEvents", ParentType, ContextType, Partial<SubscriptionMatchEventsArgs>>;
+  dashboard?: SubscriptionResolver<ResolversTypes['Dashboard'], "dashboard", ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = unknown> = {
@@ -1624,6 +1807,11 @@ export type Resolvers<ContextType = unknown> = {
   MatchCondition?: MatchConditionResolvers<ContextType>;
   MatchRule?: MatchRuleResolvers<ContextType>;
   MatchEvent?: MatchEventResolvers<ContextType>;
+  Count?: CountResolvers<ContextType>;
+  ThroughputBucket?: ThroughputBucketResolvers<ContextType>;
+  ProcessingNode?: ProcessingNodeResolvers<ContextType>;
+  DashboardActivity?: DashboardActivityResolvers<ContextType>;
+  Dashboard?: DashboardResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   JSON?: GraphQLScalarType;
   Box?: BoxResolvers<ContextType>;

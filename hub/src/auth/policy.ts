@@ -86,6 +86,8 @@ export const POLICY = {
   'match.read': Access.Viewer,
   'match.resolve': Access.Editor,
   'match.manageRules': Access.Editor,
+  /** The team's document types and sensitivities: what the classifier chooses from. */
+  'label.manage': Access.Owner,
 } as const satisfies Record<string, Access>;
 export type Operation = keyof typeof POLICY;
 
@@ -103,6 +105,7 @@ export const ENTRY_POINTS = {
   'Query.documents': 'document.read',
   'Query.job': 'document.read',
   'Query.search': 'document.search',
+  'Query.moreLikeThis': 'document.search',
   'Mutation.signUp': 'account.signUp',
   'Mutation.signIn': 'account.signIn',
   'Mutation.refreshSession': 'account.refresh',
@@ -130,12 +133,17 @@ export const ENTRY_POINTS = {
   'Mutation.applyAnnotationOperation': 'annotation.write',
   'Mutation.setDocumentLabel': 'document.label',
   'Mutation.reclassifyDocuments': 'document.reclassify',
+  'Mutation.addLabel': 'label.manage',
+  'Mutation.removeLabel': 'label.manage',
   'Mutation.resolveMatch': 'match.resolve',
   'Mutation.createMatchRule': 'match.manageRules',
   'Mutation.updateMatchRule': 'match.manageRules',
   'Mutation.deleteMatchRule': 'match.manageRules',
   'Subscription.annotationEvents': 'annotation.read',
   'Subscription.matchEvents': 'match.read',
+  /** Counts of the team's documents, its queue, throughput, processing nodes and activity. */
+  'Query.dashboard': 'document.read',
+  'Subscription.dashboard': 'document.read',
   'POST /api/documents': 'document.upload',
   'GET /api/documents/:id/file': 'document.download',
   'socket.io subscribe': 'document.watch',

@@ -4,9 +4,11 @@
  * its team scope.
  */
 import type {
+  MutationAddLabelArgs,
   MutationApplyAnnotationOperationArgs,
   MutationCreateMatchRuleArgs,
   MutationDeleteMatchRuleArgs,
+  MutationRemoveLabelArgs,
   MutationResolveMatchArgs,
   MutationSetDocumentLabelArgs,
   MutationUpdateMatchRuleArgs,
@@ -18,9 +20,7 @@ import type {
   SubscriptionAnnotationEventsArgs,
   SubscriptionMatchEventsArgs,
 } from '@quire/graphql';
-import type { EntryPoint } from '../auth/policy.ts';
-import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
-import type { LiveEvent } from '../services/live-events.ts';
+import { teamScopeFor } from '../auth/request-auth.ts';
 import type { LabelKind } from '../services/classification.service.ts';
 import type { MatchDecision } from '../services/match.service.ts';
 import {
@@ -33,6 +33,7 @@ import {
 } from '../store/store.ts';
 import { REVIEW_SESSION, documentSession } from '../services/presence.service.ts';
 import type { GraphQLContext } from './context.ts';
+import { follow } from './live.ts';
 
 /** The schema's enums carry the services' values (MatchStatus.OPEN ↔ 'open'); the generated types name the schema's form, hence these casts. */
 const as = <T>(v: unknown) => v as T;
@@ -40,22 +41,6 @@ const scopeOf = (r: { teamId: string }): TeamScope => ({ teamId: r.teamId });
 
 /** An operation as the schema shows it (a stored record or a live event): its type read from the operation itself. */
 const operation = <T extends { op: Record<string, unknown> }>(r: T) => ({ ...r, type: String(r.op.type) });
-
-/**
- * The live events a subscription wants, as `pick` turns them into its payloads (undefined:
- * not for it). Access is read again for every event: a subscriber who lost it gets the refusal.
- */
-async function* follow<T>(ctx: GraphQLContext, entry: EntryPoint, pick: (e: LiveEvent) => T | undefined): AsyncGenerator<T> {
-  const controller = new AbortController();
-  try {
-    for await (const e of ctx.events.stream((x) => pick(x) !== undefined, controller.signal)) {
-      await currentTeamScopeFor(ctx.auth, entry, ctx.services.auth);
-      yield pick(e)!;
-    }
-  } finally {
-    controller.abort();
-  }
-}
 
 export const collabResolvers = {
   Query: {
@@ -102,6 +87,15 @@ export const collabResolvers = {
       ),
     reclassifyDocuments: (_: unknown, _args: unknown, ctx: GraphQLContext) =>
       ctx.services.classification.reclassify(teamScopeFor(ctx.auth, 'Mutation.reclassifyDocuments')),
+    addLabel: (_: unknown, args: MutationAddLabelArgs, ctx: GraphQLContext) =>
+      ctx.services.classification.addLabel(
+        teamScopeFor(ctx.auth, 'Mutation.addLabel'),
+        as<LabelKind>(args.kind),
+        args.name,
+        args.description,
+      ),
+    removeLabel: (_: unknown, args: MutationRemoveLabelArgs, ctx: GraphQLContext) =>
+      ctx.services.classification.removeLabel(teamScopeFor(ctx.auth, 'Mutation.removeLabel'), as<LabelKind>(args.kind), args.name),
     resolveMatch: (_: unknown, args: MutationResolveMatchArgs, ctx: GraphQLContext) =>
       ctx.services.matches.resolve(teamScopeFor(ctx.auth, 'Mutation.resolveMatch'), args.id, {
         decision: as<MatchDecision>(args.decision),

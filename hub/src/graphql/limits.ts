@@ -34,6 +34,8 @@ export const MAX_ALIASES = 30;
 const FIELD_COSTS: Record<string, number> = {
   // Embeds the query and ranks the team's chunks.
   'Query.search': 100,
+  // Ranks the team's chunks by one document's embedding.
+  'Query.moreLikeThis': 100,
   // Reads and joins every page.
   'Document.text': 10,
 };

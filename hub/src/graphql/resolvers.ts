@@ -12,6 +12,7 @@ import type {
   QueryDocumentArgs,
   QueryDocumentsArgs,
   QueryJobArgs,
+  QueryMoreLikeThisArgs,
   QuerySearchArgs,
   SearchFilter as GqlSearchFilter,
   SubscriptionDocumentEventsArgs,
@@ -20,7 +21,7 @@ import type {
 import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/processors';
 import { SearchMode, type SearchFilter, type SearchHit } from '@quire/search';
 import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
-import type { DocumentFilter, DocumentRecord, JobRecord, TeamScope } from '../store/store.ts';
+import { DocumentOrder, type DocumentFilter, type DocumentRecord, type JobRecord, type TeamScope } from '../store/store.ts';
 import type { LiveEvent } from '../services/live-events.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -93,8 +94,12 @@ export const resolvers = {
     document: (_: unknown, args: QueryDocumentArgs, ctx: GraphQLContext) =>
       ctx.services.documents.get(teamScopeFor(ctx.auth, 'Query.document'), args.id),
     documents: async (_: unknown, args: QueryDocumentsArgs, ctx: GraphQLContext) => {
-      const page = await ctx.services.documents.list(teamScopeFor(ctx.auth, 'Query.documents'), {
-        filter: documentFilter(args.filter),
+      const scope = teamScopeFor(ctx.auth, 'Query.documents');
+      const filter = documentFilter(args.filter);
+      const page = await ctx.services.documents.list(scope, {
+        filter,
+        // The DocumentOrder resolver below maps the schema's values to the store's.
+        orderBy: (args.orderBy ?? undefined) as unknown as DocumentOrder | undefined,
         first: args.first ?? 20,
         after: args.after ?? null,
       });
@@ -102,7 +107,8 @@ export const resolvers = {
         nodes: page.edges.map((e) => e.node),
         edges: page.edges,
         pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
-        totalCount: page.totalCount,
+        // Counted only when asked for: a count visits every match, a page only its own rows.
+        totalCount: () => ctx.services.documents.count(scope, filter),
       };
     },
     job: (_: unknown, args: QueryJobArgs, ctx: GraphQLContext) => ctx.services.documents.job(teamScopeFor(ctx.auth, 'Query.job'), args.id),
@@ -114,6 +120,11 @@ export const resolvers = {
         filter: searchFilter(args.filter),
         first: args.first ?? 10,
       });
+      return hits.map((h) => ({ ...h, scope }));
+    },
+    moreLikeThis: async (_: unknown, args: QueryMoreLikeThisArgs, ctx: GraphQLContext): Promise<ScopedHit[]> => {
+      const scope = teamScopeFor(ctx.auth, 'Query.moreLikeThis');
+      const hits = await ctx.services.search.moreLikeThis(scope, args.documentId, { first: args.first ?? 10 });
       return hits.map((h) => ({ ...h, scope }));
     },
   },
@@ -207,6 +218,15 @@ export const resolvers = {
 
   Job: {
     status: (j: JobRecord) => upper(j.status),
+  },
+
+  DocumentOrder: {
+    NEWEST: DocumentOrder.Newest,
+    OLDEST: DocumentOrder.Oldest,
+    NAME: DocumentOrder.Name,
+    NAME_DESC: DocumentOrder.NameDesc,
+    LARGEST: DocumentOrder.Largest,
+    SMALLEST: DocumentOrder.Smallest,
   },
 
   DocumentEvent: {

@@ -17,12 +17,13 @@ import { typeDefs } from '@quire/graphql';
 import { AppError, RateLimitedError } from '@quire/processors';
 import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
+import { dashboardResolvers } from './dashboard.resolvers.ts';
 import { checkOperationLimits, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({ typeDefs, resolvers: [resolvers, accountResolvers, collabResolvers] });
+  return makeExecutableSchema({ typeDefs, resolvers: [resolvers, accountResolvers, collabResolvers, dashboardResolvers] });
 }
 
 /** Translates any error raised while executing an operation into its public shape. */

@@ -9,6 +9,7 @@
  * already processed, from their stored embeddings, without running the pipeline again.
  */
 import {
+  ConflictError,
   NotFoundError,
   ValidationError,
   type Classifier,
@@ -26,11 +27,24 @@ import {
   type DocumentRecord,
   type DocumentVector,
   type LabelOverrides,
+  type LabelSet,
   type Store,
   type TeamScope,
 } from '../store/store.ts';
 
 export type LabelKind = 'type' | 'sensitivity';
+
+/** Longest label name, and what one may hold: letters and digits, then also spaces and `-_.&/'()`. */
+export const MAX_LABEL_NAME = 60;
+const LABEL_NAME = /^[\p{L}\p{N}][\p{L}\p{N} _.&/'()-]*$/u;
+/** Longest label description: a sentence or two is what zero-shot matching reads best. */
+export const MAX_LABEL_DESCRIPTION = 500;
+/** Most labels of one kind: the classifier compares every document with each of them. */
+export const MAX_LABELS_PER_KIND = 50;
+/** Tries of a label change that lost to another change of the same set before giving up. */
+const CHANGE_ATTEMPTS = 5;
+
+const setKey = (kind: LabelKind): keyof LabelSet => (kind === 'type' ? 'types' : 'sensitivities');
 
 /** The newest examples per label that take part; older ones add little and cost time. */
 export const MAX_EXAMPLES_PER_LABEL = 64;
@@ -47,9 +61,94 @@ export class ClassificationService {
     },
   ) {}
 
-  /** The team's document types and sensitivities. */
-  async labelSet(_scope: TeamScope): Promise<{ types: LabelDefinition[]; sensitivities: LabelDefinition[] }> {
-    return { types: [...this.deps.defaults.types], sensitivities: [...this.deps.defaults.sensitivities] };
+  /** The team's document types and sensitivities: its own once it changed them, else the defaults. */
+  async labelSet(scope: TeamScope): Promise<LabelSet> {
+    return this.ownOrDefault(await this.deps.store.getLabelSet(scope));
+  }
+
+  private ownOrDefault(stored: LabelSet | undefined): LabelSet {
+    return stored
+      ? { types: stored.types, sensitivities: stored.sensitivities }
+      : { types: [...this.deps.defaults.types], sensitivities: [...this.deps.defaults.sensitivities] };
+  }
+
+  /**
+   * Adds a label to the team's types or sensitivities; the classifier reads its description
+   * from the next document on (`reclassifyDocuments` applies it to those processed already).
+   * ValidationError `BAD_LABEL_NAME`, `BAD_LABEL_DESCRIPTION` or `TOO_MANY_LABELS`;
+   * ConflictError `LABEL_EXISTS` for a name the team uses already, as a type or a
+   * sensitivity, in any case (labels of both kinds share one namespace on annotations).
+   */
+  async addLabel(scope: ActingScope, kind: LabelKind, name: string, description: string): Promise<LabelSet> {
+    const label = { name: name.trim(), description: description.trim() };
+    if (!label.name || label.name.length > MAX_LABEL_NAME || !LABEL_NAME.test(label.name)) {
+      throw new ValidationError(
+        `A label name has 1 to ${MAX_LABEL_NAME} characters: letters and digits, then also spaces and - _ . & / ' ( )`,
+        { code: 'BAD_LABEL_NAME', details: { name } },
+      );
+    }
+    if (!label.description || label.description.length > MAX_LABEL_DESCRIPTION) {
+      throw new ValidationError(`A label description has 1 to ${MAX_LABEL_DESCRIPTION} characters`, { code: 'BAD_LABEL_DESCRIPTION' });
+    }
+    const set = await this.changeLabels(scope, (current) => {
+      const taken = [...current.types, ...current.sensitivities].find((l) => l.name.toLowerCase() === label.name.toLowerCase());
+      if (taken) {
+        throw new ConflictError(`The team has a label ${JSON.stringify(taken.name)} already`, {
+          code: 'LABEL_EXISTS',
+          details: { name: taken.name },
+        });
+      }
+      const list = current[setKey(kind)];
+      if (list.length >= MAX_LABELS_PER_KIND) {
+        throw new ValidationError(`A team has at most ${MAX_LABELS_PER_KIND} labels of each kind`, { code: 'TOO_MANY_LABELS' });
+      }
+      return { ...current, [setKey(kind)]: [...list, label] };
+    });
+    await this.deps.store.appendAudit(
+      auditEntry(scope, AuditAction.LabelAdded, { type: 'label', id: `${kind}:${label.name}` }, { kind, ...label }),
+    );
+    return set;
+  }
+
+  /**
+   * Removes a label from the team's set. Documents a person labelled with it keep that label
+   * (it is no longer offered, and its documents no longer serve as examples); documents the
+   * classifier gave it keep it until classified again. ValidationError `UNKNOWN_LABEL` for a
+   * name the kind does not have; ConflictError `LAST_LABEL` for its last label.
+   */
+  async removeLabel(scope: ActingScope, kind: LabelKind, name: string): Promise<LabelSet> {
+    let removed: LabelDefinition | undefined;
+    const set = await this.changeLabels(scope, (current) => {
+      const list = current[setKey(kind)];
+      removed = list.find((l) => l.name === name);
+      if (!removed) {
+        throw new ValidationError(`Unknown ${kind} ${JSON.stringify(name)}; the team's are: ${list.map((l) => l.name).join(', ')}`, {
+          code: 'UNKNOWN_LABEL',
+        });
+      }
+      if (list.length === 1) throw new ConflictError(`A team keeps at least one ${kind}`, { code: 'LAST_LABEL' });
+      return { ...current, [setKey(kind)]: list.filter((l) => l !== removed) };
+    });
+    await this.deps.store.appendAudit(
+      auditEntry(
+        scope,
+        AuditAction.LabelRemoved,
+        { type: 'label', id: `${kind}:${name}` },
+        { kind, name, description: removed!.description },
+      ),
+    );
+    return set;
+  }
+
+  /** Applies `edit` to the team's current set and stores the result, again from the start when another change came first. */
+  private async changeLabels(scope: TeamScope, edit: (current: LabelSet) => LabelSet): Promise<LabelSet> {
+    const { store } = this.deps;
+    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+      const stored = await store.getLabelSet(scope);
+      const saved = await store.saveLabelSet(scope, edit(this.ownOrDefault(stored)), stored?.version ?? 0);
+      if (saved) return this.ownOrDefault(saved);
+    }
+    throw new ConflictError("The team's labels are changing too often at once; try again", { code: 'CONFLICT' });
   }
 
   /** Every label name the team may use, on documents and annotations. */

@@ -8,6 +8,7 @@ import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@
 import type { BlobStore } from '../blobs/blob-store.ts';
 import {
   AuditAction,
+  DocumentOrder,
   auditEntry,
   type ActingScope,
   type DocumentFilter,
@@ -45,12 +46,26 @@ export class DocumentService {
     return { document, stream: await this.deps.blobs.get(document.blobKey) };
   }
 
-  async list(scope: TeamScope, options: { filter?: DocumentFilter; first?: number; after?: string | null }): Promise<Page<DocumentRecord>> {
+  /** A page of the team's documents in `orderBy` (newest first by default). */
+  async list(
+    scope: TeamScope,
+    options: { filter?: DocumentFilter; orderBy?: DocumentOrder; first?: number; after?: string | null },
+  ): Promise<Page<DocumentRecord>> {
     const first = options.first ?? 20;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
       throw new ValidationError(`first must be between 1 and ${MAX_PAGE_SIZE}`, { code: 'BAD_PAGE_SIZE' });
     }
-    return this.deps.store.listDocuments(scope, { filter: options.filter, first, after: options.after ?? null });
+    return this.deps.store.listDocuments(scope, {
+      filter: options.filter,
+      orderBy: options.orderBy ?? DocumentOrder.Newest,
+      first,
+      after: options.after ?? null,
+    });
+  }
+
+  /** How many of the team's documents match `filter`. */
+  count(scope: TeamScope, filter?: DocumentFilter): Promise<number> {
+    return this.deps.store.countDocuments(scope, filter);
   }
 
   async job(scope: TeamScope, id: string): Promise<JobRecord | undefined> {

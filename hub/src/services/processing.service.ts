@@ -53,6 +53,8 @@ export class ProcessingService {
       runner: PipelineRunner;
       indexer: IndexerService;
       events: LiveEvents;
+      /** This processing node's id (`hostname:pid`), sent with every progress event so that dashboards can tell nodes apart. */
+      nodeId: string;
       classifierSettings: (scope: TeamScope) => Promise<ClassifierSettings>;
       /** Proposes matches of a document just processed, from its chunk vectors by ordinal. */
       matches: { proposeFor(scope: TeamScope, documentId: string, chunkVectors: ReadonlyMap<number, Float32Array>): Promise<unknown> };
@@ -98,7 +100,7 @@ export class ProcessingService {
         delivery.heartbeat();
         const now = Date.now();
         void events
-          .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now })
+          .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now, node: this.deps.nodeId })
           .catch((err) => log.warn({ err }, 'progress event not published'));
         if (p.stage !== lastStage || now - lastPersist >= PROGRESS_PERSIST_MS) {
           lastStage = p.stage;
@@ -129,6 +131,7 @@ export class ProcessingService {
         percent: 100,
         etaMs: 0,
         at: now,
+        node: this.deps.nodeId,
       });
       // Matches are proposed before the document is announced processed, so whoever reacts to
       // that finds them; failing to propose them does not fail the document.
@@ -179,6 +182,7 @@ export class ProcessingService {
       percent: job?.percent ?? 0,
       etaMs: null,
       at: Date.now(),
+      node: this.deps.nodeId,
     });
     await events.documentChanged(scope, { documentId: doc.id, jobId: doc.jobId, status: DocumentStatus.Failed, error });
   }

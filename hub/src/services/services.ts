@@ -2,6 +2,7 @@
 import type { AnnotationService } from './annotation.service.ts';
 import type { AuthService } from './auth.service.ts';
 import type { ClassificationService } from './classification.service.ts';
+import type { DashboardService } from './dashboard.service.ts';
 import type { DocumentService } from './document.service.ts';
 import type { IngestService } from './ingest.service.ts';
 import type { MatchService } from './match.service.ts';
@@ -17,4 +18,5 @@ export interface HubServices {
   presence: PresenceService;
   classification: ClassificationService;
   matches: MatchService;
+  dashboard: DashboardService;
 }

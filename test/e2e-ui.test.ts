@@ -28,6 +28,8 @@ const EDITOR = { email: 'bea@example.org', password: 'another long passphrase', 
 const OUTSIDER = { email: 'carl@example.org', password: 'a third long passphrase', name: 'Carl Outsider' };
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
+/** A paraphrase of what the invoice is about, sharing few of its words. */
+const PARAPHRASE = 'what do we owe the stationery vendor';
 
 let hub: HubProcess;
 let browser: Browser | null = null;
@@ -228,9 +230,13 @@ describe('the web UI, two people of one team and one outsider', () => {
     if (skipReason) return t.skip(skipReason);
     await a.goto(`/documents/${invoiceId}`);
     await b.goto(`/documents/${invoiceId}`);
-    const passage = a.getByTestId('chunk-text').first();
+    // The passage A highlights is the one the paraphrase will find later (read from the API).
+    const hits = await hub.gql('query($q: String!) { search(query: $q, first: 5) { document { id } chunkOrdinal } }', { q: PARAPHRASE });
+    const target = hits.data.search.find((h: { document: { id: string } }) => h.document.id === invoiceId)?.chunkOrdinal as number;
+    assert.ok(target !== undefined, 'the paraphrase finds the invoice');
+    const passage = a.locator(`[data-testid="chunk-text"][data-chunk="${target}"]`);
     await passage.waitFor();
-    await b.getByTestId('chunk-text').first().waitFor();
+    await b.locator(`[data-testid="chunk-text"][data-chunk="${target}"]`).waitFor();
     // Each sees the other in the session.
     await a
       .locator(`[data-testid="presence-avatar"][aria-label*="${EDITOR.name}"], [data-testid="presence-avatar"][title*="${EDITOR.name}"]`)
@@ -282,7 +288,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   test('A searches a paraphrase and lands on the highlighted passage', { timeout: 60_000 }, async (t) => {
     if (skipReason) return t.skip(skipReason);
     await a.goto('/search');
-    await a.getByTestId('search-input').fill('what do we owe the stationery vendor');
+    await a.getByTestId('search-input').fill(PARAPHRASE);
     await a.getByTestId('search-input').press('Enter');
     const result = a.getByTestId('search-result').filter({ hasText: 'scanned-invoice.png' }).first();
     await result.waitFor();
@@ -292,6 +298,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     await a.getByTestId('passage-focus').first().waitFor();
     const focused = new URL(a.url()).searchParams.get('chunk');
     const highlighted = a.locator(`[data-testid="chunk-text"][data-chunk="${focused}"] mark[data-testid="highlight"]`);
+    await highlighted.waitFor({ timeout: 5_000 });
     assert.equal(await highlighted.count(), 1, 'the passage the search landed on carries the highlight');
   });
 
@@ -325,7 +332,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     await c.goto('/');
     await c.getByTestId('empty-state').waitFor();
     assert.equal(await c.getByTestId('document-row').count(), 0);
-    await c.goto('/search?q=what%20do%20we%20owe%20the%20stationery%20vendor');
+    await c.goto(`/search?q=${encodeURIComponent(PARAPHRASE)}`);
     await c.getByTestId('empty-state').waitFor();
     assert.equal(await c.getByTestId('search-result').count(), 0);
     await c.goto(`/documents/${invoiceId}`);

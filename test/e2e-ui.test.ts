@@ -60,6 +60,34 @@ async function signInThroughUi(page: Page, email: string, password: string): Pro
   await page.getByTestId('signed-in-as').waitFor({ state: 'attached' });
 }
 
+const AXE = join(repoRoot, 'node_modules/axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2 A and AA rules) on the page as it is, and fails on every serious or
+ * critical violation: unlabelled controls, missing names, contrast, keyboard traps.
+ */
+async function assertAccessible(page: Page, name: string): Promise<void> {
+  await page.addScriptTag({ path: AXE });
+  const violations = (await page.evaluate(`axe
+    .run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } })
+    .then((r) => r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')))`)) as string[];
+  assert.deepEqual(violations, [], `${name} has accessibility violations`);
+}
+
+/** Starts adding up the page's layout shifts (those not caused by the person's input). */
+async function watchLayoutShift(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    window.layoutShift = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.layoutShift += e.value;
+    }).observe({ type: 'layout-shift' });
+  })()`);
+}
+
+const layoutShift = (page: Page) => page.evaluate('window.layoutShift') as Promise<number>;
+
 /** Drops files on the upload zone the way a browser does: a `drop` event carrying a DataTransfer. */
 async function dropFiles(page: Page, names: string[]): Promise<void> {
   const files = await Promise.all(names.map(async (name) => ({ name, b64: (await readFile(join(FIXTURES, name))).toString('base64') })));
@@ -136,6 +164,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     console.log(`first page (/ → /signin): ${files} files, ${(bytes / 1024).toFixed(1)} KiB gzip`);
     assert.match(new URL(a.url()).pathname, /\/signin$/, 'a visitor without a session is sent to sign in');
     await shot(a, 'signin');
+    await assertAccessible(a, 'the sign-in page');
 
     await a.getByLabel('Email').fill(OWNER.email);
     await a.getByLabel('Password').fill('not the password at all');
@@ -172,7 +201,9 @@ describe('the web UI, two people of one team and one outsider', () => {
     if (skipReason) return t.skip(skipReason);
     await b.goto('/');
     await b.getByTestId('empty-state').waitFor();
+    await watchLayoutShift(b);
     await a.goto('/');
+    await watchLayoutShift(a);
     // Every state and bar value each upload row shows, as the page changes them.
     // (A string: the test runner's transform would add helpers the page does not have.)
     await a.evaluate(`(() => {
@@ -216,7 +247,12 @@ describe('the web UI, two people of one team and one outsider', () => {
         .and(b.locator('[data-status="PROCESSED"]'))
         .waitFor({ timeout: 30_000 });
     }
+    const shifts = { uploader: await layoutShift(a), list: await layoutShift(b) };
+    console.log(`layout shift while uploads and rows streamed in: uploader ${shifts.uploader.toFixed(3)}, list ${shifts.list.toFixed(3)}`);
+    // 0.1 is where a page stops counting as stable (Core Web Vitals' "good" cumulative layout shift).
+    assert.ok(shifts.uploader < 0.1 && shifts.list < 0.1, `the pages jumped while data streamed in: ${JSON.stringify(shifts)}`);
     await shot(a, 'documents');
+    await assertAccessible(a, 'the documents page');
     invoiceId = await documentId('scanned-invoice.png');
 
     // An unsupported file is refused in plain words, and the others are not affected.
@@ -280,6 +316,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     await note.getByRole('button', { name: 'Reply' }).click();
     await a.getByTestId('reply').filter({ hasText: 'The order says the same amount' }).waitFor({ timeout: 5_000 });
     await shot(a, 'viewer');
+    await assertAccessible(a, 'the viewer');
     await b.setViewportSize(PHONE);
     await shot(b, 'viewer-phone');
     await b.setViewportSize(DESKTOP);
@@ -293,6 +330,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     const result = a.getByTestId('search-result').filter({ hasText: 'scanned-invoice.png' }).first();
     await result.waitFor();
     await shot(a, 'search');
+    await assertAccessible(a, 'the search page');
     await result.getByTestId('search-result-link').first().click();
     await a.waitForURL(new RegExp(`/documents/${invoiceId}\\?`));
     await a.getByTestId('passage-focus').first().waitFor();
@@ -320,6 +358,7 @@ describe('the web UI, two people of one team and one outsider', () => {
     const aMatch = a.locator(`[data-testid="match"][data-match-id="${matchId}"]`);
     await aMatch.waitFor();
     await shot(b, 'matches');
+    await assertAccessible(b, 'the match review');
     await bMatch.getByRole('button', { name: 'Confirm' }).click();
     await aMatch.getByTestId('match-status').filter({ hasText: 'Confirmed' }).waitFor({ timeout: 5_000 });
     const status = await hub.gql('query($id: ID!) { match(id: $id) { status kind resolvedBy } }', { id: matchId });
@@ -354,12 +393,14 @@ describe('the web UI, two people of one team and one outsider', () => {
       .first()
       .waitFor();
     await shot(a, 'dashboard');
+    await assertAccessible(a, 'the dashboard');
     await a.goto('/settings');
     await a
       .getByText(/members/i)
       .first()
       .waitFor();
     await shot(a, 'settings');
+    await assertAccessible(a, 'the settings');
     const phone = await newPage(PHONE);
     await signInThroughUi(phone, OWNER.email, OWNER.password);
     for (const path of ['/', '/search', '/matches', '/dashboard']) {

@@ -137,12 +137,3 @@ export function selectionAnchor(
     text: first.chunk.text.slice(first.start, first.end),
   };
 }
-
-/** Two letters for an avatar: initials of a name, or the start of an email. */
-export function initials(name: string): string {
-  const base = name.includes('@') ? name.split('@')[0]!.replace(/[._-]+/g, ' ') : name;
-  const parts = base.trim().split(/\s+/).filter(Boolean);
-  if (parts.length === 0) return '?';
-  if (parts.length === 1) return parts[0]!.slice(0, 2).toUpperCase();
-  return (parts[0]![0]! + parts.at(-1)![0]!).toUpperCase();
-}

@@ -31,7 +31,7 @@ try {
   // The browser tests use the UI the hub serves: build it from the sources being tested.
   run('npm', ['run', 'build', '-w', '@quire/web', '--silent'], 'building the web UI');
 
-  const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['processors', 'search', 'hub', 'graphql', 'test'];
+  const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['processors', 'search', 'hub', 'graphql', 'web', 'test'];
   const skip = new Set(['node_modules', 'dist', '.svelte-kit', 'generated', 'build']);
   const collect = (path, out) => {
     const st = statSync(path, { throwIfNoEntry: false });

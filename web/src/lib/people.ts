@@ -20,8 +20,8 @@ function luminance(hex: string): number {
   return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
 }
 
-/** Black or white, whichever contrasts more with `colour` (a person's presence colour). */
+/** Black or white, whichever contrasts more with `colour`: one of them always reaches 4.58:1. */
 export function inkOn(colour: string): string {
   const l = luminance(colour);
-  return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? '#111' : '#fff';
+  return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? '#000' : '#fff';
 }

@@ -4,7 +4,9 @@
  */
 import { postGraphQL, session } from './session.svelte.ts';
 
-/** Runs a query or mutation in the current team. */
-export function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  return session.withAuth((headers) => postGraphQL<T>(query, variables, headers));
+/** Runs a query or mutation in the current team, or in `options.teamId`. */
+export function gql<T>(query: string, variables: Record<string, unknown> = {}, options: { teamId?: string } = {}): Promise<T> {
+  return session.withAuth((headers) =>
+    postGraphQL<T>(query, variables, options.teamId ? { ...headers, 'x-quire-team': options.teamId } : headers),
+  );
 }

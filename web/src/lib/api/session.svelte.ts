@@ -2,13 +2,18 @@
  * The signed-in session: tokens kept in localStorage, the person and their teams, the team in
  * use. The access token is refreshed silently before it expires, and again when the hub
  * answers that it expired. Refresh tokens are single use and a replayed one ends the whole
- * session, so tabs refresh one at a time (a Web Lock) and each tab adopts the pair another
- * tab obtained (the `storage` event) instead of spending its own copy.
+ * session, so tabs refresh one at a time (a Web Lock, or a lease in localStorage where locks
+ * are missing), at slightly different moments, and each tab adopts the pair another tab
+ * obtained (the `storage` event) instead of spending its own copy. Only an answer that the
+ * session is over ends it here; an unreachable or failing hub keeps it for a later try.
  */
 import { ApiError, AUTH_CODES } from './errors.ts';
 
 const TOKENS_KEY = 'quire.session';
 const TEAM_KEY = 'quire.team';
+/** Where tabs without Web Locks (plain-HTTP pages) note which of them is refreshing. */
+const LEASE_KEY = 'quire.refresh-lease';
+const LEASE_MS = 10_000;
 /** Refresh this long before the access token expires. */
 const REFRESH_AHEAD_MS = 30_000;
 
@@ -69,6 +74,10 @@ class Session {
   teamId = $state<string | null>(null);
   /** True once the stored session was checked at start-up. */
   ready = $state(false);
+  /** A stored session is waiting for the hub to answer. */
+  offline = $state(false);
+  /** Tells this tab's lease from another's. */
+  #tab = Math.random().toString(36).slice(2);
 
   #started = false;
   #refreshing: Promise<void> | null = null;
@@ -105,15 +114,31 @@ class Session {
       if (!next) this.#clear();
       else this.#adopt(next);
     });
-    if (this.tokens) {
+    if (this.tokens) await this.#resume();
+    this.ready = true;
+  }
+
+  /**
+   * Checks a stored session with the hub. An answer that the session is over ends it; a hub
+   * that cannot be reached (or fails) is asked again every few seconds meanwhile.
+   */
+  async #resume(): Promise<void> {
+    for (let attempt = 0; this.tokens; attempt += 1) {
       try {
         await this.loadMe();
         this.#schedule();
+        return;
       } catch (err) {
-        if (!(err instanceof ApiError) || err.code !== 'NETWORK') this.#clear();
+        if (err instanceof ApiError && AUTH_CODES.has(err.code)) {
+          this.#clear();
+          return;
+        }
+        this.offline = true;
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 1_000 * 2 ** attempt)));
+      } finally {
+        if (this.me) this.offline = false;
       }
     }
-    this.ready = true;
   }
 
   /** Called after the tokens or the team change (sockets reconnect with the new ones). */
@@ -207,12 +232,36 @@ class Session {
         );
         this.#store(data.refreshSession);
       } catch (err) {
-        if (err instanceof ApiError && err.code !== 'NETWORK' && err.code !== 'RATE_LIMITED') this.#clear();
+        // Only the hub saying the session is over ends it; other failures are tried again.
+        if (err instanceof ApiError && AUTH_CODES.has(err.code)) this.#clear();
         throw err;
       }
     };
     if (navigator.locks) await navigator.locks.request('quire.refresh', run);
-    else await run();
+    else await this.#withLease(run);
+  }
+
+  /** Runs `fn` while this tab holds the localStorage lease; waits for another tab's to end. */
+  async #withLease(fn: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + 2 * LEASE_MS;
+    for (;;) {
+      const held = JSON.parse(localStorage.getItem(LEASE_KEY) ?? 'null') as { tab: string; until: number } | null;
+      if (!held || held.until < Date.now() || held.tab === this.#tab) {
+        localStorage.setItem(LEASE_KEY, JSON.stringify({ tab: this.#tab, until: Date.now() + LEASE_MS }));
+        // Two tabs may write at once: the one whose write stayed goes on.
+        await new Promise((r) => setTimeout(r, 50));
+        if ((JSON.parse(localStorage.getItem(LEASE_KEY) ?? 'null') as { tab: string } | null)?.tab === this.#tab) break;
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    try {
+      await fn();
+    } finally {
+      if ((JSON.parse(localStorage.getItem(LEASE_KEY) ?? 'null') as { tab: string } | null)?.tab === this.#tab) {
+        localStorage.removeItem(LEASE_KEY);
+      }
+    }
   }
 
   async #begin(tokens: Tokens): Promise<void> {
@@ -234,7 +283,9 @@ class Session {
   #schedule(): void {
     clearTimeout(this.#timer);
     if (!this.tokens) return;
-    const wait = Math.max(5_000, Date.parse(this.tokens.accessTokenExpiresAt) - Date.now() - REFRESH_AHEAD_MS);
+    // Tabs holding the same pair would all wake at once: each waits a little differently.
+    const jitter = Math.random() * 3_000;
+    const wait = Math.max(5_000, Date.parse(this.tokens.accessTokenExpiresAt) - Date.now() - REFRESH_AHEAD_MS - jitter);
     this.#timer = setTimeout(() => {
       // Unreachable hub: try again shortly, so the session is fresh when it is back.
       this.refresh().catch(() => {

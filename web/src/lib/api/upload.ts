@@ -47,7 +47,12 @@ function sendOnce(file: File, headers: Record<string, string>, onProgress: (sent
   });
 }
 
-/** Uploads `file` in the current team, reporting bytes sent. */
-export function uploadFile(file: File, onProgress: (sent: number, total: number) => void, signal?: AbortSignal): Promise<UploadAnswer> {
-  return session.withAuth((headers) => sendOnce(file, headers, onProgress, signal));
+/** Uploads `file` into team `teamId`, reporting bytes sent. */
+export function uploadFile(
+  file: File,
+  teamId: string,
+  onProgress: (sent: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadAnswer> {
+  return session.withAuth((headers) => sendOnce(file, { ...headers, 'x-quire-team': teamId }, onProgress, signal));
 }

@@ -8,12 +8,15 @@
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
 import { gql } from '$lib/api/graphql.ts';
 import { request, socketFor } from '$lib/api/live.svelte.ts';
+import { session } from '$lib/api/session.svelte.ts';
 import { uploadFile } from '$lib/api/upload.ts';
 
-export type UploadState = 'waiting' | 'uploading' | 'queued' | 'processing' | 'done' | 'failed' | 'duplicate' | 'refused';
+export type UploadState = 'waiting' | 'retrying' | 'uploading' | 'queued' | 'processing' | 'done' | 'failed' | 'duplicate' | 'refused';
 
 export interface UploadItem {
   key: number;
+  /** The team the file was dropped in: it goes there even if the person switches team. */
+  teamId: string;
   name: string;
   size: number;
   /** The browser's idea of the file's type, until Quire classifies it. */
@@ -51,24 +54,36 @@ interface DocumentMessage {
   error: { code: string; message: string } | null;
 }
 
+const UNFINISHED: UploadState[] = ['waiting', 'retrying', 'uploading', 'queued', 'processing'];
+
 class Uploads {
   items = $state<UploadItem[]>([]);
+  /** The last refusal or failure, for screen readers. */
+  announcement = $state('');
   #files = new Map<number, File>();
   #next = 1;
   #listening = false;
 
-  /** Files still going up or being processed. */
+  /** The current team's uploads. */
+  get shown(): UploadItem[] {
+    return this.items.filter((i) => i.teamId === session.team?.id);
+  }
+
+  /** The current team's files still going up or being processed. */
   get active(): number {
-    return this.items.filter((i) => ['waiting', 'uploading', 'queued', 'processing'].includes(i.state)).length;
+    return this.shown.filter((i) => UNFINISHED.includes(i.state)).length;
   }
 
   add(files: Iterable<File>): void {
+    const teamId = session.team?.id;
+    if (!teamId) return;
     this.#listen();
     for (const file of files) {
       const key = this.#next++;
       this.#files.set(key, file);
       this.items.unshift({
         key,
+        teamId,
         name: file.name,
         size: file.size,
         mime: file.type || fileKind(file.name),
@@ -86,9 +101,9 @@ class Uploads {
     this.#pump();
   }
 
-  /** Removes finished rows from the list. */
+  /** Removes the current team's finished rows from the list. */
   clearFinished(): void {
-    this.items = this.items.filter((i) => ['waiting', 'uploading', 'queued', 'processing'].includes(i.state));
+    this.items = this.items.filter((i) => i.teamId !== session.team?.id || UNFINISHED.includes(i.state));
   }
 
   #item(key: number): UploadItem | undefined {
@@ -104,12 +119,12 @@ class Uploads {
   async #send(key: number): Promise<void> {
     const item = this.#item(key);
     const file = this.#files.get(key);
-    if (!item || !file) return;
+    if (!item || !file || item.state !== 'waiting') return;
     item.state = 'uploading';
     item.startedAt = Date.now();
     item.message = null;
     try {
-      const answer = await uploadFile(file, (sent, total) => {
+      const answer = await uploadFile(file, item.teamId, (sent, total) => {
         const it = this.#item(key);
         if (!it) return;
         it.percent = total > 0 ? (sent / total) * 100 : 0;
@@ -130,21 +145,30 @@ class Uploads {
         it.percent = 0;
         it.etaMs = null;
         it.stage = 'queued';
+        // A small file may be processed before its answer arrived, its events already gone.
+        void this.#describe(it);
       }
     } catch (err) {
       const it = this.#item(key);
       if (!it) return;
       if (err instanceof ApiError && RETRYABLE.has(err.code)) {
         const wait = (err.details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 5_000;
-        it.state = 'waiting';
+        // Set aside (not `waiting`, which the pump would send at once) until the wait is over.
+        it.state = 'retrying';
         it.percent = 0;
         it.message = `${plainMessage(err)} Trying again in ${Math.ceil(wait / 1000)} s.`;
-        setTimeout(() => this.#send(key), wait);
+        setTimeout(() => {
+          const again = this.#item(key);
+          if (again?.state !== 'retrying') return;
+          again.state = 'waiting';
+          this.#pump();
+        }, wait);
         return;
       }
       this.#files.delete(key);
       it.state = 'refused';
       it.message = plainMessage(err);
+      this.announcement = `${it.name} was not accepted: ${it.message}`;
     } finally {
       this.#pump();
     }
@@ -162,7 +186,11 @@ class Uploads {
           status: string;
           error: { message: string } | null;
         } | null;
-      }>('query($id: ID!) { document(id: $id) { mimeType type sensitivity status error { message } } }', { id: item.documentId });
+      }>(
+        'query($id: ID!) { document(id: $id) { mimeType type sensitivity status error { message } } }',
+        { id: item.documentId },
+        { teamId: item.teamId },
+      );
       const doc = data.document;
       if (!doc) return;
       item.mime = doc.mimeType;
@@ -170,14 +198,17 @@ class Uploads {
       item.sensitivity = doc.sensitivity;
       if (item.state !== 'duplicate') {
         if (doc.status === 'PROCESSED') this.#finish(item, 'done');
-        else if (doc.status === 'FAILED') {
-          this.#finish(item, 'failed');
-          item.message = doc.error?.message ?? 'Processing failed';
-        }
+        else if (doc.status === 'FAILED') this.#fail(item, doc.error?.message);
       }
     } catch {
       // The list shows the document anyway; the row keeps what it knows.
     }
+  }
+
+  #fail(item: UploadItem, message: string | undefined): void {
+    this.#finish(item, 'failed');
+    item.message = message ?? 'Processing failed';
+    this.announcement = `${item.name} could not be processed: ${item.message}`;
   }
 
   #finish(item: UploadItem, state: 'done' | 'failed'): void {
@@ -211,10 +242,8 @@ class Uploads {
       const item = this.items.find((i) => i.documentId === e.documentId && (i.state === 'queued' || i.state === 'processing'));
       if (!item) return;
       if (e.status === 'PROCESSED' || e.status === 'processed') void this.#describe(item);
-      else if (e.status === 'FAILED' || e.status === 'failed') {
-        this.#finish(item, 'failed');
-        item.message = e.error?.message ?? 'Processing failed';
-      } else if (e.status === 'PROCESSING' || e.status === 'processing') item.state = 'processing';
+      else if (e.status === 'FAILED' || e.status === 'failed') this.#fail(item, e.error?.message);
+      else if (e.status === 'PROCESSING' || e.status === 'processing') item.state = 'processing';
     });
   }
 }

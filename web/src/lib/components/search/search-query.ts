@@ -57,14 +57,41 @@ export function hasFilters(p: SearchParams): boolean {
   return Boolean(p.type || p.sensitivity || p.from || p.to);
 }
 
-/** The GraphQL `SearchFilter`; dates are the reader's local days, `to` inclusive. */
+/**
+ * Local midnight starting the day `days` after a `YYYY-MM-DD` date, as an ISO instant; null for
+ * a date that is not a real day (`2024-02-30`).
+ */
+function localMidnight(date: string, days = 0): string | null {
+  if (!DATE.test(date)) return null;
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const at = new Date(`${date}T00:00:00`);
+  if (Number.isNaN(at.getTime()) || at.getFullYear() !== y || at.getMonth() !== m - 1 || at.getDate() !== d) return null;
+  at.setDate(at.getDate() + days);
+  return at.toISOString();
+}
+
+/**
+ * The `createdFrom` / `createdTo` of a hub filter (`SearchFilter`, `DocumentFilter`) for the
+ * reader's local days `from` and `to` (`YYYY-MM-DD`, empty when not set), both days whole and
+ * included. The hub's `createdFrom` is inclusive and its `createdTo` exclusive, so `from` is
+ * that day's local midnight and `to` the next day's. A bound that is not set (or not a real
+ * day) is left out.
+ */
+export function createdRange(from: string, to: string): { createdFrom?: string; createdTo?: string } {
+  const range: { createdFrom?: string; createdTo?: string } = {};
+  const start = from ? localMidnight(from) : null;
+  const end = to ? localMidnight(to, 1) : null;
+  if (start) range.createdFrom = start;
+  if (end) range.createdTo = end;
+  return range;
+}
+
+/** The GraphQL `SearchFilter`; dates are the reader's local days, both included (see `createdRange`). */
 export function toFilter(p: SearchParams): Record<string, unknown> | null {
   if (!hasFilters(p)) return null;
-  const f: Record<string, unknown> = {};
+  const f: Record<string, unknown> = { ...createdRange(p.from, p.to) };
   if (p.type) f.types = [p.type];
   if (p.sensitivity) f.sensitivities = [p.sensitivity];
-  if (p.from) f.createdFrom = new Date(`${p.from}T00:00:00`).toISOString();
-  if (p.to) f.createdTo = new Date(`${p.to}T23:59:59.999`).toISOString();
   return f;
 }
 
@@ -92,11 +119,8 @@ export const MORE_LIKE_THIS_QUERY = `query MoreLikeThis($id: ID!) {
 
 export const DOCUMENT_NAME_QUERY = `query DocumentName($id: ID!) { document(id: $id) { id filename } }`;
 
-/** How many documents the team has (for the empty state) and its labels (for the filters). */
-export const SEARCH_CONTEXT_QUERY = `query SearchContext {
-  documents(first: 1) { totalCount }
-  labels { types { name description } sensitivities { name description } }
-}`;
+/** How many documents the team has, for the empty state. */
+export const DOCUMENT_COUNT_QUERY = `query DocumentCount { documents(first: 1) { totalCount } }`;
 
 /** The viewer at the hit's page, with its passage highlighted. */
 export function viewerHref(hit: Pick<Hit, 'page' | 'chunkOrdinal'> & { document: { id: string } }): string {

@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.ts';
-import { OWNER, repoRoot, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { bearer, gql, OWNER, repoRoot, signIn, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 
 const FIXTURES = join(repoRoot, 'test/fixtures/generated');
 const ARTIFACTS = process.env.QUIRE_ARTIFACTS_DIR ?? join(repoRoot, 'artifacts/screenshots');
@@ -383,6 +383,24 @@ describe('the web UI, two people of one team and one outsider', () => {
     await c.goto('/matches');
     await c.getByTestId('empty-state').waitFor();
     assert.equal(await c.getByTestId('match').count(), 0);
+  });
+
+  test("A, invited into the outsider's team while signed in, switches between the two teams", { timeout: 60_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const cToken = await signIn(hub.url, OUTSIDER.email, OUTSIDER.password);
+    const invitation = await gql(hub.url, 'mutation { createInvitation(role: VIEWER) { token } }', {}, bearer(cToken));
+    await a.goto(`/invite?token=${encodeURIComponent(invitation.data.createInvitation.token)}`);
+    await a.getByRole('button', { name: 'Join the team' }).click();
+    await a.waitForURL((url) => url.pathname === '/');
+    const switcher = a.getByTestId('team-switcher');
+    assert.equal(await switcher.locator('option').count(), 2, 'A now has two teams');
+    // A acts in the team just joined: a viewer there, with none of the default team's documents.
+    await a.getByTestId('empty-state').waitFor();
+    assert.equal(await a.getByTestId('upload-zone').count(), 0, 'a viewer is offered no upload');
+    const defaultTeam = await switcher.locator('option', { hasText: 'owner' }).getAttribute('value');
+    await switcher.selectOption(defaultTeam!);
+    await a.getByTestId('document-row').filter({ hasText: 'scanned-invoice.png' }).waitFor();
+    await a.getByTestId('upload-zone').waitFor();
   });
 
   test('dashboard and settings pages render for the owner; phone width keeps pages readable', { timeout: 60_000 }, async (t) => {

@@ -2,6 +2,7 @@
  * What the document viewer reads from the hub: the document with its pages, words, chunks,
  * fields and labels; the team's labels and members; the original file's bytes.
  */
+import { teamLabels } from '$lib/stores/labels.svelte.ts';
 import { ApiError } from '$lib/api/errors.ts';
 import { gql } from '$lib/api/graphql.ts';
 import { session } from '$lib/api/session.svelte.ts';
@@ -153,10 +154,8 @@ export async function loadDocument(id: string): Promise<ViewerDocument | null> {
 /** The team's labels and members (to name who did what). Each part is empty where refused. */
 export async function loadTeam(): Promise<{ labels: TeamLabels; members: Member[] }> {
   const [labels, members] = await Promise.all([
-    gql<{ labels: { types: { name: string }[]; sensitivities: { name: string }[] } }>(
-      '{ labels { types { name } sensitivities { name } } }',
-    ).then(
-      (d) => ({ types: d.labels.types.map((l) => l.name), sensitivities: d.labels.sensitivities.map((l) => l.name) }),
+    teamLabels().then(
+      (l) => ({ types: l.types.map((t) => t.name), sensitivities: l.sensitivities.map((t) => t.name) }),
       () => ({ types: [], sensitivities: [] }),
     ),
     gql<{ members: { user: Member }[] }>('{ members { user { id name email } } }').then(

@@ -4,8 +4,9 @@
  *
  * Annotations are applied strictly in the order of the document's log (`seq`): events that
  * arrive early wait in a buffer, a gap that does not close by itself is filled with `sync`,
- * and a snapshot replaces everything. The session joins with the last `seq` it applied when
- * it starts and again after every reconnection, so what it shows is always the hub's state.
+ * and a snapshot replaces everything (one older than what is applied is ignored). The session
+ * joins with the last `seq` it applied when it starts and again after every reconnection, so
+ * what it shows is always the hub's state.
  * Operations carry a fresh `opId`; one whose answer was lost is sent again with the same id
  * (the hub answers the first acceptance). An edit, resolve or delete based on a version that
  * is no longer current comes back as a {@link Conflict} for the person to settle.
@@ -13,7 +14,7 @@
 import type { Socket } from 'socket.io-client';
 import { SvelteMap } from 'svelte/reactivity';
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
-import { request, socketFor } from '$lib/api/live.svelte.ts';
+import { follow, request, socketFor } from '$lib/api/live.svelte.ts';
 
 /** A rectangle in page pixels, origin top-left. */
 export interface Box {
@@ -156,6 +157,7 @@ export class CollabSession {
   #syncing = false;
   #closed = false;
   #socket: Socket | null = null;
+  #stop: (() => void) | null = null;
   /** Where this tab is, all of it, to tell again after a rejoin. */
   #mine: PresenceState = {};
   #presenceDirty = false;
@@ -168,28 +170,21 @@ export class CollabSession {
 
   /** Opens the session: joins now if connected, and again after every reconnection. */
   start(): void {
-    const socket = socketFor('/collab');
-    this.#socket = socket;
-    socket.on('connect', this.#onConnect);
-    socket.on('disconnect', this.#onDisconnect);
-    socket.on('annotation', this.#onAnnotation);
-    socket.on('presence', this.#onPresence);
-    socket.on('access:ended', this.#onAccessEnded);
-    if (socket.connected) void this.#join();
+    this.#socket = socketFor('/collab');
+    this.#stop = follow('/collab', {
+      onConnect: () => void this.#join(),
+      onDisconnect: this.#onDisconnect,
+      events: { annotation: this.#onAnnotation, presence: this.#onPresence, 'access:ended': this.#onAccessEnded },
+    });
   }
 
   /** Leaves the session and stops listening. */
   destroy(): void {
     this.#closed = true;
     clearTimeout(this.#presenceTimer);
-    const socket = this.#socket;
-    if (!socket) return;
-    socket.off('connect', this.#onConnect);
-    socket.off('disconnect', this.#onDisconnect);
-    socket.off('annotation', this.#onAnnotation);
-    socket.off('presence', this.#onPresence);
-    socket.off('access:ended', this.#onAccessEnded);
-    if (socket.connected) void request(socket, 'leave', { documentId: this.documentId }).catch(() => undefined);
+    this.#stop?.();
+    this.#stop = null;
+    if (this.#socket?.connected) this.#leave(this.#socket);
   }
 
   /** Creates an annotation; answers it as the hub accepted it. */
@@ -247,8 +242,6 @@ export class CollabSession {
     return [...this.presence.values()].filter((p) => p.connectionId !== this.you);
   }
 
-  #onConnect = () => void this.#join();
-
   #onDisconnect = () => {
     // Whoever was here may leave while we are away: the next join answers who is.
     this.joined = false;
@@ -281,7 +274,11 @@ export class CollabSession {
     this.#departed.clear();
     try {
       const state = await request<JoinState>(socket, 'join', { documentId: this.documentId, since: this.#hasState ? this.seq : null });
-      if (this.#closed) return;
+      // Closed while the join was under way: a leave sent meanwhile may have reached the hub first.
+      if (this.#closed) {
+        this.#leave(socket);
+        return;
+      }
       this.you = state.you.connectionId;
       // Merged, not replaced: someone who arrived after the answer was made is already here,
       // and someone who left after it is gone.
@@ -303,8 +300,14 @@ export class CollabSession {
     }
   }
 
+  #leave(socket: Socket): void {
+    void request(socket, 'leave', { documentId: this.documentId }).catch(() => undefined);
+  }
+
   #catchUp(c: CatchUp): void {
     if (c.kind === 'snapshot') {
+      // Older than what is applied already (an answer overtaken by live events): nothing to learn.
+      if (this.#hasState && c.seq < this.seq) return;
       this.annotations.clear();
       for (const a of c.annotations) this.annotations.set(a.id, a);
       this.seq = c.seq;

@@ -5,7 +5,7 @@
  * progress events move the bars of the rows in view without a reload.
  */
 import { gql } from '$lib/api/graphql.ts';
-import { request, socketFor } from '$lib/api/live.svelte.ts';
+import { followTeam, socketFor } from '$lib/api/live.svelte.ts';
 
 export const PAGE_SIZE = 50;
 
@@ -129,27 +129,30 @@ export class DocumentList {
 
   /** Follows the team's document events until `stop()`. */
   live(): () => void {
-    const socket = socketFor('/');
-    const join = () => {
-      void request(socket, 'subscribe', { team: true }).catch(() => undefined);
-      this.#soon();
-    };
-    const changed = () => this.#soon();
-    const progress = (p: { documentId: string; stage: string; percent: number; etaMs: number | null }) => {
-      const row = this.rows.find((r) => r.id === p.documentId);
-      if (!row) return;
-      if (row.status === 'QUEUED') row.status = 'PROCESSING';
-      row.job = { stage: p.stage, percent: p.percent, etaMs: p.etaMs };
-    };
-    socket.on('connect', join);
-    socket.on('document:changed', changed);
-    socket.on('job:progress', progress);
-    if (socket.connected) void request(socket, 'subscribe', { team: true }).catch(() => undefined);
+    this.#stop?.();
+    // Joined the team's room on a (re)connection: what changed meanwhile is read again. Joined
+    // at once on a connected socket: the page's own load is as new.
+    let joinedAtOnce = socketFor('/').connected;
+    const stop = followTeam({
+      onConnect: () => {
+        if (!joinedAtOnce) this.#soon();
+        joinedAtOnce = false;
+      },
+      events: {
+        'document:changed': () => this.#soon(),
+        'job:progress': (p: { documentId: string; stage: string; percent: number; etaMs: number | null }) => {
+          const row = this.rows.find((r) => r.id === p.documentId);
+          if (!row) return;
+          if (row.status === 'QUEUED') row.status = 'PROCESSING';
+          row.job = { stage: p.stage, percent: p.percent, etaMs: p.etaMs };
+        },
+      },
+    });
     this.#stop = () => {
-      socket.off('connect', join);
-      socket.off('document:changed', changed);
-      socket.off('job:progress', progress);
+      stop();
       clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#stop = null;
     };
     return () => this.#stop?.();
   }

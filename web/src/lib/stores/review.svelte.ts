@@ -3,10 +3,11 @@
  * `matchEvents`, resolved with the version they were seen at; and who else is in the review
  * and which match each is looking at, over the `/collab` review session.
  */
+import type { Socket } from 'socket.io-client';
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
 import { gql } from '$lib/api/graphql.ts';
-import { request, socketFor, subscribe } from '$lib/api/live.svelte.ts';
+import { follow, request, socketFor, subscribe } from '$lib/api/live.svelte.ts';
 import { session } from '$lib/api/session.svelte.ts';
 import { formatAgo } from '$lib/format.ts';
 
@@ -232,10 +233,17 @@ export class ReviewStore {
     const socket = socketFor('/collab');
     /** Connections seen leaving while a join was under way. */
     const departed = new Set<string>();
-    const join = () => {
+    let stopped = false;
+    const leave = (socket: Socket) => void request(socket, 'review:leave', {}).catch(() => undefined);
+    const join = (socket: Socket) => {
       departed.clear();
       request<{ you: ReviewPresence; presence: ReviewPresence[] }>(socket, 'review:join', {})
         .then((state) => {
+          // Stopped while the join was under way: a leave sent meanwhile may have reached the hub first.
+          if (stopped) {
+            leave(socket);
+            return;
+          }
           this.#connectionId = state.you.connectionId;
           for (const e of state.presence) {
             if (e.connectionId !== this.#connectionId && !this.presence.has(e.connectionId) && !departed.has(e.connectionId)) {
@@ -254,19 +262,18 @@ export class ReviewStore {
         departed.add(p.entry.connectionId);
       } else this.presence.set(p.entry.connectionId, pick(p.entry));
     };
-    // Whoever was here may have left while we were away: the next join says who is.
-    const onDisconnect = () => this.presence.clear();
-    socket.on('connect', join);
-    socket.on('presence', onPresence);
-    socket.on('disconnect', onDisconnect);
-    if (socket.connected) join();
+    const stop = follow('/collab', {
+      onConnect: join,
+      // Whoever was here may have left while we were away: the next join says who is.
+      onDisconnect: () => this.presence.clear(),
+      events: { presence: onPresence },
+    });
 
     return () => {
+      stopped = true;
       unsubscribe();
-      socket.off('connect', join);
-      socket.off('presence', onPresence);
-      socket.off('disconnect', onDisconnect);
-      if (socket.connected) void request(socket, 'review:leave', {}).catch(() => undefined);
+      stop();
+      if (socket.connected) leave(socket);
       clearTimeout(this.#presenceTimer);
       clearTimeout(this.#setsTimer);
       for (const t of this.#timers.values()) clearTimeout(t);

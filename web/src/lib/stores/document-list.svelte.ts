@@ -5,6 +5,7 @@
  * progress events move the bars of the rows in view without a reload.
  */
 import { gql } from '$lib/api/graphql.ts';
+import { createdRange } from '$lib/dates.ts';
 import { followTeam, socketFor } from '$lib/api/live.svelte.ts';
 
 export const PAGE_SIZE = 50;
@@ -51,13 +52,6 @@ const LIST = `query($filter: DocumentFilter, $orderBy: DocumentOrder, $first: In
   }
 }`;
 
-/** The day after a yyyy-mm-dd date, so "to" includes that whole day. */
-function dayAfter(date: string): string {
-  const d = new Date(`${date}T00:00:00`);
-  d.setDate(d.getDate() + 1);
-  return d.toISOString();
-}
-
 export class DocumentList {
   rows = $state<DocumentRow[]>([]);
   total = $state<number | null>(null);
@@ -93,8 +87,7 @@ export class DocumentList {
       statuses: q.status ? [q.status] : undefined,
       types: q.type ? [q.type] : undefined,
       sensitivities: q.sensitivity ? [q.sensitivity] : undefined,
-      createdFrom: q.from ? new Date(`${q.from}T00:00:00`).toISOString() : undefined,
-      createdTo: q.to ? dayAfter(q.to) : undefined,
+      ...createdRange(q.from, q.to),
     };
     try {
       const data = await gql<{

@@ -7,7 +7,7 @@
  */
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
 import { gql } from '$lib/api/graphql.ts';
-import { request, socketFor } from '$lib/api/live.svelte.ts';
+import { followTeam } from '$lib/api/live.svelte.ts';
 import { session } from '$lib/api/session.svelte.ts';
 import { uploadFile } from '$lib/api/upload.ts';
 
@@ -222,29 +222,33 @@ class Uploads {
   #listen(): void {
     if (this.#listening) return;
     this.#listening = true;
-    const socket = socketFor('/');
-    const join = () => {
-      void request(socket, 'subscribe', { team: true }).catch(() => undefined);
+    followTeam({
       // Whatever finished while the connection was down is read again.
-      for (const item of this.items) if (item.state === 'queued' || item.state === 'processing') void this.#describe(item);
-    };
-    socket.on('connect', join);
-    if (socket.connected) join();
-    socket.on('job:progress', (p: ProgressMessage) => {
-      const item = this.items.find((i) => i.documentId === p.documentId && (i.state === 'queued' || i.state === 'processing'));
-      if (!item) return;
-      item.state = 'processing';
-      item.stage = p.stage;
-      item.percent = p.percent;
-      item.etaMs = p.etaMs;
+      onConnect: () => {
+        for (const item of this.items) if (item.state === 'queued' || item.state === 'processing') void this.#describe(item);
+      },
+      events: {
+        'job:progress': (p: ProgressMessage) => this.#progress(p),
+        'document:changed': (e: DocumentMessage) => this.#changed(e),
+      },
     });
-    socket.on('document:changed', (e: DocumentMessage) => {
-      const item = this.items.find((i) => i.documentId === e.documentId && (i.state === 'queued' || i.state === 'processing'));
-      if (!item) return;
-      if (e.status === 'PROCESSED' || e.status === 'processed') void this.#describe(item);
-      else if (e.status === 'FAILED' || e.status === 'failed') this.#fail(item, e.error?.message);
-      else if (e.status === 'PROCESSING' || e.status === 'processing') item.state = 'processing';
-    });
+  }
+
+  #progress(p: ProgressMessage): void {
+    const item = this.items.find((i) => i.documentId === p.documentId && (i.state === 'queued' || i.state === 'processing'));
+    if (!item) return;
+    item.state = 'processing';
+    item.stage = p.stage;
+    item.percent = p.percent;
+    item.etaMs = p.etaMs;
+  }
+
+  #changed(e: DocumentMessage): void {
+    const item = this.items.find((i) => i.documentId === e.documentId && (i.state === 'queued' || i.state === 'processing'));
+    if (!item) return;
+    if (e.status === 'PROCESSED' || e.status === 'processed') void this.#describe(item);
+    else if (e.status === 'FAILED' || e.status === 'failed') this.#fail(item, e.error?.message);
+    else if (e.status === 'PROCESSING' || e.status === 'processing') item.state = 'processing';
   }
 }
 

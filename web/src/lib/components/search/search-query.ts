@@ -2,6 +2,7 @@
  * The search page's state as it lives in the URL (`/search?q=…&mode=…&type=…`), so a search
  * is linkable and the back button steps through searches; and the GraphQL it sends.
  */
+import { createdRange } from '$lib/dates.ts';
 
 /** The hub's search modes. */
 export const SearchMode = { TEXT: 'TEXT', VECTOR: 'VECTOR', HYBRID: 'HYBRID' } as const;
@@ -55,35 +56,6 @@ export function searchHref(p: Partial<SearchParams>): string {
 
 export function hasFilters(p: SearchParams): boolean {
   return Boolean(p.type || p.sensitivity || p.from || p.to);
-}
-
-/**
- * Local midnight starting the day `days` after a `YYYY-MM-DD` date, as an ISO instant; null for
- * a date that is not a real day (`2024-02-30`).
- */
-function localMidnight(date: string, days = 0): string | null {
-  if (!DATE.test(date)) return null;
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const at = new Date(`${date}T00:00:00`);
-  if (Number.isNaN(at.getTime()) || at.getFullYear() !== y || at.getMonth() !== m - 1 || at.getDate() !== d) return null;
-  at.setDate(at.getDate() + days);
-  return at.toISOString();
-}
-
-/**
- * The `createdFrom` / `createdTo` of a hub filter (`SearchFilter`, `DocumentFilter`) for the
- * reader's local days `from` and `to` (`YYYY-MM-DD`, empty when not set), both days whole and
- * included. The hub's `createdFrom` is inclusive and its `createdTo` exclusive, so `from` is
- * that day's local midnight and `to` the next day's. A bound that is not set (or not a real
- * day) is left out.
- */
-export function createdRange(from: string, to: string): { createdFrom?: string; createdTo?: string } {
-  const range: { createdFrom?: string; createdTo?: string } = {};
-  const start = from ? localMidnight(from) : null;
-  const end = to ? localMidnight(to, 1) : null;
-  if (start) range.createdFrom = start;
-  if (end) range.createdTo = end;
-  return range;
 }
 
 /** The GraphQL `SearchFilter`; dates are the reader's local days, both included (see `createdRange`). */

@@ -331,7 +331,16 @@ describe('the web UI, two people of one team and one outsider', () => {
     await result.waitFor();
     await shot(a, 'search');
     await assertAccessible(a, 'the search page');
-    await result.getByTestId('search-result-link').first().click();
+    // By keyboard alone: Tab from the search box reaches the invoice's first result, Enter opens it.
+    const link = result.getByTestId('search-result-link').first();
+    await a.getByTestId('search-input').focus();
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i += 1) {
+      await a.keyboard.press('Tab');
+      reached = await link.evaluate((el) => el === document.activeElement);
+    }
+    assert.ok(reached, "Tab never reached the invoice's result");
+    await a.keyboard.press('Enter');
     await a.waitForURL(new RegExp(`/documents/${invoiceId}\\?`));
     await a.getByTestId('passage-focus').first().waitFor();
     const focused = new URL(a.url()).searchParams.get('chunk');

@@ -89,6 +89,12 @@ async function freshTokens(): Promise<typeof session.tokens> {
   return session.tokens;
 }
 
+/** Whether a token had expired when it was presented: the hub refuses what that connection asks. */
+const expiredWhenSent = (tokens: typeof session.tokens) => !tokens || Date.parse(tokens.accessTokenExpiresAt) <= Date.now();
+
+/** Connections that presented an expired token (the refresh failed then); a new token reopens them. */
+const stale = new Set<Socket | 'graphql'>();
+
 let wsClient: Client | null = null;
 /** The access token the graphql-ws connection sent (it is read once per connection). */
 let wsToken: string | null = null;
@@ -111,6 +117,8 @@ function graphqlWs(): Client {
       connectedAs = identity();
       const tokens = await freshTokens();
       wsToken = tokens?.accessToken ?? null;
+      if (expiredWhenSent(tokens)) stale.add('graphql');
+      else stale.delete('graphql');
       return { authorization: tokens ? `Bearer ${tokens.accessToken}` : undefined, team: session.teamId ?? undefined };
     },
     on: {
@@ -172,6 +180,17 @@ export function subscribe<T>(
     if (stopped) return;
     if (renewed || !AUTH_CODES.has(err.code) || !session.tokens) {
       error(err);
+      // Refused for its token even after a refresh (the hub was away, say): try once more
+      // when the session changes next (the timer's refresh), rather than stay stopped.
+      if (AUTH_CODES.has(err.code) && session.tokens) {
+        const off = session.onChange(() => {
+          off();
+          if (stopped || !session.tokens) return;
+          renewed = false;
+          unsubscribe();
+          start();
+        });
+      }
       return;
     }
     renewed = true;
@@ -213,6 +232,29 @@ export function subscribe<T>(
 
 export type Namespace = '/' | '/collab';
 
+/** Open views of each live session in this tab (a document's, the review's). */
+const openViews = new Map<string, number>();
+
+/**
+ * Counts a view of the live session `key` as open; answers `close()`, which answers whether
+ * it was the last one. The hub keeps one membership per connection and session, so only the
+ * last view to close may leave: an earlier leave (a late join answer of a page already left,
+ * say) would evict the view opened since.
+ */
+export function openView(key: string): () => boolean {
+  openViews.set(key, (openViews.get(key) ?? 0) + 1);
+  let closed = false;
+  return () => {
+    if (!closed) {
+      closed = true;
+      const left = (openViews.get(key) ?? 1) - 1;
+      if (left > 0) openViews.set(key, left);
+      else openViews.delete(key);
+    }
+    return !openViews.has(key);
+  };
+}
+
 const sockets = new Map<Namespace, Socket>();
 
 /**
@@ -236,6 +278,8 @@ export function socketFor(namespace: Namespace): Socket {
       void freshTokens().then((tokens) => {
         // Closed or reopened meanwhile: that connection sends its own handshake.
         if (handshake !== handshakes || !socket.active) return;
+        if (expiredWhenSent(tokens)) stale.add(socket);
+        else stale.delete(socket);
         cb({ token: tokens?.accessToken, team: session.teamId });
       });
     },
@@ -249,7 +293,6 @@ export function socketFor(namespace: Namespace): Socket {
   // The hub closed this socket (a graceful restart, say) or refused its handshake: socket.io
   // does not come back by itself then, so it is asked again, a little later each time.
   const reconnectLater = () => {
-    if (Date.now() - connectedAt > 30_000) drops = 0;
     const wait = Math.min(10_000, 500 * 2 ** drops) * (0.5 + Math.random() / 2);
     drops += 1;
     clearTimeout(retry);
@@ -264,6 +307,9 @@ export function socketFor(namespace: Namespace): Socket {
     connection.markUp(name);
   });
   socket.on('disconnect', (reason) => {
+    // Only a connection that lasted starts the backoff again; refused handshakes never do.
+    if (connectedAt && Date.now() - connectedAt > 30_000) drops = 0;
+    connectedAt = 0;
     if (reason === 'io client disconnect') return;
     // Signed out: nothing to come back to.
     if (reason === 'io server disconnect' && !session.tokens) return;
@@ -393,7 +439,13 @@ export async function request<T>(socket: Socket, event: string, payload: unknown
 // sees who is asking now; signed out, close everything.
 session.onChange(() => {
   const now = identity();
-  if (now === connectedAs) return;
+  if (now === connectedAs) {
+    // A refreshed token: only connections that presented an expired one need to open again.
+    if (!session.tokens || expiredWhenSent(session.tokens)) return;
+    for (const socket of sockets.values()) if (stale.delete(socket) && socket.active) socket.disconnect().connect();
+    if (stale.delete('graphql')) restartWs();
+    return;
+  }
   connectedAs = now;
   for (const [namespace, socket] of sockets) {
     if (!now) {

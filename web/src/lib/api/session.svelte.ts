@@ -14,6 +14,8 @@ const TEAM_KEY = 'quire.team';
 /** Where tabs without Web Locks (plain-HTTP pages) note which of them is refreshing. */
 const LEASE_KEY = 'quire.refresh-lease';
 const LEASE_MS = 10_000;
+/** A refresh not answered by then counts as unreachable (and is tried again later). */
+const REFRESH_TIMEOUT_MS = 6_000;
 /** Refresh this long before the access token expires. */
 const REFRESH_AHEAD_MS = 30_000;
 
@@ -45,13 +47,19 @@ function readTokens(): Tokens | null {
 }
 
 /** Posts one GraphQL operation without the session's retry (sign-in, refresh, me). */
-export async function postGraphQL<T>(query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<T> {
+export async function postGraphQL<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ query, variables }),
+      signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
     });
   } catch (err) {
     throw new ApiError('NETWORK', 'Quire cannot be reached', err);
@@ -229,6 +237,9 @@ class Session {
         const data = await postGraphQL<{ refreshSession: Tokens }>(
           `mutation($t: String!) { refreshSession(refreshToken: $t) { ${AUTH_FIELDS} } }`,
           { t: used },
+          {},
+          // Well inside the lease, so no other tab can take it over while this one still waits.
+          { timeoutMs: REFRESH_TIMEOUT_MS },
         );
         this.#store(data.refreshSession);
       } catch (err) {
@@ -252,7 +263,8 @@ class Session {
         await new Promise((r) => setTimeout(r, 50));
         if ((JSON.parse(localStorage.getItem(LEASE_KEY) ?? 'null') as { tab: string } | null)?.tab === this.#tab) break;
       }
-      if (Date.now() > deadline) break;
+      // Never refresh without the lease: another tab may be spending the same token.
+      if (Date.now() > deadline) throw new ApiError('NETWORK', 'Another tab is refreshing the session');
       await new Promise((r) => setTimeout(r, 200));
     }
     try {

@@ -14,7 +14,7 @@
 import type { Socket } from 'socket.io-client';
 import { SvelteMap } from 'svelte/reactivity';
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
-import { follow, request, socketFor } from '$lib/api/live.svelte.ts';
+import { follow, openView, request, socketFor } from '$lib/api/live.svelte.ts';
 
 /** A rectangle in page pixels, origin top-left. */
 export interface Box {
@@ -158,6 +158,7 @@ export class CollabSession {
   #closed = false;
   #socket: Socket | null = null;
   #stop: (() => void) | null = null;
+  #closeView: (() => boolean) | null = null;
   /** Where this tab is, all of it, to tell again after a rejoin. */
   #mine: PresenceState = {};
   #presenceDirty = false;
@@ -171,6 +172,7 @@ export class CollabSession {
   /** Opens the session: joins now if connected, and again after every reconnection. */
   start(): void {
     this.#socket = socketFor('/collab');
+    this.#closeView = openView(`document:${this.documentId}`);
     this.#stop = follow('/collab', {
       onConnect: () => void this.#join(),
       onDisconnect: this.#onDisconnect,
@@ -184,6 +186,7 @@ export class CollabSession {
     clearTimeout(this.#presenceTimer);
     this.#stop?.();
     this.#stop = null;
+    this.#closeView?.();
     if (this.#socket?.connected) this.#leave(this.#socket);
   }
 
@@ -301,6 +304,8 @@ export class CollabSession {
   }
 
   #leave(socket: Socket): void {
+    // Another view of this document opened since: the session is still this tab's.
+    if (!(this.#closeView?.() ?? true)) return;
     void request(socket, 'leave', { documentId: this.documentId }).catch(() => undefined);
   }
 

@@ -17,6 +17,10 @@ export interface UploadItem {
   key: number;
   /** The team the file was dropped in: it goes there even if the person switches team. */
   teamId: string;
+  /** Who dropped it: nobody else's session sends it. */
+  userId: string;
+  /** Sent again after a lost connection: the hub may have kept the first try. */
+  retried: boolean;
   name: string;
   size: number;
   /** The browser's idea of the file's type, until Quire classifies it. */
@@ -76,7 +80,8 @@ class Uploads {
 
   add(files: Iterable<File>): void {
     const teamId = session.team?.id;
-    if (!teamId) return;
+    const userId = session.me?.user.id;
+    if (!teamId || !userId) return;
     this.#listen();
     for (const file of files) {
       const key = this.#next++;
@@ -84,6 +89,8 @@ class Uploads {
       this.items.unshift({
         key,
         teamId,
+        userId,
+        retried: false,
         name: file.name,
         size: file.size,
         mime: file.type || fileKind(file.name),
@@ -120,6 +127,12 @@ class Uploads {
     const item = this.#item(key);
     const file = this.#files.get(key);
     if (!item || !file || item.state !== 'waiting') return;
+    if (session.me?.user.id !== item.userId) {
+      this.#files.delete(key);
+      item.state = 'refused';
+      item.message = 'Not sent: the person who dropped it signed out first.';
+      return;
+    }
     item.state = 'uploading';
     item.startedAt = Date.now();
     item.message = null;
@@ -135,7 +148,8 @@ class Uploads {
       if (!it) return;
       this.#files.delete(key);
       it.documentId = answer.duplicateOf ?? answer.documentId;
-      if (answer.duplicateOf) {
+      // After a lost connection the hub may already hold this very upload: it is the same one.
+      if (answer.duplicateOf && !it.retried) {
         it.state = 'duplicate';
         it.percent = 100;
         it.message = 'Already in this team: the same file was uploaded before.';
@@ -155,6 +169,7 @@ class Uploads {
         const wait = (err.details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 5_000;
         // Set aside (not `waiting`, which the pump would send at once) until the wait is over.
         it.state = 'retrying';
+        it.retried ||= err.code === 'NETWORK';
         it.percent = 0;
         it.message = `${plainMessage(err)} Trying again in ${Math.ceil(wait / 1000)} s.`;
         setTimeout(() => {

@@ -45,6 +45,7 @@ import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { CollabClient } from '../test/helpers/collab-client.ts';
 import { gql, startHub, waitFor, type HubProcess } from '../test/helpers/hub.ts';
 import { seededRandom } from '../test/helpers/random.ts';
+import { cleanUpOnExit } from './cleanups.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -133,23 +134,13 @@ async function uploadProcessed(hub: HubProcess): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanUp = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  };
-  // Ctrl-C: a hub still starting is killed, the rest is stopped in order before exiting.
-  const interrupt = new AbortController();
-  process.on('SIGINT', () => {
-    if (interrupt.signal.aborted) return;
-    interrupt.abort();
-    void cleanUp().finally(() => process.exit(130));
-  });
+  const { cleanups, cleanUp, signal } = cleanUpOnExit();
 
   try {
     await ensureFixtures();
     console.error('starting the hub…');
     // Every sign-up takes a point from this process's address; the default would stop at 50.
-    const hub = await startHub({ seedOwner: true, signal: interrupt.signal, env: { SIGNIN_FAILURES_PER_ADDRESS: String(USERS + 50) } });
+    const hub = await startHub({ seedOwner: true, signal, env: { SIGNIN_FAILURES_PER_ADDRESS: String(USERS + 50) } });
     cleanups.push(() => hub.stop());
     const documentId = await uploadProcessed(hub);
     console.error(`signing up ${USERS - 1} editors…`);

@@ -40,6 +40,7 @@ import { seededRandom } from '@quire/processors/eval';
 import {
   describeMachine,
   formatTable,
+  inTurn,
   jsonLine,
   measureRoundFigures,
   peakRssMiB,
@@ -241,8 +242,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       round: async (index) => {
         const out: Record<string, number> = {};
-        // Turns reversed on odd rounds, so a change of load falls on all kinds alike.
-        for (const kind of index % 2 ? [...kinds].reverse() : kinds) {
+        for (const kind of inTurn(kinds, index)) {
           const samples: number[] = [];
           for (let q = 0; q < QUERIES; q++) {
             const started = performance.now();

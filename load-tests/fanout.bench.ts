@@ -50,6 +50,7 @@ import { DEFAULT_TEAM, loadConfig, startQuire, type QuireHandle } from '../hub/s
 import {
   describeMachine,
   formatTable,
+  inTurn,
   jsonLine,
   measureRoundFigures,
   summarizeLatency,
@@ -60,6 +61,7 @@ import type { ProgressEvent } from '../processors/src/index.ts';
 import { ensureFixtures } from '../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { OWNER, bearer, repoRoot, signIn, upload, waitFor } from '../test/helpers/hub.ts';
+import { cleanUpOnExit } from './cleanups.ts';
 import type { ClientsMessage, ConnectRequest } from './fanout-clients.ts';
 
 const { values: args } = parseArgs({
@@ -197,18 +199,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanUp = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  };
-  // Apollo Server inside the hub stops itself on SIGINT and then raises it again; this
-  // listener stays, so that second signal does not cut the ordered clean-up short.
-  let interrupted = false;
-  process.on('SIGINT', () => {
-    if (interrupted) return;
-    interrupted = true;
-    void cleanUp().finally(() => process.exit(130));
-  });
+  const { cleanups, cleanUp } = cleanUpOnExit();
 
   try {
     await ensureFixtures();
@@ -305,7 +296,7 @@ async function main(): Promise<void> {
         rounds: ROUNDS,
         round: async (index) => {
           const out = {} as Record<`${Side['name']}${'P50' | 'P99'}`, number>;
-          for (const side of index % 2 === 0 ? sides : [...sides].reverse()) {
+          for (const side of inTurn(sides, index)) {
             const run = await runOps(side, index < 0 ? WARMUP_OPS : OPS);
             const latencies = summarizeLatency(run.latenciesMs);
             console.error(

@@ -32,9 +32,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { describeMachine, formatTable, jsonLine, measureRoundFigures, type RoundSummary } from '../hub/src/eval/report.ts';
+import { describeMachine, formatTable, inTurn, jsonLine, measureRoundFigures, type RoundSummary } from '../hub/src/eval/report.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { repoRoot, startHub, waitFor, type HubProcess } from '../test/helpers/hub.ts';
+import { cleanUpOnExit } from './cleanups.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -190,17 +191,7 @@ async function answerOf(
 }
 
 async function main(): Promise<void> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanUp = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  };
-  // Ctrl-C: a hub still starting is killed, the rest is stopped in order before exiting.
-  const interrupt = new AbortController();
-  process.on('SIGINT', () => {
-    if (interrupt.signal.aborted) return;
-    interrupt.abort();
-    void cleanUp().finally(() => process.exit(130));
-  });
+  const { cleanups, cleanUp, signal } = cleanUpOnExit();
 
   try {
     // Imported here, not at the top: the bare server role has no use for the drawing libraries.
@@ -209,7 +200,7 @@ async function main(): Promise<void> {
     console.error('starting the hub…');
     const dataDir = await mkdtemp(join(tmpdir(), 'quire-graphql-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const hub = await startHub({ dataDir, signal: interrupt.signal, seedOwner: true });
+    const hub = await startHub({ dataDir, signal, seedOwner: true });
     cleanups.push(() => hub.stop());
     const { reportId } = await prepareHub(hub);
 
@@ -251,7 +242,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       round: async (index) => {
         const out: Record<string, number> = {};
-        for (const target of index % 2 === 0 ? targets : [...targets].reverse()) {
+        for (const target of inTurn(targets, index)) {
           const run = await drive(target, index < 0 ? WARMUP_S : DURATION_S);
           console.error(
             `${index < 0 ? 'warm-up' : `round ${index + 1}/${ROUNDS}`} ${target.name}: ${run.requestsPerSec.toFixed(0)} req/s, ` +

@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearer, gql, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { bearer, gql, startHub, uploadProcessed, type HubProcess } from './helpers/hub.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const MINUTES_TYPE = 'meeting minutes';
@@ -25,17 +25,8 @@ let firstMinutes = '';
 
 const codeOf = (res: { errors?: any[] }) => res.errors?.[0]?.extensions?.code;
 
-async function upload(name: string, text: string): Promise<string> {
-  const res = await hub.upload({ name, data: new TextEncoder().encode(`${text}\n`) });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  const id: string = res.body.documentId;
-  await waitFor(
-    async () => (await hub.gql(`query($id: ID!) { document(id: $id) { status } }`, { id })).data.document?.status === 'PROCESSED',
-    120_000,
-    `${name} processed`,
-  );
-  return id;
-}
+const upload = (name: string, text: string): Promise<string> =>
+  uploadProcessed(hub, { name, data: new TextEncoder().encode(`${text}\n`) }, 120_000);
 
 async function typeOf(id: string): Promise<{ type: string; classified: string; override: string | null }> {
   const res = await hub.gql(`query($id: ID!) { document(id: $id) { type classification { type { label } } typeOverride { label } } }`, {

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { startHub, uploadProcessed, type HubProcess } from './helpers/hub.ts';
 
 const MINUTES = [
   'Minutes of the parish council meeting, 3 March. Present: six councillors and the clerk. Apologies from Mr Hart. The minutes of the last meeting were approved. Action: the clerk to write to the highways department about the potholes on Mill Lane.',
@@ -24,17 +24,8 @@ let hub: HubProcess;
 /** The new minutes, processed before the team labelled anything. */
 let wrong = '';
 
-async function upload(name: string, text: string): Promise<string> {
-  const res = await hub.upload({ name, data: new TextEncoder().encode(`${text}\n`) });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  const id: string = res.body.documentId;
-  await waitFor(
-    async () => (await hub.gql(`query($id: ID!) { document(id: $id) { status } }`, { id })).data.document?.status === 'PROCESSED',
-    120_000,
-    `${name} processed`,
-  );
-  return id;
-}
+const upload = (name: string, text: string): Promise<string> =>
+  uploadProcessed(hub, { name, data: new TextEncoder().encode(`${text}\n`) }, 120_000);
 
 async function labels(
   id: string,

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { io, type Socket } from 'socket.io-client';
 import { ensureFixtures } from './fixtures/generate.ts';
 import { fixturePath } from './fixtures/manifest.ts';
-import { gql, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { gql, startHub, uploadProcessed, waitFor, type HubProcess } from './helpers/hub.ts';
 
 const PASSWORD = 'correct horse battery staple';
 let hub: HubProcess;
@@ -23,16 +23,7 @@ const MATCH_FIELDS = `id kind status version score documentAId documentBId canon
   passages { chunkA pageA textA chunkB pageB textB similarity } fields { fieldA fieldB valueA valueB comparison } rule { name }`;
 
 async function uploadFixture(name: string): Promise<string> {
-  const data = new Uint8Array(await readFile(fixturePath(name)));
-  const res = await hub.upload({ name, data });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  const id: string = res.body.documentId;
-  await waitFor(
-    async () => (await hub.gql(`query($id: ID!) { document(id: $id) { status } }`, { id })).data.document?.status === 'PROCESSED',
-    180_000,
-    `${name} processed`,
-  );
-  return id;
+  return uploadProcessed(hub, { name, data: new Uint8Array(await readFile(fixturePath(name))) }, 180_000);
 }
 
 async function matchesOf(documentId: string): Promise<any[]> {

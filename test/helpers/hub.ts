@@ -3,6 +3,7 @@
  * directory, for cross-process tests. Every hub started here is stopped and its directory
  * removed by `stop()`; tests register that with `after`/`t.after`.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -189,6 +190,22 @@ export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
     if (m) samples.set(m[1]!, Number(m[2]));
   }
   return samples;
+}
+
+/**
+ * Uploads a file to `hub` as its seeded owner, asserts that the upload was accepted (202) and
+ * waits until the document is processed; answers its id.
+ */
+export async function uploadProcessed(hub: HubProcess, file: { name: string; data: Uint8Array }, timeoutMs: number): Promise<string> {
+  const res = await hub.upload(file);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const id: string = res.body.documentId;
+  await waitFor(
+    async () => (await hub.gql(`query($id: ID!) { document(id: $id) { status } }`, { id })).data.document?.status === 'PROCESSED',
+    timeoutMs,
+    `${file.name} processed`,
+  );
+  return id;
 }
 
 /** Polls `fn` until it returns a truthy value or the time runs out. */

@@ -82,6 +82,15 @@ export async function measureRoundFigures<K extends string>(options: {
   return Object.fromEntries([...byFigure].map(([key, values]) => [key, summarizeRounds(values)])) as Record<K, RoundSummary>;
 }
 
+/**
+ * The contenders in the order they take their turns in round `index` (as `measureRoundFigures`
+ * numbers rounds, warm-up included): reversed on odd rounds, so that a change of load on the
+ * machine falls on all of them alike.
+ */
+export function inTurn<T>(contenders: readonly T[], index: number): readonly T[] {
+  return index % 2 === 0 ? contenders : [...contenders].reverse();
+}
+
 /** The machine a figure was taken on. */
 export interface MachineInfo {
   cores: number;

@@ -4,19 +4,15 @@
  * viewer's label pickers. A team switch (another `session.teamId`) asks again; so does a call
  * after a failed load, or after `invalidateTeamLabels()` (an owner edited the labels).
  */
+import type { Label, LabelSet } from '@quire/graphql';
 import { untrack } from 'svelte';
 import { gql } from '$lib/api/graphql.ts';
 import { session } from '$lib/api/session.svelte.ts';
 
-export interface TeamLabel {
-  name: string;
-  description: string;
-}
-
-export interface TeamLabels {
-  types: TeamLabel[];
-  sensitivities: TeamLabel[];
-}
+/** One of the team's labels: its name and the description the classifier reads (`LABELS_QUERY` reads both). */
+export type TeamLabel = Label;
+/** The team's labels of each kind. */
+export type TeamLabels = LabelSet;
 
 const LABELS_QUERY = '{ labels { types { name description } sensitivities { name description } } }';
 

@@ -3,73 +3,61 @@
  * `matchEvents`, resolved with the version they were seen at; and who else is in the review
  * and which match each is looking at, over the `/collab` review session.
  */
+import type {
+  Document,
+  MatchDecision,
+  MatchKind,
+  MatchPassage,
+  MatchRule,
+  MatchStatus,
+  MatchedField,
+  Match as SchemaMatch,
+  MatchedSet as SchemaMatchedSet,
+} from '@quire/graphql';
 import type { Socket } from 'socket.io-client';
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import { ApiError, plainMessage } from '$lib/api/errors.ts';
-import { gql } from '$lib/api/graphql.ts';
-import { follow, request, socketFor, subscribe } from '$lib/api/live.svelte.ts';
+import { gql, type Selected } from '$lib/api/graphql.ts';
+import { follow, openView, request, socketFor, subscribe } from '$lib/api/live.svelte.ts';
 import { session } from '$lib/api/session.svelte.ts';
 import { formatAgo } from '$lib/format.ts';
 
-export type MatchStatus = 'OPEN' | 'CONFIRMED' | 'REJECTED';
-export type MatchKind = 'DUPLICATE' | 'RELATED' | 'RULE';
-export type MatchDecision = 'CONFIRM' | 'REJECT' | 'REOPEN';
+/** The schema's enums, and the evidence types `MATCH_FIELDS` reads every field of. */
+export type { MatchDecision, MatchKind, MatchPassage, MatchStatus, MatchedField };
 /** What the review page shows: the matches of one status, or the matched sets. */
 export type ReviewTab = MatchStatus | 'SETS';
 
-export interface MatchDocument {
-  id: string;
-  filename: string;
-  type: string | null;
-  sensitivity: string | null;
-  createdAt: string;
-}
+/** A matched document as the review reads it (`DOCUMENT_FIELDS`). */
+export type MatchDocument = Selected<Document, 'id' | 'filename' | 'type' | 'sensitivity' | 'createdAt'>;
 
-export interface MatchPassage {
-  chunkA: number;
-  pageA: number;
-  textA: string;
-  chunkB: number;
-  pageB: number;
-  textB: string;
-  similarity: number;
-}
-
-export interface MatchedField {
-  fieldA: string;
-  fieldB: string;
-  valueA: string;
-  valueB: string;
-  comparison: 'EQUALS' | 'AMOUNT_WITHIN' | 'DATE_WITHIN_DAYS';
-}
-
-export interface Match {
-  id: string;
-  kind: MatchKind;
-  status: MatchStatus;
-  version: number;
-  score: number;
-  documentAId: string;
-  documentBId: string;
+/** A match as the review reads it (`MATCH_FIELDS`). */
+export type Match = Selected<
+  SchemaMatch,
+  | 'id'
+  | 'kind'
+  | 'status'
+  | 'version'
+  | 'score'
+  | 'documentAId'
+  | 'documentBId'
+  | 'passages'
+  | 'fields'
+  | 'canonicalDocumentId'
+  | 'resolvedBy'
+  | 'resolvedAt'
+  | 'note'
+  | 'createdAt'
+> & {
   documentA: MatchDocument | null;
   documentB: MatchDocument | null;
-  rule: { id: string; name: string } | null;
-  passages: MatchPassage[];
-  fields: MatchedField[];
-  canonicalDocumentId: string | null;
-  resolvedBy: string | null;
-  resolvedAt: string | null;
-  note: string | null;
-  createdAt: string;
-}
+  rule: Selected<MatchRule, 'id' | 'name'> | null;
+};
 
-export interface MatchedSet {
-  id: string;
-  documentIds: string[];
+/** A matched set as the review reads it (`SETS_QUERY`). */
+export type MatchedSet = Selected<SchemaMatchedSet, 'id' | 'documentIds' | 'canonicalDocumentId'> & {
   documents: MatchDocument[];
-  canonicalDocumentId: string | null;
-  matches: { id: string; kind: MatchKind; score: number }[];
-}
+  matches: Selected<SchemaMatch, 'id' | 'kind' | 'score'>[];
+};
 
 /** Someone in the review session (one per browser tab). */
 export interface ReviewPresence {
@@ -234,7 +222,11 @@ export class ReviewStore {
     /** Connections seen leaving while a join was under way. */
     const departed = new Set<string>();
     let stopped = false;
-    const leave = (socket: Socket) => void request(socket, 'review:leave', {}).catch(() => undefined);
+    const closeView = openView('review');
+    // Only the last open review view in this tab leaves (see openView).
+    const leave = (socket: Socket) => {
+      if (closeView()) void request(socket, 'review:leave', {}).catch(() => undefined);
+    };
     const join = (socket: Socket) => {
       departed.clear();
       request<{ you: ReviewPresence; presence: ReviewPresence[] }>(socket, 'review:join', {})
@@ -273,6 +265,7 @@ export class ReviewStore {
       stopped = true;
       unsubscribe();
       stop();
+      closeView();
       if (socket.connected) leave(socket);
       clearTimeout(this.#presenceTimer);
       clearTimeout(this.#setsTimer);

@@ -2,36 +2,23 @@
  * The dashboard's live value (`Subscription.dashboard`) and the small computations its
  * views share: counts by key, and the last hour's throughput as one bucket per minute.
  */
+import type { Dashboard as SchemaDashboard, ProcessingNode, ThroughputBucket } from '@quire/graphql';
+import type { Selected } from '$lib/api/graphql.ts';
 
 export interface Count {
   key: string | null;
   count: number;
 }
 
-export interface ThroughputBucket {
-  at: string;
-  processed: number;
-  failed: number;
-}
+/** `DASHBOARD_SUBSCRIPTION` reads every field of these: the schema's types as they are. */
+export type { ProcessingNode, ThroughputBucket };
 
-export interface ProcessingNode {
-  id: string;
-  activeJobs: number;
-  jobsDone: number;
-  lastSeenAt: string;
-}
-
-export interface Dashboard {
-  total: number;
-  queueDepth: number;
-  processing: number;
+/** The dashboard as `DASHBOARD_SUBSCRIPTION` reads it. */
+export type Dashboard = Selected<SchemaDashboard, 'total' | 'queueDepth' | 'processing' | 'throughput' | 'nodes' | 'activity'> & {
   byStatus: Count[];
   byType: Count[];
   bySensitivity: Count[];
-  throughput: ThroughputBucket[];
-  nodes: ProcessingNode[];
-  activity: { annotationsLastDay: number; matchesOpen: number; matchesResolvedLastDay: number };
-}
+};
 
 /** Minutes of throughput the chart shows. */
 export const MINUTES = 60;

@@ -2,6 +2,8 @@
  * The search page's state as it lives in the URL (`/search?q=…&mode=…&type=…`), so a search
  * is linkable and the back button steps through searches; and the GraphQL it sends.
  */
+import type { Document, SearchHit, SearchScores } from '@quire/graphql';
+import type { Selected } from '$lib/api/graphql.ts';
 import { createdRange } from '$lib/dates.ts';
 
 /** The hub's search modes. */
@@ -67,16 +69,11 @@ export function toFilter(p: SearchParams): Record<string, unknown> | null {
   return f;
 }
 
-/** One search hit as the page asks for it. */
-export interface Hit {
-  chunkOrdinal: number;
-  page: number;
-  snippet: string;
-  highlights: { start: number; end: number }[];
-  scores: { text: number | null; vector: number | null; hybrid: number | null };
-  rank: number;
-  document: { id: string; filename: string; type: string | null; sensitivity: string | null };
-}
+/** One search hit as the page asks for it (`HIT_FIELDS`). */
+export type Hit = Selected<SearchHit, 'chunkOrdinal' | 'page' | 'snippet' | 'highlights' | 'rank'> & {
+  scores: Selected<SearchScores, 'text' | 'vector' | 'hybrid'>;
+  document: Selected<Document, 'id' | 'filename' | 'type' | 'sensitivity'>;
+};
 
 const HIT_FIELDS = `chunkOrdinal page snippet highlights { start end } scores { text vector hybrid } rank
   document { id filename type sensitivity }`;

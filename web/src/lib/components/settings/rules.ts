@@ -1,23 +1,16 @@
 /** Match rules: their shape, the form's draft of one, and rules in words. */
+import type { MatchComparison, MatchCondition as SchemaMatchCondition, MatchRule as SchemaMatchRule } from '@quire/graphql';
+import type { Selected } from '$lib/api/graphql.ts';
 
-export type Comparison = 'EQUALS' | 'AMOUNT_WITHIN' | 'DATE_WITHIN_DAYS';
+export type Comparison = MatchComparison;
 
-export interface MatchCondition {
-  fieldA: string;
-  fieldB: string;
-  comparison: Comparison;
-  tolerance: number | null;
-}
+/** A rule's condition as `RULE_FIELDS` reads it. */
+export type MatchCondition = Selected<SchemaMatchCondition, 'fieldA' | 'fieldB' | 'comparison' | 'tolerance'>;
 
-export interface MatchRule {
-  id: string;
-  name: string;
-  typeA: string;
-  typeB: string;
+/** A rule as `RULE_FIELDS` reads it. */
+export type MatchRule = Selected<SchemaMatchRule, 'id' | 'name' | 'typeA' | 'typeB' | 'enabled' | 'updatedAt'> & {
   conditions: MatchCondition[];
-  enabled: boolean;
-  updatedAt: string;
-}
+};
 
 export const RULE_FIELDS = 'id name typeA typeB conditions { fieldA fieldB comparison tolerance } enabled updatedAt';
 

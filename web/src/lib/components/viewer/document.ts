@@ -2,49 +2,33 @@
  * What the document viewer reads from the hub: the document with its pages, words, chunks,
  * fields and labels; the team's labels and members; the original file's bytes.
  */
+import type {
+  Chunk,
+  Document,
+  FieldValue as SchemaFieldValue,
+  LabelOverride as SchemaLabelOverride,
+  LabelScore,
+  Page,
+  ProcessingError,
+  User,
+  Word,
+} from '@quire/graphql';
 import { teamLabels } from '$lib/stores/labels.svelte.ts';
 import { ApiError } from '$lib/api/errors.ts';
-import { gql } from '$lib/api/graphql.ts';
+import { gql, type Selected } from '$lib/api/graphql.ts';
 import { session } from '$lib/api/session.svelte.ts';
 import type { Box } from '$lib/stores/collab.svelte.ts';
 
 export type { Box };
+/**
+ * `DOCUMENT_QUERY` reads every field of these: the schema's types as they are. A page's size
+ * is its image's in pixels, the coordinates of every box (0 for plain text); a chunk's
+ * `start` and `end` are its range within its page's text.
+ */
+export type { Chunk, LabelScore, Page, Word };
 
-export interface Word {
-  text: string;
-  box: Box;
-  confidence: number;
-}
-
-export interface Page {
-  number: number;
-  /** Page image size in pixels: the coordinates of every box. 0 for plain text. */
-  width: number;
-  height: number;
-  text: string;
-  /** text-layer, ocr or plain. */
-  source: string;
-  /** Mean word confidence, 0..100. */
-  confidence: number;
-  words: Word[];
-}
-
-export interface Chunk {
-  ordinal: number;
-  page: number;
-  text: string;
-  /** The chunk's range within its page's text. */
-  start: number;
-  end: number;
-  boxes: Box[];
-}
-
-export interface FieldValue {
-  value: string;
-  page: number;
-  box: Box | null;
-  confidence: number;
-}
+/** An extracted field as `FIELD` reads it. */
+export type FieldValue = Selected<SchemaFieldValue, 'value' | 'page' | 'box' | 'confidence'>;
 
 export const FIELD_NAMES = {
   number: 'Number',
@@ -56,16 +40,11 @@ export const FIELD_NAMES = {
 } as const;
 export type FieldName = keyof typeof FIELD_NAMES;
 
-export interface LabelScore {
-  label: string;
-  confidence: number;
-}
+/** A person's label as `LABELS` reads it. */
+export type LabelOverride = Selected<SchemaLabelOverride, 'label' | 'setBy' | 'setAt'>;
 
-export interface LabelOverride {
-  label: string;
-  setBy: string | null;
-  setAt: string;
-}
+/** A processing error as the viewer reads it. */
+type ErrorState = Selected<ProcessingError, 'code' | 'message' | 'stage'>;
 
 export interface JobState {
   id: string;
@@ -75,39 +54,28 @@ export interface JobState {
   total: number;
   percent: number;
   etaMs: number | null;
-  error: { code: string; message: string; stage: string | null } | null;
+  error: ErrorState | null;
 }
 
-/** The labels part of a document, which `setDocumentLabel` answers again. */
-export interface DocumentLabels {
-  type: string | null;
-  sensitivity: string | null;
+/** The labels part of a document (`LABELS`), which `setDocumentLabel` answers again. */
+export type DocumentLabels = Selected<Document, 'type' | 'sensitivity' | 'classification'> & {
   typeOverride: LabelOverride | null;
   sensitivityOverride: LabelOverride | null;
-  classification: { type: LabelScore; sensitivity: LabelScore; method: string } | null;
-}
+};
 
-export interface ViewerDocument extends DocumentLabels {
-  id: string;
-  filename: string;
-  mimeType: string;
-  size: number;
-  status: 'QUEUED' | 'PROCESSING' | 'PROCESSED' | 'FAILED';
-  pageCount: number;
-  createdAt: string;
-  processedAt: string | null;
-  error: { code: string; message: string; stage: string | null } | null;
-  job: JobState | null;
-  pages: Page[];
-  chunks: Chunk[];
-  fields: Partial<Record<FieldName, FieldValue | null>>;
-}
+/** The document as `DOCUMENT_QUERY` reads it. */
+export type ViewerDocument = DocumentLabels &
+  Selected<
+    Document,
+    'id' | 'filename' | 'mimeType' | 'size' | 'status' | 'pageCount' | 'createdAt' | 'processedAt' | 'pages' | 'chunks'
+  > & {
+    error: ErrorState | null;
+    job: JobState | null;
+    fields: Partial<Record<FieldName, FieldValue | null>>;
+  };
 
-export interface Member {
-  id: string;
-  name: string | null;
-  email: string;
-}
+/** A member as the viewer names them. */
+export type Member = Selected<User, 'id' | 'name' | 'email'>;
 
 export interface TeamLabels {
   types: string[];

@@ -80,12 +80,22 @@ async function assertAccessible(page: Page, name: string): Promise<void> {
 async function watchLayoutShift(page: Page): Promise<void> {
   await page.evaluate(`(() => {
     window.layoutShift = 0;
+    window.layoutShiftSources = [];
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (!e.hadRecentInput) window.layoutShift += e.value;
+      for (const e of list.getEntries()) {
+        if (e.hadRecentInput) continue;
+        window.layoutShift += e.value;
+        for (const s of e.sources || []) {
+          const n = s.node;
+          const name = n && n.nodeType === 1 ? n.tagName.toLowerCase() + (n.className ? '.' + String(n.className).split(' ')[0] : '') + (n.dataset && n.dataset.testid ? '[' + n.dataset.testid + ']' : '') : String(n && n.nodeName);
+          window.layoutShiftSources.push(name + ' ' + e.value.toFixed(3));
+        }
+      }
     }).observe({ type: 'layout-shift' });
   })()`);
 }
 
+const layoutShiftSources = (page: Page) => page.evaluate('window.layoutShiftSources') as Promise<string[]>;
 const layoutShift = (page: Page) => page.evaluate('window.layoutShift') as Promise<number>;
 
 /** Drops files on the upload zone the way a browser does: a `drop` event carrying a DataTransfer. */
@@ -248,6 +258,7 @@ describe('the web UI, two people of one team and one outsider', () => {
         .waitFor({ timeout: 30_000 });
     }
     const shifts = { uploader: await layoutShift(a), list: await layoutShift(b) };
+    console.log('what moved:', JSON.stringify({ uploader: await layoutShiftSources(a), list: await layoutShiftSources(b) }));
     console.log(`layout shift while uploads and rows streamed in: uploader ${shifts.uploader.toFixed(3)}, list ${shifts.list.toFixed(3)}`);
     // 0.1 is where a page stops counting as stable (Core Web Vitals' "good" cumulative layout shift).
     assert.ok(shifts.uploader < 0.1 && shifts.list < 0.1, `the pages jumped while data streamed in: ${JSON.stringify(shifts)}`);

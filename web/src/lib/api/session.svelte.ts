@@ -7,6 +7,7 @@
  * obtained (the `storage` event) instead of spending its own copy. Only an answer that the
  * session is over ends it here; an unreachable or failing hub keeps it for a later try.
  */
+import { untrack } from 'svelte';
 import { ApiError, AUTH_CODES } from './errors.ts';
 
 const TOKENS_KEY = 'quire.session';
@@ -195,10 +196,13 @@ class Session {
 
   /** Headers naming the caller and the team. */
   headers(): Record<string, string> {
-    const h: Record<string, string> = {};
-    if (this.tokens) h.authorization = `Bearer ${this.tokens.accessToken}`;
-    if (this.teamId) h['x-quire-team'] = this.teamId;
-    return h;
+    // Untracked: a request started in an `$effect` must not re-run it when the token refreshes.
+    return untrack(() => {
+      const h: Record<string, string> = {};
+      if (this.tokens) h.authorization = `Bearer ${this.tokens.accessToken}`;
+      if (this.teamId) h['x-quire-team'] = this.teamId;
+      return h;
+    });
   }
 
   /**

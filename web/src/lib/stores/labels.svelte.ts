@@ -21,7 +21,7 @@ let cached: { teamId: string | null; labels: Promise<TeamLabels> } | null = null
 /**
  * The current team's labels, loaded once per team. Rejects (with an `ApiError`) when they
  * cannot be read; the next call then tries again. Safe to call inside an `$effect`: it does
- * not make the effect depend on the session (its team or its tokens).
+ * not make the effect depend on the team it reads or on the cache it fills.
  */
 export function teamLabels(): Promise<TeamLabels> {
   return untrack(() => {

@@ -31,8 +31,12 @@ export const PipelineErrorCode = {
   Cancelled: 'JOB_CANCELLED',
   /** The run took longer than the job timeout; the worker running it was replaced. */
   JobTimeout: 'JOB_TIMEOUT',
-  /** The worker running the job died (crash, out of memory); it was replaced. */
+  /** The worker running the job died (a crash); it was replaced. */
   WorkerCrashed: 'WORKER_CRASHED',
+  /** The document needed more memory than a pipeline process may use; the process was replaced. */
+  WorkerOutOfMemory: 'WORKER_OUT_OF_MEMORY',
+  /** The document's text needs more passages than the configured limit. */
+  DocumentTooLong: 'DOCUMENT_TOO_LONG',
   /** A bug: anything not anticipated above. */
   Internal: 'INTERNAL',
 } as const;

@@ -55,6 +55,13 @@ export interface PipelineOptions {
   maxPageChars?: number;
   /** Chunk sizes. Default 500 target, 1000 maximum characters. */
   chunk?: ChunkOptions;
+  /**
+   * Most passages (chunks) one document may have. Embedding is the slowest stage per
+   * character, so this bounds a run's work before it starts: a longer document fails with
+   * `DOCUMENT_TOO_LONG` instead of occupying a worker for an hour. Default 10 000
+   * (about 5 million characters of text).
+   */
+  maxChunks?: number;
   /** Longest one embedding call should take; batch sizes adapt to it. Default 250 ms. */
   embedBatchBudgetMs?: number;
   /** Serialized size above which a page or chunk batch is split into more parts. Default 512 KiB. */
@@ -79,6 +86,8 @@ export interface PipelineContext {
 }
 
 const STAGE_ORDER = [Stage.Detect, Stage.Extract, Stage.Ocr, Stage.Chunk, Stage.Embed, Stage.Classify, Stage.Fields] as const;
+/** Default of {@link PipelineOptions.maxChunks}. */
+export const DEFAULT_MAX_CHUNKS = 10_000;
 /** Chunks per page assumed before chunking has run, to price the embed stage. */
 const CHUNKS_PER_PAGE_GUESS = 2;
 /** Room for the part envelope (kind, ids) around the pages or chunks of a part. */
@@ -223,6 +232,14 @@ export async function runPipeline(job: ProcessJob, data: Uint8Array, ctx: Pipeli
       pages.map((page) => (page.source === 'plain' ? { ...page, words: [], wordOffsets: [] } : page)),
       options.chunk,
     );
+    const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS;
+    if (chunks.length > maxChunks) {
+      throw new PipelineError(
+        PipelineErrorCode.DocumentTooLong,
+        `the document's text makes ${chunks.length} passages, more than the limit of ${maxChunks}`,
+        { stage: 'chunk', details: { chunks: chunks.length, maxChunks } },
+      );
+    }
     tracker.setTotal(chunks.length, Stage.Embed);
     tracker.advance();
 

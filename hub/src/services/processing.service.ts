@@ -91,32 +91,51 @@ export class ProcessingService {
       return { status: 'failed', code: 'BLOB_MISSING', message: 'The original file is missing', retryable: false };
     }
 
+    // A document deleted, or given a newer job, while this one runs (on any hub: the events
+    // come over the bus) stops the run at once rather than at its timeout.
+    const superseded = new AbortController();
+    const stopListening = events.listen((live) => {
+      if (live.kind !== 'document' || live.event.documentId !== doc.id || live.event.teamId !== scope.teamId) return;
+      if (live.event.status === 'deleted' || (live.event.jobId !== null && live.event.jobId !== job.jobId)) {
+        superseded.abort(new Error(live.event.status === 'deleted' ? 'document deleted' : 'superseded by a newer job'));
+      }
+    });
     let lastPersist = 0;
     let lastStage = '';
     const chunkVectors = new Map<number, Float32Array>();
-    const outcome = await this.deps.runner.run(job, data, await this.deps.classifierSettings(scope), {
-      signal: delivery.signal,
-      onProgress: (p) => {
-        delivery.heartbeat();
-        const now = Date.now();
-        void events
-          .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now, node: this.deps.nodeId })
-          .catch((err) => log.warn({ err }, 'progress event not published'));
-        if (p.stage !== lastStage || now - lastPersist >= PROGRESS_PERSIST_MS) {
-          lastStage = p.stage;
-          lastPersist = now;
-          void store
-            .updateJob(scope, job.jobId, { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs })
-            .catch((err) => log.warn({ err }, 'progress not persisted'));
-        }
-      },
-      onResult: async (part) => {
-        delivery.heartbeat();
-        // The summary part sets the final filters, so the document as read at the start suffices.
-        await this.deps.indexer.apply(scope, doc, part);
-        if (part.kind === 'chunks') for (const c of part.chunks) chunkVectors.set(c.ordinal, Float32Array.from(c.vector));
-      },
-    });
+    const outcome = await this.deps.runner
+      .run(job, data, await this.deps.classifierSettings(scope), {
+        signal: AbortSignal.any([delivery.signal, superseded.signal]),
+        onProgress: (p) => {
+          if (superseded.signal.aborted) return;
+          delivery.heartbeat();
+          const now = Date.now();
+          void events
+            .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now, node: this.deps.nodeId })
+            .catch((err) => log.warn({ err }, 'progress event not published'));
+          if (p.stage !== lastStage || now - lastPersist >= PROGRESS_PERSIST_MS) {
+            lastStage = p.stage;
+            lastPersist = now;
+            void store
+              .updateJob(scope, job.jobId, { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs })
+              .catch((err) => log.warn({ err }, 'progress not persisted'));
+          }
+        },
+        onResult: async (part) => {
+          delivery.heartbeat();
+          superseded.signal.throwIfAborted();
+          // The summary part sets the final filters, so the document as read at the start suffices.
+          await this.deps.indexer.apply(scope, doc, part);
+          if (part.kind === 'chunks') for (const c of part.chunks) chunkVectors.set(c.ordinal, Float32Array.from(c.vector));
+        },
+      })
+      .finally(stopListening);
+
+    if (superseded.signal.aborted) {
+      const reason = (superseded.signal.reason as Error).message;
+      log.info({ reason }, 'processing stopped');
+      return { status: 'skipped', reason };
+    }
 
     if (outcome.status === 'succeeded') {
       const now = Date.now();

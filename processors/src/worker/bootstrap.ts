@@ -1,7 +1,11 @@
 /**
- * Starts a TypeScript module in a worker thread. Workers ignore the `--import tsx` hook of the
- * process that spawns them, so each one registers tsx itself before it loads its entry.
+ * Starts TypeScript modules off the host's thread: in a worker thread (cheap, shares the
+ * process) or in a child process (isolated: a native abort, a runaway allocation or a kill
+ * ends only the child). Neither inherits the host's `--import tsx` hook, so each registers
+ * tsx itself before it loads its entry.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 const BOOTSTRAP = `
@@ -17,5 +21,23 @@ export function startTypeScriptWorker(entry: URL, options: { name: string; worke
     ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     // Flags of the host (test runners, loaders) do not apply to workers.
     execArgv: [],
+  });
+}
+
+/**
+ * Forks a child process running `entry` through tsx, with an IPC channel that carries
+ * structured-clone messages (typed arrays included). stdout is the host's; stderr is piped
+ * so the host can read why a child died (V8 prints its fatal errors there).
+ */
+export function startTypeScriptProcess(entry: URL, options: { name: string; maxHeapMb?: number }): ChildProcess {
+  return fork(fileURLToPath(entry), [], {
+    execArgv: [
+      '--import',
+      import.meta.resolve('tsx'),
+      ...(options.maxHeapMb === undefined ? [] : [`--max-old-space-size=${options.maxHeapMb}`]),
+      `--title=${options.name}`,
+    ],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
 }

@@ -1,5 +1,5 @@
 /**
- * Messages between a {@link ProcessorPool} and its pipeline worker threads. One job runs
+ * Messages between a {@link ProcessorPool} and its pipeline processes. One job runs
  * per worker at a time; result parts are acknowledged one by one, so the host's result
  * handler paces the worker and its failure reaches the pipeline.
  */
@@ -7,7 +7,7 @@ import type { PipelineOptions, PipelineProgress } from '../pipeline.ts';
 import type { FailedStage } from '../pipeline-error.ts';
 import type { ClassifierSettings, ProcessJob, ResultPart } from '../protocol.ts';
 
-/** What a worker is started with (`workerData`). */
+/** What a pipeline process is started with (the first message it receives). */
 export interface WorkerConfig {
   modelsDir: string;
   modelId: string;
@@ -21,6 +21,7 @@ export interface WorkerConfig {
 
 /** Host to worker. */
 export type HostMessage =
+  | { type: 'init'; config: WorkerConfig }
   | { type: 'run'; runId: number; job: ProcessJob; data: Uint8Array; classifier: ClassifierSettings }
   | { type: 'cancel'; runId: number }
   | { type: 'ack'; runId: number; seq: number; error: string | null };

@@ -1,9 +1,10 @@
 /**
- * A pipeline worker thread: loads the embedding model and the OCR engine once, then runs
- * one pipeline at a time for its {@link ProcessorPool}. Anything that goes wrong inside a
- * run comes back as a `failed` message; a crash or a stall is the pool's to handle.
+ * A pipeline process: a child of its {@link ProcessorPool}'s process that loads the embedding
+ * model and the OCR engine once, then runs one pipeline at a time. Anything that goes wrong
+ * inside a run comes back as a `failed` message; a crash, a stall or a runaway allocation is
+ * the pool's to handle, and ends only this process. It ends itself when the pool goes away.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { once } from 'node:events';
 import { pino, type Logger } from 'pino';
 import type { Embedder } from '../engines/embedder.ts';
 import { TransformersEmbedder } from '../engines/embedder.transformers.ts';
@@ -16,11 +17,17 @@ import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 import type { ResultPart } from '../protocol.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 
-const port = parentPort;
-if (!port) throw new Error('pipeline.worker.ts runs only as a worker thread');
-const config = workerData as WorkerConfig;
+if (!process.send) throw new Error('pipeline.worker.ts runs only as a child process with an IPC channel');
+// Without its pool there is nobody to work for.
+process.on('disconnect', () => process.exit(0));
 
-const send = (message: WorkerMessage): void => port.postMessage(message);
+const send = (message: WorkerMessage): void => {
+  if (process.connected) process.send!(message);
+};
+
+const [init] = (await once(process, 'message')) as [HostMessage];
+if (init.type !== 'init') throw new Error(`expected the init message first, got ${init.type}`);
+const config: WorkerConfig = init.config;
 
 // Log lines go to the host, which writes them through its own logger and destination.
 const logger: Logger = pino(
@@ -61,8 +68,10 @@ async function main(): Promise<void> {
     return;
   }
 
-  port!.on('message', (message: HostMessage) => {
+  process.on('message', (message: HostMessage) => {
     switch (message.type) {
+      case 'init':
+        break;
       case 'run':
         void run(message, embedder, ocr);
         break;

@@ -1,19 +1,23 @@
 /**
- * Runs pipelines in worker threads, so that a hostile or huge document can neither crash
- * nor stall the host: parsing, rendering and OCR happen off the host's event loop, each
- * worker's heap is capped, and a worker that crashes, runs out of memory or overruns the
- * job timeout is terminated and replaced while its job resolves as a retryable failure.
+ * Runs pipelines in child processes, so that a hostile or huge document can neither crash,
+ * stall nor bloat the host: parsing, rendering, OCR and inference happen in another process,
+ * whose memory is watched and capped. A native library that aborts when stopped mid-call
+ * (onnxruntime does, in a worker thread) ends only that process. A child that crashes,
+ * outgrows its memory limit or overruns the job timeout is killed and replaced while its job
+ * resolves as a failure: retryable for a crash or a timeout, final for memory, since the same
+ * document would need the same memory again.
  *
- * Each worker loads the embedding model and starts its Tesseract threads once, then takes
+ * Each child loads the embedding model and starts its Tesseract threads once, then takes
  * one job at a time; jobs beyond the pool's size wait in a FIFO queue.
  */
-import type { Worker } from 'node:worker_threads';
+import type { ChildProcess } from 'node:child_process';
+import pidusage from 'pidusage';
 import { pino, type Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import type { PipelineOptions } from '../pipeline.ts';
 import { PipelineErrorCode, type FailedStage } from '../pipeline-error.ts';
 import type { ClassifierSettings, ProcessJob, ProgressEvent, ResultPart } from '../protocol.ts';
-import { startTypeScriptWorker } from './bootstrap.ts';
+import { startTypeScriptProcess } from './bootstrap.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 
 /** Options of {@link ProcessorPool}. */
@@ -29,10 +33,13 @@ export interface ProcessorPoolOptions {
   /** A job running longer is stopped and its worker replaced. Default 10 minutes. */
   jobTimeoutMs?: number;
   /**
-   * V8 heap limit of each worker in MiB (`resourceLimits.maxOldGenerationSizeMb`). A job
-   * that needs more ends its worker, which is replaced. Default 2048.
+   * Memory limit of each pipeline process in MiB: its resident set (model, OCR engine,
+   * decoded streams and images included) and its V8 heap. A job that needs more ends its
+   * process, which is replaced, and fails with `WORKER_OUT_OF_MEMORY`. Default 1536.
    */
   maxMemoryMb?: number;
+  /** How often each process's resident memory is measured. Default 100 ms. */
+  memoryCheckIntervalMs?: number;
   /** onnxruntime threads per worker's embedder. Default: onnxruntime's choice. */
   embedderThreads?: number;
   /** How long `start()` and a replacement worker may take to load. Default 120 s. */
@@ -96,10 +103,15 @@ interface PendingRun {
 
 interface Slot {
   id: number;
-  worker: Worker;
+  worker: ChildProcess;
   state: 'starting' | 'idle' | 'busy' | 'stopping';
   run: PendingRun | null;
-  lastError: Error | null;
+  /** Why the pool stopped this process, when it did. */
+  stopReason: 'memory' | null;
+  /** The end of what the process wrote to stderr: V8 names a fatal error there. */
+  stderrTail: string;
+  /** Resolves once the process has exited. */
+  exited: Promise<void>;
 }
 
 const ENTRY = new URL('./pipeline.worker.ts', import.meta.url);
@@ -127,6 +139,7 @@ export class ProcessorPool {
   #closing = false;
   #respawnDelayMs = 0;
   readonly #respawnTimers = new Set<NodeJS.Timeout>();
+  #memoryTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ProcessorPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`size must be a positive integer, got ${options.size}`);
@@ -136,7 +149,8 @@ export class ProcessorPool {
       modelId: options.modelId,
       ocrWorkers: options.ocrWorkers ?? 1,
       jobTimeoutMs: options.jobTimeoutMs ?? 10 * 60_000,
-      maxMemoryMb: options.maxMemoryMb ?? 2048,
+      maxMemoryMb: options.maxMemoryMb ?? 1536,
+      memoryCheckIntervalMs: options.memoryCheckIntervalMs ?? 100,
       embedderThreads: options.embedderThreads,
       startTimeoutMs: options.startTimeoutMs ?? 120_000,
       cancelGraceMs: options.cancelGraceMs ?? 5_000,
@@ -144,6 +158,16 @@ export class ProcessorPool {
       pipeline: { ...options.pipeline, ...(options.maxPages === undefined ? {} : { maxPages: options.maxPages }) },
     };
     this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'processor-pool' });
+  }
+
+  /** Number of jobs running now. */
+  get busy(): number {
+    return [...this.#slots].filter((slot) => slot.state === 'busy').length;
+  }
+
+  /** Process ids of the pipeline processes, for operators and tests. */
+  pids(): number[] {
+    return [...this.#slots].flatMap((slot) => (slot.worker.pid === undefined || slot.state === 'stopping' ? [] : [slot.worker.pid]));
   }
 
   /** Number of jobs waiting for a worker. */
@@ -166,8 +190,8 @@ export class ProcessorPool {
   }
 
   /**
-   * Runs one job. `data` is transferred to the worker (the caller's view is detached
-   * afterwards) unless it is a view into a larger buffer, which is copied instead.
+   * Runs one job. `data` is copied to the pipeline process that takes the job; the pool
+   * drops its own reference then.
    */
   run(job: ProcessJob, data: Uint8Array, classifier: ClassifierSettings, handlers: RunHandlers): Promise<RunOutcome> {
     return new Promise<RunOutcome>((resolve) => {
@@ -231,6 +255,8 @@ export class ProcessorPool {
     }
     await Promise.all([...this.#slots].map((slot) => this.#terminate(slot)));
     this.#slots.clear();
+    if (this.#memoryTimer) clearInterval(this.#memoryTimer);
+    this.#memoryTimer = null;
     this.#logger.info('processor pool closed');
   }
 
@@ -244,13 +270,20 @@ export class ProcessorPool {
       pipeline: this.#options.pipeline,
       logLevel: this.#logger.level,
     };
-    const worker = startTypeScriptWorker(ENTRY, {
-      name: `quire-pipeline-${id}`,
-      workerData: config,
-      resourceLimits: { maxOldGenerationSizeMb: this.#options.maxMemoryMb },
+    const worker = startTypeScriptProcess(ENTRY, { name: `quire-pipeline-${id}`, maxHeapMb: this.#options.maxMemoryMb });
+    let markExited = (): void => {};
+    const exited = new Promise<void>((done) => {
+      markExited = done;
     });
-    const slot: Slot = { id, worker, state: 'starting', run: null, lastError: null };
+    const slot: Slot = { id, worker, state: 'starting', run: null, stopReason: null, stderrTail: '', exited };
     this.#slots.add(slot);
+    this.#watchMemory();
+    worker.stderr?.setEncoding('utf8');
+    worker.stderr?.on('data', (text: string) => {
+      slot.stderrTail = (slot.stderrTail + text).slice(-4096);
+      this.#logger.warn({ worker: id, stderr: text.trim().slice(0, 1000) }, 'pipeline process wrote to stderr');
+    });
+    worker.send({ type: 'init', config } satisfies HostMessage);
 
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -276,7 +309,7 @@ export class ProcessorPool {
           case 'ready':
             slot.state = 'idle';
             this.#respawnDelayMs = 0;
-            this.#logger.debug({ worker: id, modelId: message.modelId }, 'pipeline worker ready');
+            this.#logger.debug({ worker: id, modelId: message.modelId, pid: worker.pid }, 'pipeline worker ready');
             ready();
             this.#dispatch();
             break;
@@ -291,27 +324,27 @@ export class ProcessorPool {
             this.#onRunMessage(slot, message);
         }
       });
-      worker.on('error', (error) => {
-        slot.lastError = error instanceof Error ? error : new Error(String(error));
-        this.#logger.error({ worker: id, err: error }, 'pipeline worker failed');
-      });
-      worker.on('exit', (code) => {
+      // Sending to a process that just died fails here; its exit is handled below.
+      worker.on('error', (error) => this.#logger.warn({ worker: id, err: error }, 'pipeline process channel failed'));
+      worker.on('exit', (code, signal) => {
+        markExited();
         this.#slots.delete(slot);
         const wasStarting = slot.state === 'starting';
         slot.state = 'stopping';
-        const reason = slot.lastError?.message ?? `exit code ${code}`;
-        fail(
-          new PoolStartError('WORKER_START_FAILED', `pipeline worker ${id} exited while starting: ${reason}`, { cause: slot.lastError }),
-        );
+        const heapExhausted = /heap out of memory|Reached heap limit/i.test(slot.stderrTail);
+        const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+        fail(new PoolStartError('WORKER_START_FAILED', `pipeline worker ${id} exited while starting: ${reason}`));
         if (slot.run) {
-          const outOfMemory = (slot.lastError as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
           this.#settle(
             slot.run,
-            failure(
-              PipelineErrorCode.WorkerCrashed,
-              outOfMemory ? `the worker ran out of memory (limit ${this.#options.maxMemoryMb} MiB)` : `the worker stopped: ${reason}`,
-              true,
-            ),
+            slot.stopReason === 'memory' || heapExhausted
+              ? failure(
+                  PipelineErrorCode.WorkerOutOfMemory,
+                  `the document needed more memory than the limit of ${this.#options.maxMemoryMb} MiB`,
+                  false,
+                  slot.run.lastProgress?.report.stage as FailedStage | undefined,
+                )
+              : failure(PipelineErrorCode.WorkerCrashed, `the worker stopped: ${reason}`, true),
           );
         }
         if (wasStarting) this.#logger.warn({ worker: id, reason }, 'pipeline worker exited while starting');
@@ -320,6 +353,40 @@ export class ProcessorPool {
     });
   }
 
+  /**
+   * Measures every process's resident memory and kills one that outgrew the limit (its job,
+   * if any, fails). Runs while the pool has processes.
+   */
+  #watchMemory(): void {
+    if (this.#memoryTimer) return;
+    const limitBytes = this.#options.maxMemoryMb * 1024 * 1024;
+    let measuring = false;
+    this.#memoryTimer = setInterval(() => {
+      if (measuring) return;
+      const live = [...this.#slots].filter((slot) => slot.state !== 'stopping' && slot.worker.pid !== undefined);
+      if (live.length === 0) return;
+      measuring = true;
+      pidusage(live.map((slot) => slot.worker.pid!))
+        .then((stats) => {
+          for (const slot of live) {
+            const rss = stats[slot.worker.pid!]?.memory;
+            if (rss === undefined || rss <= limitBytes || slot.state === 'stopping') continue;
+            this.#logger.warn(
+              { worker: slot.id, rssMb: Math.round(rss / 1048576), limitMb: this.#options.maxMemoryMb, jobId: slot.run?.job.jobId },
+              'pipeline process exceeded its memory limit; killing it',
+            );
+            slot.stopReason = 'memory';
+            void this.#terminate(slot);
+          }
+        })
+        // A process that exited between the listing and the measurement has no entry.
+        .catch(() => undefined)
+        .finally(() => {
+          measuring = false;
+        });
+    }, this.#options.memoryCheckIntervalMs);
+    this.#memoryTimer.unref();
+  }
   /** Starts a replacement worker, backing off while replacements keep failing. */
   #replace(): void {
     const wait = this.#respawnDelayMs;
@@ -361,16 +428,17 @@ export class ProcessorPool {
       data: pending.data,
       classifier: pending.classifier,
     };
-    const { data } = pending;
-    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-    try {
-      slot.worker.postMessage(message, whole ? [data.buffer as ArrayBuffer] : []);
-    } catch {
-      // Node marks some buffers (its Buffer pool) untransferable: send a copy instead.
-      slot.worker.postMessage({ ...message, data: data.slice() } satisfies HostMessage, []);
-    }
-    if (!whole) this.#logger.debug({ jobId: pending.job.jobId }, 'document bytes were a view into a larger buffer; copied');
+    this.#send(slot, message);
+    // The process has its own copy now; the host keeps none while the job runs.
     pending.data = new Uint8Array(0);
+  }
+
+  /** Sends to a process unless it is gone; a process that died is handled by its exit. */
+  #send(slot: Slot, message: HostMessage): void {
+    if (!slot.worker.connected) return;
+    slot.worker.send(message, (error: Error | null) => {
+      if (error) this.#logger.warn({ worker: slot.id, err: error }, 'a message to a pipeline process was not delivered');
+    });
   }
 
   #onRunMessage(slot: Slot, message: Exclude<WorkerMessage, { type: 'ready' | 'startup-failed' | 'log' }>): void {
@@ -397,7 +465,7 @@ export class ProcessorPool {
           } catch (cause) {
             error = cause instanceof Error ? cause.message : String(cause);
           }
-          if (!run.settled) slot.worker.postMessage({ type: 'ack', runId: run.runId, seq: message.seq, error } satisfies HostMessage);
+          if (!run.settled) this.#send(slot, { type: 'ack', runId: run.runId, seq: message.seq, error });
         });
         break;
       }
@@ -452,7 +520,7 @@ export class ProcessorPool {
     }
     const slot = pending.slot;
     if (!slot) return;
-    slot.worker.postMessage({ type: 'cancel', runId: pending.runId } satisfies HostMessage);
+    this.#send(slot, { type: 'cancel', runId: pending.runId });
     // A worker stuck in synchronous code cannot see the cancel: end it after a grace period.
     pending.timers.push(
       setTimeout(() => {
@@ -475,10 +543,13 @@ export class ProcessorPool {
     run.markEnded();
   }
 
+  /** Kills the process (SIGKILL: a process stuck in native code cannot act on anything gentler) and waits for it to exit. */
   async #terminate(slot: Slot): Promise<void> {
-    if (slot.state === 'stopping') return;
-    slot.state = 'stopping';
-    await slot.worker.terminate();
+    if (slot.state !== 'stopping') {
+      slot.state = 'stopping';
+      slot.worker.kill('SIGKILL');
+    }
+    await slot.exited;
   }
 
   #forwardLog(worker: number, line: string): void {

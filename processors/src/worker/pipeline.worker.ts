@@ -5,6 +5,7 @@
  * the pool's to handle, and ends only this process. It ends itself when the pool goes away.
  */
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import type { Embedder } from '../engines/embedder.ts';
 import { TransformersEmbedder } from '../engines/embedder.transformers.ts';
@@ -18,8 +19,15 @@ import type { ResultPart } from '../protocol.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 
 if (!process.send) throw new Error('pipeline.worker.ts runs only as a child process with an IPC channel');
-// Without its pool there is nobody to work for.
+// Without its pool there is nobody to work for, and nobody watching its memory: it ends when
+// the channel closes, and, should this thread be stuck in a long native call then, a thread
+// of its own ends the process once it has been orphaned.
 process.on('disconnect', () => process.exit(0));
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+   setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL'); }, 500);`,
+  { eval: true, workerData: { ppid: process.ppid }, name: 'quire-orphan-watch' },
+).unref();
 
 const send = (message: WorkerMessage): void => {
   if (process.connected) process.send!(message);

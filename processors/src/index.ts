@@ -24,6 +24,8 @@ export * from './engines/models/ensure-models.ts';
 export * from './engines/models/verify-model.ts';
 export * from './engines/models/models-command.ts';
 export { PipelineError, PipelineErrorCode } from './pipeline-error.ts';
+export { SNIFF_HEAD_BYTES, TextEncoding, decodeText, sniffMedia } from './media-sniff.ts';
+export type { BinaryMime, DecodedText, SniffResult } from './media-sniff.ts';
 export type { FailedStage } from './pipeline-error.ts';
 export { runPipeline, warmUpClassifier } from './pipeline.ts';
 export type { PipelineContext, PipelineOptions, PipelineProgress } from './pipeline.ts';

@@ -3,11 +3,17 @@ import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath, type Fixture } from '../../../test/fixtures/manifest.ts';
+import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
 import { PipelineError } from '../pipeline-error.ts';
-import { decodeText, detect } from './detect.stage.ts';
+import { detect } from './detect.stage.ts';
 
 const job = (filename: string, mimeType = 'application/octet-stream') => ({ filename, mimeType });
 const bytes = (text: string) => new TextEncoder().encode(text);
+/** `text` in UTF-16 with its byte order mark. */
+function utf16(text: string, endian: 'le' | 'be'): Uint8Array {
+  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
+  return new Uint8Array(endian === 'le' ? le : Buffer.from(le).swap16());
+}
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (e: unknown) => e instanceof PipelineError && e.code === code && e.stage === 'detect' && !e.retryable);
@@ -56,9 +62,61 @@ describe('detect stage', () => {
     await rejectsWith(detect(bytes('x'.repeat(2048)), job('big.txt'), { maxBytes: 1024 }), 'DOCUMENT_TOO_LARGE');
   });
 
-  it('decodes strict UTF-8 only', () => {
-    assert.equal(decodeText(bytes('héllo\r\n')), 'héllo\r\n');
-    assert.equal(decodeText(new Uint8Array([0x68, 0xc3])), null);
-    assert.equal(decodeText(bytes('a\u0000b')), null);
+  it('recognises a TIFF from its header when its directories come after the pixels', async () => {
+    // Pages of 4000x200 pixels put the first directory far past the first 8 KB.
+    for (const bigEndian of [false, true]) {
+      const tiff = handMadeTiff(
+        [
+          { width: 4000, height: 200 },
+          { width: 4000, height: 200 },
+        ],
+        { bigEndian },
+      );
+      assert.ok(new DataView(tiff.buffer).getUint32(4, !bigEndian) > 8192);
+      assert.equal(await detect(tiff, job('scan.tif', 'image/tiff')), 'image/tiff');
+      assert.equal(await detect(tiff, job('upload')), 'image/tiff');
+    }
+  });
+
+  it('passes a TIFF that claims enormous pages on to the size checks instead of refusing its type', async () => {
+    const bomb = handMadeTiff([{ width: 100_000, height: 100_000 }]);
+    assert.ok(bomb.length < 4096);
+    assert.equal(await detect(bomb, job('bomb.tiff')), 'image/tiff');
+  });
+
+  it('refuses a TIFF cut before its first directory as unreadable, and a header pointing into itself', async () => {
+    const tiff = handMadeTiff([{ width: 4000, height: 200 }]);
+    const directoryAt = new DataView(tiff.buffer).getUint32(4, true);
+    await rejectsWith(detect(tiff.subarray(0, directoryAt + 4), job('cut.tiff')), 'IMAGE_UNREADABLE');
+    await rejectsWith(
+      detect(handMadeTiff([{ width: 40, height: 10 }], { firstDirectoryAt: 4 }), job('odd.tiff')),
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+  });
+
+  it('reads UTF-16 text with a byte order mark, and UTF-8 with one', async () => {
+    for (const endian of ['le', 'be'] as const) {
+      assert.equal(await detect(utf16('Grüße aus Köln\r\n', endian), job('notes.txt', 'text/plain')), 'text/plain');
+      assert.equal(await detect(utf16('# Minutes\n\n- item\n', endian), job('upload')), 'text/markdown');
+      assert.equal(await detect(utf16('plain words\n', endian), job('notes.md')), 'text/markdown');
+    }
+    assert.equal(await detect(bytes('\uFEFFplain words\n'), job('notes.txt')), 'text/plain');
+    await rejectsWith(detect(utf16(' \n', 'le'), job('blank.txt')), 'EMPTY_DOCUMENT');
+  });
+
+  it('refuses invalid text with UNSUPPORTED_MEDIA_TYPE and says why', async () => {
+    const refusedFor = async (data: Uint8Array, reason: RegExp) =>
+      assert.rejects(
+        detect(data, job('notes.txt')),
+        (e: unknown) => e instanceof PipelineError && e.code === 'UNSUPPORTED_MEDIA_TYPE' && reason.test(e.message),
+      );
+    // Valid in the first 8 KB, invalid UTF-8 later on: the whole text is checked.
+    await refusedFor(new Uint8Array([...bytes('a'.repeat(10_000)), 0xc3, 0x28]), /not valid UTF-8/);
+    await refusedFor(bytes(`${'a'.repeat(10_000)}\u0000b`), /NUL/);
+    await refusedFor(utf16('a\u0000b', 'le'), /NUL/);
+    // A lone surrogate is no UTF-16 text.
+    await refusedFor(new Uint8Array([0xff, 0xfe, 0x41, 0x00, 0x00, 0xd8, 0x41, 0x00]), /not valid UTF-16LE/);
+    // UTF-16 without a byte order mark is not taken for text.
+    await refusedFor(new Uint8Array(Buffer.from('plain words', 'utf16le')), /NUL/);
   });
 });

@@ -4,7 +4,8 @@
  * declared type is a claim by the uploader, the bytes are what the other stages parse.
  */
 import { extname } from 'node:path';
-import { fileTypeFromBuffer } from 'file-type';
+import { UnreachableCaseError } from '../errors.ts';
+import { decodeText, sniffMedia } from '../media-sniff.ts';
 import { MIME_BY_EXTENSION, SupportedMime, type ProcessJob } from '../protocol.ts';
 import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 
@@ -30,13 +31,13 @@ const declaredAliases: Record<string, SupportedMime> = {
 
 const extensions = MIME_BY_EXTENSION;
 
-const sniffable = new Set<string>([SupportedMime.Pdf, SupportedMime.Png, SupportedMime.Jpeg, SupportedMime.Tiff]);
-
 /**
- * Sniffs the format of `data`. Binary formats come from their magic bytes; anything else
- * must be valid UTF-8 text without binary control characters, and is Markdown when the
- * declared type or extension says so or its lines look like Markdown.
- * @throws PipelineError `EMPTY_DOCUMENT`, `DOCUMENT_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE` or `MEDIA_TYPE_MISMATCH`
+ * Sniffs the format of `data` by the rule uploads are checked with ({@link sniffMedia}).
+ * Text must then decode whole (UTF-8, or UTF-16 with its byte order mark) without NUL or
+ * binary control characters, and is Markdown when the declared type or extension says so
+ * or its lines look like Markdown.
+ * @throws PipelineError `EMPTY_DOCUMENT`, `DOCUMENT_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`,
+ *   `IMAGE_UNREADABLE` (a TIFF cut short) or `MEDIA_TYPE_MISMATCH`
  */
 export async function detect(
   data: Uint8Array,
@@ -55,21 +56,27 @@ export async function detect(
     { what: 'file extension', mime: extensions[extname(job.filename).toLowerCase()] },
   ];
 
-  const sniffed = await fileTypeFromBuffer(data);
+  const sniffed = await sniffMedia({ head: data, size: data.byteLength });
   let actual: SupportedMime;
-  if (sniffed) {
-    if (!sniffable.has(sniffed.mime)) {
-      throw fail(PipelineErrorCode.UnsupportedMediaType, `unsupported document type ${sniffed.mime}`);
+  switch (sniffed.kind) {
+    case 'unsupported':
+      throw fail(PipelineErrorCode.UnsupportedMediaType, `unsupported document type (${sniffed.detected})`);
+    case 'binary':
+      if (sniffed.truncated) throw fail(PipelineErrorCode.ImageUnreadable, `the ${sniffed.mime} file is truncated: ${sniffed.detail}`);
+      actual = sniffed.mime;
+      break;
+    case 'text': {
+      const decoded = decodeText(data);
+      if (!decoded.ok) throw fail(PipelineErrorCode.UnsupportedMediaType, `the document is not text: ${decoded.reason}`);
+      const text = decoded.text;
+      if (text.trim() === '') throw fail(PipelineErrorCode.EmptyDocument, 'the document holds only whitespace');
+      const claimsMarkdown = claims.some((c) => c.mime === SupportedMime.Markdown);
+      const claimsPlain = claims.some((c) => c.mime === SupportedMime.Text);
+      actual = claimsMarkdown || (!claimsPlain && looksLikeMarkdown(text)) ? SupportedMime.Markdown : SupportedMime.Text;
+      break;
     }
-    actual = sniffed.mime as SupportedMime;
-  } else {
-    const text = decodeText(data);
-    if (text === null)
-      throw fail(PipelineErrorCode.UnsupportedMediaType, 'the document is neither a supported binary format nor UTF-8 text');
-    if (text.trim() === '') throw fail(PipelineErrorCode.EmptyDocument, 'the document holds only whitespace');
-    const claimsMarkdown = claims.some((c) => c.mime === SupportedMime.Markdown);
-    const claimsPlain = claims.some((c) => c.mime === SupportedMime.Text);
-    actual = claimsMarkdown || (!claimsPlain && looksLikeMarkdown(text)) ? SupportedMime.Markdown : SupportedMime.Text;
+    default:
+      throw new UnreachableCaseError(sniffed);
   }
 
   for (const claim of claims) {
@@ -83,24 +90,6 @@ export async function detect(
 /** Plain text and Markdown are one family: either claim fits either content. */
 function family(mime: SupportedMime): string {
   return mime === SupportedMime.Markdown ? SupportedMime.Text : mime;
-}
-
-/** Decodes strict UTF-8; `null` for invalid sequences or binary control characters. */
-export function decodeText(data: Uint8Array): string | null {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(data);
-  } catch {
-    return null;
-  }
-  let controls = 0;
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (code === 0) return null;
-    // Tab, newline, form feed and carriage return are text; other C0 controls are not.
-    if (code < 32 && code !== 9 && code !== 10 && code !== 12 && code !== 13) controls += 1;
-  }
-  return controls > text.length / 200 ? null : text;
 }
 
 function looksLikeMarkdown(text: string): boolean {

@@ -4,9 +4,9 @@
  * layer, and pages with too little text are handed to the OCR stage instead.
  */
 import type { PdfDocument } from '../engines/pdf.engine.ts';
+import { decodeText } from '../media-sniff.ts';
 import { SupportedMime } from '../protocol.ts';
 import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
-import { decodeText } from './detect.stage.ts';
 import { capPage, type ExtractedPage, type StageContext } from './stage.ts';
 
 /** Default for {@link TextExtractOptions.maxPageChars}. */
@@ -22,14 +22,17 @@ export interface TextExtractOptions {
   maxPageChars?: number;
 }
 
-/** Splits a UTF-8 text or Markdown document into pages. */
+/**
+ * Splits a text or Markdown document into pages. It is read as UTF-8, or in the encoding
+ * its byte order mark names (UTF-8, UTF-16 LE or BE), the mark left out.
+ */
 export function extractPlainText(data: Uint8Array, options: TextExtractOptions = {}): ExtractedPage[] {
   const maxPageChars = options.maxPageChars ?? DEFAULT_MAX_PAGE_CHARS;
   const decoded = decodeText(data);
-  if (decoded === null) {
-    throw new PipelineError(PipelineErrorCode.UnsupportedMediaType, 'the document is not UTF-8 text', { stage: 'extract' });
+  if (!decoded.ok) {
+    throw new PipelineError(PipelineErrorCode.UnsupportedMediaType, `the document is not text: ${decoded.reason}`, { stage: 'extract' });
   }
-  const text = decoded.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const text = decoded.text.replace(/\r\n?/g, '\n');
   const pages: ExtractedPage[] = [];
   for (const sheet of text.split('\f')) {
     for (const part of splitLong(sheet, maxPageChars)) {
@@ -93,6 +96,9 @@ export interface PdfExtractOptions extends StageContext {
 export async function extractPdfText(doc: PdfDocument, options: PdfExtractOptions): Promise<PdfTextResult> {
   const { signal, progress, dpi } = options;
   const maxPageChars = options.maxPageChars ?? DEFAULT_MAX_PAGE_CHARS;
+  // A PDF without pages holds nothing, like a text of whitespace; a page that gives no
+  // words (a blank scan) is still a page, and its document is processed.
+  if (doc.pageCount === 0) throw new PipelineError(PipelineErrorCode.EmptyDocument, 'the PDF has no pages', { stage: 'extract' });
   progress.setTotal(doc.pageCount);
   const pages: ExtractedPage[] = [];
   const scanned: number[] = [];

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
+import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
 import { openPdf } from '../engines/pdf.engine.ts';
@@ -36,10 +37,12 @@ describe('OCR stage', () => {
   });
   after(() => ocr.close());
 
-  it('reads every page of a multi-page TIFF', async () => {
+  it('reads every page of a multi-page TIFF whose directories follow the pixels', async () => {
     const letter = FIXTURES['scanned-letter.tiff'];
+    const data = await read(letter.file);
+    assert.ok(new DataView(data.buffer, data.byteOffset).getUint32(4, true) > data.length / 2, 'first directory after the pixels');
     const progress = counter();
-    const pages = await ocrImage(await read(letter.file), { ocr, signal, progress });
+    const pages = await ocrImage(data, { ocr, signal, progress });
     assert.deepEqual(
       pages.map((p) => p.page),
       [1, 2],
@@ -51,6 +54,63 @@ describe('OCR stage', () => {
       assert.equal(p.source, 'ocr');
       assert.deepEqual([p.width, p.height], [1166, 1654]);
     }
+  });
+
+  it('reads a BigTIFF page', async () => {
+    const letter = FIXTURES['scanned-letter.tiff'];
+    const big = await sharp(await read(letter.file), { page: 0 })
+      .tiff({ bigtiff: true, compression: 'lzw' })
+      .toBuffer();
+    const pages = await ocrImage(new Uint8Array(big), { ocr, signal, progress: counter() });
+    assert.equal(pages.length, 1);
+    assert.ok(flat(pages[0]).includes(letter.phrase));
+  });
+
+  it('refuses a TIFF bomb as too large from its directories, before decoding or recognising any page', async () => {
+    let recognised = 0;
+    const counting = {
+      workers: 1,
+      recognize: (...args: Parameters<TesseractOcr['recognize']>) => {
+        recognised += 1;
+        return ocr.recognize(...args);
+      },
+    } as unknown as TesseractOcr;
+    const tooLarge = (pattern: RegExp) => (e: unknown) =>
+      e instanceof PipelineError && e.code === 'DOCUMENT_TOO_LARGE' && e.stage === 'ocr' && pattern.test(e.message);
+    const cases: [Uint8Array, RegExp][] = [
+      // 10^10 pixels in under 2 KB.
+      [handMadeTiff([{ width: 100_000, height: 100_000 }]), /page 1 .* 100000x100000 pixels/],
+      // A readable first page does not get OCR'd when a later one is a bomb.
+      [
+        handMadeTiff(
+          [
+            { width: 40, height: 30 },
+            { width: 100_000, height: 100_000 },
+          ],
+          { bigEndian: true },
+        ),
+        /page 2 /,
+      ],
+      [handMadeTiff(Array.from({ length: 2001 }, () => ({ width: 8, height: 8 }))), /more than 2000 pages/],
+    ];
+    for (const [data, message] of cases) {
+      const progress = counter();
+      const before = process.memoryUsage().rss;
+      await assert.rejects(ocrImage(data, { ocr: counting, signal, progress }), tooLarge(message));
+      assert.ok(process.memoryUsage().rss - before < 200_000_000, 'nothing was decoded');
+      assert.equal(progress.done, 0);
+    }
+    assert.equal(recognised, 0);
+    await assert.rejects(
+      ocrImage(
+        handMadeTiff([
+          { width: 30, height: 30 },
+          { width: 30, height: 30 },
+        ]),
+        { ocr: counting, signal, progress: counter(), maxPages: 1 },
+      ),
+      tooLarge(/more than 1 pages/),
+    );
   });
 
   it('reads PNG and JPEG scans alike', async () => {

@@ -6,12 +6,15 @@
  * Leptonica build reads no TIFF, ignores EXIF orientation and would decode an image of any
  * size. sharp reads the header first, refuses decompression bombs, turns the image upright,
  * flattens it on white and scales it into the pixel budget; Tesseract then gets raw grey
- * pixels and decodes nothing.
+ * pixels and decodes nothing. A TIFF's pages are counted and measured from its directories
+ * before any is decoded, so a bomb on its last page, or a chain of countless pages, is
+ * refused before the first page costs OCR time.
  */
 import sharp from 'sharp';
 import type { TesseractOcr } from '../engines/ocr.engine.ts';
 import type { PdfDocument } from '../engines/pdf.engine.ts';
 import { canvasToGrey, type GreyImage } from '../engines/raster.ts';
+import { readTiffPages } from '../engines/tiff.ts';
 import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 import { DEFAULT_MAX_PAGE_CHARS } from './extract.stage.ts';
 import { capPage, type ExtractedPage, type StageContext } from './stage.ts';
@@ -37,6 +40,7 @@ export async function ocrImage(data: Uint8Array, options: OcrStageOptions): Prom
   const { signal, progress } = options;
   const maxInputPixels = options.maxInputPixels ?? 100_000_000;
   const maxPages = options.maxPages ?? 2000;
+  checkTiffLimits(data, maxPages, maxInputPixels);
   let pageCount: number;
   try {
     const meta = await sharp(data, { limitInputPixels: maxInputPixels }).metadata();
@@ -45,11 +49,7 @@ export async function ocrImage(data: Uint8Array, options: OcrStageOptions): Prom
   } catch (error) {
     throw asImageError(error, maxInputPixels);
   }
-  if (pageCount > maxPages) {
-    throw new PipelineError(PipelineErrorCode.DocumentTooLarge, `the image has ${pageCount} pages, more than the limit of ${maxPages}`, {
-      stage: 'ocr',
-    });
-  }
+  if (pageCount > maxPages) throw tooManyPages(pageCount, maxPages);
   progress.setTotal(pageCount);
   const pages: ExtractedPage[] = [];
   for (let index = 0; index < pageCount; index += 1) {
@@ -156,8 +156,28 @@ async function decodePage(data: Uint8Array, index: number, maxInputPixels: numbe
   return { width: info.width, height: info.height, pixels };
 }
 
-function tooLarge(width: number | undefined, height: number | undefined, limit: number): PipelineError {
-  return new PipelineError(PipelineErrorCode.DocumentTooLarge, `the image is ${width}x${height} pixels, more than the limit of ${limit}`, {
+/**
+ * Refuses a TIFF with more pages than `maxPages`, or a page of more pixels than
+ * `maxInputPixels`, from its directories alone. Other images have one page, which sharp
+ * measures before decoding it.
+ */
+function checkTiffLimits(data: Uint8Array, maxPages: number, maxInputPixels: number): void {
+  const pages = readTiffPages(data, maxPages);
+  if (pages.length > maxPages) throw tooManyPages(null, maxPages);
+  pages.forEach((page, index) => {
+    if (page.width * page.height > maxInputPixels) throw tooLarge(page.width, page.height, maxInputPixels, index + 1);
+  });
+}
+
+/** `count` is null when counting stopped past the limit. */
+function tooManyPages(count: number | null, limit: number): PipelineError {
+  const counted = count === null ? `more than ${limit} pages` : `${count} pages, more than the limit of ${limit}`;
+  return new PipelineError(PipelineErrorCode.DocumentTooLarge, `the image has ${counted}`, { stage: 'ocr' });
+}
+
+function tooLarge(width: number | undefined, height: number | undefined, limit: number, page?: number): PipelineError {
+  const what = page === undefined ? 'the image' : `page ${page} of the image`;
+  return new PipelineError(PipelineErrorCode.DocumentTooLarge, `${what} is ${width}x${height} pixels, more than the limit of ${limit}`, {
     stage: 'ocr',
   });
 }

@@ -6,7 +6,9 @@ import { crc32 } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
+import sharp from 'sharp';
 import { AppError, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
+import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
 import { statusOf } from '../http/errors.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
 
@@ -106,6 +108,12 @@ function makeTiff(): Buffer {
   buf[pixelsAt] = 0x00;
   buf[pixelsAt + 1] = 0xff;
   return buf;
+}
+
+/** `text` in UTF-16 with its byte order mark. */
+function utf16(text: string, endian: 'le' | 'be'): Buffer {
+  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
+  return endian === 'le' ? le : Buffer.from(le).swap16();
 }
 
 /** A ZIP archive holding one stored (uncompressed) text file. */
@@ -266,6 +274,56 @@ describe('classifyUpload', () => {
     await assertRefused(Buffer.from('header\u0000\u0001\u0002 body'), 'log.txt', undefined, unsupported);
     // Latin-1 bytes that are not valid UTF-8.
     await assertRefused(Buffer.from('Gr\xfc\xdfe aus K\xf6ln', 'latin1'), 'notes.txt', undefined, unsupported);
+  });
+
+  it('recognises TIFFs whose directories follow the pixels, as scanners and libtiff write them', async () => {
+    // 4000x200 pages put every directory well past the 8 KB head.
+    const pages = [
+      { width: 4000, height: 200 },
+      { width: 4000, height: 200 },
+      { width: 4000, height: 200 },
+    ];
+    for (const bigEndian of [false, true]) {
+      const tiff = Buffer.from(handMadeTiff(pages, { bigEndian }));
+      assert.ok(tiff.readUInt32LE(4) > HEAD_BYTES || tiff.readUInt32BE(4) > HEAD_BYTES);
+      assert.equal(await classify(tiff, 'scan.tif', 'image/tiff'), SupportedMime.Tiff);
+      assert.equal(await classify(tiff, 'scan', undefined), SupportedMime.Tiff);
+    }
+    const big = await sharp({ create: { width: 3000, height: 300, channels: 3, background: '#ffffff' } })
+      .greyscale()
+      .tiff({ bigtiff: true, compression: 'none' })
+      .toBuffer();
+    assert.equal(big.subarray(0, 4).toString('latin1'), 'II+\0');
+    assert.equal(await classify(big, 'scan.tiff', 'image/tiff'), SupportedMime.Tiff);
+  });
+
+  it('refuses a TIFF cut before its first directory with TRUNCATED_UPLOAD (400)', async () => {
+    const tiff = Buffer.from(handMadeTiff([{ width: 4000, height: 200 }]));
+    const cut = tiff.subarray(0, tiff.readUInt32LE(4) + 4);
+    await assertRefused(cut, 'scan.tiff', 'image/tiff', { type: ValidationError, code: 'TRUNCATED_UPLOAD', status: 400 });
+  });
+
+  it('accepts a TIFF that claims enormous pages: the pipeline refuses it by its size', async () => {
+    assert.equal(await classify(Buffer.from(handMadeTiff([{ width: 100_000, height: 100_000 }])), 'bomb.tiff'), SupportedMime.Tiff);
+  });
+
+  it('accepts UTF-16 text with a byte order mark, and UTF-8 with one', async () => {
+    for (const endian of ['le', 'be'] as const) {
+      const text = utf16('Grüße aus Köln — total: 1 299,00 €\r\n', endian);
+      assert.equal(await classify(text, 'notes.txt', 'text/plain'), SupportedMime.Text);
+      assert.equal(await classify(text, 'notes', undefined), SupportedMime.Text);
+      assert.equal(await classify(utf16('# Minutes\n', endian), 'minutes.md', undefined), SupportedMime.Markdown);
+      // Longer than the head, which then ends inside a character.
+      assert.equal(await classify(utf16('word '.repeat(3000), endian), 'long.txt'), SupportedMime.Text);
+    }
+    assert.equal(await classify(Buffer.from('\uFEFFplain words\n'), 'notes.txt'), SupportedMime.Text);
+  });
+
+  it('refuses UTF-16 without a byte order mark, and text with NUL characters, with UNSUPPORTED_MEDIA_TYPE (415)', async () => {
+    const unsupported = { type: UnsupportedMediaError, code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 } as const;
+    await assertRefused(Buffer.from('no byte order mark', 'utf16le'), 'notes.txt', undefined, unsupported);
+    await assertRefused(utf16('a\u0000b', 'le'), 'notes.txt', undefined, unsupported);
+    await assertRefused(utf16('a\u0000b', 'be'), 'notes.txt', undefined, unsupported);
   });
 
   it('refuses a name or a declared type that contradicts the bytes with MEDIA_TYPE_MISMATCH (415)', async () => {

@@ -6,10 +6,19 @@
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { fileTypeFromBuffer } from 'file-type';
-import { MIME_BY_EXTENSION, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
+import {
+  MIME_BY_EXTENSION,
+  PayloadTooLargeError,
+  SNIFF_HEAD_BYTES,
+  SupportedMime,
+  UnreachableCaseError,
+  UnsupportedMediaError,
+  ValidationError,
+  sniffMedia,
+} from '@quire/processors';
 
-const HEAD_BYTES = 8192;
+/** The bytes that decide an upload's type: the same head the pipeline's detect stage reads. */
+const HEAD_BYTES = SNIFF_HEAD_BYTES;
 const TAIL_BYTES = 2048;
 
 /** Counts, hashes and limits bytes flowing through, remembering the head and tail. */
@@ -73,14 +82,25 @@ export async function classifyUpload(input: {
 }): Promise<SupportedMime> {
   if (input.size === 0) throw new ValidationError('The uploaded file is empty', { code: 'EMPTY_UPLOAD' });
 
-  const sniffed = await sniff(input.head, input.filename);
-  if (!sniffed.mime) {
-    throw new UnsupportedMediaError(
-      `Unsupported file type${sniffed.detected ? ` (${sniffed.detected})` : ''}: Quire accepts PDF, PNG, JPEG, TIFF, plain text and Markdown`,
-      { code: 'UNSUPPORTED_MEDIA_TYPE' },
-    );
+  const sniffed = await sniffMedia({ head: input.head, size: input.size });
+  let mime: SupportedMime;
+  switch (sniffed.kind) {
+    case 'unsupported':
+      throw new UnsupportedMediaError(
+        `Unsupported file type (${sniffed.detected}): Quire accepts PDF, PNG, JPEG, TIFF, plain text and Markdown`,
+        { code: 'UNSUPPORTED_MEDIA_TYPE' },
+      );
+    case 'binary':
+      mime = sniffed.mime;
+      break;
+    case 'text': {
+      const ext = extname(input.filename).toLowerCase();
+      mime = ext === '.md' || ext === '.markdown' ? SupportedMime.Markdown : SupportedMime.Text;
+      break;
+    }
+    default:
+      throw new UnreachableCaseError(sniffed);
   }
-  const mime = sniffed.mime;
 
   const claimed = byExtension[extname(input.filename).toLowerCase()];
   const declared = input.declaredMime?.split(';')[0]?.trim().toLowerCase();
@@ -93,28 +113,10 @@ export async function classifyUpload(input: {
     }
   }
 
-  if (isTruncated(mime, input.tail)) {
-    throw new ValidationError(`The ${mime} file is truncated (its end marker is missing)`, { code: 'TRUNCATED_UPLOAD' });
-  }
+  const cutShort =
+    sniffed.kind === 'binary' && sniffed.truncated ? sniffed.detail : isTruncated(mime, input.tail) ? 'its end marker is missing' : null;
+  if (cutShort) throw new ValidationError(`The ${mime} file is truncated (${cutShort})`, { code: 'TRUNCATED_UPLOAD' });
   return mime;
-}
-
-async function sniff(head: Buffer, filename: string): Promise<{ mime?: SupportedMime; detected?: string }> {
-  const type = await fileTypeFromBuffer(head);
-  if (type) return supported.has(type.mime) ? { mime: type.mime as SupportedMime } : { detected: type.mime };
-  if (!looksLikeText(head)) return { detected: 'binary data' };
-  const ext = extname(filename).toLowerCase();
-  return { mime: ext === '.md' || ext === '.markdown' ? SupportedMime.Markdown : SupportedMime.Text };
-}
-
-/** UTF-8 (a character cut at the sample's end is fine) without control characters other than whitespace. */
-function looksLikeText(head: Buffer): boolean {
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
-    return !/[\u0000-\u0008\u000B\u000E-\u001F\u007F]/.test(text);
-  } catch {
-    return false;
-  }
 }
 
 function isTruncated(mime: SupportedMime, tail: Buffer): boolean {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -140,6 +140,28 @@ describe('FsBlobStore', () => {
     await assert.rejects(blobs.put('team-a/doc-1', failingStream([Buffer.from('partial replacement')], new Error('aborted'))), /aborted/);
     assert.equal(Buffer.from(await blobs.read('team-a/doc-1')).toString(), 'original');
     assert.deepEqual(await filesUnder(root), ['team-a/doc-1']);
+  });
+
+  it('start removes the temporary files of uploads a crash cut off, and nothing newer nor any blob', async () => {
+    await blobs.put('team-a/doc-1', Readable.from([Buffer.from('kept')]));
+    const tmp = join(root, '.tmp');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    for (const name of ['crashed-1', 'crashed-2']) {
+      await writeFile(join(tmp, name), randomBytes(10_000));
+      await utimes(join(tmp, name), anHourAgo, anHourAgo);
+    }
+    // Written after the restart began: an upload some other process still streams.
+    await writeFile(join(tmp, 'in-flight'), randomBytes(100));
+    const later = new Date(Date.now() + 60_000);
+    await utimes(join(tmp, 'in-flight'), later, later);
+    await mkdir(join(tmp, 'a-folder'));
+
+    const restarted = new FsBlobStore({ dir: root });
+    await restarted.start();
+    assert.deepEqual(await filesUnder(root), ['.tmp/in-flight', 'team-a/doc-1']);
+    assert.deepEqual((await readdir(tmp)).sort(), ['a-folder', 'in-flight']);
+    assert.equal(Buffer.from(await restarted.read('team-a/doc-1')).toString(), 'kept');
+    await restarted.close();
   });
 
   it('refuses keys that are empty, absolute, have empty segments or could leave the folder', async () => {

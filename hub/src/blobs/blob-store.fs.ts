@@ -1,9 +1,10 @@
 /**
  * `FsBlobStore`: blobs as files under a folder, written to a temporary name, fsynced and
- * renamed into place so a crash never leaves a partial blob under a real key.
+ * renamed into place so a crash never leaves a partial blob under a real key. What a crash
+ * does leave, the temporary files of cut-off uploads, is removed at the next start.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,8 +19,21 @@ export class FsBlobStore implements BlobStore {
     this.root = resolve(options.dir);
   }
 
+  /**
+   * Creates the folders and removes temporary files left by uploads that a crash cut off.
+   * Only files last written before this start go: this store has no upload in flight yet,
+   * and a file another process still writes into (a second hub on the same folder) is newer.
+   */
   async start(): Promise<void> {
-    await mkdir(join(this.root, '.tmp'), { recursive: true });
+    const startedAt = Date.now();
+    const tmp = join(this.root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    for (const name of await readdir(tmp)) {
+      const path = join(tmp, name);
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile() || info.mtimeMs >= startedAt) continue;
+      await rm(path, { force: true });
+    }
   }
 
   async close(): Promise<void> {}

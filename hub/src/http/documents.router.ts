@@ -3,23 +3,50 @@
  * throws a refusal before any byte is read):
  * - `POST /api/documents`: a multipart upload (file field `file`) streamed straight into the
  *   ingest service, once the team's upload limit admits it;
- * - `GET /api/documents/:id/file`: the original file as uploaded (`?inline` to show it in
- *   the browser rather than save it).
+ * - `GET /api/documents/:id/file`: the original file as uploaded, with the media type sniffed
+ *   from its bytes at upload (never one its name suggests), in a sandbox of its own;
+ *   `?inline` shows PDF, PNG, JPEG and plain text in the browser, every other type is saved.
  * The router only parses the transport; every rule lives in the policy and the services.
  */
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { create as contentDisposition } from 'content-disposition';
 import { Router, type Request } from 'express';
-import { AppError, PayloadTooLargeError, ValidationError } from '@quire/processors';
+import { AppError, PayloadTooLargeError, SupportedMime, ValidationError } from '@quire/processors';
 import type { DocumentService } from '../services/document.service.ts';
-import type { IngestService, UploadAccepted } from '../services/ingest.service.ts';
+import { sanitizeFilename, type IngestService, type UploadAccepted } from '../services/ingest.service.ts';
 import type { ActingScope, TeamScope } from '../store/store.ts';
 
 /** The routes of this router, as the policy names them. */
 export type DocumentRoute = 'POST /api/documents' | 'GET /api/documents/:id/file';
 
-/** The largest body still read and discarded after a refusal, to keep the answer intact. */
-const REFUSED_BODY_DRAIN_BYTES = 64 * 1024;
+/**
+ * What is done with the rest of a refused upload. A client that is still sending (Node's
+ * fetch, browsers) reads the answer only if the connection is not reset under it, which
+ * closing on unread bytes does. So up to `bytes` more are read and discarded; then reading
+ * stops, which stalls the sender until it reads the answer and closes; a client that has not
+ * closed `ms` after the refusal is cut off.
+ */
+const REFUSED_BODY_DRAIN = { bytes: 4 * 1024 * 1024, ms: 5_000 } as const;
+
+/**
+ * The media types a browser may display in Quire's origin: none of them runs script. Every
+ * other type (TIFF included) is always sent as an attachment.
+ */
+const INLINE_TYPES: ReadonlySet<string> = new Set([SupportedMime.Pdf, SupportedMime.Png, SupportedMime.Jpeg, SupportedMime.Text]);
+
+/**
+ * The policy of a served file: nothing it names is loaded, and it runs in a sandbox (a unique
+ * origin, no script), so a stored HTML or SVG file can never act as Quire.
+ */
+const FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
+/**
+ * The policy of a served PDF. Chromium's PDF viewer is a plugin, and a sandboxed document may
+ * load none, so a PDF is not sandboxed: its scripts run (if at all) in the viewer, never in
+ * Quire's origin, and the document may load nothing but itself into that viewer.
+ */
+const PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'";
 
 export function documentsRouter(deps: {
   ingest: IngestService;
@@ -31,18 +58,9 @@ export function documentsRouter(deps: {
   const router = Router();
 
   router.post('/api/documents', async (req, res, next) => {
-    let scope: ActingScope;
     try {
-      scope = deps.scopeFor(req, 'POST /api/documents');
+      const scope = deps.scopeFor(req, 'POST /api/documents');
       await deps.ingest.admit(scope);
-    } catch (err) {
-      // Refused before a byte is read: a small body is discarded so that the answer arrives
-      // whole (closing on unread bytes resets the connection); a larger one is not read at all.
-      if (!(Number(req.headers['content-length']) <= REFUSED_BODY_DRAIN_BYTES)) res.setHeader('Connection', 'close');
-      next(err);
-      return;
-    }
-    try {
       const declared = Number(req.headers['content-length']);
       // A body larger than the limit plus room for multipart headers can be refused at once.
       if (Number.isFinite(declared) && declared > deps.maxUploadBytes + 64 * 1024) {
@@ -51,9 +69,9 @@ export function documentsRouter(deps: {
       const accepted = await receive(req, deps.ingest, scope, deps.maxUploadBytes);
       res.status(accepted.duplicateOf ? 200 : 202).json(accepted);
     } catch (err) {
-      // Stop reading a body we will not use, but let the response go out first.
+      // The parser reads no more; the rest of the body is discarded while the refusal goes out.
       req.unpipe();
-      res.setHeader('Connection', 'close');
+      discardRest(req);
       next(err);
     }
   });
@@ -70,14 +88,19 @@ export function documentsRouter(deps: {
         res.status(304).end();
         return;
       }
-      res.setHeader('Content-Type', document.mimeType);
+      const type = servedType(document.mimeType);
+      const inline = 'inline' in req.query && INLINE_TYPES.has(document.mimeType);
+      res.setHeader('Content-Type', type);
       res.setHeader('Content-Length', String(document.size));
+      res.setHeader('Content-Security-Policy', document.mimeType === SupportedMime.Pdf ? PDF_CSP : FILE_CSP);
       res.setHeader('X-Content-Type-Options', 'nosniff');
-      // Express writes a Content-Disposition that carries any file name safely.
-      res.attachment(document.filename);
-      if ('inline' in req.query) {
-        res.setHeader('Content-Disposition', String(res.getHeader('Content-Disposition')).replace(/^attachment/, 'inline'));
-      }
+      res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+      // `filename*` carries the name in UTF-8; names stored before control characters were
+      // stripped are cleaned on the way out too.
+      res.setHeader(
+        'Content-Disposition',
+        contentDisposition(sanitizeFilename(document.filename), { type: inline ? 'inline' : 'attachment' }),
+      );
       await pipeline(stream, res);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
@@ -88,11 +111,63 @@ export function documentsRouter(deps: {
   return router;
 }
 
+/**
+ * The Content-Type a stored file is served with: the type sniffed from its bytes at upload,
+ * text always as plain UTF-8 text (Markdown included: it is shown, not rendered), anything
+ * unknown as bytes to save.
+ */
+function servedType(stored: string): string {
+  switch (stored) {
+    case SupportedMime.Text:
+    case SupportedMime.Markdown:
+      return 'text/plain; charset=utf-8';
+    case SupportedMime.Pdf:
+    case SupportedMime.Png:
+    case SupportedMime.Jpeg:
+    case SupportedMime.Tiff:
+      return stored;
+    default:
+      return 'application/octet-stream';
+  }
+}
+
+/**
+ * Reads and discards what is left of a refused request's body within {@link REFUSED_BODY_DRAIN},
+ * so that the answer reaches a client that is still sending. A body read to its end leaves the
+ * connection open for the next request.
+ */
+function discardRest(req: Request): void {
+  if (req.complete || req.destroyed) return;
+  let left: number = REFUSED_BODY_DRAIN.bytes;
+  const cutOff = setTimeout(() => req.socket.destroy(), REFUSED_BODY_DRAIN.ms).unref();
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.pause();
+  });
+  req.once('end', () => clearTimeout(cutOff));
+  req.once('close', () => clearTimeout(cutOff));
+  req.resume();
+}
+
+/** A parser's failure: a body that ended early is truncated, anything else is not multipart as it should be. */
+function parserFailure(err: unknown): ValidationError {
+  const message = err instanceof Error ? err.message : '';
+  if (/^Unexpected end of (form|file)$/.test(message) || message === 'request aborted') {
+    return new ValidationError('The upload ended before it was complete', { code: 'TRUNCATED_UPLOAD', cause: err });
+  }
+  return new ValidationError('The multipart body is malformed (a part header could not be read)', { code: 'BAD_MULTIPART', cause: err });
+}
+
 function receive(req: Request, ingest: IngestService, scope: TeamScope, maxBytes: number): Promise<UploadAccepted> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes + 1, fields: 20, parts: 25 } });
+      parser = busboy({
+        headers: req.headers,
+        // Browsers and curl send the file name as raw UTF-8, not RFC 2231/5987 encoded.
+        defParamCharset: 'utf8',
+        limits: { files: 1, fileSize: maxBytes + 1, fields: 20, parts: 25 },
+      });
     } catch (err) {
       reject(
         new ValidationError('Expected a multipart/form-data body with a file field named "file"', { code: 'BAD_MULTIPART', cause: err }),
@@ -102,8 +177,6 @@ function receive(req: Request, ingest: IngestService, scope: TeamScope, maxBytes
     let handled = false;
     let settled = false;
     let broken: unknown;
-    const truncated = (cause: unknown) =>
-      new ValidationError('The upload ended before it was complete', { code: 'TRUNCATED_UPLOAD', cause });
     const finish = (fn: () => void) => {
       if (!settled) {
         settled = true;
@@ -121,13 +194,13 @@ function receive(req: Request, ingest: IngestService, scope: TeamScope, maxBytes
       ingest.upload(scope, { filename: info.filename ?? 'upload', declaredMime: info.mimeType, stream: file }).then(
         (r) => finish(() => resolve(r)),
         // A file stream cut by a broken body fails with the parser's error, not an AppError.
-        (err) => finish(() => reject(broken !== undefined && !(err instanceof AppError) ? truncated(err) : err)),
+        (err) => finish(() => reject(broken !== undefined && !(err instanceof AppError) ? parserFailure(broken) : err)),
       );
     });
     parser.on('error', (err) => {
       broken = err;
       // While the ingest service is still reading the file it settles the request itself.
-      if (!handled) finish(() => reject(truncated(err)));
+      if (!handled) finish(() => reject(parserFailure(err)));
     });
     parser.on('close', () => {
       if (!handled) finish(() => reject(new ValidationError('No file field named "file" in the upload', { code: 'MISSING_FILE' })));

@@ -141,12 +141,22 @@ export class IngestService {
   }
 }
 
-/** Keeps the base name only, without control characters, at most 255 characters. */
+/**
+ * Characters removed from file names: every control character (C0, DEL, C1) and the
+ * bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+ * U+202A–U+202E, U+2066–U+2069), which can make `invoice\u202Efdp.exe` read as `invoiceexe.pdf`.
+ */
+const UNSAFE_FILENAME_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Longest file name kept, in characters (code points). */
+const MAX_FILENAME_CHARACTERS = 255;
+
+/**
+ * Keeps the base name only, without control or bidirectional formatting characters, at most
+ * 255 characters; a name cut there never ends in half a surrogate pair.
+ */
 export function sanitizeFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .slice(0, 255);
+  const clean = Array.from(base.replace(UNSAFE_FILENAME_CHARACTERS, '').trim()).slice(0, MAX_FILENAME_CHARACTERS).join('').trim();
   return clean || 'upload';
 }

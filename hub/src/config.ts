@@ -94,6 +94,30 @@ const envSchema = z
     GRAPHQL_MAX_DEPTH: int(2, 100).default(10),
     /** Highest estimated GraphQL cost accepted (each object costs 1, lists multiply by their size). Default 20000. */
     GRAPHQL_MAX_COST: int(10, 10_000_000).default(20_000),
+    /**
+     * Who may ask GraphQL for the schema's own description (`__schema`, `__type`):
+     * `anonymous` (anyone), `authenticated` (callers with a valid token or API key) or `off`.
+     * Default `anonymous` in development and `authenticated` when NODE_ENV=production, so a
+     * public hub does not describe its API to strangers. Whoever asks, introspection is
+     * bounded in depth (24 levels, enough for the standard introspection query, or
+     * GRAPHQL_MAX_DEPTH when higher) like every other operation.
+     */
+    GRAPHQL_INTROSPECTION: z.enum(['anonymous', 'authenticated', 'off']).optional(),
+    /** `production` turns on the production defaults (GRAPHQL_INTROSPECTION). Default `development`. */
+    NODE_ENV: z.string().min(1).default('development'),
+    /**
+     * Serve `/metrics` (Prometheus) on a port of its own, on METRICS_HOST, and not on PORT
+     * (which then answers 404 there). Unset: `/metrics` is served on PORT, to anyone who can
+     * reach it unless METRICS_TOKEN is set; 0 picks a free port.
+     */
+    METRICS_PORT: int(0, 65535).optional(),
+    /** Interface of METRICS_PORT. Default 127.0.0.1: only this machine may scrape. */
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * When set, `/metrics` (on whichever port serves it) answers only requests with
+     * `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters), else 401. Unset: no token.
+     */
+    METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
     /** Pipeline worker threads. Default 1 (OCR uses its own threads too). */
     PROCESSOR_WORKERS: int(1, 64).default(1),
     /** tesseract.js workers per pipeline worker. Default 1. */
@@ -166,6 +190,10 @@ export interface Config {
     readonly uploadsPerTeamPerMinute: number;
     readonly graphql: { readonly maxDepth: number; readonly maxCost: number };
   };
+  /** Who may introspect the GraphQL schema. */
+  readonly graphql: { readonly introspection: 'anonymous' | 'authenticated' | 'off' };
+  /** Where `/metrics` is served (`port` null: on the HTTP port) and the token it asks for, if any. */
+  readonly metrics: { readonly port: number | null; readonly host: string; readonly token: string | null };
   readonly auth: {
     /** null: generate once and keep under the data directory. */
     readonly secret: string | null;
@@ -229,6 +257,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uploadsPerTeamPerMinute: e.UPLOADS_PER_TEAM_PER_MINUTE,
       graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxCost: e.GRAPHQL_MAX_COST },
     },
+    graphql: { introspection: e.GRAPHQL_INTROSPECTION ?? (e.NODE_ENV === 'production' ? 'authenticated' : 'anonymous') },
+    metrics: { port: e.METRICS_PORT ?? null, host: e.METRICS_HOST, token: e.METRICS_TOKEN ?? null },
     auth: {
       secret: e.AUTH_SECRET ?? null,
       accessTtlMs: e.AUTH_ACCESS_TTL,
@@ -243,7 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Variables whose values are never repeated in a message. */
-const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD']);
+const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN']);
 
 function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const key = path[0];

@@ -213,6 +213,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         maxUploadBytes: config.limits.uploadMaxBytes,
         requestBodyMaxBytes: config.limits.requestBodyMaxBytes,
         graphqlLimits: config.limits.graphql,
+        introspection: config.graphql.introspection,
+        metricsEndpoint: config.metrics,
         services: { ingest, documents, search, auth, annotations, presence, classification, matches, dashboard },
         events,
         readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],

@@ -5,13 +5,17 @@
  * that holds them); a field taking `first` multiplies its selection by that number, and other
  * lists by their usual size; fields that do real work (search, a document's whole text) cost
  * more. At most MAX_ALIASES aliases, so that no field runs many times for the price of one.
- * The schema's own description (introspection) is free but bounded by the aliases. An
- * operation over any limit is refused before it runs, with `QUERY_TOO_COMPLEX`.
+ * The schema's own description (introspection) is free, but bounded by the aliases, by
+ * graphql-js's limit on nested introspection lists (MaxIntrospectionDepthRule, a standard
+ * validation rule) and by a depth of its own (INTROSPECTION_MAX_DEPTH). An operation over any
+ * limit is refused before it runs, with `QUERY_TOO_COMPLEX`. Who may introspect at all is
+ * {@link checkIntrospection}'s to say.
  */
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
+  NoSchemaIntrospectionCustomRule,
   getNamedType,
   getNullableType,
   isLeafType,
@@ -29,6 +33,18 @@ export interface OperationLimits {
 
 /** Most aliases in one operation: each alias runs its field again, whatever it costs. */
 export const MAX_ALIASES = 30;
+
+/**
+ * Deepest operation when introspection (`__schema`) is counted: the standard introspection
+ * query that tools send (graphql-js `getIntrospectionQuery`, 21 levels counting its fragments)
+ * with a little room. GRAPHQL_MAX_DEPTH applies to everything else in the operation, and
+ * raises this bound when it is higher.
+ */
+export const INTROSPECTION_MAX_DEPTH = 24;
+
+/** Who may introspect the schema (`__schema`, `__type`); `__typename` is always allowed. */
+export const IntrospectionAccess = { Anonymous: 'anonymous', Authenticated: 'authenticated', Off: 'off' } as const;
+export type IntrospectionAccess = (typeof IntrospectionAccess)[keyof typeof IntrospectionAccess];
 
 /** Fields whose resolver does more than read a row: their own cost, before their selection. */
 const FIELD_COSTS: Record<string, number> = {
@@ -75,22 +91,27 @@ export function checkOperationLimits(
   request: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null },
 ): GraphQLError[] {
   const errors: GraphQLError[] = [];
-  // One pass over the operation for both rules; each reports its refusal with our code.
+  const tooDeep = (maxDepth: number) => (_ctx: unknown, err: GraphQLError) => {
+    // Both depth rules may refuse the same operation: one refusal says it.
+    if (errors.some((e) => (e.extensions.details as { maxDepth?: number } | undefined)?.maxDepth !== undefined)) return;
+    const found = /found (\d+)/.exec(err.message)?.[1];
+    errors.push(
+      tooComplex(`The operation is nested ${found ?? 'too'} levels deep; at most ${maxDepth} are allowed`, {
+        maxDepth,
+        ...(found ? { depth: Number(found) } : {}),
+      }),
+    );
+  };
+  // One pass over the operation for every rule; each reports its refusal with our code.
   validate(request.schema, request.document, [
+    // Everything but the schema's description…
+    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [tooDeep(limits.maxDepth)] }),
+    // …and the whole operation, the description included, within a bound of its own.
     maxDepthRule({
-      n: limits.maxDepth,
+      n: Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH),
+      ignoreIntrospection: false,
       propagateOnRejection: false,
-      onReject: [
-        (_ctx, err) => {
-          const found = /found (\d+)/.exec(err.message)?.[1];
-          errors.push(
-            tooComplex(`The operation is nested ${found ?? 'too'} levels deep; at most ${limits.maxDepth} are allowed`, {
-              maxDepth: limits.maxDepth,
-              ...(found ? { depth: Number(found) } : {}),
-            }),
-          );
-        },
-      ],
+      onReject: [tooDeep(Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH))],
     }),
     maxAliasesRule({
       n: MAX_ALIASES,
@@ -115,4 +136,28 @@ export function checkOperationLimits(
     );
   }
   return errors;
+}
+
+/**
+ * Refuses an operation that introspects the schema (`__schema` or `__type`, found by
+ * graphql-js's NoSchemaIntrospectionCustomRule) to a caller `access` does not let do so:
+ * `UNAUTHENTICATED` without a valid token when it is `authenticated`, `INTROSPECTION_DISABLED`
+ * when it is `off`. Answers the refusals (empty when it may run).
+ */
+export function checkIntrospection(
+  access: IntrospectionAccess,
+  request: { schema: GraphQLSchema; document: DocumentNode },
+  authenticated: boolean,
+): GraphQLError[] {
+  if (access === IntrospectionAccess.Anonymous || (access === IntrospectionAccess.Authenticated && authenticated)) return [];
+  if (!validate(request.schema, request.document, [NoSchemaIntrospectionCustomRule]).length) return [];
+  return [
+    access === IntrospectionAccess.Off
+      ? new GraphQLError('Introspection is turned off on this hub', {
+          extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 400 } },
+        })
+      : new GraphQLError('Introspection needs an access token or API key', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        }),
+  ];
 }

@@ -1,7 +1,8 @@
 /**
  * GraphQL over HTTP (Apollo Server) and over WebSocket (graphql-ws) on the same path, with one
  * error translation: an AppError's `code` becomes `extensions.code`; unexposed errors become
- * `INTERNAL` with a generic message.
+ * `INTERNAL` with a generic message. Both check every operation the same way before it runs:
+ * who may introspect (GRAPHQL_INTROSPECTION), then the depth, alias and cost limits.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { ApolloServer } from '@apollo/server';
@@ -10,6 +11,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -18,7 +20,7 @@ import { AppError, RateLimitedError } from '@quire/processors';
 import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
 import { dashboardResolvers } from './dashboard.resolvers.ts';
-import { checkOperationLimits, type OperationLimits } from './limits.ts';
+import { checkIntrospection, checkOperationLimits, type IntrospectionAccess, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -59,6 +61,8 @@ export async function startGraphQL(deps: {
   schema: GraphQLSchema;
   /** Depth and cost limits of one operation. */
   limits: OperationLimits;
+  /** Who may introspect the schema. */
+  introspection: IntrospectionAccess;
   /** Largest graphql-ws message, bytes; a larger one closes the connection (1009). */
   maxMessageBytes: number;
   /** The context of a graphql-ws operation, from the connection's parameters and address. */
@@ -68,11 +72,16 @@ export async function startGraphQL(deps: {
   const { logger } = deps;
   // Upgrades are routed by path in the HTTP layer; this server takes only `/graphql`.
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
+  const socketContext = (ctx: Context) =>
+    deps.contextForSocket(
+      ctx.connectionParams as Record<string, unknown> | undefined,
+      (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
+    );
   const wsServer = useServer(
     {
       schema: deps.schema,
       // Parsed and validated here rather than by graphql-ws, so that the limits apply too.
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -81,6 +90,9 @@ export async function startGraphQL(deps: {
         }
         const invalid = validate(deps.schema, document);
         if (invalid.length) return [...invalid];
+        const contextValue = await socketContext(ctx);
+        const closed = checkIntrospection(deps.introspection, { schema: deps.schema, document }, contextValue.auth.principal !== null);
+        if (closed.length) return closed;
         const refused = checkOperationLimits(deps.limits, {
           schema: deps.schema,
           document,
@@ -88,13 +100,9 @@ export async function startGraphQL(deps: {
           variables: payload.variables,
         });
         if (refused.length) return refused;
-        return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      context: (ctx) =>
-        deps.contextForSocket(
-          ctx.connectionParams as Record<string, unknown> | undefined,
-          (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
-        ),
+      context: socketContext,
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, logger)) } : result,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e, logger)),
@@ -111,7 +119,9 @@ export async function startGraphQL(deps: {
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ request, document, schema }) {
+            async didResolveOperation({ request, document, schema, contextValue }) {
+              const [closed] = checkIntrospection(deps.introspection, { schema, document }, contextValue.auth.principal !== null);
+              if (closed) throw closed;
               const [refused] = checkOperationLimits(deps.limits, {
                 schema,
                 document,
@@ -141,6 +151,7 @@ export async function startGraphQL(deps: {
         },
       },
     ],
+    // Apollo lets introspection through; checkIntrospection decides, per caller, over HTTP and graphql-ws alike.
     introspection: true,
     // Errors say what went wrong by code and message; server stack traces stay in the log.
     includeStacktraceInErrorResponses: false,

@@ -1,16 +1,18 @@
 /**
- * The hub's one HTTP port: Express (upload, health, metrics), Apollo Server at `/graphql`,
- * graphql-ws on the same path, and Socket.IO at `/socket.io`.
+ * The hub's one HTTP port: Express (upload, health, metrics, UI), Apollo Server at `/graphql`,
+ * graphql-ws on the same path, and Socket.IO at `/socket.io`; every answer carries the
+ * security headers (security-headers.ts). `/metrics` may have a port of its own instead.
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
-import express, { type Request } from 'express';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type RequestHandler } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TEAM_HEADER, resolveRequestAuth, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import type { IntrospectionAccess } from '../graphql/limits.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
 import { attachCollab } from '../realtime/collab.ts';
 import { startSocketServer } from '../realtime/socket.ts';
@@ -19,6 +21,7 @@ import type { HubServices } from '../services/services.ts';
 import { documentsRouter } from './documents.router.ts';
 import { errorMiddleware } from './errors.ts';
 import { healthRouter, type ReadinessCheck } from './health.router.ts';
+import { securityHeaders, uiScriptHashes } from './security-headers.ts';
 
 export interface HttpDeps {
   host: string;
@@ -30,6 +33,14 @@ export interface HttpDeps {
   requestBodyMaxBytes: number;
   /** The most nested and the most costly GraphQL operation accepted. */
   graphqlLimits: { maxDepth: number; maxCost: number };
+  /** Who may introspect the GraphQL schema. */
+  introspection: IntrospectionAccess;
+  /**
+   * Where `/metrics` is served: on a port of its own (`port`, on `host`; the main port then
+   * answers 404 there) or, with `port` null, on the main port; with `token`, only to
+   * `Authorization: Bearer <token>`.
+   */
+  metricsEndpoint: { port: number | null; host: string; token: string | null };
   services: HubServices;
   events: LiveEvents;
   readiness: ReadinessCheck[];
@@ -42,6 +53,8 @@ export interface HttpDeps {
 export interface HttpHandle {
   server: HttpServer;
   url: string;
+  /** Where `/metrics` is served when it has a port of its own; null otherwise. */
+  metricsUrl: string | null;
   /** Stops accepting connections, drains GraphQL and sockets, then closes the port. */
   close(): Promise<void>;
 }
@@ -54,12 +67,18 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   app.set('trust proxy', deps.trustProxy);
   const server = createServer(app);
 
+  app.use(securityHeaders(uiScriptHashes(deps.webDir, logger)));
   app.use((req, res, next) => {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
     next();
   });
+
+  // Before callers are resolved: a metrics token is no account's token.
+  const metrics = metricsHandler(deps.metrics, deps.metricsEndpoint.token);
+  if (deps.metricsEndpoint.port === null) app.get('/metrics', metrics);
+  else app.get('/metrics', (_req, res) => notFound(res));
 
   type Resolved = Request & { auth: RequestAuth };
   const authOf = (req: Request) => (req as Resolved).auth;
@@ -79,10 +98,6 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
   });
 
   app.use(healthRouter({ checks: deps.readiness, isShuttingDown: () => shuttingDown }));
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('content-type', deps.metrics.contentType);
-    res.send(await deps.metrics.metrics());
-  });
   app.use(
     documentsRouter({
       ingest: deps.services.ingest,
@@ -96,6 +111,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     httpServer: server,
     schema: buildSchema(),
     limits: deps.graphqlLimits,
+    introspection: deps.introspection,
     maxMessageBytes: deps.requestBodyMaxBytes,
     contextForSocket: async (params, address) =>
       context(
@@ -124,9 +140,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     if (!req.accepts('html')) return next();
     res.sendFile('index.html', { root: deps.webDir }, (err) => err && next());
   });
-  app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route', requestId: res.locals.requestId } });
-  });
+  app.use((_req, res) => notFound(res));
   app.use(errorMiddleware(logger.child({ component: 'http' })));
 
   const authForHandshake = (auth: Record<string, unknown>, address: string) =>
@@ -162,13 +176,17 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     server.once('error', reject);
     server.listen(deps.port, deps.host, () => resolve());
   });
-  const address = server.address() as AddressInfo;
-  const host = deps.host === '0.0.0.0' || deps.host === '::' ? 'localhost' : deps.host;
+  const metricsServer = deps.metricsEndpoint.port === null ? null : await listenMetrics(deps.metricsEndpoint, metrics);
+  const metricsUrl = metricsServer && urlOf(metricsServer, deps.metricsEndpoint.host, '/metrics');
+  if (metricsUrl) logger.info({ url: metricsUrl }, 'metrics served on a port of their own');
   return {
     server,
-    url: `http://${host}:${address.port}`,
+    url: urlOf(server, deps.host),
+    metricsUrl,
     async close() {
       shuttingDown = true;
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
       collab.close();
       await sockets.close().catch((err) => logger.warn({ err }, 'socket.io close failed'));
       await graphql.close().catch((err) => logger.warn({ err }, 'graphql close failed'));
@@ -176,6 +194,60 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
       await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     },
   };
+}
+
+/** The address a listening server is reached at. */
+function urlOf(server: HttpServer, host: string, path = ''): string {
+  const { port } = server.address() as AddressInfo;
+  const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}${path}`;
+}
+
+function notFound(res: express.Response): void {
+  res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route', requestId: res.locals.requestId } });
+}
+
+/** `GET /metrics`: the Prometheus registry, to anyone, or with `token` only to `Authorization: Bearer <token>`. */
+function metricsHandler(registry: Registry, token: string | null): RequestHandler {
+  // Compared as digests, in constant time, so neither the length nor a prefix leaks.
+  const expected = token === null ? null : createHash('sha256').update(token).digest();
+  return async (req, res, next) => {
+    try {
+      if (expected) {
+        const sent = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        if (!timingSafeEqual(createHash('sha256').update(sent).digest(), expected)) {
+          res.setHeader('WWW-Authenticate', 'Bearer');
+          res.status(401).json({
+            error: {
+              code: 'UNAUTHENTICATED',
+              message: 'Send the metrics token as Authorization: Bearer <token>',
+              requestId: res.locals.requestId,
+            },
+          });
+          return;
+        }
+      }
+      res.setHeader('Content-Type', registry.contentType);
+      res.send(await registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/** A server of its own for `/metrics` (everything else answers 404). */
+async function listenMetrics(endpoint: { port: number | null; host: string }, metrics: RequestHandler): Promise<HttpServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders([]));
+  app.get('/metrics', metrics);
+  app.use((_req, res) => notFound(res));
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(endpoint.port ?? 0, endpoint.host, () => resolve());
+  });
+  return server;
 }
 
 /** The first value of a header that may repeat. */

@@ -21,7 +21,8 @@
  * (`{ session, action: 'update' | 'leave', entry }`), `match` (a match proposed or
  * resolved, to the review session) and `access:ended`.
  *
- * Every request asks the policy as the caller's access is now; before each event reaches a
+ * A connection without a valid token or API key is refused at the handshake, as on the
+ * default namespace. Every request asks the policy as the caller's access is now; before each event reaches a
  * room, the access of every caller in it is read again, as on the default namespace.
  */
 import type { Namespace, Server, Socket } from 'socket.io';
@@ -63,7 +64,7 @@ export function attachCollab(
 ): { close(): void } {
   const { logger, accounts } = deps;
   const nsp: Namespace = io.of('/collab');
-  authenticate(nsp, deps.authForHandshake);
+  authenticate(nsp, deps.authForHandshake, logger);
   const scopeFor = (auth: RequestAuth, entry: EntryPoint) => currentTeamScopeFor(auth, entry, accounts);
 
   nsp.on('connection', (socket: Socket) => {

@@ -15,21 +15,39 @@ export type Ack = (
   response: { ok: true; state?: unknown } | { ok: false; error: { code: string; message: string; details?: Record<string, unknown> } },
 ) => void;
 
-/** Names each connection's caller from the handshake's `auth` (`{ token, team }`). */
+/**
+ * Names each connection's caller from the handshake's `auth` (`{ token, team }`), and refuses
+ * the connection of a caller without a valid token or API key: the client's `connect_error`
+ * carries `data: { code, message }` (`UNAUTHENTICATED`, `TOKEN_EXPIRED`, …). Nothing in a
+ * namespace is open to anonymous callers, so none is held open.
+ */
 export function authenticate(
   nsp: Namespace,
   authForHandshake: (auth: Record<string, unknown>, address: string) => Promise<RequestAuth>,
+  logger: Logger,
 ): void {
   nsp.use((socket, next) => {
     const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    // A connection without a (valid) token is let in; its requests answer the refusal.
     authForHandshake(handshake, socket.handshake.address)
       .then((auth) => {
+        if (!auth.principal) {
+          next(handshakeRefusal(auth.error ?? new AuthenticationError('Connect with auth: { token } (an access token or API key)')));
+          return;
+        }
         socket.data.auth = auth;
         next();
       })
-      .catch((err: Error) => next(err));
+      .catch((err: unknown) => {
+        // A failing store: the client learns nothing of it but that the hub failed.
+        logger.error({ err }, 'socket handshake failed');
+        next(handshakeRefusal(new AppError('INTERNAL', 'Internal server error')));
+      });
   });
+}
+
+/** A refused handshake as Socket.IO sends it: the message, and `data` with the code. */
+function handshakeRefusal(err: AppError): Error & { data: { code: string; message: string } } {
+  return Object.assign(new Error(err.message), { data: { code: err.code, message: err.message } });
 }
 
 /** The acknowledgement callback among a message's arguments: the last one, when it is a function. */

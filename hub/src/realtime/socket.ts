@@ -5,7 +5,8 @@
  *
  * Client → server: `subscribe` / `unsubscribe` with `{ team: true }` or `{ documentId }`,
  * answered by an acknowledgement `{ ok: true, state }` or `{ ok: false, error: { code, message } }`.
- * The handshake's `auth` (`{ token, team }`) names the caller; every `subscribe` asks the
+ * The handshake's `auth` (`{ token, team }`) names the caller, and a connection without a valid
+ * token or API key is refused there (`connect_error` with `data: { code, message }`); every `subscribe` asks the
  * policy (`socket.io subscribe`) for the team it may watch, so a document of another team is
  * refused exactly like one that does not exist. Before each event reaches a room, every socket
  * in it is checked again (`currentTeamScopeFor`); one that lost access leaves the team's
@@ -44,7 +45,7 @@ export function startSocketServer(deps: {
 }): { io: Server; close(): Promise<void> } {
   const { logger } = deps;
   const io = new Server(deps.httpServer, { serveClient: false, cors: { origin: true }, maxHttpBufferSize: deps.maxMessageBytes });
-  authenticate(io.of('/'), deps.authForHandshake);
+  authenticate(io.of('/'), deps.authForHandshake, logger);
 
   io.on('connection', (socket: Socket) => {
     const auth = socket.data.auth as RequestAuth;

@@ -7,7 +7,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
@@ -116,6 +116,8 @@ export async function startGraphQL(deps: {
       ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),
       // No HTTP caching hints are given; without this default plugin no resolver is wrapped.
       ApolloServerPluginCacheControlDisabled(),
+      // Apollo's landing page loads Apollo Sandbox from a CDN, which the hub's CSP forbids.
+      ApolloServerPluginLandingPageDisabled(),
       {
         async requestDidStart() {
           return {

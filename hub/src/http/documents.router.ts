@@ -37,16 +37,10 @@ const INLINE_TYPES: ReadonlySet<string> = new Set([SupportedMime.Pdf, SupportedM
 
 /**
  * The policy of a served file: nothing it names is loaded, and it runs in a sandbox (a unique
- * origin, no script), so a stored HTML or SVG file can never act as Quire.
+ * origin, no script, no forms), so a stored HTML or SVG file can never act as Quire even where
+ * a browser renders it. Chromium's PDF viewer works under it.
  */
 const FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
-
-/**
- * The policy of a served PDF. Chromium's PDF viewer is a plugin, and a sandboxed document may
- * load none, so a PDF is not sandboxed: its scripts run (if at all) in the viewer, never in
- * Quire's origin, and the document may load nothing but itself into that viewer.
- */
-const PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'";
 
 export function documentsRouter(deps: {
   ingest: IngestService;
@@ -92,7 +86,7 @@ export function documentsRouter(deps: {
       const inline = 'inline' in req.query && INLINE_TYPES.has(document.mimeType);
       res.setHeader('Content-Type', type);
       res.setHeader('Content-Length', String(document.size));
-      res.setHeader('Content-Security-Policy', document.mimeType === SupportedMime.Pdf ? PDF_CSP : FILE_CSP);
+      res.setHeader('Content-Security-Policy', FILE_CSP);
       res.setHeader('X-Content-Type-Options', 'nosniff');
       res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
       // `filename*` carries the name in UTF-8; names stored before control characters were

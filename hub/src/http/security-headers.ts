@@ -32,10 +32,11 @@ export function uiScriptHashes(webDir: string, logger: Logger): string[] {
 }
 
 /**
- * Helmet with the UI's policy. Styles may be inline (Svelte sets `style` attributes; styles run
- * no script); images may come from `blob:` and `data:` (the viewer shows fetched originals and
- * rendered pages); pdf.js runs in a worker from the hub. The hub speaks plain HTTP: HSTS is
- * left to the proxy that terminates TLS, and requests are not upgraded to HTTPS.
+ * Helmet with the UI's policy. Style sheets come from the hub only, but `style` attributes may
+ * be inline (Svelte's templates set them; they run no script); images may come from `blob:` and
+ * `data:` (the viewer shows fetched originals); pdf.js runs in a worker from the hub. The hub
+ * speaks plain HTTP: HSTS is left to the proxy that terminates TLS, and requests are not
+ * upgraded to HTTPS.
  */
 export function securityHeaders(scriptHashes: string[]): RequestHandler {
   return helmet({
@@ -44,7 +45,8 @@ export function securityHeaders(scriptHashes: string[]): RequestHandler {
       directives: {
         'default-src': ["'self'"],
         'script-src': ["'self'", ...scriptHashes],
-        'style-src': ["'self'", "'unsafe-inline'"],
+        'style-src': ["'self'"],
+        'style-src-attr': ["'unsafe-inline'"],
         'img-src': ["'self'", 'blob:', 'data:'],
         'font-src': ["'self'", 'data:'],
         'connect-src': ["'self'"],

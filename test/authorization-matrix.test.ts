@@ -162,8 +162,17 @@ async function socketCode(
     auth: { ...(c.token ? { token: c.token } : {}), ...(c.team ? { team: c.team } : {}) },
   });
   try {
-    const ack = await socket.timeout(10_000).emitWithAck(event, request);
-    return ack.ok ? undefined : ack.error.code;
+    // A caller without a valid token is refused at the handshake, before any request.
+    const refused = new Promise<string>((resolve) =>
+      socket.once('connect_error', (err: Error & { data?: { code?: string } }) => resolve(err.data?.code ?? err.message)),
+    );
+    const answered = socket
+      .timeout(10_000)
+      .emitWithAck(event, request)
+      .then((a) => (a.ok ? undefined : (a.error.code as string)));
+    // Not waited for after a refusal: its rejection when the socket closes is expected.
+    answered.catch(() => undefined);
+    return await Promise.race([refused, answered]);
   } finally {
     socket.disconnect();
   }

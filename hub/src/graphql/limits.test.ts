@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getIntrospectionQuery, parse } from 'graphql';
-import { checkOperationLimits } from './limits.ts';
+import { checkIntrospection, checkOperationLimits, INTROSPECTION_MAX_DEPTH } from './limits.ts';
 import { buildSchema } from './server.ts';
 
 const schema = buildSchema();
@@ -34,6 +34,22 @@ describe('GraphQL operation limits', () => {
     // A document viewer's whole page layout: every word of every page with its box.
     const viewer = `query($id: ID!) { document(id: $id) { pages { number words { text box { x y w h } confidence } } } }`;
     assert.deepEqual(check(viewer, { id: 'd' }, { maxDepth: 6, maxCost: 20_000 }), []);
+  });
+
+  it('bounds introspection at a depth of its own, and lets only the callers allowed introspect', () => {
+    const nested = (n: number) => `{ __schema { types { ${'ofType { '.repeat(n)}name${' }'.repeat(n)} } } }`;
+    assert.deepEqual(check(nested(INTROSPECTION_MAX_DEPTH - 3)), []);
+    assert.deepEqual(check(nested(INTROSPECTION_MAX_DEPTH)), [
+      { code: 'QUERY_TOO_COMPLEX', details: { maxDepth: INTROSPECTION_MAX_DEPTH, depth: INTROSPECTION_MAX_DEPTH + 3 } },
+    ]);
+    const codes = (access: 'anonymous' | 'authenticated' | 'off', query: string, authenticated: boolean) =>
+      checkIntrospection(access, { schema, document: parse(query) }, authenticated).map((e) => e.extensions.code);
+    const introspection = `{ __type(name: "Document") { name } }`;
+    assert.deepEqual(codes('anonymous', introspection, false), []);
+    assert.deepEqual(codes('authenticated', introspection, false), ['UNAUTHENTICATED']);
+    assert.deepEqual(codes('authenticated', introspection, true), []);
+    assert.deepEqual(codes('off', introspection, true), ['INTROSPECTION_DISABLED']);
+    assert.deepEqual(codes('off', `{ __typename }`, false), []);
   });
 
   it('refuses a selection deeper than the limit, with its depth', () => {

@@ -124,14 +124,25 @@ const envSchema = z
     OCR_WORKERS: int(1, 16).default(1),
     /** A job running longer than this is stopped and retried. Default 10 minutes. */
     JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
-    /** Heap limit per pipeline worker, MB. Default 2048. */
-    WORKER_MAX_MEMORY_MB: int(128, 65536).default(2048),
+    /**
+     * Memory limit per pipeline process, MB: its resident set (the model and OCR engine take
+     * about 600 of it) and its heap. A document that needs more fails with
+     * WORKER_OUT_OF_MEMORY and the process is replaced, so the hub's own memory is never at
+     * stake. Default 1536: a hub and one pipeline process fit in a 2 GB container.
+     */
+    WORKER_MAX_MEMORY_MB: int(256, 65536).default(1536),
     /** Attempts before a job is dead-lettered and its document marked failed. Default 3. */
     JOB_MAX_ATTEMPTS: int(1, 100).default(3),
     /** First retry delay in ms; doubles each attempt. Default 2000. */
     JOB_RETRY_BASE_MS: int(10, 3600 * 1000).default(2000),
     /** Most pages processed for one document. Default 2000. */
     MAX_PAGES: int(1, 100000).default(2000),
+    /**
+     * Most passages (chunks of about 500 characters) one document may have; a longer one
+     * fails with DOCUMENT_TOO_LONG before it is embedded, so one upload cannot hold a worker
+     * for hours. Default 10000 (about 5 million characters).
+     */
+    MAX_CHUNKS: int(1, 10_000_000).default(10_000),
     /** Built UI to serve at `/`. Default the web workspace's `build` folder. */
     WEB_DIR: z
       .string()
@@ -182,6 +193,7 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseMs: number;
     readonly maxPages: number;
+    readonly maxChunks: number;
   };
   readonly limits: {
     readonly uploadMaxBytes: number;
@@ -245,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: e.JOB_MAX_ATTEMPTS,
       retryBaseMs: e.JOB_RETRY_BASE_MS,
       maxPages: e.MAX_PAGES,
+      maxChunks: e.MAX_CHUNKS,
     },
     limits: {
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,

@@ -147,6 +147,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       jobTimeoutMs: config.processing.jobTimeoutMs,
       maxMemoryMb: config.processing.workerMaxMemoryMb,
       maxPages: config.processing.maxPages,
+      pipeline: { maxChunks: config.processing.maxChunks },
       logger: logger.child({ component: 'processor' }),
     });
     await pool.start();

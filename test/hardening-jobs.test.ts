@@ -108,6 +108,13 @@ test('long jobs are bounded and stoppable, and never take the hub down', { timeo
       /processing failed|"final":false/,
     );
     assert.equal(await state(hub, id), null);
+    const found = await hub.gql('query { search(query: "quarterly report deleted", mode: TEXT, first: 50) { document { id } } }');
+    assert.equal(found.errors, undefined);
+    assert.deepEqual(
+      found.data.search.filter((hit: { document: { id: string } }) => hit.document.id === id),
+      [],
+      'no passage of the deleted document is found',
+    );
     await healthy(hub, pid);
   });
 });

@@ -74,6 +74,31 @@ export class ProcessingService {
     const log = this.deps.logger.child({ correlationId: job.correlationId, documentId: job.documentId, jobId: job.jobId });
     const { store, events } = this.deps;
 
+    // A document deleted, or given a newer job, while this one runs (on any hub: the events
+    // come over the bus) stops the run at once rather than at its timeout. Listening starts
+    // before the document is read, so no such change falls between the two.
+    const superseded = new AbortController();
+    const stopListening = events.listen((live) => {
+      if (live.kind !== 'document' || live.event.documentId !== job.documentId || live.event.teamId !== scope.teamId) return;
+      if (live.event.status === 'deleted' || (live.event.jobId !== null && live.event.jobId !== job.jobId)) {
+        superseded.abort(new Error(live.event.status === 'deleted' ? 'document deleted' : 'superseded by a newer job'));
+      }
+    });
+    try {
+      return await this.processJob(job, scope, delivery, superseded.signal, log);
+    } finally {
+      stopListening();
+    }
+  };
+
+  private async processJob(
+    job: ProcessJob,
+    scope: TeamScope,
+    delivery: Delivery<ProcessJob>,
+    superseded: AbortSignal,
+    log: Logger,
+  ): Promise<JobOutcome> {
+    const { store, events } = this.deps;
     const doc = await store.getDocument(scope, job.documentId);
     if (!doc) return { status: 'skipped', reason: 'document deleted' };
     if (doc.jobId !== job.jobId) return { status: 'skipped', reason: 'superseded by a newer job' };
@@ -91,48 +116,49 @@ export class ProcessingService {
       return { status: 'failed', code: 'BLOB_MISSING', message: 'The original file is missing', retryable: false };
     }
 
-    // A document deleted, or given a newer job, while this one runs (on any hub: the events
-    // come over the bus) stops the run at once rather than at its timeout.
-    const superseded = new AbortController();
-    const stopListening = events.listen((live) => {
-      if (live.kind !== 'document' || live.event.documentId !== doc.id || live.event.teamId !== scope.teamId) return;
-      if (live.event.status === 'deleted' || (live.event.jobId !== null && live.event.jobId !== job.jobId)) {
-        superseded.abort(new Error(live.event.status === 'deleted' ? 'document deleted' : 'superseded by a newer job'));
-      }
-    });
     let lastPersist = 0;
+    // The result part being applied: a run stopped by a delete ends only after it, so that
+    // the clean-up below comes last.
+    let applying: Promise<unknown> = Promise.resolve();
     let lastStage = '';
     const chunkVectors = new Map<number, Float32Array>();
-    const outcome = await this.deps.runner
-      .run(job, data, await this.deps.classifierSettings(scope), {
-        signal: AbortSignal.any([delivery.signal, superseded.signal]),
-        onProgress: (p) => {
-          if (superseded.signal.aborted) return;
-          delivery.heartbeat();
-          const now = Date.now();
-          void events
-            .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now, node: this.deps.nodeId })
-            .catch((err) => log.warn({ err }, 'progress event not published'));
-          if (p.stage !== lastStage || now - lastPersist >= PROGRESS_PERSIST_MS) {
-            lastStage = p.stage;
-            lastPersist = now;
-            void store
-              .updateJob(scope, job.jobId, { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs })
-              .catch((err) => log.warn({ err }, 'progress not persisted'));
-          }
-        },
-        onResult: async (part) => {
-          delivery.heartbeat();
-          superseded.signal.throwIfAborted();
-          // The summary part sets the final filters, so the document as read at the start suffices.
-          await this.deps.indexer.apply(scope, doc, part);
-          if (part.kind === 'chunks') for (const c of part.chunks) chunkVectors.set(c.ordinal, Float32Array.from(c.vector));
-        },
-      })
-      .finally(stopListening);
+    const outcome = await this.deps.runner.run(job, data, await this.deps.classifierSettings(scope), {
+      signal: AbortSignal.any([delivery.signal, superseded]),
+      onProgress: (p) => {
+        if (superseded.aborted) return;
+        delivery.heartbeat();
+        const now = Date.now();
+        void events
+          .progress({ jobId: job.jobId, documentId: job.documentId, teamId: job.teamId, ...p, at: now, node: this.deps.nodeId })
+          .catch((err) => log.warn({ err }, 'progress event not published'));
+        if (p.stage !== lastStage || now - lastPersist >= PROGRESS_PERSIST_MS) {
+          lastStage = p.stage;
+          lastPersist = now;
+          void store
+            .updateJob(scope, job.jobId, { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs })
+            .catch((err) => log.warn({ err }, 'progress not persisted'));
+        }
+      },
+      onResult: async (part) => {
+        delivery.heartbeat();
+        superseded.throwIfAborted();
+        // The summary part sets the final filters, so the document as read at the start suffices.
+        const applied = this.deps.indexer.apply(scope, doc, part);
+        applying = applied.catch(() => undefined);
+        await applied;
+        if (part.kind === 'chunks') for (const c of part.chunks) chunkVectors.set(c.ordinal, Float32Array.from(c.vector));
+      },
+    });
 
-    if (superseded.signal.aborted) {
-      const reason = (superseded.signal.reason as Error).message;
+    if (superseded.aborted) {
+      await applying;
+      const reason = (superseded.reason as Error).message;
+      if (!(await store.getDocument(scope, doc.id))) {
+        // A part applied while the delete ran may have written rows and index entries after
+        // the delete removed them: remove them again, now that nothing else is written.
+        await this.deps.indexer.remove(scope, doc.id);
+        await store.deleteDocument(scope, doc.id);
+      }
       log.info({ reason }, 'processing stopped');
       return { status: 'skipped', reason };
     }
@@ -173,7 +199,7 @@ export class ProcessingService {
       await events.documentChanged(scope, { documentId: doc.id, jobId: job.jobId, status: DocumentStatus.Queued, error });
     }
     return { status: 'failed', code: outcome.code, message: outcome.message, retryable: outcome.retryable };
-  };
+  }
 
   /** Bus dead-letter hook: a job that threw until it ran out of attempts still fails its document. */
   readonly onDeadLetter = async (dead: DeadLetter): Promise<void> => {

@@ -11,6 +11,7 @@
  * one job at a time; jobs beyond the pool's size wait in a FIFO queue.
  */
 import type { ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import pidusage from 'pidusage';
 import { pino, type Logger } from 'pino';
 import { AppError } from '../errors.ts';
@@ -40,6 +41,11 @@ export interface ProcessorPoolOptions {
   maxMemoryMb?: number;
   /** How often each process's resident memory is measured. Default 100 ms. */
   memoryCheckIntervalMs?: number;
+  /**
+   * How much lower than the host's the scheduling priority of pipeline processes is (Unix
+   * niceness, 0–19), so that processing never slows the host's answers. Default 10.
+   */
+  niceness?: number;
   /** onnxruntime threads per worker's embedder. Default: onnxruntime's choice. */
   embedderThreads?: number;
   /** How long `start()` and a replacement worker may take to load. Default 120 s. */
@@ -104,7 +110,8 @@ interface PendingRun {
 interface Slot {
   id: number;
   worker: ChildProcess;
-  state: 'starting' | 'idle' | 'busy' | 'stopping';
+  /** `checking`: its memory is measured after a job, before it may take another. */
+  state: 'starting' | 'idle' | 'busy' | 'checking' | 'stopping';
   run: PendingRun | null;
   /** Why the pool stopped this process, when it did. */
   stopReason: 'memory' | null;
@@ -115,6 +122,8 @@ interface Slot {
 }
 
 const ENTRY = new URL('./pipeline.worker.ts', import.meta.url);
+/** After a job, a process holding more than this share of its memory limit is replaced. */
+const RECYCLE_AT = 0.75;
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace',
@@ -151,6 +160,7 @@ export class ProcessorPool {
       jobTimeoutMs: options.jobTimeoutMs ?? 10 * 60_000,
       maxMemoryMb: options.maxMemoryMb ?? 1536,
       memoryCheckIntervalMs: options.memoryCheckIntervalMs ?? 100,
+      niceness: options.niceness ?? 10,
       embedderThreads: options.embedderThreads,
       startTimeoutMs: options.startTimeoutMs ?? 120_000,
       cancelGraceMs: options.cancelGraceMs ?? 5_000,
@@ -271,6 +281,14 @@ export class ProcessorPool {
       logLevel: this.#logger.level,
     };
     const worker = startTypeScriptProcess(ENTRY, { name: `quire-pipeline-${id}`, maxHeapMb: this.#options.maxMemoryMb });
+    // Processing is batch work: on a busy machine the host's requests and sockets go first.
+    if (worker.pid !== undefined && this.#options.niceness > 0) {
+      try {
+        setPriority(worker.pid, Math.min(19, getPriority() + this.#options.niceness));
+      } catch (error) {
+        this.#logger.debug({ err: error }, 'could not lower the priority of a pipeline process');
+      }
+    }
     let markExited = (): void => {};
     const exited = new Promise<void>((done) => {
       markExited = done;
@@ -326,14 +344,22 @@ export class ProcessorPool {
       });
       // Sending to a process that just died fails here; its exit is handled below.
       worker.on('error', (error) => this.#logger.warn({ worker: id, err: error }, 'pipeline process channel failed'));
-      worker.on('exit', (code, signal) => {
+      // 'close' comes after the process exited and its stderr ended, so V8's last words are in.
+      worker.on('close', (code, signal) => {
         markExited();
         this.#slots.delete(slot);
         const wasStarting = slot.state === 'starting';
         slot.state = 'stopping';
         const heapExhausted = /heap out of memory|Reached heap limit/i.test(slot.stderrTail);
         const reason = signal ? `signal ${signal}` : `exit code ${code}`;
-        fail(new PoolStartError('WORKER_START_FAILED', `pipeline worker ${id} exited while starting: ${reason}`));
+        fail(
+          slot.stopReason === 'memory'
+            ? new PoolStartError(
+                'WORKER_MEMORY_LIMIT',
+                `pipeline worker ${id} needed more than its memory limit of ${this.#options.maxMemoryMb} MiB while loading`,
+              )
+            : new PoolStartError('WORKER_START_FAILED', `pipeline worker ${id} exited while starting: ${reason}`),
+        );
         if (slot.run) {
           this.#settle(
             slot.run,
@@ -359,18 +385,20 @@ export class ProcessorPool {
    */
   #watchMemory(): void {
     if (this.#memoryTimer) return;
-    const limitBytes = this.#options.maxMemoryMb * 1024 * 1024;
     let measuring = false;
     this.#memoryTimer = setInterval(() => {
       if (measuring) return;
       const live = [...this.#slots].filter((slot) => slot.state !== 'stopping' && slot.worker.pid !== undefined);
       if (live.length === 0) return;
       measuring = true;
+      // The job each process ran when it was measured: only that job is blamed.
+      const runs = new Map(live.map((slot) => [slot, slot.run]));
       pidusage(live.map((slot) => slot.worker.pid!))
         .then((stats) => {
           for (const slot of live) {
             const rss = stats[slot.worker.pid!]?.memory;
-            if (rss === undefined || rss <= limitBytes || slot.state === 'stopping') continue;
+            if (rss === undefined || rss <= this.#limitBytes || slot.state === 'stopping') continue;
+            if (slot.run !== runs.get(slot)) continue;
             this.#logger.warn(
               { worker: slot.id, rssMb: Math.round(rss / 1048576), limitMb: this.#options.maxMemoryMb, jobId: slot.run?.job.jobId },
               'pipeline process exceeded its memory limit; killing it',
@@ -387,6 +415,7 @@ export class ProcessorPool {
     }, this.#options.memoryCheckIntervalMs);
     this.#memoryTimer.unref();
   }
+
   /** Starts a replacement worker, backing off while replacements keep failing. */
   #replace(): void {
     const wait = this.#respawnDelayMs;
@@ -411,6 +440,7 @@ export class ProcessorPool {
 
   #startRun(slot: Slot, pending: PendingRun): void {
     slot.state = 'busy';
+    slot.stderrTail = '';
     slot.run = pending;
     pending.slot = slot;
     const timeoutMs = pending.handlers.timeoutMs ?? this.#options.jobTimeoutMs;
@@ -503,10 +533,34 @@ export class ProcessorPool {
 
   #finishRun(slot: Slot, run: PendingRun, outcome: RunOutcome): void {
     this.#settle(run, outcome);
-    if (slot.state === 'busy' && slot.run === run) {
-      slot.run = null;
+    if (slot.state !== 'busy' || slot.run !== run) return;
+    slot.run = null;
+    slot.state = 'checking';
+    // Memory a job used is not always given back: a process left near its limit is replaced
+    // now, rather than the next job being blamed for it.
+    void this.#residentBytes(slot).then((rss) => {
+      if (slot.state !== 'checking') return;
+      if (rss !== undefined && rss > RECYCLE_AT * this.#limitBytes) {
+        this.#logger.info({ worker: slot.id, rssMb: Math.round(rss / 1048576) }, 'replacing a pipeline process that kept much memory');
+        void this.#terminate(slot);
+        return;
+      }
       slot.state = 'idle';
       this.#dispatch();
+    });
+  }
+
+  get #limitBytes(): number {
+    return this.#options.maxMemoryMb * 1024 * 1024;
+  }
+
+  /** A process's resident set in bytes; undefined when it cannot be measured (it exited). */
+  async #residentBytes(slot: Slot): Promise<number | undefined> {
+    if (slot.worker.pid === undefined) return undefined;
+    try {
+      return (await pidusage(slot.worker.pid)).memory;
+    } catch {
+      return undefined;
     }
   }
 

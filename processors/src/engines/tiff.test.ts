@@ -3,9 +3,27 @@ import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
-import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
+import { handMadeTiff, overlappingTiffDirectories } from '../../../test/fixtures/hand-made-tiff.ts';
 import { fixturePath } from '../../../test/fixtures/manifest.ts';
-import { placeOfFirstDirectory, readTiffHeader, readTiffPages } from './tiff.ts';
+import {
+  MAX_TIFF_DIRECTORY_ENTRIES,
+  MAX_TIFF_ENTRIES_READ,
+  placeOfFirstDirectory,
+  readTiffHeader,
+  readTiffPages,
+  TiffError,
+  type TiffErrorKind,
+} from './tiff.ts';
+
+/** Reads the pages of `data` expecting a refusal of `kind`, and returns how long that took in ms. */
+function refusalTime(data: Uint8Array, kind: TiffErrorKind): number {
+  const started = performance.now();
+  assert.throws(
+    () => readTiffPages(data, 2000),
+    (e: unknown) => e instanceof TiffError && e.kind === kind,
+  );
+  return performance.now() - started;
+}
 
 describe('TIFF structure', () => {
   before(() => ensureFixtures());
@@ -58,6 +76,32 @@ describe('TIFF structure', () => {
 
     const outside = handMadeTiff([{ width: 3, height: 2 }], { firstDirectoryAt: 1_000_000 });
     assert.deepEqual(readTiffPages(outside, 2000), []);
+  });
+
+  it('refuses a directory larger than libtiff reads, before scanning its entries', () => {
+    // 201 BigTIFF directories of a million entries over the same 20 MB: walking them all is
+    // 2 x 10^8 entries, about a second of blocking work.
+    const big = overlappingTiffDirectories({ bigTiff: true, directories: 201, entries: 1_000_000 });
+    const ms = refusalTime(big, 'directory-too-large');
+    assert.ok(ms < 100, `refused after ${ms} ms`);
+
+    // A classic directory counts its entries in 16 bits; past 4096 it is refused the same way.
+    refusalTime(overlappingTiffDirectories({ directories: 3, entries: MAX_TIFF_DIRECTORY_ENTRIES + 1 }), 'directory-too-large');
+    const atLimit = overlappingTiffDirectories({ directories: 3, entries: MAX_TIFF_DIRECTORY_ENTRIES });
+    assert.deepEqual(
+      readTiffPages(atLimit, 2000),
+      Array.from({ length: 3 }, () => ({ width: 1, height: 1 })),
+    );
+  });
+
+  it('stops reading overlapping directories past a million entries in all', () => {
+    const entries = 4000;
+    const within = Math.floor(MAX_TIFF_ENTRIES_READ / entries);
+    assert.equal(readTiffPages(overlappingTiffDirectories({ bigTiff: true, directories: within, entries }), 2000).length, within);
+
+    const past = overlappingTiffDirectories({ bigTiff: true, directories: within + 50, entries });
+    const ms = refusalTime(past, 'too-many-entries');
+    assert.ok(ms < 1000, `refused after ${ms} ms`);
   });
 
   it('reads the size a page claims without its pixels', () => {

@@ -10,6 +10,8 @@
  * sharp counts a TIFF's pages but gives the size of one page per call, each call walking the
  * chain from the start; the page limits need every page's size before any is decoded, so
  * this walks the chain once, stopping past the page limit, at a loop or at a broken link.
+ * A crafted file can make that walk long without either (directories that overlap, each
+ * claiming to span most of the file), so the entries it reads are bounded too.
  */
 
 /** What a TIFF header says. */
@@ -32,6 +34,37 @@ export interface TiffPage {
 const HEADER_BYTES = { classic: 8, big: 16 } as const;
 /** The smallest directory that can describe an image: its count, one entry, the next offset. */
 const MIN_DIRECTORY_BYTES = { classic: 2 + 12 + 4, big: 8 + 20 + 8 } as const;
+
+/**
+ * The most entries one directory may have: libtiff refuses a larger one as "probably not a
+ * valid IFD offset", and so neither sharp nor any other reader built on it opens such a page.
+ * Real pages have a few dozen.
+ */
+export const MAX_TIFF_DIRECTORY_ENTRIES = 4096;
+
+/**
+ * The most directory entries read in one walk, all pages together: 500 for each of the
+ * default 2000 pages. Directories that overlap each cost a full scan, so without this a
+ * file could hold its page limit in directories of {@link MAX_TIFF_DIRECTORY_ENTRIES} each.
+ */
+export const MAX_TIFF_ENTRIES_READ = 1_000_000;
+
+/** Why the directories of a TIFF were not read to the end. */
+export type TiffErrorKind = 'directory-too-large' | 'too-many-entries';
+
+/**
+ * The directories of a TIFF cannot be walked within bounds: one claims more entries than
+ * {@link MAX_TIFF_DIRECTORY_ENTRIES} (`directory-too-large`, a file no TIFF reader opens) or
+ * all of them together more than {@link MAX_TIFF_ENTRIES_READ} (`too-many-entries`).
+ */
+export class TiffError extends Error {
+  readonly kind: TiffErrorKind;
+  constructor(kind: TiffErrorKind, message: string) {
+    super(message);
+    this.name = 'TiffError';
+    this.kind = kind;
+  }
+}
 
 /**
  * Reads a TIFF header (`II*\0`, `MM\0*`, BigTIFF `II+\0`, `MM\0+`) from a file's first bytes.
@@ -69,6 +102,8 @@ export function placeOfFirstDirectory(header: TiffHeader, size: number): TiffDir
  * Reading stops after `maxPages + 1` pages (so a caller can tell "more than the limit"),
  * and at a directory that lies outside the file, one already visited, or one without a
  * size; what was read until then is returned, and the decoder has the last word on the rest.
+ * @throws TiffError at a directory of more than {@link MAX_TIFF_DIRECTORY_ENTRIES} entries,
+ *   or before reading more than {@link MAX_TIFF_ENTRIES_READ} entries in all
  */
 export function readTiffPages(data: Uint8Array, maxPages: number): TiffPage[] {
   const header = readTiffHeader(data);
@@ -83,14 +118,26 @@ export function readTiffPages(data: Uint8Array, maxPages: number): TiffPage[] {
 
   const pages: TiffPage[] = [];
   const visited = new Set<number>();
+  let entriesRead = 0;
   let at = header.firstDirectory;
   while (at !== 0 && pages.length <= maxPages) {
     if (visited.has(at) || at < (big ? HEADER_BYTES.big : HEADER_BYTES.classic) || at + countBytes > data.byteLength) break;
     visited.add(at);
     const count = big ? toSafeNumber(view.getBigUint64(at, le)) : view.getUint16(at, le);
+    if (count > MAX_TIFF_DIRECTORY_ENTRIES) {
+      throw new TiffError(
+        'directory-too-large',
+        `the TIFF directory at byte ${at} claims ${count} entries, more than the ${MAX_TIFF_DIRECTORY_ENTRIES} a TIFF reader accepts`,
+      );
+    }
     const entriesAt = at + countBytes;
     const nextAt = entriesAt + count * entryBytes;
+    // A directory running past the end is a file cut short, not one to refuse here.
     if (nextAt + offsetBytes > data.byteLength) break;
+    entriesRead += count;
+    if (entriesRead > MAX_TIFF_ENTRIES_READ) {
+      throw new TiffError('too-many-entries', `the TIFF's directories hold more than ${MAX_TIFF_ENTRIES_READ} entries`);
+    }
     let width = 0;
     let height = 0;
     for (let i = 0; i < count; i += 1) {

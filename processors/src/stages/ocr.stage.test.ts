@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
-import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
+import { handMadeTiff, overlappingTiffDirectories } from '../../../test/fixtures/hand-made-tiff.ts';
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
 import { openPdf } from '../engines/pdf.engine.ts';
@@ -111,6 +111,22 @@ describe('OCR stage', () => {
       ),
       tooLarge(/more than 1 pages/),
     );
+  });
+
+  it('refuses a TIFF whose directories cannot be walked within bounds, before decoding any page', async () => {
+    const untouched = { workers: 1 } as unknown as TesseractOcr;
+    const refused = (code: string, pattern: RegExp) => (e: unknown) =>
+      e instanceof PipelineError && e.code === code && e.stage === 'ocr' && !e.retryable && pattern.test(e.message);
+    const progress = counter();
+    await assert.rejects(
+      ocrImage(overlappingTiffDirectories({ bigTiff: true, directories: 3, entries: 1_000_000 }), { ocr: untouched, signal, progress }),
+      refused('IMAGE_UNREADABLE', /claims 1000000 entries/),
+    );
+    await assert.rejects(
+      ocrImage(overlappingTiffDirectories({ bigTiff: true, directories: 300, entries: 4000 }), { ocr: untouched, signal, progress }),
+      refused('DOCUMENT_TOO_LARGE', /more than 1000000 entries/),
+    );
+    assert.equal(progress.done, 0);
   });
 
   it('reads PNG and JPEG scans alike', async () => {

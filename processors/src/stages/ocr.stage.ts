@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import type { TesseractOcr } from '../engines/ocr.engine.ts';
 import type { PdfDocument } from '../engines/pdf.engine.ts';
 import { canvasToGrey, type GreyImage } from '../engines/raster.ts';
-import { readTiffPages } from '../engines/tiff.ts';
+import { readTiffPages, TiffError, type TiffPage } from '../engines/tiff.ts';
 import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 import { DEFAULT_MAX_PAGE_CHARS } from './extract.stage.ts';
 import { capPage, type ExtractedPage, type StageContext } from './stage.ts';
@@ -159,10 +159,18 @@ async function decodePage(data: Uint8Array, index: number, maxInputPixels: numbe
 /**
  * Refuses a TIFF with more pages than `maxPages`, or a page of more pixels than
  * `maxInputPixels`, from its directories alone. Other images have one page, which sharp
- * measures before decoding it.
+ * measures before decoding it. A directory no TIFF reader opens makes the image unreadable;
+ * directories with more entries than a walk may read make it too large, as too many pages do.
  */
 function checkTiffLimits(data: Uint8Array, maxPages: number, maxInputPixels: number): void {
-  const pages = readTiffPages(data, maxPages);
+  let pages: TiffPage[];
+  try {
+    pages = readTiffPages(data, maxPages);
+  } catch (error) {
+    if (!(error instanceof TiffError)) throw error;
+    const code = error.kind === 'too-many-entries' ? PipelineErrorCode.DocumentTooLarge : PipelineErrorCode.ImageUnreadable;
+    throw new PipelineError(code, error.message, { stage: 'ocr', cause: error });
+  }
   if (pages.length > maxPages) throw tooManyPages(null, maxPages);
   pages.forEach((page, index) => {
     if (page.width * page.height > maxInputPixels) throw tooLarge(page.width, page.height, maxInputPixels, index + 1);

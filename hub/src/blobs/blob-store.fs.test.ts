@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { NotFoundError, ValidationError } from '@quire/processors';
 import { FsBlobStore } from './blob-store.fs.ts';
@@ -35,6 +37,38 @@ function failingStream(before: Buffer[], error: Error): Readable {
       throw error;
     })(),
   );
+}
+
+/** A store in a process of its own that puts its standard input under `key`, then prints the result. */
+const WRITER = `
+const { FsBlobStore } = await import(process.env.STORE_MODULE);
+const store = new FsBlobStore({ dir: process.env.BLOB_DIR });
+await store.start();
+const info = await store.put(process.env.BLOB_KEY, process.stdin);
+process.stdout.write(JSON.stringify(info));
+`;
+
+type Writer = ChildProcessByStdio<Writable, Readable, null>;
+
+function otherProcess(root: string, key: string): Writer {
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WRITER], {
+    env: { ...process.env, STORE_MODULE: new URL('./blob-store.fs.ts', import.meta.url).href, BLOB_DIR: root, BLOB_KEY: key },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+}
+
+/** Waits until a temporary file not in `known` holds bytes, and returns its name. */
+async function newTempFile(tmp: string, known: readonly string[]): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    for (const name of await readdir(tmp)) {
+      if (known.includes(name)) continue;
+      const info = await stat(join(tmp, name)).catch(() => null);
+      if (info?.isFile() && info.size > 0) return name;
+    }
+    await sleep(20);
+  }
+  throw new Error('no upload started writing its temporary file');
 }
 
 const isBadKey = (err: unknown): boolean => {
@@ -142,26 +176,73 @@ describe('FsBlobStore', () => {
     assert.deepEqual(await filesUnder(root), ['team-a/doc-1']);
   });
 
-  it('start removes the temporary files of uploads a crash cut off, and nothing newer nor any blob', async () => {
+  it('start removes the temporary files of uploads a crash cut off, and none that a live upload still writes', async () => {
     await blobs.put('team-a/doc-1', Readable.from([Buffer.from('kept')]));
     const tmp = join(root, '.tmp');
-    const anHourAgo = new Date(Date.now() - 3_600_000);
-    for (const name of ['crashed-1', 'crashed-2']) {
-      await writeFile(join(tmp, name), randomBytes(10_000));
-      await utimes(join(tmp, name), anHourAgo, anHourAgo);
-    }
-    // Written after the restart began: an upload some other process still streams.
-    await writeFile(join(tmp, 'in-flight'), randomBytes(100));
-    const later = new Date(Date.now() + 60_000);
-    await utimes(join(tmp, 'in-flight'), later, later);
-    await mkdir(join(tmp, 'a-folder'));
+    const known: string[] = [];
+    const writers: Writer[] = [];
+    try {
+      // An upload in another process that is killed midway.
+      const crashed = otherProcess(root, 'team-a/crashed');
+      writers.push(crashed);
+      crashed.stdin.write(randomBytes(10_000));
+      const leftover = await newTempFile(tmp, known);
+      known.push(leftover);
+      crashed.kill('SIGKILL');
+      if (crashed.exitCode === null && crashed.signalCode === null) await once(crashed, 'exit');
 
-    const restarted = new FsBlobStore({ dir: root });
-    await restarted.start();
-    assert.deepEqual(await filesUnder(root), ['.tmp/in-flight', 'team-a/doc-1']);
-    assert.deepEqual((await readdir(tmp)).sort(), ['a-folder', 'in-flight']);
-    assert.equal(Buffer.from(await restarted.read('team-a/doc-1')).toString(), 'kept');
-    await restarted.close();
+      // An upload in another process that is still arriving, and one in this process.
+      const other = otherProcess(root, 'team-a/from-other');
+      writers.push(other);
+      const otherBytes = [randomBytes(10_000), randomBytes(5_000)];
+      other.stdin.write(otherBytes[0]);
+      const otherFile = await newTempFile(tmp, known);
+      known.push(otherFile);
+      const here = new PassThrough();
+      const herePut = blobs.put('team-a/doc-2', here);
+      here.write(Buffer.from('first half, '));
+      const hereFile = await newTempFile(tmp, known);
+      known.push(hereFile);
+
+      // Files the start cannot ask the writer of: one from another container, fresh; one not
+      // written for an hour. And one an earlier process under this test's process id left.
+      const otherHost = `${crashed.pid}.${randomUUID()}.another-container`;
+      await writeFile(join(tmp, otherHost), randomBytes(100));
+      const abandoned = randomUUID();
+      await writeFile(join(tmp, abandoned), randomBytes(100));
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(join(tmp, abandoned), anHourAgo, anHourAgo);
+      const earlierLife = leftover.replace(/^\d+/, String(process.pid));
+      await writeFile(join(tmp, earlierLife), randomBytes(100));
+      await mkdir(join(tmp, 'a-folder'));
+      // The uploads still in flight were last written before the restart.
+      await sleep(50);
+
+      const restarted = new FsBlobStore({ dir: root });
+      await restarted.start();
+      assert.deepEqual((await readdir(tmp)).sort(), ['a-folder', hereFile, otherFile, otherHost].sort());
+
+      // Both uploads go on to the end.
+      other.stdin.end(otherBytes[1]);
+      const [out] = await Promise.all([other.stdout.toArray(), once(other, 'exit')]);
+      assert.equal(other.exitCode, 0);
+      assert.deepEqual(JSON.parse(Buffer.concat(out).toString()), { key: 'team-a/from-other', size: 15_000 });
+      assert.deepEqual(Buffer.from(await restarted.read('team-a/from-other')), Buffer.concat(otherBytes));
+      here.end('second half');
+      assert.equal((await herePut).size, 'first half, second half'.length);
+      assert.equal(Buffer.from(await restarted.read('team-a/doc-2')).toString(), 'first half, second half');
+
+      assert.deepEqual(await filesUnder(root), [`.tmp/${otherHost}`, 'team-a/doc-1', 'team-a/doc-2', 'team-a/from-other']);
+      assert.equal(Buffer.from(await restarted.read('team-a/doc-1')).toString(), 'kept');
+      await restarted.close();
+    } finally {
+      for (const writer of writers) {
+        if (writer.exitCode === null && writer.signalCode === null) {
+          writer.kill('SIGKILL');
+          await once(writer, 'exit');
+        }
+      }
+    }
   });
 
   it('refuses keys that are empty, absolute, have empty segments or could leave the folder', async () => {

@@ -103,6 +103,21 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses a metrics port that is the HTTP port, but lets both be 0', () => {
+    for (const env of [{ METRICS_PORT: '4000' }, { PORT: '9100', METRICS_PORT: '9100' }] as Record<string, string>[]) {
+      const err = refused(env);
+      assert.deepEqual(
+        err.problems.map((p) => p.split(':')[0]),
+        ['METRICS_PORT'],
+        JSON.stringify(env),
+      );
+      assert.match(err.message, /must differ from PORT/);
+    }
+    assert.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics.port, 0);
+    assert.deepEqual(loadConfig({ PORT: '9100', METRICS_PORT: '9464' }).metrics, { port: 9464, host: '127.0.0.1', token: null });
+    assert.equal(loadConfig({}).metrics.port, null);
+  });
+
   it('returns a deeply frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));

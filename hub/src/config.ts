@@ -108,7 +108,8 @@ const envSchema = z
     /**
      * Serve `/metrics` (Prometheus) on a port of its own, on METRICS_HOST, and not on PORT
      * (which then answers 404 there). Unset: `/metrics` is served on PORT, to anyone who can
-     * reach it unless METRICS_TOKEN is set; 0 picks a free port.
+     * reach it unless METRICS_TOKEN is set; 0 picks a free port. Any other value must differ
+     * from PORT: both servers cannot listen on one port.
      */
     METRICS_PORT: int(0, 65535).optional(),
     /** Interface of METRICS_PORT. Default 127.0.0.1: only this machine may scrape. */
@@ -175,6 +176,9 @@ const envSchema = z
     if ((e.QUIRE_ADMIN_EMAIL === undefined) !== (e.QUIRE_ADMIN_PASSWORD === undefined)) {
       const missing = e.QUIRE_ADMIN_EMAIL === undefined ? 'QUIRE_ADMIN_EMAIL' : 'QUIRE_ADMIN_PASSWORD';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD together' });
+    }
+    if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (or be 0 for a free port)' });
     }
   });
 

@@ -172,28 +172,35 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     graphql.wss.handleUpgrade(req, socket, head, (ws) => graphql.wss.emit('connection', ws, req));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(deps.port, deps.host, () => resolve());
-  });
-  const metricsServer = deps.metricsEndpoint.port === null ? null : await listenMetrics(deps.metricsEndpoint, metrics);
+  let metricsServer: HttpServer | null = null;
+  const close = async () => {
+    shuttingDown = true;
+    if (metricsServer) await closeServer(metricsServer);
+    collab.close();
+    await sockets.close().catch((err) => logger.warn({ err }, 'socket.io close failed'));
+    await graphql.close().catch((err) => logger.warn({ err }, 'graphql close failed'));
+    await closeServer(server);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(deps.port, deps.host, () => resolve());
+    });
+    if (deps.metricsEndpoint.port !== null) metricsServer = await listenMetrics(deps.metricsEndpoint, metrics);
+  } catch (err) {
+    // A port that is taken: what was started here is stopped, so the caller's shutdown has nothing left behind.
+    await close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));
+    throw err;
+  }
   const metricsUrl = metricsServer && urlOf(metricsServer, deps.metricsEndpoint.host, '/metrics');
   if (metricsUrl) logger.info({ url: metricsUrl }, 'metrics served on a port of their own');
-  return {
-    server,
-    url: urlOf(server, deps.host),
-    metricsUrl,
-    async close() {
-      shuttingDown = true;
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
-      collab.close();
-      await sockets.close().catch((err) => logger.warn({ err }, 'socket.io close failed'));
-      await graphql.close().catch((err) => logger.warn({ err }, 'graphql close failed'));
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    },
-  };
+  return { server, url: urlOf(server, deps.host), metricsUrl, close };
+}
+
+/** Ends a server's connections and waits until it no longer listens. */
+async function closeServer(server: HttpServer): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
 }
 
 /** The address a listening server is reached at. */

@@ -22,6 +22,7 @@ import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/proc
 import { SearchMode, type SearchFilter, type SearchHit } from '@quire/search';
 import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
 import { DocumentOrder, type DocumentFilter, type DocumentRecord, type JobRecord, type TeamScope } from '../store/store.ts';
+import { sanitizeFilename } from '../services/ingest.service.ts';
 import type { LiveEvent } from '../services/live-events.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -207,6 +208,9 @@ export const resolvers = {
   },
 
   Document: {
+    // Names stored before uploads were cleaned may still hold control or bidirectional
+    // characters; every reader gets the clean name, as the file route sends it.
+    filename: (d: DocumentRecord) => sanitizeFilename(d.filename),
     status: (d: DocumentRecord) => upper(d.status),
     job: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.job(scopeOf(d), d.jobId),
     pages: async (d: DocumentRecord, _: unknown, ctx: GraphQLContext) =>

@@ -7,13 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.ts';
+import { after, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { useBrowser } from './helpers/browser.ts';
 import { OWNER, startHub, type HubProcess } from './helpers/hub.ts';
 
-let browser: Browser | null = null;
-let skipReason: string | null = null;
 let hub: HubProcess | undefined;
 let port = 0;
 const ENV = () => ({ PORT: String(port), AUTH_ACCESS_TTL: '8s' });
@@ -53,19 +51,12 @@ async function backAndLive(page: Page, name: string): Promise<void> {
   assert.equal(new URL(page.url()).pathname, '/', 'still signed in');
 }
 
-before(async () => {
-  const launched = await launchBrowser();
-  if (!launched.browser) {
-    skipReason = launched.reason;
-    return;
-  }
-  browser = launched.browser;
+const chromium = useBrowser(async () => {
   port = await freePort();
   hub = await startHub({ seedOwner: true, env: ENV() });
 });
 
 after(async () => {
-  await browser?.close();
   await hub?.stop();
 });
 
@@ -73,8 +64,8 @@ test(
   'short access tokens are refreshed silently; a lost hub shows the banner, which goes once it is back',
   { timeout: 300_000 },
   async (t) => {
-    if (skipReason) return t.skip(skipReason);
-    const context = await browser!.newContext({ baseURL: hub!.url });
+    if (chromium.skip(t)) return;
+    const context = await chromium.browser.newContext({ baseURL: hub!.url });
     t.after(() => context.close());
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);

@@ -16,10 +16,10 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { useBrowser } from './helpers/browser.ts';
 import { bearer, gql, OWNER, repoRoot, signIn, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 
 const FIXTURES = join(repoRoot, 'test/fixtures/generated');
@@ -32,12 +32,10 @@ const PHONE = { width: 390, height: 844 };
 const PARAPHRASE = 'what do we owe the stationery vendor';
 
 let hub: HubProcess;
-let browser: Browser | null = null;
-let skipReason: string | null = null;
 const contexts: BrowserContext[] = [];
 
 async function newPage(viewport = DESKTOP): Promise<Page> {
-  const context = await browser!.newContext({ viewport, baseURL: hub.url });
+  const context = await chromium.browser.newContext({ viewport, baseURL: hub.url });
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
@@ -127,19 +125,12 @@ async function documentId(filename: string): Promise<string> {
   );
 }
 
-before(async () => {
-  const launched = await launchBrowser();
-  if (!launched.browser) {
-    skipReason = launched.reason;
-    return;
-  }
-  browser = launched.browser;
+const chromium = useBrowser(async () => {
   hub = await startHub({ seedOwner: true, env: { OPEN_SIGNUP: 'true' } });
 });
 
 after(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
   await hub?.stop();
 });
 
@@ -150,7 +141,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   let invoiceId: string;
 
   test('sign-in, invitation and open sign-up through the UI; the first page is measured', { timeout: 120_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     a = await newPage();
     // What the first page loads, compressed as a server would send it.
     let bytes = 0;
@@ -209,7 +200,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('A drops an invoice scan and a text PDF; both reach done; B sees them arrive live', { timeout: 240_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await b.goto('/');
     await b.getByTestId('empty-state').waitFor();
     await watchLayoutShift(b);
@@ -275,7 +266,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('both open the invoice; A highlights a passage and B sees it within a second; B replies', { timeout: 120_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await a.goto(`/documents/${invoiceId}`);
     await b.goto(`/documents/${invoiceId}`);
     // The passage A highlights is the one the paraphrase will find later (read from the API).
@@ -335,7 +326,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('A searches a paraphrase and lands on the highlighted passage', { timeout: 60_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await a.goto('/search');
     await a.getByTestId('search-input').fill(PARAPHRASE);
     await a.getByTestId('search-input').press('Enter');
@@ -362,7 +353,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('a rescan becomes a duplicate match; B confirms it and A sees it confirmed live', { timeout: 240_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await a.goto('/matches');
     await b.goto('/matches');
     await a.getByTestId('empty-state').waitFor();
@@ -388,7 +379,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('the outsider sees none of it', { timeout: 60_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await c.goto('/');
     await c.getByTestId('empty-state').waitFor();
     assert.equal(await c.getByTestId('document-row').count(), 0);
@@ -407,7 +398,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test("A, invited into the outsider's team while signed in, switches between the two teams", { timeout: 60_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     const cToken = await signIn(hub.url, OUTSIDER.email, OUTSIDER.password);
     const invitation = await gql(hub.url, 'mutation { createInvitation(role: VIEWER) { token } }', {}, bearer(cToken));
     await a.goto(`/invite?token=${encodeURIComponent(invitation.data.createInvitation.token)}`);
@@ -425,7 +416,7 @@ describe('the web UI, two people of one team and one outsider', () => {
   });
 
   test('dashboard and settings pages render for the owner; phone width keeps pages readable', { timeout: 60_000 }, async (t) => {
-    if (skipReason) return t.skip(skipReason);
+    if (chromium.skip(t)) return;
     await a.goto('/dashboard');
     await a
       .getByText(/throughput/i)

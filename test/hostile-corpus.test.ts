@@ -20,6 +20,10 @@ import { startHub, type HubProcess } from './helpers/hub.ts';
 
 /** The hub's limits for this run; corpus.ts's expectations assume them. */
 const JOB_TIMEOUT_MS = 60_000;
+/** The pipeline processes' memory limit, and how far past it one may get between two measurements. */
+const WORKER_MAX_MEMORY_MB = 1536;
+const WORKER_OVERSHOOT_MB = 256;
+
 const HUB_ENV = {
   UPLOAD_MAX_BYTES: `${UPLOAD_LIMIT_MB}mb`,
   JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS),
@@ -29,6 +33,7 @@ const HUB_ENV = {
   PROCESSOR_WORKERS: '1',
   MAX_PAGES: '2000',
   MAX_CHUNKS: '10000',
+  WORKER_MAX_MEMORY_MB: String(WORKER_MAX_MEMORY_MB),
 };
 /** Uploads in flight at once. */
 const UPLOAD_CONCURRENCY = 3;
@@ -38,8 +43,8 @@ const CASE_PROCESSING_CAP_MS = JOB_TIMEOUT_MS + 30_000;
 const SETTLE_CAP_MS = 240_000;
 /** Longest a /healthz answer may take. */
 const HEALTH_MAX_MS = 100;
-/** Highest peak resident memory of the hub process itself. */
-const HUB_PEAK_RSS_MAX_MB = 1536;
+/** Highest peak resident memory of the hub process itself (about 650 MB are seen). */
+const HUB_PEAK_RSS_MAX_MB = 1024;
 /** After a document is deleted mid-job, the next document must be processed within this. */
 const AFTER_DELETE_MAX_MS = 20_000;
 
@@ -157,6 +162,17 @@ test(`the hub's peak memory stays under ${HUB_PEAK_RSS_MAX_MB} MB`, (t) => {
     return;
   }
   assert.ok(hubHwmKb / 1024 < HUB_PEAK_RSS_MAX_MB, `hub peak RSS ${(hubHwmKb / 1024).toFixed(0)} MB`);
+});
+
+test(`each pipeline process stays near its ${WORKER_MAX_MEMORY_MB} MB limit`, (t) => {
+  assert.ok(monitorSummary, 'the monitor ran');
+  if (!monitorSummary.procAvailable) {
+    t.skip('no /proc here to sample the pipeline processes from');
+    return;
+  }
+  const peakMb = monitorSummary.childPeakRssKb / 1024;
+  assert.ok(peakMb > 0, 'the pipeline processes were sampled');
+  assert.ok(peakMb < WORKER_MAX_MEMORY_MB + WORKER_OVERSHOOT_MB, `a pipeline process reached ${peakMb.toFixed(0)} MB`);
 });
 
 test('deleting a document stops its running job', () => {

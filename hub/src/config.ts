@@ -129,9 +129,10 @@ const envSchema = z
      * Memory limit per pipeline process, MB: its resident set (the model and OCR engine take
      * about 600 of it) and its heap. A document that needs more fails with
      * WORKER_OUT_OF_MEMORY and the process is replaced, so the hub's own memory is never at
-     * stake. Default 1536: a hub and one pipeline process fit in a 2 GB container.
+     * stake; after a job, a process still holding three quarters of it is replaced too. At
+     * least 1024. Default 1536: a hub and one pipeline process fit in a 2 GB container.
      */
-    WORKER_MAX_MEMORY_MB: int(256, 65536).default(1536),
+    WORKER_MAX_MEMORY_MB: int(1024, 65536).default(1536),
     /** Attempts before a job is dead-lettered and its document marked failed. Default 3. */
     JOB_MAX_ATTEMPTS: int(1, 100).default(3),
     /** First retry delay in ms; doubles each attempt. Default 2000. */

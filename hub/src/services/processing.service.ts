@@ -72,7 +72,7 @@ export class ProcessingService {
     const job = parsed.data;
     const scope: TeamScope = { teamId: job.teamId };
     const log = this.deps.logger.child({ correlationId: job.correlationId, documentId: job.documentId, jobId: job.jobId });
-    const { store, events } = this.deps;
+    const { events } = this.deps;
 
     // A document deleted, or given a newer job, while this one runs (on any hub: the events
     // come over the bus) stops the run at once rather than at its timeout. Listening starts

@@ -28,8 +28,9 @@ const stopServices = () => {
 try {
   run(process.execPath, ['bin/quire.mjs', 'models'], 'obtaining models');
   run(process.execPath, ['--import', 'tsx', 'test/fixtures/generate.ts'], 'generating fixtures');
-  // The browser tests use the UI the hub serves: build it from the sources being tested.
-  run('npm', ['run', 'build', '-w', '@quire/web', '--silent'], 'building the web UI');
+  // The browser tests use the UI the hub serves: build it from the sources being tested
+  // (skipped when the build is already of these sources).
+  run(process.execPath, ['--import', 'tsx', 'scripts/build-web.ts'], 'building the web UI');
 
   const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['processors', 'search', 'hub', 'graphql', 'web', 'test'];
   const skip = new Set(['node_modules', 'dist', '.svelte-kit', 'generated', 'build']);

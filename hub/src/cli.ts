@@ -3,10 +3,10 @@
  * `quire models` (obtain and verify the models), `quire eval …` (quality evaluations). An invalid configuration stops here with
  * a message naming each variable.
  */
-import { pino } from 'pino';
 import { runModelsCommand } from '@quire/processors';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { runEvalCommand } from './eval/eval.command.ts';
+import { createLogger } from './logger.ts';
 import { startQuire } from './main.ts';
 
 const usage = `Usage: quire <command>
@@ -31,10 +31,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = pino({
-    level: config.log.level,
-    ...(config.log.pretty ? { transport: { target: 'pino-pretty' } } : {}),
-  });
+  const logger = createLogger(config.log);
 
   switch (command) {
     case 'all': {

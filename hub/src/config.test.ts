@@ -35,7 +35,7 @@ describe('loadConfig', () => {
     assert.equal(config.bus.driver, 'memory');
     assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
     assert.equal(config.log.level, 'info');
-    assert.equal(config.log.pretty, false);
+    assert.equal(config.log.format, 'auto');
     assert.ok(isAbsolute(config.models.dir) && isAbsolute(config.ui.dir));
   });
 
@@ -60,11 +60,12 @@ describe('loadConfig', () => {
 
   it('applies valid overrides and resolves DATA_DIR', () => {
     const dataDir = join(tmpdir(), 'quire-config-test');
-    const config = loadConfig({ PORT: '0', BUS: 'nats', NATS_URL: 'nats://10.0.0.5:4222', DATA_DIR: dataDir, LOG_PRETTY: 'yes' });
+    const config = loadConfig({ PORT: '0', BUS: 'nats', NATS_URL: 'nats://10.0.0.5:4222', DATA_DIR: dataDir, LOG_FORMAT: 'json' });
     assert.equal(config.http.port, 0);
     assert.deepEqual(config.bus, { driver: 'nats', natsUrl: 'nats://10.0.0.5:4222', natsPrefix: 'quire' });
     assert.equal(config.store.sqlitePath, join(dataDir, 'quire.sqlite'));
-    assert.equal(config.log.pretty, true);
+    assert.equal(config.log.format, 'json');
+    assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).log.format, 'pretty');
     assert.equal(loadConfig({ DATA_DIR: 'var/quire' }).store.dataDir, resolve('var', 'quire'));
   });
 
@@ -90,6 +91,16 @@ describe('loadConfig', () => {
       assert.ok(problem.includes(JSON.stringify(value)), problem);
       assert.ok(err.message.includes(problem), 'the message lists the problem');
     }
+  });
+
+  it('takes LOG_FORMAT auto, pretty or json, and refuses the LOG_PRETTY it replaced', () => {
+    assert.equal(refused({ LOG_FORMAT: 'text' }).problems[0]?.split(':')[0], 'LOG_FORMAT');
+    const err = refused({ LOG_PRETTY: 'true' });
+    assert.deepEqual(
+      err.problems.map((p) => p.split(':')[0]),
+      ['LOG_PRETTY'],
+    );
+    assert.match(err.message, /replaced by LOG_FORMAT/);
   });
 
   it('refuses ports outside 0..65535 and non-integers', () => {

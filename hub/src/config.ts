@@ -34,6 +34,11 @@ const duration = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** How log lines are written (LOG_FORMAT); `auto` is decided against stdout when the logger is made. */
+export const LogFormat = { auto: 'auto', pretty: 'pretty', json: 'json' } as const;
+/** One of {@link LogFormat}. */
+export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
+
 /** Environment schema: the variable names are the public interface. */
 const envSchema = z
   .object({
@@ -170,8 +175,14 @@ const envSchema = z
     QUIRE_ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(1024).optional(),
     /** Log level. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Pretty, human-readable logs instead of JSON lines. Default false. */
-    LOG_PRETTY: bool.default(false),
+    /**
+     * How log lines are written to stdout: `pretty` (readable lines for a person), `json` (one
+     * JSON object per line, for log collectors) or `auto` (pretty when stdout is a terminal, JSON
+     * otherwise, so `npm start` reads well and pipes and containers keep JSON). Default auto.
+     */
+    LOG_FORMAT: z.enum(LogFormat).default('auto'),
+    /** Replaced by LOG_FORMAT; refused rather than ignored so a setting that no longer works is noticed. */
+    LOG_PRETTY: z.never('replaced by LOG_FORMAT=pretty|json|auto').optional(),
   })
   .superRefine((e, ctx) => {
     if ((e.QUIRE_ADMIN_EMAIL === undefined) !== (e.QUIRE_ADMIN_PASSWORD === undefined)) {
@@ -221,7 +232,8 @@ export interface Config {
     /** The owner to create on a fresh install, if any. */
     readonly admin: { readonly email: string; readonly password: string } | null;
   };
-  readonly log: { readonly level: string; readonly pretty: boolean };
+  /** `format` as asked; `auto` is resolved against stdout by `createLogger`. */
+  readonly log: { readonly level: string; readonly format: LogFormat };
   readonly ui: { readonly dir: string };
 }
 
@@ -285,7 +297,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       openSignup: e.OPEN_SIGNUP,
       admin: e.QUIRE_ADMIN_EMAIL && e.QUIRE_ADMIN_PASSWORD ? { email: e.QUIRE_ADMIN_EMAIL, password: e.QUIRE_ADMIN_PASSWORD } : null,
     },
-    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     ui: { dir: resolve(e.WEB_DIR) },
   });
 }

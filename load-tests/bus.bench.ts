@@ -27,8 +27,7 @@ import { parseArgs } from 'node:util';
 import { describeMachine, formatTable, jsonLine, measureRoundFigures, peakRssMiB } from '../hub/src/eval/report.ts';
 import type { RoundSummary } from '../hub/src/eval/report.ts';
 import { SqliteStore } from '../hub/src/store/sqlite/store.sqlite.ts';
-import { InMemoryJobStorage, MemoryBus, NatsBus, deleteNatsBusStreams } from '../processors/src/index.ts';
-import type { Bus } from '../processors/src/index.ts';
+import { type Bus, InMemoryJobStorage, MemoryBus, NatsBus, deleteNatsBusStreams } from '@quire/bus';
 
 const { values: args } = parseArgs({
   options: {

@@ -57,7 +57,7 @@ import {
   type LatencySummary,
   type RoundSummary,
 } from '../hub/src/eval/report.ts';
-import type { ProgressEvent } from '../processors/src/index.ts';
+import type { ProgressEvent } from '@quire/kernel';
 import { ensureFixtures } from '../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { OWNER, bearer, repoRoot, signIn, upload, waitFor } from '../test/helpers/hub.ts';

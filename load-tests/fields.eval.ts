@@ -23,7 +23,7 @@ import { format, isValid, parse } from 'date-fns';
 import { TesseractOcr } from '../processors/src/engines/ocr.engine.ts';
 import { parseSroieBoxes, sroieReferenceText } from '../processors/src/eval/sroie.ts';
 import { extractFields, parseAmount } from '../processors/src/stages/fields.stage.ts';
-import type { PageResult, Word } from '../processors/src/protocol.ts';
+import type { PageResult, Word } from '@quire/kernel';
 
 /** Turns an ICDAR line CSV (`x1,y1,…,y4,transcript`) into a page of words. */
 export function pageFromSroieCsv(csv: string, page = 1): PageResult {

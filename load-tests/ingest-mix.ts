@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { PDFDocument, StandardFonts, type PDFFont } from 'pdf-lib';
-import { MIME_BY_EXTENSION } from '../processors/src/protocol.ts';
+import { MIME_BY_EXTENSION } from '@quire/kernel';
 import { FIXTURES, fixturePath, fixtureText, type Fixture } from '../test/fixtures/manifest.ts';
 
 /** What a benchmark document stands for. */

@@ -61,7 +61,7 @@ import {
   summarizeLatency,
   type RoundSummary,
 } from '../hub/src/eval/report.ts';
-import { Stage, type ProgressEvent } from '../processors/src/protocol.ts';
+import { Stage, type ProgressEvent } from '@quire/kernel';
 import { scrapeMetrics, startHub, type HubProcess } from '../test/helpers/hub.ts';
 import { buildMix, DocKind, parseWeights, type BenchDocument } from './ingest-mix.ts';
 

@@ -25,7 +25,7 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TesseractOcr } from '../processors/src/engines/ocr.engine.ts';
-import { AppError } from '../processors/src/errors.ts';
+import { AppError } from '@quire/kernel';
 import { scoreCorpus, scorePage } from '../processors/src/eval/ocr-metrics.ts';
 import { readSroieDataset } from '../processors/src/eval/sroie.ts';
 import { findNativeTesseract, type NativeTesseract } from '../hub/src/eval/native-tesseract.ts';

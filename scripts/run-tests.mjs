@@ -32,7 +32,9 @@ try {
   // (skipped when the build is already of these sources).
   run(process.execPath, ['--import', 'tsx', 'scripts/build-web.ts'], 'building the web UI');
 
-  const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['processors', 'search', 'hub', 'graphql', 'web', 'test'];
+  const roots = process.argv.slice(2).length
+    ? process.argv.slice(2)
+    : ['kernel', 'bus', 'processors', 'search', 'hub', 'graphql', 'web', 'test'];
   const skip = new Set(['node_modules', 'dist', '.svelte-kit', 'generated', 'build']);
   const collect = (path, out) => {
     const st = statSync(path, { throwIfNoEntry: false });

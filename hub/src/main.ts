@@ -6,19 +6,15 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { MemoryBus, NatsBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
+import { Queues } from '@quire/kernel';
 import {
   DEFAULT_DOCUMENT_TYPES,
   DEFAULT_SENSITIVITIES,
-  MemoryBus,
-  NatsBus,
   ProcessorPool,
-  Queues,
   ThreadedEmbedder,
-  consumeQueue,
   createClassifier,
   ensureModels,
-  type Bus,
-  type Subscription,
 } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
 import { loadAuthSecret } from './auth/secret.ts';

@@ -1,16 +1,5 @@
-/** Public entry of @quire/processors: protocol, ports and the processor node's building blocks. */
-export * from './errors.ts';
-export * from './protocol.ts';
-export type * from './bus/bus.ts';
+/** Public entry of @quire/processors: the pipeline, its engines and models, and the processor node's building blocks. */
 export type * from './engines/embedder.ts';
-export { MAX_EVENT_BYTES, MAX_JOB_BYTES } from './bus/bus.ts';
-export * from './bus/subjects.ts';
-export * from './bus/collab-events.ts';
-export { BusClosingError, BusUnavailableError, LeaseLostError } from './bus/wire.ts';
-export { InMemoryJobStorage, MemoryBus } from './bus/bus.memory.ts';
-export type { MemoryBusOptions, StoredDeadLetter } from './bus/bus.memory.ts';
-export { NatsBus, NatsHeaders, deleteNatsBusStreams } from './bus/bus.nats.ts';
-export type { NatsBusOptions } from './bus/bus.nats.ts';
 export { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, OTHER_TYPE } from './stages/labels.ts';
 export { createClassifier, dot, meanVector } from './stages/classify.stage.ts';
 export type { Classifier, ClassifierOptions, ClassificationDetail, DocumentVectors, LabelDecision } from './stages/classify.stage.ts';
@@ -23,10 +12,8 @@ export * from './engines/models/model-checks.ts';
 export * from './engines/models/ensure-models.ts';
 export * from './engines/models/verify-model.ts';
 export * from './engines/models/models-command.ts';
-export { PipelineError, PipelineErrorCode } from './pipeline-error.ts';
 export { SNIFF_HEAD_BYTES, TextEncoding, decodeText, sniffMedia } from './media-sniff.ts';
 export type { BinaryMime, DecodedText, SniffResult } from './media-sniff.ts';
-export type { FailedStage } from './pipeline-error.ts';
 export { runPipeline, warmUpClassifier } from './pipeline.ts';
 export type { PipelineContext, PipelineOptions, PipelineProgress } from './pipeline.ts';
 export { ProcessorPool, PoolStartError } from './worker/processor-pool.ts';

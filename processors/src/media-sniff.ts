@@ -6,7 +6,7 @@
  */
 import { fileTypeFromBuffer } from 'file-type';
 import { placeOfFirstDirectory, readTiffHeader } from './engines/tiff.ts';
-import { SupportedMime } from './protocol.ts';
+import { SupportedMime } from '@quire/kernel';
 
 /** How many leading bytes decide a file's type. */
 export const SNIFF_HEAD_BYTES = 8192;

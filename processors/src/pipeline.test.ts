@@ -8,8 +8,14 @@ import { TransformersEmbedder } from './engines/embedder.transformers.ts';
 import { DEFAULT_MODEL_ID } from './engines/models/model-registry.ts';
 import { TesseractOcr } from './engines/ocr.engine.ts';
 import { runPipeline, warmUpClassifier, type PipelineOptions, type PipelineProgress } from './pipeline.ts';
-import { PipelineError } from './pipeline-error.ts';
-import { MAX_MESSAGE_BYTES, resultPartSchema, type ClassifierSettings, type ProcessJob, type ResultPart } from './protocol.ts';
+import {
+  type ClassifierSettings,
+  MAX_MESSAGE_BYTES,
+  PipelineError,
+  type ProcessJob,
+  type ResultPart,
+  resultPartSchema,
+} from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from './stages/labels.ts';
 
 const modelsDir = fileURLToPath(new URL('../../.models', import.meta.url));

@@ -14,20 +14,22 @@ import type { Logger } from 'pino';
 import type { Embedder } from './engines/embedder.ts';
 import type { TesseractOcr } from './engines/ocr.engine.ts';
 import { openPdf, PdfError, type PdfDocument } from './engines/pdf.engine.ts';
-import { PipelineError, PipelineErrorCode, type FailedStage } from './pipeline-error.ts';
-import { ProgressTracker, type PipelineProgress } from './progress-tracker.ts';
 import {
-  MAX_MESSAGE_BYTES,
-  Stage,
-  SupportedMime,
   type ChunkResult,
   type Classification,
   type ClassifierSettings,
+  type FailedStage,
   type Fields,
+  MAX_MESSAGE_BYTES,
   type PageResult,
+  PipelineError,
+  PipelineErrorCode,
   type ProcessJob,
   type ResultPart,
-} from './protocol.ts';
+  Stage,
+  SupportedMime,
+} from '@quire/kernel';
+import { ProgressTracker, type PipelineProgress } from './progress-tracker.ts';
 import { chunkPages, type ChunkOptions } from './stages/chunk.stage.ts';
 import { createClassifier, type Classifier } from './stages/classify.stage.ts';
 import { detect } from './stages/detect.stage.ts';

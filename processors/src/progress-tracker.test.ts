@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProgressTracker, STAGE_UNIT_COST_MS, type PipelineProgress } from './progress-tracker.ts';
-import { Stage } from './protocol.ts';
+import { Stage } from '@quire/kernel';
 
 const ORDER = [Stage.Detect, Stage.Extract, Stage.Ocr, Stage.Chunk, Stage.Embed, Stage.Classify, Stage.Fields] as const;
 

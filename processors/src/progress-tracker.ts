@@ -10,7 +10,7 @@
  * were. Reported percentages never go down; the ETA is null only while the document's
  * type, and so its work, is still unknown.
  */
-import type { Stage } from './protocol.ts';
+import type { Stage } from '@quire/kernel';
 
 /** One progress report of a pipeline run. */
 export interface PipelineProgress {

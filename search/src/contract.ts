@@ -9,9 +9,9 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MismatchError, ValidationError } from '@quire/processors';
+import { MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
 import { MAX_K, RRF_K, SearchMode } from './search-index.ts';
-import type { ChunkRecord, IndexedModel, SearchFilter, SearchHit, SearchIndex, SearchQuery, TeamScope } from './search-index.ts';
+import type { ChunkRecord, IndexedModel, SearchFilter, SearchHit, SearchIndex, SearchQuery } from './search-index.ts';
 
 /** A fresh, empty, not yet started index and how to dispose of what it created. */
 export interface SearchIndexFixture {

@@ -6,14 +6,7 @@
  * Rules every adapter shares (validation, result depth, fusion) live at the bottom of this
  * file so that the embedded and the Elasticsearch adapters rank and refuse alike.
  */
-import { ValidationError } from '@quire/processors';
-import type { Box } from '@quire/processors';
-
-/** The team a call is confined to. Built only by the hub's request context. */
-export interface TeamScope {
-  /** Non-empty team id; a blank one is refused with a `ValidationError`. */
-  readonly teamId: string;
-}
+import { type Box, type TeamScope, ValidationError } from '@quire/kernel';
 
 /** How a query ranks: BM25 over the text, k-NN over the vectors, or both fused by RRF. */
 export const SearchMode = { Text: 'text', Vector: 'vector', Hybrid: 'hybrid' } as const;

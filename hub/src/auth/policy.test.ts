@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSchema, type GraphQLObjectType } from 'graphql';
 import { typeDefs } from '@quire/graphql';
-import { AppError } from '@quire/processors';
+import { AppError } from '@quire/kernel';
 import {
   Access,
   ENTRY_POINTS,

@@ -6,7 +6,7 @@
  * A principal that is not a member of the team it names gets NotFoundError, exactly as for a
  * team that does not exist; a member whose role is too low gets ForbiddenError.
  */
-import { AuthenticationError, ForbiddenError, NotFoundError } from '@quire/processors';
+import { AuthenticationError, ForbiddenError, NotFoundError } from '@quire/kernel';
 import { ROLE_RANK, type ActingScope, type Actor, type Role } from '../store/store.ts';
 
 /** A team the principal may act in, and with which role. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppError } from '@quire/processors';
+import { AppError } from '@quire/kernel';
 import { RateLimits, addressKey } from './rate-limits.ts';
 
 describe('rate limits', () => {

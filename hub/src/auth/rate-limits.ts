@@ -16,7 +16,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { RateLimitedError } from '@quire/processors';
+import { RateLimitedError } from '@quire/kernel';
 import { normalizeEmail } from '../store/store.ts';
 
 export interface RateLimitSettings {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuthenticationError } from '@quire/processors';
+import { AuthenticationError } from '@quire/kernel';
 import type { AuthService } from '../services/auth.service.ts';
 import type { Principal } from './policy.ts';
 import { bearerToken, principalOf, resolveRequestAuth } from './request-auth.ts';

@@ -4,7 +4,7 @@
  * here: the reason is kept, and an operation that needs a principal throws it, so that
  * operations open to everyone (sign-in with a stale token still in the header) keep working.
  */
-import { AppError, AuthenticationError } from '@quire/processors';
+import { AppError, AuthenticationError } from '@quire/kernel';
 import type { AuthService, RequestMeta } from '../services/auth.service.ts';
 import { ENTRY_POINTS, authorizeTeam, chooseTeam, type EntryPoint, type Principal } from './policy.ts';
 import type { ActingScope } from '../store/store.ts';

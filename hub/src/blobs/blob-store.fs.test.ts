@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { NotFoundError, ValidationError } from '@quire/processors';
+import { NotFoundError, ValidationError } from '@quire/kernel';
 import { FsBlobStore } from './blob-store.fs.ts';
 
 async function collect(stream: Readable): Promise<Buffer> {

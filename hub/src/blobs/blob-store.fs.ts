@@ -15,7 +15,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from '@quire/processors';
+import { NotFoundError, ValidationError } from '@quire/kernel';
 import type { BlobInfo, BlobStore } from './blob-store.ts';
 
 /**

@@ -21,16 +21,13 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ValidationError, labelDefinitionSchema, type ClassifierSettings, type LabelDefinition } from '@quire/kernel';
 import {
   DEFAULT_SENSITIVITIES,
   ModelUnavailableError,
   ModelVerificationError,
   TransformersEmbedder,
-  ValidationError,
   createClassifier,
-  labelDefinitionSchema,
-  type ClassifierSettings,
-  type LabelDefinition,
 } from '@quire/processors';
 import {
   embedTextDocuments,

@@ -4,7 +4,7 @@
  * every figure (see report.ts).
  */
 import type { Logger } from 'pino';
-import { AppError } from '@quire/processors';
+import { AppError } from '@quire/kernel';
 import type { Config } from '../config.ts';
 
 export interface EvalContext {

@@ -15,7 +15,8 @@
  */
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppError, TesseractOcr } from '@quire/processors';
+import { AppError } from '@quire/kernel';
+import { TesseractOcr } from '@quire/processors';
 import { readSroieDataset, scoreCorpus, scorePage, type PageScore, type SroiePage, type TextScores } from '@quire/processors/eval';
 import type { EvalContext } from './eval.command.ts';
 import { findNativeTesseract, type NativeTesseract } from './native-tesseract.ts';

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { AppError, DocumentStatus, ValidationError } from '@quire/processors';
+import { AppError, DocumentStatus, ValidationError } from '@quire/kernel';
 import { SearchMode } from '@quire/search';
 import { loadBeirDataset, mean, mrrAtK, ndcgAtK, recallAtK, type BeirDataset } from '@quire/search/eval';
 import type { Config } from '../config.ts';

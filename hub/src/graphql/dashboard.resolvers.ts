@@ -4,7 +4,7 @@
  * asking for the counts alone does not pay for throughput or activity.
  */
 import type { DashboardThroughputArgs } from '@quire/graphql';
-import { DocumentStatus } from '@quire/processors';
+import { DocumentStatus } from '@quire/kernel';
 import { teamScopeFor } from '../auth/request-auth.ts';
 import type { DashboardSummary } from '../services/dashboard.service.ts';
 import type { TeamScope } from '../store/store.ts';

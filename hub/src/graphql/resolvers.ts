@@ -18,7 +18,7 @@ import type {
   SubscriptionDocumentEventsArgs,
   SubscriptionJobProgressArgs,
 } from '@quire/graphql';
-import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/processors';
+import { NotFoundError, ValidationError, type DocumentStatus } from '@quire/kernel';
 import { SearchMode, type SearchFilter, type SearchHit } from '@quire/search';
 import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
 import { DocumentOrder, type DocumentFilter, type DocumentRecord, type JobRecord, type TeamScope } from '../store/store.ts';

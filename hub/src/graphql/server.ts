@@ -16,7 +16,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { typeDefs } from '@quire/graphql';
-import { AppError, RateLimitedError } from '@quire/processors';
+import { AppError, RateLimitedError } from '@quire/kernel';
 import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
 import { dashboardResolvers } from './dashboard.resolvers.ts';

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { create as contentDisposition } from 'content-disposition';
 import { Router, type Request } from 'express';
-import { AppError, PayloadTooLargeError, SupportedMime, ValidationError } from '@quire/processors';
+import { AppError, PayloadTooLargeError, SupportedMime, ValidationError } from '@quire/kernel';
 import type { DocumentService } from '../services/document.service.ts';
 import { sanitizeFilename, type IngestService, type UploadAccepted } from '../services/ingest.service.ts';
 import type { ActingScope, TeamScope } from '../store/store.ts';

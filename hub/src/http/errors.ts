@@ -14,7 +14,7 @@ import {
   RateLimitedError,
   UnsupportedMediaError,
   ValidationError,
-} from '@quire/processors';
+} from '@quire/kernel';
 
 /** HTTP status for an error. */
 export function statusOf(err: unknown): number {

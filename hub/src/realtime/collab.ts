@@ -28,7 +28,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ValidationError } from '@quire/processors';
+import { ValidationError } from '@quire/kernel';
 import type { EntryPoint } from '../auth/policy.ts';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AnnotationService } from '../services/annotation.service.ts';

@@ -5,7 +5,7 @@
  */
 import type { DefaultEventsMap, Namespace, RemoteSocket } from 'socket.io';
 import type { Logger } from 'pino';
-import { AppError, AuthenticationError } from '@quire/processors';
+import { AppError, AuthenticationError } from '@quire/kernel';
 import type { EntryPoint } from '../auth/policy.ts';
 import { principalKey } from '../auth/policy.ts';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';

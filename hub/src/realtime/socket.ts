@@ -19,7 +19,7 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '@quire/processors';
+import { NotFoundError, ValidationError } from '@quire/kernel';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { DocumentService } from '../services/document.service.ts';

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '@quire/processors';
+import { ConflictError, NotFoundError, ValidationError } from '@quire/kernel';
 import {
   actorIdOf,
   type ActingScope,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { AppError } from '@quire/processors';
+import { AppError } from '@quire/kernel';
 import type { Principal } from '../auth/policy.ts';
 import { RateLimits } from '../auth/rate-limits.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';

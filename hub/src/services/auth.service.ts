@@ -16,7 +16,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError } from '@quire/processors';
+import { AuthenticationError, ForbiddenError, NotFoundError, ValidationError } from '@quire/kernel';
 import { authorize, authorizeTeam, authorizeUser, principalKey, type Principal } from '../auth/policy.ts';
 import type { RateLimits } from '../auth/rate-limits.ts';
 import {

@@ -12,11 +12,11 @@ import {
   ConflictError,
   NotFoundError,
   ValidationError,
-  type Classifier,
   type ClassifierSettings,
   type LabelDefinition,
   type LabelledExample,
-} from '@quire/processors';
+} from '@quire/kernel';
+import type { Classifier } from '@quire/processors';
 import type { SearchIndex } from '@quire/search';
 import {
   AuditAction,

@@ -11,7 +11,7 @@
  * annotations, matches), at most once a second, and at least every five seconds while
  * anything is queued or processing, so that node liveness moves on even without events.
  */
-import { ValidationError, type ProgressEvent } from '@quire/processors';
+import { ValidationError, type ProgressEvent } from '@quire/kernel';
 import type { DocumentCounts, Store, TeamActivity, TeamScope } from '../store/store.ts';
 import type { LiveEvent, LiveEvents } from './live-events.ts';
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
+import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/kernel';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import {
   AuditAction,

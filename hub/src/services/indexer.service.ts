@@ -3,7 +3,7 @@
  * Idempotent: parts are keyed by document + page or chunk ordinal, so a redelivered or
  * re-run job replaces what an earlier attempt wrote, and the summary trims leftovers.
  */
-import { DocumentStatus, MismatchError, type ResultPart } from '@quire/processors';
+import { DocumentStatus, MismatchError, type ResultPart } from '@quire/kernel';
 import type { SearchIndex } from '@quire/search';
 import { effectiveLabels, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 

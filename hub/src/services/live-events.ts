@@ -6,6 +6,7 @@
  */
 import { EventEmitter, on } from 'node:events';
 import type { Logger } from 'pino';
+import { publishEvent, type Bus, type Subscription } from '@quire/bus';
 import {
   DocumentEventKind,
   Events,
@@ -15,12 +16,9 @@ import {
   documentEventKind,
   documentEventSchema,
   progressEventSchema,
-  publishEvent,
-  type Bus,
   type DocumentStatus,
   type ProgressEvent,
-  type Subscription,
-} from '@quire/processors';
+} from '@quire/kernel';
 import type { TeamScope } from '../store/store.ts';
 
 /** A change of a document's state, as clients see it. */

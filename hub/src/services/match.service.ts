@@ -17,16 +17,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import {
-  ConflictError,
-  DocumentStatus,
-  NotFoundError,
-  ValidationError,
-  dot,
-  meanVector,
-  type FieldValue,
-  type Fields,
-} from '@quire/processors';
+import { ConflictError, DocumentStatus, NotFoundError, ValidationError, type FieldValue, type Fields } from '@quire/kernel';
+import { dot, meanVector } from '@quire/processors';
 import type { SearchIndex } from '@quire/search';
 import {
   AuditAction,

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ValidationError } from '@quire/processors';
+import { ValidationError } from '@quire/kernel';
 import type { LiveEvents } from './live-events.ts';
 
 /** Colours people are shown in: distinct, readable on white and on dark backgrounds. */

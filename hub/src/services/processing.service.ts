@@ -5,16 +5,8 @@
  * values; the bus retries retryable failures with backoff and dead-letters the rest.
  */
 import type { Logger } from 'pino';
-import {
-  DocumentStatus,
-  processJobSchema,
-  type ClassifierSettings,
-  type DeadLetter,
-  type Delivery,
-  type JobOutcome,
-  type ProcessJob,
-  type ResultPart,
-} from '@quire/processors';
+import type { DeadLetter, Delivery, JobOutcome } from '@quire/bus';
+import { DocumentStatus, processJobSchema, type ClassifierSettings, type ProcessJob, type ResultPart } from '@quire/kernel';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { JobStatus, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 import type { IndexerService } from './indexer.service.ts';

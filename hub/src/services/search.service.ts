@@ -2,7 +2,8 @@
  * Search: embeds the query with the index's model and runs a team-scoped text, vector or
  * hybrid query; and "more like this", the team's documents nearest to one of its documents.
  */
-import { ConflictError, DocumentStatus, NotFoundError, ValidationError, type Embedder } from '@quire/processors';
+import { ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/kernel';
+import type { Embedder } from '@quire/processors';
 import { MAX_K, SearchMode, type SearchFilter, type SearchHit, type SearchIndex } from '@quire/search';
 import type { Store, TeamScope } from '../store/store.ts';
 

@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import sharp from 'sharp';
-import { AppError, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/processors';
+import { AppError, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/kernel';
 import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
 import { statusOf } from '../http/errors.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';

@@ -9,13 +9,12 @@ import { Transform, type TransformCallback } from 'node:stream';
 import {
   MIME_BY_EXTENSION,
   PayloadTooLargeError,
-  SNIFF_HEAD_BYTES,
   SupportedMime,
   UnreachableCaseError,
   UnsupportedMediaError,
   ValidationError,
-  sniffMedia,
-} from '@quire/processors';
+} from '@quire/kernel';
+import { SNIFF_HEAD_BYTES, sniffMedia } from '@quire/processors';
 
 /** The bytes that decide an upload's type: the same head the pipeline's detect stage reads. */
 const HEAD_BYTES = SNIFF_HEAD_BYTES;

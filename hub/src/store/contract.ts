@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { AppError, ConflictError, DocumentStatus, NotFoundError, ValidationError } from '@quire/processors';
-import type { Classification, Fields } from '@quire/processors';
+import { AppError, type Classification, ConflictError, DocumentStatus, type Fields, NotFoundError, ValidationError } from '@quire/kernel';
 import { AuditAction, DOCUMENT_ORDER_KEYS, DocumentOrder, Role } from './store.ts';
 import type {
   AnnotationOpRecord,

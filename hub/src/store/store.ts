@@ -8,18 +8,18 @@
  * Secrets never reach the store in the clear: refresh tokens, invitation tokens and API keys
  * arrive as SHA-256 hashes, passwords as argon2id hashes; the store compares hashes only.
  */
+import type { JobStorage } from '@quire/bus';
 import {
-  ValidationError,
   type Box,
-  type LabelDefinition,
   type Classification,
   type DocumentStatus,
   type Fields,
-  type JobStorage,
+  type LabelDefinition,
   type PageResult,
+  type TeamScope,
+  ValidationError,
   type Word,
-} from '@quire/processors';
-import type { TeamScope } from '@quire/search';
+} from '@quire/kernel';
 
 export type { TeamScope };
 

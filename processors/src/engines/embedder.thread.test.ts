@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { AppError } from '../errors.ts';
+import { AppError } from '@quire/kernel';
 import { ThreadedEmbedder } from './embedder.thread.ts';
 import { TransformersEmbedder } from './embedder.transformers.ts';
 import { DEFAULT_MODEL_ID } from './models/model-registry.ts';

@@ -4,7 +4,7 @@
  * stall every socket and request for its duration; here only the worker waits.
  */
 import type { Worker } from 'node:worker_threads';
-import { InternalError } from '../errors.ts';
+import { InternalError } from '@quire/kernel';
 import { startTypeScriptWorker } from '../worker/bootstrap.ts';
 import type { Embedder } from './embedder.ts';
 import type { TransformersEmbedderOptions } from './embedder.transformers.ts';

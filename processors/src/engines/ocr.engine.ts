@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Tesseract from 'tesseract.js';
 import type { Logger } from 'pino';
-import type { Word } from '../protocol.ts';
+import type { Word } from '@quire/kernel';
 import { canvasToGrey, encodePgm, isCanvasLike, type CanvasLike, type GreyImage } from './raster.ts';
 
 const require = createRequire(import.meta.url);

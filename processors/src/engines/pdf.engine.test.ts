@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
-import type { Box } from '../protocol.ts';
+import type { Box } from '@quire/kernel';
 import { TesseractOcr } from './ocr.engine.ts';
 import { openPdf, PdfError, type PdfDocument } from './pdf.engine.ts';
 

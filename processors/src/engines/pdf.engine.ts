@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type { PDFDocumentProxy, PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { TextItem, TextStyle } from 'pdfjs-dist/types/src/display/api.js';
-import type { Word } from '../protocol.ts';
+import type { Word } from '@quire/kernel';
 import type { CanvasLike } from './raster.ts';
 
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError } from '../errors.ts';
+import { AppError } from '@quire/kernel';
 import { parseSroieBoxes, readSroieDataset, sroieReferenceText } from './sroie.ts';
 
 test('boxes CSV: eight coordinates, then a transcript that may hold commas', () => {

@@ -11,7 +11,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '@quire/kernel';
 
 /** Error codes of {@link readSroieDataset}, stable for scripts that run the evaluations. */
 export const SroieErrorCode = {

@@ -6,7 +6,7 @@
  * processed document would contribute.
  */
 import type { Embedder } from '../engines/embedder.ts';
-import type { LabelledExample } from '../protocol.ts';
+import type { LabelledExample } from '@quire/kernel';
 import { chunkPages, type ChunkOptions } from '../stages/chunk.stage.ts';
 import { meanVector } from '../stages/classify.stage.ts';
 import { embedTexts, vectorToJson } from '../stages/embed.stage.ts';

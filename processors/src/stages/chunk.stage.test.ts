@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { fixturePath } from '../../../test/fixtures/manifest.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
-import type { Box, Word } from '../protocol.ts';
+import type { Box, Word } from '@quire/kernel';
 import { chunkPages, pageSpans, type Chunk } from './chunk.stage.ts';
 import { ocrImage } from './ocr.stage.ts';
 import type { ExtractedPage } from './stage.ts';

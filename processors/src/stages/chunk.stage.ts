@@ -8,7 +8,7 @@
  * reaches the target size; a paragraph longer than the maximum is cut at sentence ends, and
  * a sentence longer than the maximum at spaces.
  */
-import type { Box } from '../protocol.ts';
+import type { Box } from '@quire/kernel';
 import type { ExtractedPage } from './stage.ts';
 
 /** A chunk before embedding. `text` is exactly `pageText.slice(start, end)`. */

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Embedder } from '../engines/embedder.ts';
 import { TransformersEmbedder } from '../engines/embedder.transformers.ts';
-import type { ClassifierSettings, LabelledExample } from '../protocol.ts';
+import type { ClassifierSettings, LabelledExample } from '@quire/kernel';
 import { SENSITIVITY_SMOKE_SET, TYPE_SMOKE_SET } from './classify.fixtures.ts';
 import { createClassifier, type Classifier } from './classify.stage.ts';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, OTHER_TYPE } from './labels.ts';

@@ -16,7 +16,7 @@
  * embeddings: settings in, result out.
  */
 import type { Embedder } from '../engines/embedder.ts';
-import type { Classification, ClassifierSettings, LabelDefinition, LabelScore, LabelledExample } from '../protocol.ts';
+import type { Classification, ClassifierSettings, LabelDefinition, LabelScore, LabelledExample } from '@quire/kernel';
 import { OTHER_TYPE } from './labels.ts';
 
 /**

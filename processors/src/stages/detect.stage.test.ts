@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath, type Fixture } from '../../../test/fixtures/manifest.ts';
 import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
-import { PipelineError } from '../pipeline-error.ts';
+import { PipelineError } from '@quire/kernel';
 import { detect } from './detect.stage.ts';
 
 const job = (filename: string, mimeType = 'application/octet-stream') => ({ filename, mimeType });

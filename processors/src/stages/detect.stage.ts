@@ -4,10 +4,8 @@
  * declared type is a claim by the uploader, the bytes are what the other stages parse.
  */
 import { extname } from 'node:path';
-import { UnreachableCaseError } from '../errors.ts';
+import { MIME_BY_EXTENSION, PipelineError, PipelineErrorCode, type ProcessJob, SupportedMime, UnreachableCaseError } from '@quire/kernel';
 import { decodeText, sniffMedia } from '../media-sniff.ts';
-import { MIME_BY_EXTENSION, SupportedMime, type ProcessJob } from '../protocol.ts';
-import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
 
 /** Options of {@link detect}. */
 export interface DetectOptions {

@@ -8,7 +8,7 @@
  * fits into `batchBudgetMs`.
  */
 import type { Embedder } from '../engines/embedder.ts';
-import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
+import { PipelineError, PipelineErrorCode } from '@quire/kernel';
 import type { StageContext } from './stage.ts';
 
 /** Options of {@link embedTexts}. */

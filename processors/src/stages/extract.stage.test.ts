@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PDFDocument } from 'pdf-lib';
 import { openPdf } from '../engines/pdf.engine.ts';
-import { PipelineError } from '../pipeline-error.ts';
+import { PipelineError } from '@quire/kernel';
 import { extractPdfText, extractPlainText } from './extract.stage.ts';
 import type { StageProgress } from './stage.ts';
 

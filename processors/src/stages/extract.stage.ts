@@ -5,8 +5,7 @@
  */
 import type { PdfDocument } from '../engines/pdf.engine.ts';
 import { decodeText } from '../media-sniff.ts';
-import { SupportedMime } from '../protocol.ts';
-import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
+import { PipelineError, PipelineErrorCode, SupportedMime } from '@quire/kernel';
 import { capPage, type ExtractedPage, type StageContext } from './stage.ts';
 
 /** Default for {@link TextExtractOptions.maxPageChars}. */

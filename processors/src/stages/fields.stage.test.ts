@@ -5,7 +5,7 @@ import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath, type Fixture } from '../../../test/fixtures/manifest.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
 import { openPdf } from '../engines/pdf.engine.ts';
-import type { Box, PageResult, Word } from '../protocol.ts';
+import type { Box, PageResult, Word } from '@quire/kernel';
 import { extractPdfText } from './extract.stage.ts';
 import { currencyOf, extractFields, formatAmount, parseAmount } from './fields.stage.ts';
 import { ocrImage, ocrPdfPages } from './ocr.stage.ts';

@@ -17,7 +17,7 @@
  */
 import { code as currencyByCode } from 'currency-codes';
 import { format as formatDate, isValid, parse as parseDate } from 'date-fns';
-import type { Box, FieldValue, Fields, PageResult, Word } from '../protocol.ts';
+import type { Box, FieldValue, Fields, PageResult, Word } from '@quire/kernel';
 
 /** Document types this stage extracts fields for. */
 export const FIELD_DOCUMENT_TYPES = ['invoice', 'purchase order', 'receipt'] as const;

@@ -14,7 +14,7 @@
  * The descriptions were tuned on the smoke set in `classify.fixtures.ts`;
  * `classify.stage.test.ts` holds them to an accuracy floor there.
  */
-import type { LabelDefinition } from '../protocol.ts';
+import type { LabelDefinition } from '@quire/kernel';
 
 /** Name of the document type that wins when no other type fits well enough. */
 export const OTHER_TYPE = 'other';

@@ -7,7 +7,7 @@ import { handMadeTiff, overlappingTiffDirectories } from '../../../test/fixtures
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
 import { openPdf } from '../engines/pdf.engine.ts';
-import { PipelineError } from '../pipeline-error.ts';
+import { PipelineError } from '@quire/kernel';
 import { extractPdfText } from './extract.stage.ts';
 import { ocrImage, ocrPdfPages } from './ocr.stage.ts';
 import type { ExtractedPage, StageProgress } from './stage.ts';

@@ -15,7 +15,7 @@ import type { TesseractOcr } from '../engines/ocr.engine.ts';
 import type { PdfDocument } from '../engines/pdf.engine.ts';
 import { canvasToGrey, type GreyImage } from '../engines/raster.ts';
 import { readTiffPages, TiffError, type TiffPage } from '../engines/tiff.ts';
-import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
+import { PipelineError, PipelineErrorCode } from '@quire/kernel';
 import { DEFAULT_MAX_PAGE_CHARS } from './extract.stage.ts';
 import { capPage, type ExtractedPage, type StageContext } from './stage.ts';
 

@@ -2,7 +2,7 @@
  * What the extraction, OCR, chunk and embed stages share: the page form they pass along
  * and the progress and cancellation hooks the pipeline gives each of them.
  */
-import type { PageResult } from '../protocol.ts';
+import type { PageResult } from '@quire/kernel';
 
 /** A page with the offset of each word in its text, so chunks can find their words. */
 export interface ExtractedPage extends PageResult {

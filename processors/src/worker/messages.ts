@@ -4,8 +4,7 @@
  * handler paces the worker and its failure reaches the pipeline.
  */
 import type { PipelineOptions, PipelineProgress } from '../pipeline.ts';
-import type { FailedStage } from '../pipeline-error.ts';
-import type { ClassifierSettings, ProcessJob, ResultPart } from '../protocol.ts';
+import type { ClassifierSettings, FailedStage, ProcessJob, ResultPart } from '@quire/kernel';
 
 /** What a pipeline process is started with (the first message it receives). */
 export interface WorkerConfig {

@@ -11,11 +11,9 @@ import type { Embedder } from '../engines/embedder.ts';
 import { TransformersEmbedder } from '../engines/embedder.transformers.ts';
 import { TesseractOcr } from '../engines/ocr.engine.ts';
 import { preloadPdfEngine } from '../engines/pdf.engine.ts';
-import { AppError, UnreachableCaseError } from '../errors.ts';
+import { AppError, PipelineError, PipelineErrorCode, type ResultPart, UnreachableCaseError } from '@quire/kernel';
 import { runPipeline, warmUpClassifier } from '../pipeline.ts';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from '../stages/labels.ts';
-import { PipelineError, PipelineErrorCode } from '../pipeline-error.ts';
-import type { ResultPart } from '../protocol.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 
 if (!process.send) throw new Error('pipeline.worker.ts runs only as a child process with an IPC channel');

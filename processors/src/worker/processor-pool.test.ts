@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
 import { DEFAULT_MODEL_ID } from '../engines/models/model-registry.ts';
-import { resultPartSchema, type ClassifierSettings, type ProcessJob, type ProgressEvent, type ResultPart } from '../protocol.ts';
+import { resultPartSchema, type ClassifierSettings, type ProcessJob, type ProgressEvent, type ResultPart } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from '../stages/labels.ts';
 import { PoolStartError, ProcessorPool, type ProcessorPoolOptions, type RunOutcome } from './processor-pool.ts';
 

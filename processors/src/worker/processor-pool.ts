@@ -14,10 +14,16 @@ import type { ChildProcess } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
 import pidusage from 'pidusage';
 import { pino, type Logger } from 'pino';
-import { AppError } from '../errors.ts';
+import {
+  AppError,
+  type ClassifierSettings,
+  type FailedStage,
+  PipelineErrorCode,
+  type ProcessJob,
+  type ProgressEvent,
+  type ResultPart,
+} from '@quire/kernel';
 import type { PipelineOptions } from '../pipeline.ts';
-import { PipelineErrorCode, type FailedStage } from '../pipeline-error.ts';
-import type { ClassifierSettings, ProcessJob, ProgressEvent, ResultPart } from '../protocol.ts';
 import { startTypeScriptProcess } from './bootstrap.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
 

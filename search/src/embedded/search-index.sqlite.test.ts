@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { InternalError, MismatchError, ValidationError } from '@quire/processors';
+import { InternalError, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
 import { defineSearchIndexContract } from '../contract.ts';
 import { SearchMode } from '../search-index.ts';
-import type { ChunkRecord, SearchFilter, TeamScope } from '../search-index.ts';
+import type { ChunkRecord, SearchFilter } from '../search-index.ts';
 import { SEARCH_SCHEMA_VERSION, SqliteSearchIndex } from './search-index.sqlite.ts';
 
 function tempDir(): { dir: string; remove: () => Promise<void> } {

@@ -16,8 +16,7 @@
  */
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { InternalError, MismatchError, UnreachableCaseError, ValidationError } from '@quire/processors';
-import type { Box } from '@quire/processors';
+import { type Box, InternalError, MismatchError, type TeamScope, UnreachableCaseError, ValidationError } from '@quire/kernel';
 import {
   HYBRID_MIN_TERM_SHARE,
   SearchMode,
@@ -38,7 +37,6 @@ import type {
   SearchHit,
   SearchIndex,
   SearchQuery,
-  TeamScope,
 } from '../search-index.ts';
 import { matchExpression, parseTextQuery, phraseExpression, termExpressions } from './fts-query.ts';
 import type { TextQuery } from './fts-query.ts';

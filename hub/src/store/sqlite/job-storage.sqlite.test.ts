@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryBus, type Bus } from '@quire/processors';
-import { defineBusContract, defineJobStorageContract } from '@quire/processors/testing';
+import { MemoryBus, type Bus } from '@quire/bus';
+import { defineBusContract, defineJobStorageContract } from '@quire/bus/testing';
 import { SqliteStore } from './store.sqlite.ts';
 
 async function tempStore(): Promise<{ store: SqliteStore; dir: string; path: string }> {

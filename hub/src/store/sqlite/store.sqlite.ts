@@ -6,15 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  ConflictError,
-  DocumentStatus,
-  NotFoundError,
-  type Classification,
-  type Fields,
-  type JobStorage,
-  type StoredJob,
-} from '@quire/processors';
+import type { JobStorage, StoredJob } from '@quire/bus';
+import { ConflictError, DocumentStatus, NotFoundError, type Classification, type Fields } from '@quire/kernel';
 import { migrations } from './migrations.ts';
 import {
   DOCUMENT_ORDER_KEYS,

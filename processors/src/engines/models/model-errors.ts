@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.ts';
+import { AppError } from '@quire/kernel';
 
 /** A model's files are missing and could not be obtained from any source. */
 export class ModelUnavailableError extends AppError {

@@ -3,7 +3,7 @@
  * progress on stderr and prints a summary on stdout. Exit status 0 when every model is ready.
  */
 import { parseArgs } from 'node:util';
-import { AppError } from '../../errors.ts';
+import { AppError } from '@quire/kernel';
 import { ensureModels, type ModelProgress } from './ensure-models.ts';
 import { MODEL_REGISTRY } from './model-registry.ts';
 import { reportFailure, verifyModel, type VerificationReport } from './verify-model.ts';

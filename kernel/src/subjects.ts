@@ -13,18 +13,17 @@
  * | `events.<teamId>.annotation.changed`      | event | {@link AnnotationEvent} |
  * | `events.<teamId>.presence.changed`        | event | {@link PresenceEvent} |
  * | `events.<teamId>.match.changed`           | event | {@link MatchEvent} |
- * | `dead-letter.<queue>`                     | event | {@link DeadLetter} |
+ * | `dead-letter.<queue>`                     | event | {@link DeadLetterEvent} |
  *
  * The team id is the second token of every event subject, so `events.<teamId>.>` is one
  * team's whole feed and `events.*.document.>` every team's document events.
  */
 import { z } from 'zod';
-import { ValidationError } from '../errors.ts';
-import { processJobSchema, progressEventSchema } from '../protocol.ts';
-import type { ProcessJob, ProgressEvent } from '../protocol.ts';
+import { ValidationError } from './errors.ts';
+import { processJobSchema, progressEventSchema } from './protocol.ts';
+import type { ProcessJob, ProgressEvent } from './protocol.ts';
 import { annotationEventSchema, matchEventSchema, presenceEventSchema } from './collab-events.ts';
 import type { AnnotationEvent, MatchEvent, PresenceEvent } from './collab-events.ts';
-import type { Bus, DeadLetter, EventEnvelope, JobEnvelope, JobHandler, ConsumeOptions, Subscription } from './bus.ts';
 
 // --- syntax ------------------------------------------------------------------------------
 
@@ -111,7 +110,11 @@ export const documentEventSchema = z.object({
 });
 export type DocumentEvent = z.infer<typeof documentEventSchema>;
 
-const deadLetterSchema = z.object({
+/**
+ * Payload of `dead-letter.<queue>`: a job that ran out of attempts or failed non-retryably
+ * (the bus's `DeadLetter`).
+ */
+export const deadLetterEventSchema = z.object({
   envelope: z.object({
     id: z.string(),
     queue: z.string(),
@@ -123,6 +126,7 @@ const deadLetterSchema = z.object({
   code: z.string(),
   message: z.string(),
 });
+export type DeadLetterEvent = z.infer<typeof deadLetterEventSchema>;
 
 // --- definitions ---------------------------------------------------------------------------
 
@@ -184,106 +188,15 @@ export const Subjects = {
   allDocumentEvents: 'events.*.document.*',
   /**
    * Where a job goes when it runs out of attempts or fails non-retryably; payload
-   * {@link DeadLetter}. Adapters publish here after storing the dead letter.
+   * {@link DeadLetterEvent}. Adapters publish here after storing the dead letter.
    */
   deadLetter: (queue: string): string => `dead-letter.${assertSubject(queue, { wildcards: false })}`,
   /** Every queue's dead letters. */
   allDeadLetters: 'dead-letter.>',
 } as const;
 
-/** Schema of the payload on `dead-letter.<queue>`. */
-export const deadLetterEventSchema: z.ZodType<DeadLetter> = deadLetterSchema;
-
 /** The kind of a document event subject, read from its last token. */
 export function documentEventKind(subject: string): DocumentEventKind | undefined {
   const kind = subject.split('.').at(-1);
   return Object.values(DocumentEventKind).find((k) => k === kind);
-}
-
-// --- typed helpers -------------------------------------------------------------------------
-
-/**
- * Enqueues a job after validating its payload against the queue's schema. The job id is
- * the idempotency key.
- */
-export async function enqueueJob<P>(
-  bus: Bus,
-  queue: QueueDefinition<P>,
-  job: { id: string; payload: P; correlationId: string },
-): Promise<void> {
-  const parsed = queue.schema.safeParse(job.payload);
-  if (!parsed.success) {
-    throw new ValidationError(`invalid ${queue.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
-  }
-  const envelope: JobEnvelope<P> = {
-    id: job.id,
-    queue: queue.name,
-    payload: parsed.data,
-    correlationId: job.correlationId,
-    enqueuedAt: Date.now(),
-  };
-  await bus.enqueue(envelope);
-}
-
-/**
- * Consumes a queue with payloads validated at the boundary: a job whose payload does not
- * match the schema fails non-retryably with code `INVALID_PAYLOAD` (it cannot get better
- * by retrying) and is dead-lettered.
- */
-export function consumeQueue<P>(
-  bus: Bus,
-  queue: QueueDefinition<P>,
-  handler: JobHandler<P>,
-  options?: ConsumeOptions,
-): Promise<Subscription> {
-  return bus.consume<unknown>(
-    queue.name,
-    async (delivery) => {
-      const parsed = queue.schema.safeParse(delivery.envelope.payload);
-      if (!parsed.success) {
-        return { status: 'failed', code: 'INVALID_PAYLOAD', message: parsed.error.message, retryable: false };
-      }
-      const envelope: JobEnvelope<P> = { ...delivery.envelope, payload: parsed.data };
-      return handler({
-        envelope,
-        attempt: delivery.attempt,
-        signal: delivery.signal,
-        heartbeat: () => delivery.heartbeat(),
-      });
-    },
-    options,
-  );
-}
-
-/** Publishes a team event after validating its payload. */
-export async function publishEvent<P>(
-  bus: Bus,
-  event: EventDefinition<P>,
-  teamId: string,
-  payload: P,
-  correlationId?: string,
-): Promise<void> {
-  const parsed = event.schema.safeParse(payload);
-  if (!parsed.success) {
-    throw new ValidationError(`invalid ${event.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
-  }
-  await bus.publish(event.subject(teamId), parsed.data, correlationId);
-}
-
-/**
- * Subscribes to one team's events of a kind, or every team's without `teamId`. Events whose
- * payload does not match the schema are passed to `onInvalid` (default: dropped), never to
- * `handler`.
- */
-export function subscribeEvent<P>(
-  bus: Bus,
-  event: EventDefinition<P>,
-  handler: (payload: P, event: EventEnvelope<P>) => void,
-  options: { teamId?: string; onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
-): Promise<Subscription> {
-  return bus.subscribe<unknown>(event.pattern(options.teamId), (raw) => {
-    const parsed = event.schema.safeParse(raw.payload);
-    if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
-    else options.onInvalid?.(raw, parsed.error);
-  });
 }

@@ -3,7 +3,7 @@
  * events that every hub replica sees. Adapters: in-process (`MemoryBus`, jobs durable in a
  * {@link JobStorage}) and NATS JetStream (`NatsBus`). Both pass `defineBusContract`.
  */
-import { MAX_MESSAGE_BYTES } from '../protocol.ts';
+import { MAX_MESSAGE_BYTES } from '@quire/kernel';
 
 /**
  * Largest job envelope (JSON, bytes). Below {@link MAX_MESSAGE_BYTES} so that the envelope
@@ -22,7 +22,7 @@ export interface JobEnvelope<T = unknown> {
    * duplicate window, MemoryBus accepts it again at once), so callers should not reuse ids.
    */
   id: string;
-  /** Queue name from `subjects.ts` (e.g. `document.process`): dot-separated safe tokens. */
+  /** Queue name from `@quire/kernel`'s `Queues` (e.g. `document.process`): dot-separated safe tokens. */
   queue: string;
   payload: T;
   /** Carried into every log line and event of this job. */

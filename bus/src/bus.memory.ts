@@ -19,7 +19,7 @@ import type {
 } from './bus.ts';
 import { JobConsumer, resolveConsumeOptions } from './job-consumer.ts';
 import type { ClaimedJob, ResolvedConsumeOptions } from './job-consumer.ts';
-import { Subjects, assertSubject, subjectMatches } from './subjects.ts';
+import { Subjects, assertSubject, subjectMatches } from '@quire/kernel';
 import { Lifecycle, assertEventSubject, assertQueueName, decodeJob, encodeEvent, encodeJob } from './wire.ts';
 
 /** Options of {@link MemoryBus}. */

@@ -14,17 +14,7 @@
  *
  * Jobs live under their own root token, so an event subscription on `>` never sees them.
  */
-import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  NatsError,
-  RetentionPolicy,
-  StorageType,
-  connect,
-  headers as natsHeaders,
-  nanos,
-} from 'nats';
+import type * as NatsClient from 'nats';
 import type {
   ConsumerMessages,
   JetStreamClient,
@@ -37,12 +27,10 @@ import type {
 } from 'nats';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { ValidationError } from '../errors.ts';
-import { MAX_MESSAGE_BYTES } from '../protocol.ts';
+import { MAX_MESSAGE_BYTES, Subjects, ValidationError, assertSubject } from '@quire/kernel';
 import type { Bus, BusCapabilities, ConsumeOptions, DeadLetter, EventEnvelope, JobEnvelope, JobHandler, Subscription } from './bus.ts';
 import { JobConsumer, resolveConsumeOptions } from './job-consumer.ts';
 import type { ClaimedJob, ResolvedConsumeOptions } from './job-consumer.ts';
-import { Subjects, assertSubject } from './subjects.ts';
 import {
   BusUnavailableError,
   Lifecycle,
@@ -100,6 +88,23 @@ const JsErr = { StreamNotFound: 10059, ConsumerNotFound: 10014, StreamNameInUse:
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+let client: typeof NatsClient | undefined;
+
+/**
+ * Loads the `nats` client on first use (from `start` or {@link deleteNatsBusStreams}), so a
+ * process that runs on another bus never loads it.
+ */
+async function loadClient(): Promise<typeof NatsClient> {
+  client ??= await import('nats');
+  return client;
+}
+
+/** The loaded `nats` client; everything that calls this runs after {@link loadClient}. */
+function nats(): typeof NatsClient {
+  if (client === undefined) throw new BusUnavailableError('the NATS client is not loaded: start the bus first');
+  return client;
+}
+
 /** The NATS JetStream {@link Bus}: durable, distributed. */
 export class NatsBus implements Bus {
   readonly capabilities: BusCapabilities = Object.freeze({ durableJobs: true, distributed: true });
@@ -146,6 +151,7 @@ export class NatsBus implements Bus {
   async start(): Promise<void> {
     this.#lifecycle.assertNew();
     const { servers, name, timeoutMs } = this.#options;
+    const { connect } = await loadClient();
     let nc: NatsConnection;
     try {
       nc = await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1 });
@@ -187,7 +193,7 @@ export class NatsBus implements Bus {
   async enqueue<T>(job: JobEnvelope<T>): Promise<void> {
     this.#lifecycle.assertOpen({ duringClose: true });
     const text = encodeJob(job);
-    const h = natsHeaders();
+    const h = nats().headers();
     h.set(NatsHeaders.CorrelationId, job.correlationId);
     try {
       await this.#jetstream().publish(this.#jobSubject(job.queue), encoder.encode(text), {
@@ -258,7 +264,7 @@ export class NatsBus implements Bus {
     if (correlationId === undefined) {
       nc.publish(this.#eventSubject(subject), data);
     } else {
-      const h = natsHeaders();
+      const h = nats().headers();
       h.set(NatsHeaders.CorrelationId, headerValue(correlationId));
       nc.publish(this.#eventSubject(subject), data, { headers: h });
     }
@@ -300,7 +306,7 @@ export class NatsBus implements Bus {
 
   /** Publishes a dead letter to the dead-letter stream (and so to its event subscribers), then removes the job. */
   async #deadLetter(dead: DeadLetter, msg: JsMsg): Promise<boolean> {
-    const h = natsHeaders();
+    const h = nats().headers();
     h.set(NatsHeaders.JobId, headerValue(dead.envelope.id));
     h.set(NatsHeaders.Queue, dead.envelope.queue);
     h.set(NatsHeaders.CorrelationId, headerValue(dead.envelope.correlationId));
@@ -358,6 +364,7 @@ export class NatsBus implements Bus {
  * and tools; missing streams are fine.
  */
 export async function deleteNatsBusStreams(options: { servers: string | string[]; prefix: string }): Promise<void> {
+  const { connect } = await loadClient();
   const nc = await connect({ servers: options.servers, name: 'quire-cleanup' });
   try {
     const jsm = await nc.jetstreamManager();
@@ -488,10 +495,10 @@ function streamConfig(options: { prefix: string; duplicateWindowMs: number }): P
   return {
     name: `${options.prefix}_jobs`,
     subjects: [`${options.prefix}_jobs.>`],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    duplicate_window: nanos(options.duplicateWindowMs),
+    retention: nats().RetentionPolicy.Workqueue,
+    storage: nats().StorageType.File,
+    discard: nats().DiscardPolicy.Old,
+    duplicate_window: nats().nanos(options.duplicateWindowMs),
     max_msg_size: MAX_MESSAGE_BYTES,
   };
 }
@@ -504,11 +511,11 @@ function deadLetterStreamConfig(options: {
   return {
     name: `${options.prefix}_dead`,
     subjects: [`${options.prefix}.dead-letter.>`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(options.deadLetterMaxAgeMs),
-    duplicate_window: nanos(Math.min(options.duplicateWindowMs, options.deadLetterMaxAgeMs)),
+    retention: nats().RetentionPolicy.Limits,
+    storage: nats().StorageType.File,
+    discard: nats().DiscardPolicy.Old,
+    max_age: nats().nanos(options.deadLetterMaxAgeMs),
+    duplicate_window: nats().nanos(Math.min(options.duplicateWindowMs, options.deadLetterMaxAgeMs)),
     max_msg_size: MAX_MESSAGE_BYTES,
   };
 }
@@ -543,7 +550,7 @@ async function ensureConsumer(
   stream: string,
   want: { durable: string; filterSubject: string; ackWaitMs: number; maxDeliver: number },
 ): Promise<void> {
-  const ack_wait = nanos(want.ackWaitMs);
+  const ack_wait = nats().nanos(want.ackWaitMs);
   try {
     const info = await jsm.consumers.info(stream, want.durable);
     if (info.config.ack_wait !== ack_wait || info.config.max_deliver !== want.maxDeliver) {
@@ -556,8 +563,8 @@ async function ensureConsumer(
   try {
     await jsm.consumers.add(stream, {
       durable_name: want.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      ack_policy: nats().AckPolicy.Explicit,
+      deliver_policy: nats().DeliverPolicy.All,
       filter_subject: want.filterSubject,
       ack_wait,
       max_deliver: want.maxDeliver,
@@ -569,7 +576,7 @@ async function ensureConsumer(
 }
 
 function apiErrorCode(err: unknown): number | undefined {
-  return err instanceof NatsError ? err.api_error?.err_code : undefined;
+  return client !== undefined && err instanceof client.NatsError ? err.api_error?.err_code : undefined;
 }
 
 function errorMessage(err: unknown): string {

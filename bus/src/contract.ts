@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { AppError } from '../errors.ts';
+import { AppError } from '@quire/kernel';
 import type { Bus, DeadLetter, Delivery, EventEnvelope, JobEnvelope, JobHandler, JobOutcome, Subscription } from './bus.ts';
 import { MAX_JOB_BYTES } from './bus.ts';
 

@@ -3,10 +3,9 @@
  * the started/closed lifecycle. Adapters only move the bytes.
  */
 import { z } from 'zod';
-import { AppError, PayloadTooLargeError, ValidationError } from '../errors.ts';
+import { AppError, PayloadTooLargeError, ValidationError, assertSubject } from '@quire/kernel';
 import { MAX_EVENT_BYTES, MAX_JOB_BYTES } from './bus.ts';
 import type { JobEnvelope } from './bus.ts';
-import { assertSubject } from './subjects.ts';
 
 /** The bus cannot serve the call: not started, closed, or its server is unreachable. */
 export class BusUnavailableError extends AppError {

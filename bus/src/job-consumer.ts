@@ -4,7 +4,7 @@
  * {@link JobConsumer} and supplies only how jobs are fetched and settled ({@link ClaimedJob}).
  */
 import type { Logger } from 'pino';
-import { AppError, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '@quire/kernel';
 import type { ConsumeOptions, DeadLetter, Delivery, JobEnvelope, JobHandler, JobOutcome, Subscription } from './bus.ts';
 import { BusClosingError, LeaseLostError, MAX_ERROR_MESSAGE_CHARS } from './wire.ts';
 

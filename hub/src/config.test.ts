@@ -103,6 +103,17 @@ describe('loadConfig', () => {
     assert.match(err.message, /replaced by LOG_FORMAT/);
   });
 
+  it('takes EXECUTION_PROVIDER cpu (the default), cuda or auto, and refuses anything else', () => {
+    assert.equal(loadConfig({}).processing.executionProvider, 'cpu');
+    assert.equal(loadConfig({ EXECUTION_PROVIDER: 'cuda' }).processing.executionProvider, 'cuda');
+    assert.equal(loadConfig({ EXECUTION_PROVIDER: 'auto' }).processing.executionProvider, 'auto');
+    const err = refused({ EXECUTION_PROVIDER: 'gpu' });
+    assert.deepEqual(
+      err.problems.map((p) => p.split(':')[0]),
+      ['EXECUTION_PROVIDER'],
+    );
+  });
+
   it('refuses ports outside 0..65535 and non-integers', () => {
     for (const port of ['65536', '-1', '4000.5', '80abc']) {
       const err = refused({ PORT: port });

@@ -128,6 +128,13 @@ const envSchema = z
     PROCESSOR_WORKERS: int(1, 64).default(1),
     /** tesseract.js workers per pipeline worker. Default 1. */
     OCR_WORKERS: int(1, 16).default(1),
+    /**
+     * Where pipeline processes run the embedding model: `cpu`; `cuda` (onnxruntime's CUDA
+     * execution provider, for GPU nodes; when its libraries or a device are missing, the CPU,
+     * with a warning naming why); or `auto` (CUDA when it starts, else the CPU, quietly).
+     * Default `cpu`. Queries embedded by the hub itself always run on the CPU.
+     */
+    EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
     /** A job running longer than this is stopped and retried. Default 10 minutes. */
     JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
     /**
@@ -204,6 +211,8 @@ export interface Config {
   readonly processing: {
     readonly workers: number;
     readonly ocrWorkers: number;
+    /** Asked for; the pool reports what each node actually uses. */
+    readonly executionProvider: 'cpu' | 'cuda' | 'auto';
     readonly jobTimeoutMs: number;
     readonly workerMaxMemoryMb: number;
     readonly maxAttempts: number;
@@ -269,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     processing: {
       workers: e.PROCESSOR_WORKERS,
       ocrWorkers: e.OCR_WORKERS,
+      executionProvider: e.EXECUTION_PROVIDER,
       jobTimeoutMs: e.JOB_TIMEOUT_MS,
       workerMaxMemoryMb: e.WORKER_MAX_MEMORY_MB,
       maxAttempts: e.JOB_MAX_ATTEMPTS,

@@ -140,6 +140,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       modelsDir: config.models.dir,
       modelId: config.models.embeddingModel,
       ocrWorkers: config.processing.ocrWorkers,
+      executionProvider: config.processing.executionProvider,
       jobTimeoutMs: config.processing.jobTimeoutMs,
       maxMemoryMb: config.processing.workerMaxMemoryMb,
       maxPages: config.processing.maxPages,

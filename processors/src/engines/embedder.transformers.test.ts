@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { pino, type Logger } from 'pino';
 import { TransformersEmbedder } from './embedder.transformers.ts';
 import { cosine } from './models/model-checks.ts';
 import { ModelUnavailableError, ModelVerificationError } from './models/model-errors.ts';
@@ -90,6 +91,82 @@ describe('TransformersEmbedder with the default model', () => {
 
   it('returns nothing for no input', async () => {
     assert.deepEqual(await embedder.embedDocuments([]), []);
+  });
+});
+
+describe('TransformersEmbedder execution providers', () => {
+  const texts = ['A man is eating food.', 'Quarterly revenue rose by 4 percent.', 'The invoice is due on 3 March.'];
+  let onCpu: Float32Array[];
+
+  /** A logger whose lines are kept, parsed, for the test to read. */
+  function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { logger, lines };
+  }
+
+  before(async () => {
+    const cpu = await TransformersEmbedder.load({ modelsDir, modelId: DEFAULT_MODEL_ID, verify: false });
+    assert.equal(cpu.executionProvider, 'cpu', 'the default is the CPU');
+    onCpu = await cpu.embedDocuments(texts);
+    await cpu.close();
+  });
+
+  it('falls back from CUDA it cannot start to the CPU, warning why, with the same vectors', async (t) => {
+    const { logger, lines } = capturingLogger();
+    const embedder = await TransformersEmbedder.load({ modelsDir, modelId: DEFAULT_MODEL_ID, executionProvider: 'cuda', logger });
+    try {
+      const warnings = lines.filter((line) => line.level === 40);
+      if (embedder.executionProvider === 'cuda') {
+        // A machine with onnxruntime-node's CUDA build and a GPU: nothing to fall back from.
+        t.diagnostic('CUDA is available here; the fallback is not exercised');
+        assert.deepEqual(warnings, []);
+      } else {
+        assert.equal(embedder.executionProvider, 'cpu');
+        assert.equal(warnings.length, 1, 'one warning');
+        const [warning] = warnings;
+        assert.match(String(warning?.msg), /CUDA execution provider unavailable; embedding on the CPU/);
+        assert.equal(warning?.requested, 'cuda');
+        assert.match(String(warning?.reason), /CUDA/);
+      }
+      const loaded = lines.find((line) => line.msg === 'embedding model loaded and verified');
+      assert.equal(loaded?.executionProvider, embedder.executionProvider, 'the load line names the provider in use');
+      const vectors = await embedder.embedDocuments(texts);
+      for (const [i, v] of vectors.entries()) {
+        const similarity = cosine(v, onCpu[i]!);
+        assert.ok(similarity >= 0.9999, `text ${i}: cosine to the CPU vector ${similarity}`);
+      }
+    } finally {
+      await embedder.close();
+    }
+  });
+
+  it('tries CUDA quietly for auto and ends on the CPU where CUDA cannot start', async () => {
+    const { logger, lines } = capturingLogger();
+    const embedder = await TransformersEmbedder.load({
+      modelsDir,
+      modelId: DEFAULT_MODEL_ID,
+      executionProvider: 'auto',
+      logger,
+      verify: false,
+    });
+    try {
+      assert.deepEqual(
+        lines.filter((line) => Number(line.level) >= 40),
+        [],
+      );
+      if (embedder.executionProvider === 'cpu') {
+        assert.ok(lines.some((line) => line.level === 20 && line.requested === 'auto' && typeof line.reason === 'string'));
+      }
+      // The same batch as on the CPU: int8 activations are quantised per batch.
+      const vectors = await embedder.embedDocuments(texts);
+      for (const [i, v] of vectors.entries()) {
+        const similarity = cosine(v, onCpu[i]!);
+        assert.ok(similarity >= 0.9999, `text ${i}: cosine to the CPU vector ${similarity}`);
+      }
+    } finally {
+      await embedder.close();
+    }
   });
 });
 

@@ -1,9 +1,11 @@
 /**
- * The Embedder port on transformers.js (onnxruntime-node, CPU), reading models only from
- * MODELS_DIR: nothing is fetched at run time (`quire models` obtains the files).
+ * The Embedder port on transformers.js (onnxruntime-node, on the CPU or, when asked and
+ * installed, CUDA), reading models only from MODELS_DIR: nothing is fetched at run time
+ * (`quire models` obtains the files).
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { AutoModel, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
 import type { Logger } from 'pino';
 import type { Embedder } from './embedder.ts';
@@ -24,6 +26,11 @@ export interface TransformersEmbedderOptions {
   /** onnxruntime intra-op threads; default: onnxruntime's own (one per core). */
   readonly threads?: number;
   /**
+   * Where inference runs (see {@link ExecutionProviderChoice}). Default `cpu`. The provider
+   * actually used is the embedder's `executionProvider`.
+   */
+  readonly executionProvider?: ExecutionProviderChoice;
+  /**
    * Run the quick checks (shape, reference values, semantics, batch invariance) before
    * returning, and refuse a model that fails them. Default true; `verifyModel` turns it off
    * because it runs the same checks itself and reports them all.
@@ -31,6 +38,21 @@ export interface TransformersEmbedderOptions {
   readonly verify?: boolean;
   readonly logger?: Logger;
 }
+
+/**
+ * The onnxruntime execution provider an embedder is asked for: `cpu`; `cuda`, which runs on
+ * the GPU when onnxruntime-node's CUDA build, the CUDA libraries and a device are present, and
+ * otherwise on the CPU with a warning naming why; or `auto`, which tries CUDA the same way and
+ * falls back quietly, so one setting serves machines with and without a GPU.
+ */
+export const ExecutionProviderChoice = { cpu: 'cpu', cuda: 'cuda', auto: 'auto' } as const;
+/** One of {@link ExecutionProviderChoice}. */
+export type ExecutionProviderChoice = (typeof ExecutionProviderChoice)[keyof typeof ExecutionProviderChoice];
+
+/** The onnxruntime execution provider an embedder runs on. */
+export const ExecutionProvider = { cpu: 'cpu', cuda: 'cuda' } as const;
+/** One of {@link ExecutionProvider}. */
+export type ExecutionProvider = (typeof ExecutionProvider)[keyof typeof ExecutionProvider];
 
 const DEFAULT_BATCH_SIZE = 32;
 
@@ -50,6 +72,8 @@ export class TransformersEmbedder implements Embedder {
   readonly dimension: number;
   /** Precision of the loaded file. */
   readonly dtype: ModelDtype;
+  /** Where inference runs: `cuda` only when it was asked for and the model loaded on it. */
+  readonly executionProvider: ExecutionProvider;
   #checks: readonly CheckResult[] = [];
   readonly #spec: ModelSpec;
   readonly #tokenizer: PreTrainedTokenizer;
@@ -57,10 +81,18 @@ export class TransformersEmbedder implements Embedder {
   readonly #batchSize: number;
   #closed = false;
 
-  private constructor(spec: ModelSpec, dtype: ModelDtype, tokenizer: PreTrainedTokenizer, model: PreTrainedModel, batchSize: number) {
+  private constructor(
+    spec: ModelSpec,
+    dtype: ModelDtype,
+    executionProvider: ExecutionProvider,
+    tokenizer: PreTrainedTokenizer,
+    model: PreTrainedModel,
+    batchSize: number,
+  ) {
     this.modelId = spec.id;
     this.dimension = spec.dimension;
     this.dtype = dtype;
+    this.executionProvider = executionProvider;
     this.#spec = spec;
     this.#tokenizer = tokenizer;
     this.#model = model;
@@ -74,7 +106,8 @@ export class TransformersEmbedder implements Embedder {
 
   /**
    * Loads a registered model from `modelsDir`. Throws `ModelUnavailableError` when its ONNX
-   * file is missing and `ModelVerificationError` when it fails a check.
+   * file is missing and `ModelVerificationError` when it fails a check. CUDA that is asked for
+   * but cannot run is not an error: the model loads on the CPU (see `executionProvider`).
    */
   static async load(options: TransformersEmbedderOptions): Promise<TransformersEmbedder> {
     const spec = getModelSpec(options.modelId);
@@ -90,12 +123,8 @@ export class TransformersEmbedder implements Embedder {
     const folder = join(resolve(options.modelsDir), spec.id);
     const started = performance.now();
     const tokenizer = await AutoTokenizer.from_pretrained(folder);
-    const model = await AutoModel.from_pretrained(folder, {
-      dtype,
-      device: 'cpu',
-      ...(options.threads ? { session_options: { intraOpNumThreads: options.threads } } : {}),
-    });
-    const embedder = new TransformersEmbedder(spec, dtype, tokenizer, model, batchSize);
+    const { model, executionProvider } = await loadModel(folder, dtype, options);
+    const embedder = new TransformersEmbedder(spec, dtype, executionProvider, tokenizer, model, batchSize);
     if (options.verify === false) return embedder;
 
     const checks = await runModelChecks(embedder, spec, dtype);
@@ -112,7 +141,10 @@ export class TransformersEmbedder implements Embedder {
       );
     }
     embedder.#checks = checks;
-    options.logger?.info({ modelId: spec.id, dtype, ms: Math.round(performance.now() - started) }, 'embedding model loaded and verified');
+    options.logger?.info(
+      { modelId: spec.id, dtype, executionProvider, ms: Math.round(performance.now() - started) },
+      'embedding model loaded and verified',
+    );
     return embedder;
   }
 
@@ -179,6 +211,67 @@ export class TransformersEmbedder implements Embedder {
     }
     return result;
   }
+}
+
+/**
+ * Loads the model on the provider asked for: CUDA first for `cuda` and `auto`, the CPU when
+ * that fails. Only `cuda` warns about the fallback; `auto` expects it on machines without a GPU.
+ */
+async function loadModel(
+  folder: string,
+  dtype: ModelDtype,
+  options: TransformersEmbedderOptions,
+): Promise<{ model: PreTrainedModel; executionProvider: ExecutionProvider }> {
+  const load = (device: ExecutionProvider): Promise<PreTrainedModel> =>
+    AutoModel.from_pretrained(folder, {
+      dtype,
+      device,
+      ...(options.threads ? { session_options: { intraOpNumThreads: options.threads } } : {}),
+    });
+  const requested = options.executionProvider ?? ExecutionProviderChoice.cpu;
+  if (requested === ExecutionProviderChoice.cpu)
+    return { model: await load(ExecutionProvider.cpu), executionProvider: ExecutionProvider.cpu };
+
+  let reason = missingCudaBuild();
+  if (reason === null) {
+    try {
+      return { model: await load(ExecutionProvider.cuda), executionProvider: ExecutionProvider.cuda };
+    } catch (error) {
+      // No device, no driver, or CUDA or cuDNN libraries missing or of another major version.
+      reason = `onnxruntime could not start CUDA: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  const fields = { requested, executionProvider: ExecutionProvider.cpu, reason };
+  if (requested === ExecutionProviderChoice.cuda) options.logger?.warn(fields, 'CUDA execution provider unavailable; embedding on the CPU');
+  else options.logger?.debug(fields, 'CUDA execution provider unavailable; embedding on the CPU');
+  return { model: await load(ExecutionProvider.cpu), executionProvider: ExecutionProvider.cpu };
+}
+
+/**
+ * Why onnxruntime-node cannot have CUDA here, told from its files, or null when it may. Its
+ * CUDA provider is a separate download (`onnxruntime-node`'s install script, skipped by this
+ * repository's .npmrc); checking for it first keeps a CPU-only machine from the native error
+ * onnxruntime prints on a failed attempt.
+ */
+function missingCudaBuild(): string | null {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    return `onnxruntime-node ships CUDA for Linux x64 only, not ${process.platform} ${process.arch}`;
+  }
+  let packageDir: string;
+  try {
+    // The onnxruntime-node that transformers.js loads, wherever the install placed it.
+    const runtime = createRequire(import.meta.resolve('@huggingface/transformers')).resolve('onnxruntime-node');
+    packageDir = dirname(dirname(runtime));
+  } catch {
+    return null;
+  }
+  // Where onnxruntime-node's own binding loader looks; another layout is left to the attempt.
+  const bindingDir = join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+  if (!existsSync(bindingDir)) return null;
+  const provider = 'libonnxruntime_providers_cuda.so';
+  return existsSync(join(bindingDir, provider))
+    ? null
+    : `onnxruntime-node is installed without its CUDA provider (${provider}); reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12`;
 }
 
 function normalizeInPlace(v: Float32Array): void {

@@ -3,6 +3,7 @@
  * per worker at a time; result parts are acknowledged one by one, so the host's result
  * handler paces the worker and its failure reaches the pipeline.
  */
+import type { ExecutionProvider, ExecutionProviderChoice } from '../engines/embedder.transformers.ts';
 import type { PipelineOptions, PipelineProgress } from '../pipeline.ts';
 import type { ClassifierSettings, FailedStage, ProcessJob, ResultPart } from '@quire/kernel';
 
@@ -13,6 +14,8 @@ export interface WorkerConfig {
   ocrWorkers: number;
   /** onnxruntime threads of the embedder; undefined lets onnxruntime choose. */
   embedderThreads: number | undefined;
+  /** Where the embedder runs; see {@link ExecutionProviderChoice}. */
+  executionProvider: ExecutionProviderChoice;
   pipeline: PipelineOptions;
   /** pino level of the worker's log lines, which are forwarded to the host's logger. */
   logLevel: string;
@@ -35,7 +38,7 @@ export interface SerializedFailure {
 
 /** Worker to host. */
 export type WorkerMessage =
-  | { type: 'ready'; modelId: string; dimension: number }
+  | { type: 'ready'; modelId: string; dimension: number; executionProvider: ExecutionProvider }
   | { type: 'startup-failed'; code: string; message: string }
   | { type: 'progress'; runId: number; progress: PipelineProgress }
   | { type: 'result'; runId: number; seq: number; part: ResultPart }

@@ -49,10 +49,10 @@ interface ActiveRun {
 let active: ActiveRun | null = null;
 
 async function main(): Promise<void> {
-  let embedder: Embedder;
+  let embedder: TransformersEmbedder;
   let ocr: TesseractOcr;
   try {
-    const embedderOptions = { modelsDir: config.modelsDir, modelId: config.modelId, logger };
+    const embedderOptions = { modelsDir: config.modelsDir, modelId: config.modelId, executionProvider: config.executionProvider, logger };
     embedder = await TransformersEmbedder.load(
       config.embedderThreads === undefined ? embedderOptions : { ...embedderOptions, threads: config.embedderThreads },
     );
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
         throw new UnreachableCaseError(message);
     }
   });
-  send({ type: 'ready', modelId: embedder.modelId, dimension: embedder.dimension });
+  send({ type: 'ready', modelId: embedder.modelId, dimension: embedder.dimension, executionProvider: embedder.executionProvider });
 }
 
 async function run(message: Extract<HostMessage, { type: 'run' }>, embedder: Embedder, ocr: TesseractOcr): Promise<void> {

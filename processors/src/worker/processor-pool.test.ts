@@ -80,6 +80,10 @@ describe('ProcessorPool', () => {
     before(() => pool.start());
     after(() => pool.close());
 
+    it('reports where its workers embed: the CPU, by default', () => {
+      assert.equal(pool.executionProvider, 'cpu');
+    });
+
     it('OCRs a 30-page scan while the host event loop stays responsive', async (t) => {
       const fixture = FIXTURES['scanned-30-pages.pdf'];
       const data = new Uint8Array(await readFile(fixturePath(fixture.file)));

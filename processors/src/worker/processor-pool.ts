@@ -23,6 +23,7 @@ import {
   type ProgressEvent,
   type ResultPart,
 } from '@quire/kernel';
+import type { ExecutionProvider, ExecutionProviderChoice } from '../engines/embedder.transformers.ts';
 import type { PipelineOptions } from '../pipeline.ts';
 import { startTypeScriptProcess } from './bootstrap.ts';
 import type { HostMessage, SerializedFailure, WorkerConfig, WorkerMessage } from './messages.ts';
@@ -54,6 +55,11 @@ export interface ProcessorPoolOptions {
   niceness?: number;
   /** onnxruntime threads per worker's embedder. Default: onnxruntime's choice. */
   embedderThreads?: number;
+  /**
+   * Where each worker's embedder runs: `cpu`, `cuda` (CPU with a warning when CUDA cannot run)
+   * or `auto`. Default `cpu`. The pool's `executionProvider` says what the workers use.
+   */
+  executionProvider?: ExecutionProviderChoice;
   /** How long `start()` and a replacement worker may take to load. Default 120 s. */
   startTimeoutMs?: number;
   /** After a cancel, how long a worker gets to stop by itself before it is terminated. Default 5 s. */
@@ -125,6 +131,8 @@ interface Slot {
   stderrTail: string;
   /** Resolves once the process has exited. */
   exited: Promise<void>;
+  /** Where its embedder runs, once it is ready. */
+  executionProvider: ExecutionProvider | null;
 }
 
 const ENTRY = new URL('./pipeline.worker.ts', import.meta.url);
@@ -168,6 +176,7 @@ export class ProcessorPool {
       memoryCheckIntervalMs: options.memoryCheckIntervalMs ?? 100,
       niceness: options.niceness ?? 10,
       embedderThreads: options.embedderThreads,
+      executionProvider: options.executionProvider ?? 'cpu',
       startTimeoutMs: options.startTimeoutMs ?? 120_000,
       cancelGraceMs: options.cancelGraceMs ?? 5_000,
       progressIntervalMs: options.progressIntervalMs ?? 250,
@@ -186,6 +195,16 @@ export class ProcessorPool {
     return [...this.#slots].flatMap((slot) => (slot.worker.pid === undefined || slot.state === 'stopping' ? [] : [slot.worker.pid]));
   }
 
+  /**
+   * Where the workers' embedders run: `cuda` when every ready worker runs on CUDA, `cpu` when
+   * any runs on the CPU (CUDA was not asked for or could not start), null before one is ready.
+   */
+  get executionProvider(): ExecutionProvider | null {
+    const ready = [...this.#slots].flatMap((slot) => (slot.executionProvider === null ? [] : [slot.executionProvider]));
+    if (ready.length === 0) return null;
+    return ready.every((provider) => provider === 'cuda') ? 'cuda' : 'cpu';
+  }
+
   /** Number of jobs waiting for a worker. */
   get queued(): number {
     return this.#queue.length;
@@ -202,7 +221,7 @@ export class ProcessorPool {
       await this.close();
       throw failed.reason;
     }
-    this.#logger.info({ workers: this.#options.size }, 'processor pool started');
+    this.#logger.info({ workers: this.#options.size, executionProvider: this.executionProvider }, 'processor pool started');
   }
 
   /**
@@ -283,6 +302,7 @@ export class ProcessorPool {
       modelId: this.#options.modelId,
       ocrWorkers: this.#options.ocrWorkers,
       embedderThreads: this.#options.embedderThreads,
+      executionProvider: this.#options.executionProvider,
       pipeline: this.#options.pipeline,
       logLevel: this.#logger.level,
     };
@@ -299,7 +319,7 @@ export class ProcessorPool {
     const exited = new Promise<void>((done) => {
       markExited = done;
     });
-    const slot: Slot = { id, worker, state: 'starting', run: null, stopReason: null, stderrTail: '', exited };
+    const slot: Slot = { id, worker, state: 'starting', run: null, stopReason: null, stderrTail: '', exited, executionProvider: null };
     this.#slots.add(slot);
     this.#watchMemory();
     worker.stderr?.setEncoding('utf8');
@@ -332,8 +352,12 @@ export class ProcessorPool {
         switch (message.type) {
           case 'ready':
             slot.state = 'idle';
+            slot.executionProvider = message.executionProvider;
             this.#respawnDelayMs = 0;
-            this.#logger.debug({ worker: id, modelId: message.modelId, pid: worker.pid }, 'pipeline worker ready');
+            this.#logger.debug(
+              { worker: id, modelId: message.modelId, executionProvider: message.executionProvider, pid: worker.pid },
+              'pipeline worker ready',
+            );
             ready();
             this.#dispatch();
             break;

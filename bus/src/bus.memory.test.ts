@@ -93,7 +93,7 @@ describe('MemoryBus', () => {
 
   it('reports the capabilities of its storage', async () => {
     const storage = new InMemoryJobStorage();
-    assert.deepEqual(new MemoryBus({ storage }).capabilities, { durableJobs: false, distributed: false });
+    assert.deepEqual(new MemoryBus({ storage }).capabilities, { durableJobs: false, distributed: false, durableObjects: false });
     const durable = Object.assign(Object.create(storage) as InMemoryJobStorage, { durable: true });
     assert.equal(new MemoryBus({ storage: durable }).capabilities.durableJobs, true);
   });

@@ -2,6 +2,10 @@
  * The in-process bus of the embedded mode: events dispatched inside the process, jobs kept
  * in a {@link JobStorage} (the hub's SQLite store, so they survive a kill -9), claimed with
  * a lease that a heartbeat extends and that, once expired, makes the job runnable again.
+ *
+ * Stored objects (originals for the workers) are kept in process memory only, unlike jobs:
+ * after a restart a job survives but its object does not (`capabilities.durableObjects` is
+ * false), so the hub puts the original again when it re-enqueues a job after a restart.
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -14,9 +18,15 @@ import type {
   JobEnvelope,
   JobHandler,
   JobStorage,
+  ObjectReader,
+  ObjectSource,
+  PutObjectOptions,
   StoredJob,
+  StoredObject,
   Subscription,
 } from './bus.ts';
+import { DEFAULT_OBJECT_TTL_MS } from './bus.ts';
+import { assertObjectKey, assertObjectTtlSetting, resolveObjectTtl, sourceChunks } from './objects.ts';
 import { JobConsumer, resolveConsumeOptions } from './job-consumer.ts';
 import type { ClaimedJob, ResolvedConsumeOptions } from './job-consumer.ts';
 import { Subjects, assertSubject, subjectMatches } from '@quire/kernel';
@@ -36,6 +46,20 @@ export interface MemoryBusOptions {
    * matters for jobs written into the storage by something else. Default 1 s.
    */
   pollIntervalMs?: number;
+  /**
+   * Lifetime of a stored object, and the longest a put may ask for, in ms (at least 1 s).
+   * Default {@link DEFAULT_OBJECT_TTL_MS} (24 h).
+   */
+  objectTtlMs?: number;
+}
+
+/** Objects are read back in slices of this size, as a network would deliver them. */
+const READ_SLICE_BYTES = 256 * 1024;
+
+interface MemoryObject {
+  bytes: Uint8Array;
+  expiresAt: number;
+  timer: NodeJS.Timeout;
 }
 
 /** The in-process {@link Bus}. Not distributed; durable when its storage is. */
@@ -48,13 +72,16 @@ export class MemoryBus implements Bus {
   readonly #lifecycle = new Lifecycle('MemoryBus');
   readonly #consumers = new Map<string, Set<MemoryJobConsumer>>();
   readonly #subscribers = new Set<EventSubscriber>();
+  readonly #objectTtlMs: number;
+  readonly #objects = new Map<string, MemoryObject>();
 
   constructor(options: MemoryBusOptions) {
     this.#storage = options.storage;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bus', adapter: 'memory' });
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
-    this.capabilities = Object.freeze({ durableJobs: options.storage.durable, distributed: false });
+    this.#objectTtlMs = assertObjectTtlSetting(options.objectTtlMs ?? DEFAULT_OBJECT_TTL_MS, 'MemoryBus');
+    this.capabilities = Object.freeze({ durableJobs: options.storage.durable, distributed: false, durableObjects: false });
   }
 
   /**
@@ -72,6 +99,8 @@ export class MemoryBus implements Bus {
     this.#consumers.clear();
     for (const subscriber of this.#subscribers) subscriber.active = false;
     this.#subscribers.clear();
+    for (const object of this.#objects.values()) clearTimeout(object.timer);
+    this.#objects.clear();
     this.#lifecycle.end();
   }
 
@@ -137,6 +166,69 @@ export class MemoryBus implements Bus {
     };
   }
 
+  /** Reads the whole source first, so a source that fails leaves the key as it was. */
+  async putObject(key: string, data: ObjectSource, options?: PutObjectOptions): Promise<StoredObject> {
+    this.#lifecycle.assertOpen({ duringClose: true });
+    assertObjectKey(key);
+    const ttlMs = resolveObjectTtl(options?.ttlMs, this.#objectTtlMs);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of sourceChunks(data)) {
+      // A copy, as a server would keep: the caller may reuse its buffers.
+      chunks.push(chunk.slice());
+      size += chunk.byteLength;
+    }
+    this.#lifecycle.assertOpen({ duringClose: true });
+    const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+    const expiresAt = Date.now() + ttlMs;
+    this.#dropObject(key);
+    const timer = setTimeout(() => this.#dropObject(key, expiresAt), ttlMs);
+    // An original waiting for its job must not keep the process alive.
+    timer.unref();
+    this.#objects.set(key, { bytes, expiresAt, timer });
+    return { key, size, expiresAt };
+  }
+
+  async getObject(key: string): Promise<Uint8Array | null> {
+    const object = this.#liveObject(key);
+    return object ? object.bytes.slice() : null;
+  }
+
+  async openObject(key: string): Promise<ObjectReader | null> {
+    const object = this.#liveObject(key);
+    if (!object) return null;
+    const { bytes, expiresAt } = object;
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (let offset = 0; offset < bytes.byteLength; offset += READ_SLICE_BYTES) {
+        yield bytes.slice(offset, offset + READ_SLICE_BYTES);
+      }
+    }
+    return { key, size: bytes.byteLength, expiresAt, body: body() };
+  }
+
+  async deleteObject(key: string): Promise<boolean> {
+    const live = this.#liveObject(key) !== undefined;
+    this.#dropObject(key);
+    return live;
+  }
+
+  /** The object under `key` unless it has expired (its timer may not have fired yet). */
+  #liveObject(key: string): MemoryObject | undefined {
+    this.#lifecycle.assertOpen({ duringClose: true });
+    assertObjectKey(key);
+    const object = this.#objects.get(key);
+    if (!object || object.expiresAt <= Date.now()) return undefined;
+    return object;
+  }
+
+  /** Removes the object under `key`; with `expiresAt`, only if it is still that put's. */
+  #dropObject(key: string, expiresAt?: number): void {
+    const object = this.#objects.get(key);
+    if (!object || (expiresAt !== undefined && object.expiresAt !== expiresAt)) return;
+    clearTimeout(object.timer);
+    this.#objects.delete(key);
+  }
+
   /** Every subscriber gets its own parsed copy, as it would from a server. */
   #dispatch(subject: string, text: string, correlationId: string | undefined): void {
     for (const subscriber of this.#subscribers) {
@@ -158,6 +250,16 @@ export class MemoryBus implements Bus {
   #wake(queue: string): void {
     for (const consumer of this.#consumers.get(queue) ?? []) consumer.pump();
   }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
 }
 
 interface EventSubscriber {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -179,6 +179,56 @@ describe('NatsBus across connections', () => {
     } finally {
       await bus.close();
       await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    }
+  });
+
+  it('keeps objects in a bucket whose max_age removes them on the server, readable from any connection', async () => {
+    const prefix = uniquePrefix();
+    const hub = new NatsBus({ servers: NATS_URL, prefix, name: 'hub', objectTtlMs: 1000 });
+    const node = new NatsBus({ servers: NATS_URL, prefix, name: 'node', objectTtlMs: 1000 });
+    await hub.start();
+    await node.start();
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const stream = `OBJ_${hub.objectBucket}`;
+      assert.equal(hub.objectBucket, `${prefix}_originals`);
+      const config = (await jsm.streams.info(stream)).config;
+      assert.equal(config.max_age, 1000 * 1_000_000);
+      assert.equal(config.storage, 'file');
+
+      const bytes = randomBytes(2 * 1024 * 1024 + 17);
+      const key = randomUUID();
+      await hub.putObject(key, bytes);
+      const got = await node.getObject(key);
+      assert.ok(got && Buffer.from(got).equals(bytes), 'the other connection read different bytes');
+      const info = await jsm.streams.info(stream);
+      // 128 KiB chunks plus the metadata entry: no message near the 1 MB limit.
+      assert.equal(info.state.messages, Math.ceil(bytes.byteLength / (128 * 1024)) + 1);
+
+      // The server itself removes chunks and metadata once max_age has passed.
+      const deadline = Date.now() + 5000;
+      let left = info.state.messages;
+      while (left > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = (await jsm.streams.info(stream)).state.messages;
+      }
+      assert.equal(left, 0, 'the bucket still holds messages after its max_age');
+      assert.equal(await node.getObject(key), null);
+    } finally {
+      await nc.close();
+      await hub.close();
+      await node.close();
+      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
+    }
+    const { connect: reconnect } = await import('nats');
+    const check = await reconnect({ servers: NATS_URL });
+    try {
+      const jsm = await check.jetstreamManager();
+      await assert.rejects(jsm.streams.info(`OBJ_${prefix}_originals`), /stream not found/);
+    } finally {
+      await check.close();
     }
   });
 

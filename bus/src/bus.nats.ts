@@ -11,13 +11,17 @@
  * | consumer of queue q   | durable `q` with `.` → `_` on `p_jobs` |
  * | event on subject s    | core subject `p.s`                    |
  * | dead letter of q      | subject `p.dead-letter.q`, stream `p_dead` (limits, `deadLetterMaxAgeMs`) |
+ * | object under key k    | object `k` in object store bucket `p_originals` (stream `OBJ_p_originals`, `max_age` = `objectTtlMs`) |
  *
  * Jobs live under their own root token, so an event subscription on `>` never sees them.
+ * Objects are split by the object store into chunks of 128 KiB (below the server's maximum
+ * payload) and kept on file storage, so they survive restarts of hubs, nodes and the server.
  */
 import type * as NatsClient from 'nats';
 import type {
   ConsumerMessages,
   JetStreamClient,
+  ObjectStore as NatsObjectStore,
   JetStreamManager,
   JsMsg,
   NatsConnection,
@@ -28,7 +32,22 @@ import type {
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, Subjects, ValidationError, assertSubject } from '@quire/kernel';
-import type { Bus, BusCapabilities, ConsumeOptions, DeadLetter, EventEnvelope, JobEnvelope, JobHandler, Subscription } from './bus.ts';
+import type {
+  Bus,
+  BusCapabilities,
+  ConsumeOptions,
+  DeadLetter,
+  EventEnvelope,
+  JobEnvelope,
+  JobHandler,
+  ObjectReader,
+  ObjectSource,
+  PutObjectOptions,
+  StoredObject,
+  Subscription,
+} from './bus.ts';
+import { DEFAULT_OBJECT_TTL_MS } from './bus.ts';
+import { assertObjectKey, assertObjectTtlSetting, collectBody, resolveObjectTtl, sourceChunks } from './objects.ts';
 import { JobConsumer, resolveConsumeOptions } from './job-consumer.ts';
 import type { ClaimedJob, ResolvedConsumeOptions } from './job-consumer.ts';
 import {
@@ -68,7 +87,24 @@ export interface NatsBusOptions {
    * job is delivered the moment it arrives regardless. Default 10 s.
    */
   pullExpiresMs?: number;
+  /**
+   * Lifetime of a stored object, in ms (at least 1 s): the `max_age` of the object store
+   * bucket, so the server removes every object this long after it was put, and the longest a
+   * put may ask for (a shorter one is enforced when the object is read). Processes sharing a
+   * prefix should agree; the last to start sets the bucket. Default
+   * {@link DEFAULT_OBJECT_TTL_MS} (24 h).
+   */
+  objectTtlMs?: number;
 }
+
+/** Metadata key of an object's expiry (epoch ms, decimal). */
+const EXPIRES_AT = 'quire-expires-at';
+
+/**
+ * A streamed put waits for the server to catch up after this many bytes, so that a large
+ * source is not read into the client's outgoing buffer faster than the server stores it.
+ */
+const PUT_FLUSH_BYTES = 1024 * 1024;
 
 const PREFIX = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
@@ -107,7 +143,7 @@ function nats(): typeof NatsClient {
 
 /** The NATS JetStream {@link Bus}: durable, distributed. */
 export class NatsBus implements Bus {
-  readonly capabilities: BusCapabilities = Object.freeze({ durableJobs: true, distributed: true });
+  readonly capabilities: BusCapabilities = Object.freeze({ durableJobs: true, distributed: true, durableObjects: true });
   readonly #options: Required<Omit<NatsBusOptions, 'logger'>>;
   readonly #log: Logger;
   readonly #lifecycle = new Lifecycle('NatsBus');
@@ -116,6 +152,7 @@ export class NatsBus implements Bus {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
+  #objects: NatsObjectStore | undefined;
 
   constructor(options: NatsBusOptions) {
     const prefix = options.prefix ?? 'quire';
@@ -133,6 +170,7 @@ export class NatsBus implements Bus {
       deadLetterMaxAgeMs: options.deadLetterMaxAgeMs ?? 14 * 24 * 3600 * 1000,
       timeoutMs: options.timeoutMs ?? 5000,
       pullExpiresMs: Math.max(1000, options.pullExpiresMs ?? 10_000),
+      objectTtlMs: assertObjectTtlSetting(options.objectTtlMs ?? DEFAULT_OBJECT_TTL_MS, 'NatsBus'),
     };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bus', adapter: 'nats', prefix });
   }
@@ -147,7 +185,12 @@ export class NatsBus implements Bus {
     return `${this.#options.prefix}_dead`;
   }
 
-  /** Connects and creates (or updates) the streams. Fails with `BUS_UNAVAILABLE` when the server or JetStream is unreachable. */
+  /** The object store bucket holding this prefix's objects (its stream is `OBJ_<bucket>`). */
+  get objectBucket(): string {
+    return objectBucketName(this.#options.prefix);
+  }
+
+  /** Connects and creates (or updates) the streams and the object store bucket. Fails with `BUS_UNAVAILABLE` when the server or JetStream is unreachable. */
   async start(): Promise<void> {
     this.#lifecycle.assertNew();
     const { servers, name, timeoutMs } = this.#options;
@@ -162,8 +205,12 @@ export class NatsBus implements Bus {
       const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
       await ensureStream(jsm, streamConfig(this.#options));
       await ensureStream(jsm, deadLetterStreamConfig(this.#options));
+      // The bucket's stream is created here, with the settings the bus owns; the object
+      // store view then only binds to it.
+      await ensureStream(jsm, objectStreamConfig(this.#options));
       this.#jsm = jsm;
       this.#js = nc.jetstream({ timeout: timeoutMs });
+      this.#objects = await this.#js.views.os(this.objectBucket);
     } catch (cause) {
       await nc.close().catch(() => undefined);
       throw new BusUnavailableError(`NATS at ${String(servers)} has no usable JetStream: ${errorMessage(cause)}`, { cause });
@@ -304,6 +351,98 @@ export class NatsBus implements Bus {
     };
   }
 
+  async putObject(key: string, data: ObjectSource, options?: PutObjectOptions): Promise<StoredObject> {
+    this.#lifecycle.assertOpen({ duringClose: true });
+    assertObjectKey(key);
+    const ttlMs = resolveObjectTtl(options?.ttlMs, this.#options.objectTtlMs);
+    // Taken before the first chunk is stored, so the server removes no chunk before this.
+    const expiresAt = Date.now() + ttlMs;
+    const nc = this.#connection();
+    const source = sourceChunks(data);
+    let sourceError: unknown;
+    let unflushed = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          if (unflushed >= PUT_FLUSH_BYTES) {
+            unflushed = 0;
+            await nc.flush();
+          }
+          const next = await source.next();
+          if (next.done) {
+            controller.close();
+            return;
+          }
+          unflushed += next.value.byteLength;
+          controller.enqueue(next.value);
+        } catch (err) {
+          sourceError ??= err;
+          throw err;
+        }
+      },
+      async cancel() {
+        await source.return(undefined);
+      },
+    });
+    try {
+      const info = await this.#objectStore().put({ name: key, metadata: { [EXPIRES_AT]: String(expiresAt) } }, stream, {
+        timeout: this.#options.timeoutMs,
+      });
+      return { key, size: info.size, expiresAt };
+    } catch (cause) {
+      // The object store removed the chunks it had stored; the key keeps its previous object.
+      if (sourceError !== undefined) throw sourceError;
+      // Lets a Readable source go (its iterator's return destroys it).
+      await source.return(undefined).catch(() => undefined);
+      throw new BusUnavailableError(`could not store object ${key}: ${errorMessage(cause)}`, { cause });
+    }
+  }
+
+  async getObject(key: string): Promise<Uint8Array | null> {
+    const reader = await this.openObject(key);
+    return reader ? collectBody(key, reader.size, reader.body) : null;
+  }
+
+  async openObject(key: string): Promise<ObjectReader | null> {
+    this.#lifecycle.assertOpen({ duringClose: true });
+    assertObjectKey(key);
+    let result: Awaited<ReturnType<NatsObjectStore['get']>>;
+    try {
+      result = await this.#objectStore().get(key);
+    } catch (cause) {
+      throw new BusUnavailableError(`could not read object ${key}: ${errorMessage(cause)}`, { cause });
+    }
+    if (result === null) return null;
+    // Settles with the outcome of the read; observed here so that an abandoned read cannot
+    // become an unhandled rejection.
+    const outcome = result.error.then(
+      (err) => err,
+      (err: unknown) => err,
+    );
+    const expiresAt = objectExpiresAt(result.info, this.#options.objectTtlMs);
+    if (!(expiresAt > Date.now())) {
+      // Expired by its own lifetime (or about to be removed by the bucket's): its chunks may
+      // already be gone, so it is not read at all.
+      await result.data.cancel().catch(() => undefined);
+      return null;
+    }
+    return { key, size: result.info.size, expiresAt, body: readObjectBody(key, result.data, outcome, this.#options.timeoutMs) };
+  }
+
+  async deleteObject(key: string): Promise<boolean> {
+    this.#lifecycle.assertOpen({ duringClose: true });
+    assertObjectKey(key);
+    try {
+      const store = this.#objectStore();
+      const info = await store.info(key);
+      if (info === null || info.deleted) return false;
+      await store.delete(key);
+      return objectExpiresAt(info, this.#options.objectTtlMs) > Date.now();
+    } catch (cause) {
+      throw new BusUnavailableError(`could not delete object ${key}: ${errorMessage(cause)}`, { cause });
+    }
+  }
+
   /** Publishes a dead letter to the dead-letter stream (and so to its event subscribers), then removes the job. */
   async #deadLetter(dead: DeadLetter, msg: JsMsg): Promise<boolean> {
     const h = nats().headers();
@@ -353,6 +492,11 @@ export class NatsBus implements Bus {
     return this.#js;
   }
 
+  #objectStore(): NatsObjectStore {
+    if (!this.#objects) throw new BusUnavailableError('NatsBus is not started');
+    return this.#objects;
+  }
+
   #manager(): JetStreamManager {
     if (!this.#jsm) throw new BusUnavailableError('NatsBus is not started');
     return this.#jsm;
@@ -360,15 +504,15 @@ export class NatsBus implements Bus {
 }
 
 /**
- * Deletes a prefix's streams (jobs, dead letters) and with them their consumers. For tests
- * and tools; missing streams are fine.
+ * Deletes a prefix's streams (jobs, dead letters, the object store bucket) and with them
+ * their consumers and objects. For tests and tools; missing streams are fine.
  */
 export async function deleteNatsBusStreams(options: { servers: string | string[]; prefix: string }): Promise<void> {
   const { connect } = await loadClient();
   const nc = await connect({ servers: options.servers, name: 'quire-cleanup' });
   try {
     const jsm = await nc.jetstreamManager();
-    for (const name of [`${options.prefix}_jobs`, `${options.prefix}_dead`]) {
+    for (const name of [`${options.prefix}_jobs`, `${options.prefix}_dead`, `OBJ_${objectBucketName(options.prefix)}`]) {
       try {
         await jsm.streams.delete(name);
       } catch (err) {
@@ -486,6 +630,61 @@ class NatsJobConsumer extends JobConsumer<unknown> {
   }
 }
 
+/**
+ * Yields an object's chunks as the object store delivers them. A read that waits longer than
+ * `idleMs` for the next chunk fails: the chunks expired or were deleted under it, which the
+ * object store would otherwise wait for forever.
+ */
+async function* readObjectBody(
+  key: string,
+  data: ReadableStream<Uint8Array>,
+  outcome: Promise<unknown>,
+  idleMs: number,
+): AsyncGenerator<Uint8Array> {
+  const reader = data.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new BusUnavailableError(`object ${key}: no data for ${idleMs} ms (expired or deleted while being read?)`)),
+          idleMs,
+        );
+      });
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await Promise.race([reader.read(), idle]);
+      } catch (cause) {
+        if (cause instanceof BusUnavailableError) throw cause;
+        throw new BusUnavailableError(`could not read object ${key}: ${errorMessage(cause)}`, { cause });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) break;
+      if (next.value.byteLength > 0) yield next.value;
+    }
+    const err = await outcome;
+    if (err) throw new BusUnavailableError(`could not read object ${key}: ${errorMessage(err)}`, { cause: err });
+    finished = true;
+  } finally {
+    // Stops the object store's subscription when the reader gave up early.
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
+
+/** When an object expires: its own lifetime, or the bucket's counted from when it was stored. */
+function objectExpiresAt(info: { metadata?: Record<string, string>; mtime: string }, bucketTtlMs: number): number {
+  const own = Number(info.metadata?.[EXPIRES_AT]);
+  const bucket = Date.parse(info.mtime) + bucketTtlMs;
+  return Number.isFinite(own) ? Math.min(own, bucket) : bucket;
+}
+
+function objectBucketName(prefix: string): string {
+  return `${prefix}_originals`;
+}
+
 function durableName(queue: string): string {
   // Queue tokens cannot contain '_', so this is one-to-one.
   return queue.replaceAll('.', '_');
@@ -517,6 +716,28 @@ function deadLetterStreamConfig(options: {
     max_age: nats().nanos(options.deadLetterMaxAgeMs),
     duplicate_window: nats().nanos(Math.min(options.duplicateWindowMs, options.deadLetterMaxAgeMs)),
     max_msg_size: MAX_MESSAGE_BYTES,
+  };
+}
+
+/**
+ * The object store bucket's stream, as nats.js's object store would create it (subjects,
+ * rollups, direct gets, discard new), with the lifetime and storage the bus owns.
+ */
+function objectStreamConfig(options: { prefix: string; objectTtlMs: number; duplicateWindowMs: number }): Partial<StreamConfig> & {
+  name: string;
+} {
+  const bucket = objectBucketName(options.prefix);
+  return {
+    name: `OBJ_${bucket}`,
+    subjects: [`$O.${bucket}.C.>`, `$O.${bucket}.M.>`],
+    retention: nats().RetentionPolicy.Limits,
+    storage: nats().StorageType.File,
+    discard: nats().DiscardPolicy.New,
+    max_age: nats().nanos(options.objectTtlMs),
+    duplicate_window: nats().nanos(Math.min(options.duplicateWindowMs, options.objectTtlMs)),
+    allow_rollup_hdrs: true,
+    allow_direct: true,
+    num_replicas: 1,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The Bus port: durable jobs with ack / retry / dead-letter and a progress heartbeat, and
- * events that every hub replica sees. Adapters: in-process (`MemoryBus`, jobs durable in a
+ * The Bus port: durable jobs with ack / retry / dead-letter and a progress heartbeat, events
+ * that every hub replica sees, and an object store with a bounded lifetime that carries
+ * document originals to processor nodes. Adapters: in-process (`MemoryBus`, jobs durable in a
  * {@link JobStorage}) and NATS JetStream (`NatsBus`). Both pass `defineBusContract`.
  */
 import { MAX_MESSAGE_BYTES } from '@quire/kernel';
@@ -120,6 +121,53 @@ export interface BusCapabilities {
   durableJobs: boolean;
   /** Events and jobs span processes and machines. */
   distributed: boolean;
+  /**
+   * Stored objects survive a restart of the process (NatsBus: they live on the server until
+   * they expire). When false (MemoryBus) an object is lost with its process, and whoever put
+   * it must put it again before a job that needs it runs again.
+   */
+  durableObjects: boolean;
+}
+
+/**
+ * Default lifetime of a stored object, and the longest by default: 24 h. Long enough for a
+ * job to wait out a queue and its retries, short enough that a forgotten original goes away.
+ */
+export const DEFAULT_OBJECT_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * Bytes to store: all at once, or as a stream of chunks (a Node `Readable` of Buffers is
+ * one), which adapters pass on as they read it without holding the object whole (NatsBus).
+ */
+export type ObjectSource = Uint8Array | AsyncIterable<Uint8Array>;
+
+/** Options of {@link Bus.putObject}. */
+export interface PutObjectOptions {
+  /**
+   * How long the object is kept, in ms: a positive integer. Default and upper bound: the
+   * bus's object lifetime (`objectTtlMs`, default {@link DEFAULT_OBJECT_TTL_MS}); a longer
+   * one is cut to it.
+   */
+  ttlMs?: number;
+}
+
+/** A stored object, as {@link Bus.putObject} and {@link Bus.openObject} describe it. */
+export interface StoredObject {
+  key: string;
+  /** Length in bytes. */
+  size: number;
+  /** Epoch ms after which the object is gone (by the clock of the process that put it). */
+  expiresAt: number;
+}
+
+/** An object opened for reading. */
+export interface ObjectReader extends StoredObject {
+  /**
+   * The bytes in order; iterate it once, to the end or until you break out of the loop (an
+   * abandoned reader holds its subscription until the bus closes). Throws `BUS_UNAVAILABLE`
+   * when the object is cut short (it expired or was deleted mid-read) or fails its checksum.
+   */
+  readonly body: AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -155,6 +203,30 @@ export interface Bus {
    * Each subscriber gets its own decoded copy of the payload; errors it throws are logged.
    */
   subscribe<T>(pattern: string, handler: (event: EventEnvelope<T>) => void): Promise<Subscription>;
+  /**
+   * Stores bytes under `key` for a bounded time, replacing what the key held. The hub puts a
+   * document's original under its job id before enqueueing the job; a processor node fetches
+   * it with {@link getObject} or {@link openObject} and needs no blob-store credentials.
+   * Objects of any size travel in chunks below {@link MAX_MESSAGE_BYTES}. All or nothing: when
+   * the source fails mid-way nothing is stored (the key keeps its previous bytes) and the
+   * source's error is rethrown.
+   * @param key a safe token: 1-128 of `A-Z a-z 0-9 _ -`, starting with a letter or digit
+   *   (a job id); anything else is refused with `ValidationError` (`INVALID_OBJECT_KEY`).
+   * @returns the stored object's size and when it expires.
+   */
+  putObject(key: string, data: ObjectSource, options?: PutObjectOptions): Promise<StoredObject>;
+  /**
+   * The bytes stored under `key`, whole; null when there are none (never put, deleted or
+   * expired). Use {@link openObject} for objects too large to hold at once.
+   */
+  getObject(key: string): Promise<Uint8Array | null>;
+  /** Opens the object stored under `key` for streaming; null when there is none. */
+  openObject(key: string): Promise<ObjectReader | null>;
+  /**
+   * Deletes the object stored under `key` (e.g. once its job is done, rather than waiting for
+   * it to expire). Returns whether there was one.
+   */
+  deleteObject(key: string): Promise<boolean>;
 }
 
 /** A job as {@link JobStorage.claimJob} returns it. */

@@ -24,6 +24,7 @@ import { FsBlobStore } from './blobs/blob-store.fs.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Shutdown } from './lifecycle/shutdown.ts';
 import { AuthService } from './services/auth.service.ts';
+import { DocumentLifecycle } from './services/document-lifecycle.ts';
 import { DocumentService } from './services/document.service.ts';
 import { IndexerService } from './services/indexer.service.ts';
 import { IngestService } from './services/ingest.service.ts';
@@ -151,16 +152,23 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     shutdown.add('processor pool', () => pool.close(), 60);
 
     const indexer = new IndexerService({ store, index, model });
+    const lifecycle = new DocumentLifecycle({
+      store,
+      events,
+      // Dashboards tell processing nodes apart by it; one per hub process.
+      nodeId: `${hostname()}:${process.pid}`,
+      logger: logger.child({ component: 'lifecycle' }),
+    });
     const ingest = new IngestService({
       store,
       blobs,
       bus,
-      events,
+      lifecycle,
       logger: logger.child({ component: 'ingest' }),
       maxUploadBytes: config.limits.uploadMaxBytes,
       limits,
     });
-    const documents = new DocumentService({ store, blobs, indexer, ingest, events });
+    const documents = new DocumentService({ store, blobs, indexer, ingest, lifecycle });
     const search = new SearchService({ index, embedder, store });
     const classification = new ClassificationService({
       store,
@@ -192,8 +200,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       runner: pool,
       indexer,
       events,
-      // Dashboards tell processing nodes apart by it; one per hub process.
-      nodeId: `${hostname()}:${process.pid}`,
+      lifecycle,
       classifierSettings: (scope) => classification.settings(scope),
       matches,
       maxAttempts: config.processing.maxAttempts,
@@ -233,12 +240,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     });
     shutdown.add('job consumer', () => consumer.close(), 20);
 
-    // Documents accepted before a crash whose job never reached the bus are queued again;
-    // jobs already on the bus are idempotent by id, so re-enqueueing them is harmless.
-    for (const u of await store.listUnfinishedDocuments()) {
-      const doc = await store.getDocument({ teamId: u.teamId }, u.documentId);
-      if (doc) await ingest.enqueue({ teamId: u.teamId }, doc, doc.jobId);
-    }
+    // Documents accepted before a crash whose job never reached the bus are queued again.
+    await ingest.recoverUnfinished();
 
     const url = http?.url ?? null;
     logger.info(

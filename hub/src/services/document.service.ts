@@ -18,16 +18,23 @@ import {
   type Store,
   type TeamScope,
 } from '../store/store.ts';
+import type { DocumentLifecycle } from './document-lifecycle.ts';
 import type { IndexerService } from './indexer.service.ts';
 import type { IngestService } from './ingest.service.ts';
-import type { LiveEvents } from './live-events.ts';
 
 /** Most documents returned by one `documents` page. */
 export const MAX_PAGE_SIZE = 200;
 
 export class DocumentService {
   constructor(
-    private readonly deps: { store: Store; blobs: BlobStore; indexer: IndexerService; ingest: IngestService; events: LiveEvents },
+    private readonly deps: {
+      store: Store;
+      blobs: BlobStore;
+      indexer: IndexerService;
+      ingest: IngestService;
+      /** Every status change of a document goes through it. */
+      lifecycle: DocumentLifecycle;
+    },
   ) {}
 
   async get(scope: TeamScope, id: string): Promise<DocumentRecord | undefined> {
@@ -88,11 +95,10 @@ export class DocumentService {
       throw new ConflictError(`Document ${id} is already ${doc.status}`, { code: 'ALREADY_PROCESSING', details: { status: doc.status } });
     }
     const jobId = randomUUID();
-    const job = await store.insertJob(scope, { id: jobId, documentId: id });
-    const updated = await store.updateDocument(scope, id, { status: DocumentStatus.Queued, jobId, error: null });
-    await this.deps.ingest.enqueue(scope, updated, jobId);
+    const { document, job } = await this.deps.lifecycle.reprocessed(scope, doc, jobId);
+    await this.deps.ingest.enqueue(scope, document, jobId);
     await store.appendAudit(auditEntry(scope, AuditAction.DocumentReprocessed, { type: 'document', id }, { jobId }));
-    return { document: updated, job };
+    return { document, job };
   }
 
   /** Deletes a document everywhere. Returns false when there was no such document. */
@@ -102,10 +108,11 @@ export class DocumentService {
     // Index first, then rows, then the blob: a crash in between leaves a row that a retry can
     // delete, never an index entry pointing at nothing.
     await this.deps.indexer.remove(scope, id);
-    await this.deps.store.deleteDocument(scope, id);
-    await this.deps.blobs.delete(doc.blobKey);
-    await this.deps.store.appendAudit(auditEntry(scope, AuditAction.DocumentDeleted, { type: 'document', id }, { filename: doc.filename }));
-    await this.deps.events.documentChanged(scope, { documentId: id, jobId: doc.jobId, status: 'deleted' });
-    return true;
+    return this.deps.lifecycle.deleted(scope, doc, async () => {
+      await this.deps.blobs.delete(doc.blobKey);
+      await this.deps.store.appendAudit(
+        auditEntry(scope, AuditAction.DocumentDeleted, { type: 'document', id }, { filename: doc.filename }),
+      );
+    });
   }
 }

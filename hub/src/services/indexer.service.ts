@@ -3,7 +3,7 @@
  * Idempotent: parts are keyed by document + page or chunk ordinal, so a redelivered or
  * re-run job replaces what an earlier attempt wrote, and the summary trims leftovers.
  */
-import { DocumentStatus, MismatchError, type ResultPart } from '@quire/kernel';
+import { MismatchError, UnreachableCaseError, type ResultPart } from '@quire/kernel';
 import type { SearchIndex } from '@quire/search';
 import { effectiveLabels, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 
@@ -54,18 +54,18 @@ export class IndexerService {
         // People's labels stay in force over the new classification.
         const labelOverrides = (await store.getDocument(scope, doc.id))?.labelOverrides ?? doc.labelOverrides;
         await index.updateFilters(scope, doc.id, effectiveLabels({ classification: part.classification, labelOverrides }));
+        // The document becomes `processed` through the lifecycle, once matches are proposed.
         await store.updateDocument(scope, doc.id, {
-          status: DocumentStatus.Processed,
           pageCount: part.pageCount,
           chunkCount: part.chunkCount,
           classification: part.classification,
           fields: part.fields,
           modelId: part.model.modelId,
-          error: null,
-          processedAt: Date.now(),
         });
         return;
       }
+      default:
+        throw new UnreachableCaseError(part);
     }
   }
 

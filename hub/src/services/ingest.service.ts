@@ -8,12 +8,12 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { enqueueJob, type Bus } from '@quire/bus';
-import { DocumentStatus, Queues, type ProcessJob } from '@quire/kernel';
+import { Queues, type ProcessJob } from '@quire/kernel';
 import type { RateLimits } from '../auth/rate-limits.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { AuditAction, auditEntry, type ActingScope, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
+import type { DocumentLifecycle } from './document-lifecycle.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
-import type { LiveEvents } from './live-events.ts';
 
 export interface UploadInput {
   filename: string;
@@ -34,7 +34,8 @@ export class IngestService {
       store: Store;
       blobs: BlobStore;
       bus: Bus;
-      events: LiveEvents;
+      /** Stores and announces an accepted upload, and a recovered one, as `queued`. */
+      lifecycle: DocumentLifecycle;
       logger: Logger;
       maxUploadBytes: number;
       /** Uploads per team per minute. */
@@ -106,7 +107,7 @@ export class IngestService {
     const jobId = randomUUID();
     let doc: DocumentRecord;
     try {
-      doc = await store.insertDocument(scope, {
+      doc = await this.deps.lifecycle.uploaded(scope, {
         id: documentId,
         filename: sanitizeFilename(input.filename),
         mimeType,
@@ -126,7 +127,22 @@ export class IngestService {
     return { documentId, jobId };
   }
 
-  /** Queues a processing job for a stored document and announces it. */
+  /**
+   * Puts the job of every document left `queued` or `processing` by a stop back on the bus,
+   * at start-up. Jobs already on the bus are idempotent by id, so re-enqueueing them is harmless.
+   */
+  async recoverUnfinished(): Promise<void> {
+    const { store, lifecycle } = this.deps;
+    for (const u of await store.listUnfinishedDocuments()) {
+      const scope: TeamScope = { teamId: u.teamId };
+      const doc = await store.getDocument(scope, u.documentId);
+      if (!doc) continue;
+      await lifecycle.recovered(scope, doc);
+      await this.enqueue(scope, doc, doc.jobId);
+    }
+  }
+
+  /** Puts a processing job for a stored document, already `queued`, on the bus. */
   async enqueue(scope: TeamScope, doc: DocumentRecord, jobId: string): Promise<void> {
     const payload: ProcessJob = {
       jobId,
@@ -138,7 +154,6 @@ export class IngestService {
       correlationId: jobId,
     };
     await enqueueJob(this.deps.bus, Queues.DocumentProcess, { id: jobId, payload, correlationId: jobId });
-    await this.deps.events.documentChanged(scope, { documentId: doc.id, jobId, status: DocumentStatus.Queued });
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * The team dashboard against a real hub and the real pipeline: a graphql-ws subscriber sees
  * its team go from nothing to one processed document, with the processing node that ran it
- * and the minute it finished in; updates come at most once a second; a member of another team
- * sees only its own zero counts and hears nothing of it; a member removed from the team gets
- * the refusal at the next update instead of the dashboard.
+ * (the hub's embedded pool, announced by its heartbeats: CPU, one job at a time) and the minute
+ * it finished in; updates come at most once a second; a member of another team sees the same
+ * node with only its own zero counts and hears nothing of the first team; a member removed
+ * from the team gets the refusal at the next update instead of the dashboard.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ const PASSWORD = 'correct horse battery staple';
 const DASHBOARD_FIELDS = `total queueDepth processing
   byStatus { key count } byType { key count } bySensitivity { key count }
   throughput(minutes: 5) { at processed failed }
-  nodes { id activeJobs jobsDone lastSeenAt }
+  nodes { id host device executionProvider models concurrency version startedAt activeJobs jobsDone lastSeenAt }
   activity { annotationsLastDay matchesOpen matchesResolvedLastDay }`;
 const ZERO_STATUSES = [
   { key: 'QUEUED', count: 0 },
@@ -71,6 +72,9 @@ function watchDashboard(token: string) {
   return { values, ended, latest: () => values.at(-1)?.dashboard };
 }
 
+/** Nodes without when they were last heard from, which moves on with every heartbeat. */
+const unseen = (nodes: any[]) => nodes.map(({ lastSeenAt: _, ...rest }) => rest);
+
 const countOf = (list: { key: string; count: number }[], key: string) => list.find((c) => c.key === key)?.count ?? 0;
 
 describe('dashboard', () => {
@@ -84,12 +88,20 @@ describe('dashboard', () => {
     const leaving = watchDashboard(viewer.token);
     await waitFor(async () => mine.values.length && theirs.values.length && leaving.values.length, 10_000, 'the first dashboards');
 
-    // The current value comes first: an empty team.
+    // The current value comes first: an empty team, and the hub's own processing node, idle.
     const empty = mine.latest();
+    assert.deepEqual([empty.total, empty.queueDepth, empty.processing, empty.byStatus, empty.byType], [0, 0, 0, ZERO_STATUSES, []]);
+    assert.equal(empty.nodes.length, 1, JSON.stringify(empty.nodes));
+    const [embedded] = empty.nodes;
+    assert.equal(embedded.id.split(':').at(-1), String(hub.child.pid), 'the hub process announces its pool');
     assert.deepEqual(
-      [empty.total, empty.queueDepth, empty.processing, empty.byStatus, empty.byType, empty.nodes],
-      [0, 0, 0, ZERO_STATUSES, [], []],
+      [embedded.device, embedded.executionProvider, embedded.concurrency, embedded.activeJobs, embedded.jobsDone],
+      ['CPU', 'cpu', 1, 0, 0],
     );
+    assert.equal(embedded.host, embedded.id.split(':').slice(0, -1).join(':'));
+    assert.equal(embedded.models.length, 1);
+    assert.match(embedded.version, /^\d+\.\d+\.\d+/);
+    assert.ok(Date.parse(embedded.startedAt) <= Date.now());
     assert.equal(empty.throughput.length, 5);
     assert.ok(empty.throughput.every((b: any) => b.processed === 0 && b.failed === 0));
     const minutes = empty.throughput.map((b: any) => Date.parse(b.at));
@@ -98,7 +110,11 @@ describe('dashboard', () => {
       'whole minutes, oldest first',
     );
     assert.deepEqual(empty.activity, { annotationsLastDay: 0, matchesOpen: 0, matchesResolvedLastDay: 0 });
-    assert.deepEqual(theirs.latest(), empty, "the other team's is as empty");
+    assert.deepEqual(
+      { ...theirs.latest(), nodes: unseen(theirs.latest().nodes) },
+      { ...empty, nodes: unseen(empty.nodes) },
+      "the other team's is as empty, with the same idle node",
+    );
 
     // A member removed before the next update gets the refusal, not the dashboard.
     assert.deepEqual(await hub.gql(`mutation($u: ID!) { removeMember(userId: $u) }`, { u: viewer.id }), { data: { removeMember: true } });
@@ -130,6 +146,7 @@ describe('dashboard', () => {
     const [node] = done.nodes;
     assert.match(node.id, /^.+:\d+$/, 'hostname:pid');
     assert.equal(node.id.split(':').at(-1), String(hub.child.pid), 'the hub process that ran the job');
+    assert.deepEqual(unseen([node]), unseen([{ ...embedded, jobsDone: 1 }]), 'one entry for the announced node and its progress');
     assert.deepEqual([node.activeJobs, node.jobsDone], [0, 1]);
     assert.ok(Math.abs(Date.parse(node.lastSeenAt) - Date.now()) < 60_000);
     const counted = done.throughput.filter((b: any) => b.processed > 0);
@@ -150,18 +167,25 @@ describe('dashboard', () => {
     // The same over HTTP, once.
     const once = await hub.gql(`{ dashboard { ${DASHBOARD_FIELDS} } }`);
     assert.equal(once.errors, undefined, JSON.stringify(once.errors));
-    assert.deepEqual([once.data.dashboard.total, once.data.dashboard.byStatus, once.data.dashboard.nodes], [1, done.byStatus, done.nodes]);
+    assert.deepEqual(
+      [once.data.dashboard.total, once.data.dashboard.byStatus, unseen(once.data.dashboard.nodes)],
+      [1, done.byStatus, unseen(done.nodes)],
+    );
 
     // Nothing of this team reached the other: one value, its own zeros, also when asked again.
     assert.equal(theirs.values.length, 1);
     const asked = await gql(
       hub.url,
-      `{ dashboard { total byStatus { key count } nodes { id } throughput(minutes: 5) { processed } } }`,
+      `{ dashboard { total byStatus { key count } nodes { id activeJobs jobsDone } throughput(minutes: 5) { processed } } }`,
       {},
       bearer(outsider.token),
     );
     assert.equal(asked.errors, undefined, JSON.stringify(asked.errors));
-    assert.deepEqual([asked.data.dashboard.total, asked.data.dashboard.byStatus, asked.data.dashboard.nodes], [0, ZERO_STATUSES, []]);
+    assert.deepEqual(
+      [asked.data.dashboard.total, asked.data.dashboard.byStatus, asked.data.dashboard.nodes],
+      [0, ZERO_STATUSES, [{ id: node.id, activeJobs: 0, jobsDone: 0 }]],
+      "the shared node, without the first team's job",
+    );
     assert.ok(asked.data.dashboard.throughput.every((b: any) => b.processed === 0));
 
     assert.equal(await leaving.ended, 'NOT_FOUND');

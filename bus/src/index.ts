@@ -12,4 +12,4 @@ export { InMemoryJobStorage, MemoryBus } from './bus.memory.ts';
 export type { MemoryBusOptions, StoredDeadLetter } from './bus.memory.ts';
 export { NatsBus, NatsHeaders, deleteNatsBusStreams } from './bus.nats.ts';
 export type { NatsBusOptions } from './bus.nats.ts';
-export { consumeQueue, enqueueJob, publishEvent, subscribeEvent } from './typed.ts';
+export { consumeQueue, enqueueJob, publishEvent, publishSystemEvent, subscribeEvent, subscribeSystemEvent } from './typed.ts';

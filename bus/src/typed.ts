@@ -3,7 +3,7 @@
  * schemas of the subjects in `@quire/kernel`, validated at both ends.
  */
 import { ValidationError } from '@quire/kernel';
-import type { EventDefinition, QueueDefinition } from '@quire/kernel';
+import type { EventDefinition, QueueDefinition, SystemEventDefinition } from '@quire/kernel';
 import type { z } from 'zod';
 import type { Bus, ConsumeOptions, EventEnvelope, JobEnvelope, JobHandler, Subscription } from './bus.ts';
 
@@ -87,6 +87,32 @@ export function subscribeEvent<P>(
   options: { teamId?: string; onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
 ): Promise<Subscription> {
   return bus.subscribe<unknown>(event.pattern(options.teamId), (raw) => {
+    const parsed = event.schema.safeParse(raw.payload);
+    if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
+    else options.onInvalid?.(raw, parsed.error);
+  });
+}
+
+/** Publishes an event that belongs to no team (a {@link SystemEventDefinition}) after validating its payload. */
+export async function publishSystemEvent<P>(bus: Bus, event: SystemEventDefinition<P>, payload: P): Promise<void> {
+  const parsed = event.schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new ValidationError(`invalid ${event.subject} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
+  }
+  await bus.publish(event.subject, parsed.data);
+}
+
+/**
+ * Subscribes to an event that belongs to no team. Payloads that do not match the schema go to
+ * `onInvalid` (default: dropped), never to `handler`.
+ */
+export function subscribeSystemEvent<P>(
+  bus: Bus,
+  event: SystemEventDefinition<P>,
+  handler: (payload: P, event: EventEnvelope<P>) => void,
+  options: { onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
+): Promise<Subscription> {
+  return bus.subscribe<unknown>(event.subject, (raw) => {
     const parsed = event.schema.safeParse(raw.payload);
     if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
     else options.onInvalid?.(raw, parsed.error);

@@ -11,6 +11,7 @@ import { Queues } from '@quire/kernel';
 import {
   DEFAULT_DOCUMENT_TYPES,
   DEFAULT_SENSITIVITIES,
+  NodeAnnouncer,
   ProcessorPool,
   ThreadedEmbedder,
   createClassifier,
@@ -151,12 +152,25 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await pool.start();
     shutdown.add('processor pool', () => pool.close(), 60);
 
+    // Dashboards tell processing nodes apart by it; one per hub process.
+    const nodeId = `${hostname()}:${process.pid}`;
+    const announcer = new NodeAnnouncer({
+      bus,
+      nodeId,
+      roles: ['hub', 'processor'],
+      models: [config.models.embeddingModel],
+      concurrency: config.processing.workers,
+      stats: () => ({ executionProvider: pool.executionProvider, activeJobs: pool.busy, jobsDone: pool.jobsDone }),
+      logger: logger.child({ component: 'node' }),
+    });
+    // Before the pool closes: the last heartbeat tells dashboards the node is gone.
+    shutdown.add('node announcer', () => announcer.stop(), 55);
+
     const indexer = new IndexerService({ store, index, model });
     const lifecycle = new DocumentLifecycle({
       store,
       events,
-      // Dashboards tell processing nodes apart by it; one per hub process.
-      nodeId: `${hostname()}:${process.pid}`,
+      nodeId,
       logger: logger.child({ component: 'lifecycle' }),
     });
     const ingest = new IngestService({
@@ -191,9 +205,9 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const presence = new PresenceService({ events, hubId: randomUUID(), logger: logger.child({ component: 'presence' }) });
     presence.start();
     shutdown.add('presence', () => presence.close(), 65);
-    const dashboard = new DashboardService({ store, events });
-    dashboard.start();
-    shutdown.add('dashboard', async () => dashboard.close(), 65);
+    const dashboard = new DashboardService({ store, events, bus });
+    await dashboard.start();
+    shutdown.add('dashboard', () => dashboard.close(), 65);
     const processing = new ProcessingService({
       store,
       blobs,
@@ -239,6 +253,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       onDeadLetter: processing.onDeadLetter,
     });
     shutdown.add('job consumer', () => consumer.close(), 20);
+    await announcer.start();
 
     // Documents accepted before a crash whose job never reached the bus are queued again.
     await ingest.recoverUnfinished();

@@ -14,9 +14,11 @@
  * | `events.<teamId>.presence.changed`        | event | {@link PresenceEvent} |
  * | `events.<teamId>.match.changed`           | event | {@link MatchEvent} |
  * | `dead-letter.<queue>`                     | event | {@link DeadLetterEvent} |
+ * | `node.heartbeat`                          | event | {@link NodeHeartbeat} |
  *
- * The team id is the second token of every event subject, so `events.<teamId>.>` is one
- * team's whole feed and `events.*.document.>` every team's document events.
+ * The team id is the second token of every team event subject, so `events.<teamId>.>` is one
+ * team's whole feed and `events.*.document.>` every team's document events. Events of the
+ * processing fleet itself belong to no team: they are {@link SystemEvents}.
  */
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
@@ -128,6 +130,52 @@ export const deadLetterEventSchema = z.object({
 });
 export type DeadLetterEvent = z.infer<typeof deadLetterEventSchema>;
 
+/** Where a node's pipeline runs: the CPU, or a GPU through onnxruntime's CUDA execution provider. */
+export const NodeDevice = {
+  Cpu: 'cpu',
+  Gpu: 'gpu',
+} as const;
+export type NodeDevice = (typeof NodeDevice)[keyof typeof NodeDevice];
+
+const boundedId = z.string().min(1).max(256);
+
+/**
+ * Payload of `node.heartbeat`: a processing node announcing itself, every `intervalMs`, with
+ * what it can do and what it is doing. Hubs forget a node after three missed intervals, and
+ * at once when it says it is `leaving`. Every field is bounded, so one heartbeat stays small.
+ */
+export const nodeHeartbeatSchema = z.object({
+  /** Stable for the life of the process; the same id its progress events carry in `node`. */
+  nodeId: boundedId,
+  /** Host name of the machine. */
+  host: boundedId,
+  pid: z.number().int().nonnegative(),
+  /** What the process runs, e.g. `hub` and `processor` for the embedded default. */
+  roles: z.array(z.string().min(1).max(32)).max(8),
+  device: z.enum(['cpu', 'gpu']),
+  /** onnxruntime's execution provider in use (`cpu`, `cuda`); null while no worker is ready. */
+  executionProvider: z.string().min(1).max(32).nullable(),
+  /** Ids of the models it has loaded. */
+  models: z.array(boundedId).max(32),
+  /** Jobs it runs at once. */
+  concurrency: z.number().int().min(1).max(4096),
+  /** Jobs running now, every team's. */
+  activeJobs: z.number().int().nonnegative(),
+  /** Jobs it finished with the document processed since it started, every team's. */
+  jobsDone: z.number().int().nonnegative(),
+  /** Version of the processing code it runs. */
+  version: z.string().min(1).max(64),
+  /** Epoch ms when it started. */
+  startedAt: z.number(),
+  /** Epoch ms when this heartbeat was sent, by the node's clock. */
+  at: z.number(),
+  /** How often it sends a heartbeat, in ms. */
+  intervalMs: z.number().int().min(10).max(600_000),
+  /** Set on its last heartbeat, sent on a graceful shutdown: forget it now. */
+  leaving: z.boolean().optional(),
+});
+export type NodeHeartbeat = z.infer<typeof nodeHeartbeatSchema>;
+
 // --- definitions ---------------------------------------------------------------------------
 
 /** A queue: its name and the schema every job payload on it satisfies. */
@@ -157,6 +205,12 @@ function teamEvent<P>(name: string, schema: z.ZodType<P>): EventDefinition<P> {
   });
 }
 
+/** An event that belongs to no team: one fixed subject and its payload schema. */
+export interface SystemEventDefinition<P> {
+  readonly subject: string;
+  readonly schema: z.ZodType<P>;
+}
+
 /** Every queue. Jobs are imperative. */
 export const Queues = {
   /** The only job a processor takes: process one uploaded document. */
@@ -178,6 +232,12 @@ export const Events = {
   PresenceChanged: teamEvent<PresenceEvent>('presence.changed', presenceEventSchema),
   /** A match was proposed or resolved. */
   MatchChanged: teamEvent<MatchEvent>('match.changed', matchEventSchema),
+} as const;
+
+/** Events of the processing fleet itself, seen by every hub whatever the team. */
+export const SystemEvents = {
+  /** A processing node is alive (or, with `leaving`, is going away); see {@link NodeHeartbeat}. */
+  NodeHeartbeat: Object.freeze({ subject: 'node.heartbeat', schema: nodeHeartbeatSchema }) as SystemEventDefinition<NodeHeartbeat>,
 } as const;
 
 /** Subjects that are not per-team events. */

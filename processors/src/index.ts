@@ -18,6 +18,8 @@ export { runPipeline, warmUpClassifier } from './pipeline.ts';
 export type { PipelineContext, PipelineOptions, PipelineProgress } from './pipeline.ts';
 export { ProcessorPool, PoolStartError } from './worker/processor-pool.ts';
 export type { ProcessorPoolOptions, RunHandlers, RunOutcome } from './worker/processor-pool.ts';
+export { DEFAULT_HEARTBEAT_INTERVAL_MS, NodeAnnouncer } from './node/node-announcer.ts';
+export type { NodeAnnouncerOptions, NodeStats } from './node/node-announcer.ts';
 export { TesseractOcr } from './engines/ocr.engine.ts';
 export type { OcrInput, OcrResult, TesseractOcrOptions } from './engines/ocr.engine.ts';
 export { openPdf, PdfDocument, PdfError } from './engines/pdf.engine.ts';

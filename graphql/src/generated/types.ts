@@ -408,16 +408,38 @@ export type ThroughputBucket = {
   failed: Scalars['Int']['output'];
 };
 
-/** A processing node (a hub process running the pipeline) heard from in the last 60 s. */
+/** Where a processing node runs its pipeline's models. */
+export type ProcessingDevice =
+  | 'CPU'
+  | 'GPU';
+
+/**
+ * A process running the pipeline: one that announced itself by heartbeat (shown to every team
+ * until it leaves or misses three heartbeats, about 6 s), or one that sent the team's progress in
+ * the last 60 s without announcing itself (then what it is, host to startedAt, is unknown: null).
+ */
 export type ProcessingNode = {
   __typename?: 'ProcessingNode';
   /** hostname:pid */
   id: Scalars['ID']['output'];
+  /** Host name of its machine. */
+  host?: Maybe<Scalars['String']['output']>;
+  device?: Maybe<ProcessingDevice>;
+  /** onnxruntime's execution provider, e.g. cpu or cuda. */
+  executionProvider?: Maybe<Scalars['String']['output']>;
+  /** Ids of the models it has loaded. */
+  models: Array<Scalars['String']['output']>;
+  /** Jobs it runs at once. */
+  concurrency?: Maybe<Scalars['Int']['output']>;
+  /** Version of the processing code it runs. */
+  version?: Maybe<Scalars['String']['output']>;
+  /** When it started. */
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
   /** The team's jobs it is working on. */
   activeJobs: Scalars['Int']['output'];
   /** The team's jobs it finished since this hub started listening. */
   jobsDone: Scalars['Int']['output'];
-  /** When its last progress for the team arrived. */
+  /** When this hub last heard from it: its heartbeat or its progress for the team. */
   lastSeenAt: Scalars['DateTime']['output'];
 };
 
@@ -447,7 +469,7 @@ export type Dashboard = {
   processing: Scalars['Int']['output'];
   /** One bucket per minute of the last `minutes` (1..1440), oldest first, the current minute last. */
   throughput: Array<ThroughputBucket>;
-  /** Processing nodes that worked for the team in the last 60 s, by id. */
+  /** Processing nodes alive by their heartbeats, and those that worked for the team in the last 60 s, by id. */
   nodes: Array<ProcessingNode>;
   activity: DashboardActivity;
 };
@@ -1169,6 +1191,7 @@ export type ResolversTypes = {
   MatchEvent: ResolverTypeWrapper<unknown>;
   Count: ResolverTypeWrapper<unknown>;
   ThroughputBucket: ResolverTypeWrapper<unknown>;
+  ProcessingDevice: ResolverTypeWrapper<unknown>;
   ProcessingNode: ResolverTypeWrapper<unknown>;
   DashboardActivity: ResolverTypeWrapper<unknown>;
   Dashboard: ResolverTypeWrapper<unknown>;
@@ -1519,6 +1542,13 @@ export type ThroughputBucketResolvers<ContextType = unknown, ParentType extends 
 
 export type ProcessingNodeResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['ProcessingNode'] = ResolversParentTypes['ProcessingNode']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  host?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  device?: Resolver<Maybe<ResolversTypes['ProcessingDevice']>, ParentType, ContextType>;
+  executionProvider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  models?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  concurrency?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  version?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   activeJobs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   jobsDone?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;

@@ -3,10 +3,10 @@
  * root fields answer the team's scope; each field below reads only what it shows, so a client
  * asking for the counts alone does not pay for throughput or activity.
  */
-import type { DashboardThroughputArgs } from '@quire/graphql';
+import type { DashboardThroughputArgs, ProcessingDevice } from '@quire/graphql';
 import { DocumentStatus } from '@quire/kernel';
 import { teamScopeFor } from '../auth/request-auth.ts';
-import type { DashboardSummary } from '../services/dashboard.service.ts';
+import type { DashboardSummary, ProcessingNodeView } from '../services/dashboard.service.ts';
 import type { TeamScope } from '../store/store.ts';
 import type { GraphQLContext } from './context.ts';
 import { recheckEach } from './live.ts';
@@ -56,5 +56,9 @@ export const dashboardResolvers = {
       ctx.services.dashboard.throughput(d, args.minutes ?? 60),
     nodes: (d: DashboardSource, _: unknown, ctx: GraphQLContext) => ctx.services.dashboard.nodes(d),
     activity: (d: DashboardSource, _: unknown, ctx: GraphQLContext) => ctx.services.dashboard.activity(d),
+  },
+
+  ProcessingNode: {
+    device: (n: ProcessingNodeView): ProcessingDevice | null => (n.device === null ? null : (n.device.toUpperCase() as ProcessingDevice)),
   },
 };

@@ -1,8 +1,9 @@
 /**
  * DashboardService over a real SqliteStore and real live events on the in-process bus: the
- * per-team view of processing nodes from progress events, whole-minute throughput buckets,
+ * per-team view of processing nodes from progress events, nodes announced by heartbeats (shown
+ * to every team until they leave or miss three intervals), whole-minute throughput buckets,
  * and when live dashboards are sent again (folded to one a second; every five seconds while
- * anything is queued, without events).
+ * anything is queued, without events; when the nodes change).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,12 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { MemoryBus } from '@quire/bus';
-import type { ProgressEvent } from '@quire/kernel';
+import { MemoryBus, publishSystemEvent } from '@quire/bus';
+import { SystemEvents, type NodeHeartbeat, type ProgressEvent } from '@quire/kernel';
 import { buildDocument } from '../store/contract.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';
 import type { TeamScope } from '../store/store.ts';
-import { BUSY_UPDATE_INTERVAL_MS, DashboardService, MIN_UPDATE_INTERVAL_MS, NODE_WINDOW_MS } from './dashboard.service.ts';
+import {
+  BUSY_UPDATE_INTERVAL_MS,
+  DashboardService,
+  MIN_UPDATE_INTERVAL_MS,
+  MISSED_HEARTBEATS,
+  NODE_WINDOW_MS,
+} from './dashboard.service.ts';
 import { LiveEvents } from './live-events.ts';
 
 const A: TeamScope = { teamId: 'team-a' };
@@ -38,12 +45,12 @@ before(async () => {
   await bus.start();
   events = new LiveEvents({ bus, logger: pino({ level: 'silent' }) });
   await events.start();
-  dashboard = new DashboardService({ store, events, now: () => Date.now() + skipped });
-  dashboard.start();
+  dashboard = new DashboardService({ store, events, bus, now: () => Date.now() + skipped });
+  await dashboard.start();
 });
 
 after(async () => {
-  dashboard.close();
+  await dashboard.close();
   await events.close();
   await bus.close();
   await store.close();
@@ -76,6 +83,30 @@ function progress(scope: TeamScope, jobId: string, stage: string, node?: string)
   };
   return events.progress(e);
 }
+
+/** A heartbeat of a GPU node, sent now unless `overrides` says otherwise. */
+function heartbeat(overrides: Partial<NodeHeartbeat> = {}): Promise<void> {
+  const beat: NodeHeartbeat = {
+    nodeId: 'gpu-host:7',
+    host: 'gpu-host',
+    pid: 7,
+    roles: ['processor'],
+    device: 'gpu',
+    executionProvider: 'cuda',
+    models: ['Xenova/all-MiniLM-L6-v2'],
+    concurrency: 4,
+    activeJobs: 0,
+    jobsDone: 0,
+    version: '0.1.0',
+    startedAt: 1_700_000_000_000,
+    at: Date.now(),
+    intervalMs: 2000,
+    ...overrides,
+  };
+  return publishSystemEvent(bus, SystemEvents.NodeHeartbeat, beat);
+}
+
+const ids = (scope: TeamScope) => dashboard.nodes(scope).map((n) => n.id);
 
 /** Collects the moments `updates` says to send again, until the returned stop is called. */
 function collectUpdates(scope: TeamScope) {
@@ -196,5 +227,106 @@ describe('DashboardService', () => {
     assert.equal(busy.at.length, 1, `updates at ${busy.at.join(', ')} ms`);
     assert.ok(busy.at[0]! >= BUSY_UPDATE_INTERVAL_MS - 20);
     await busy.stop();
+  });
+
+  test('a heartbeat makes a node appear to every team with what it is; its progress for a team merges into the same entry', async () => {
+    await heartbeat();
+    await until(() => ids(A).includes('gpu-host:7'), 'the announced node');
+    const seen = dashboard.nodes(B).find((n) => n.id === 'gpu-host:7')!;
+    assert.deepEqual(
+      { ...seen, lastSeenAt: 0 },
+      {
+        id: 'gpu-host:7',
+        host: 'gpu-host',
+        device: 'gpu',
+        executionProvider: 'cuda',
+        models: ['Xenova/all-MiniLM-L6-v2'],
+        concurrency: 4,
+        version: '0.1.0',
+        startedAt: 1_700_000_000_000,
+        activeJobs: 0,
+        jobsDone: 0,
+        lastSeenAt: 0,
+      },
+      'a team it has not worked for sees it idle',
+    );
+    assert.ok(Math.abs(seen.lastSeenAt - (Date.now() + skipped)) < 1000);
+
+    await progress(A, 'job-g1', 'embed', 'gpu-host:7');
+    await progress(A, 'job-g2', 'done', 'gpu-host:7');
+    // A node that does not announce itself still shows, from its progress alone.
+    await progress(A, 'job-o1', 'ocr', 'old-host:9');
+    await until(() => ids(A).includes('old-host:9'), 'the progress');
+    const nodes = dashboard.nodes(A).filter((n) => n.id === 'gpu-host:7' || n.id === 'old-host:9');
+    assert.deepEqual(
+      nodes.map((n) => [n.id, n.device, n.executionProvider, n.concurrency, n.activeJobs, n.jobsDone]),
+      [
+        ['gpu-host:7', 'gpu', 'cuda', 4, 1, 1],
+        ['old-host:9', null, null, null, 1, 0],
+      ],
+      'one entry per node id',
+    );
+    assert.deepEqual(dashboard.nodes(A).find((n) => n.id === 'old-host:9')!.models, []);
+    assert.deepEqual(
+      dashboard
+        .nodes(B)
+        .filter((n) => n.id === 'gpu-host:7')
+        .map((n) => [n.activeJobs, n.jobsDone]),
+      [[0, 0]],
+      "another team does not see the team's jobs",
+    );
+
+    // It leaves: gone at once, for every team.
+    const leftAt = Date.now();
+    await heartbeat({ leaving: true, at: leftAt });
+    await until(() => !ids(A).includes('gpu-host:7'), 'the node gone');
+    assert.ok(!ids(B).includes('gpu-host:7'));
+    // Its last words and a heartbeat delivered late do not bring it back; a new one does.
+    await progress(A, 'job-g1', 'failed', 'gpu-host:7');
+    await heartbeat({ at: leftAt - 1 });
+    await sleep(50);
+    assert.ok(!ids(A).includes('gpu-host:7'), 'still gone');
+    await heartbeat({ at: leftAt + 1 });
+    await until(() => ids(B).includes('gpu-host:7'), 'the node back');
+    assert.deepEqual(
+      dashboard
+        .nodes(A)
+        .filter((n) => n.id === 'gpu-host:7')
+        .map((n) => [n.activeJobs, n.jobsDone]),
+      [[0, 0]],
+      'its jobs went with it',
+    );
+    await heartbeat({ leaving: true, at: leftAt + 2 });
+    await until(() => !ids(B).includes('gpu-host:7'), 'the node gone again');
+  });
+
+  test('a node that misses three heartbeats disappears, and live dashboards hear when nodes come and go', async () => {
+    const intervalMs = 100;
+    const updates = collectUpdates(B);
+    const started = Date.now();
+    // Heartbeats on time keep it, however long it lives.
+    let lastBeat = 0;
+    for (let i = 0; i < 5; i++) {
+      await heartbeat({ nodeId: 'cpu-host:8', device: 'cpu', executionProvider: 'cpu', intervalMs });
+      lastBeat = Date.now();
+      await sleep(intervalMs);
+      assert.ok(ids(B).includes('cpu-host:8'), `alive after ${Date.now() - started} ms`);
+    }
+    await until(() => !ids(B).includes('cpu-host:8'), 'the silent node gone');
+    const silence = Date.now() - lastBeat;
+    assert.ok(silence >= MISSED_HEARTBEATS * intervalMs - 60, `gone after ${silence} ms of silence`);
+    assert.ok(!ids(A).includes('cpu-host:8'));
+    // Its coming and going is one update, a second after the first dashboard.
+    await until(() => updates.at.length === 1, 'the update');
+    assert.ok(updates.at[0]! >= MIN_UPDATE_INTERVAL_MS - 20);
+    await sleep(MIN_UPDATE_INTERVAL_MS + 200);
+    assert.equal(updates.at.length, 1, 'heartbeats that change nothing send nothing');
+    await updates.stop();
+  });
+
+  test('a malformed heartbeat is ignored', async () => {
+    await bus.publish(SystemEvents.NodeHeartbeat.subject, { nodeId: 'bad:1', concurrency: 'many' });
+    await sleep(50);
+    assert.ok(!ids(A).includes('bad:1'));
   });
 });

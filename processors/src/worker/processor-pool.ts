@@ -163,6 +163,7 @@ export class ProcessorPool {
   #respawnDelayMs = 0;
   readonly #respawnTimers = new Set<NodeJS.Timeout>();
   #memoryTimer: NodeJS.Timeout | null = null;
+  #jobsDone = 0;
 
   constructor(options: ProcessorPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`size must be a positive integer, got ${options.size}`);
@@ -203,6 +204,11 @@ export class ProcessorPool {
     const ready = [...this.#slots].flatMap((slot) => (slot.executionProvider === null ? [] : [slot.executionProvider]));
     if (ready.length === 0) return null;
     return ready.every((provider) => provider === 'cuda') ? 'cuda' : 'cpu';
+  }
+
+  /** Jobs that ended with the document processed since the pool was made, for node heartbeats. */
+  get jobsDone(): number {
+    return this.#jobsDone;
   }
 
   /** Number of jobs waiting for a worker. */
@@ -620,6 +626,7 @@ export class ProcessorPool {
     run.settled = true;
     for (const timer of run.timers) clearTimeout(timer);
     if (run.onAbort) run.handlers.signal?.removeEventListener('abort', run.onAbort);
+    if (outcome.status === 'succeeded') this.#jobsDone += 1;
     if (outcome.status === 'failed') {
       this.#logger.info({ jobId: run.job.jobId, code: outcome.code, stage: outcome.stage, retryable: outcome.retryable }, 'job failed');
     }

@@ -32,7 +32,7 @@ export const DASHBOARD_SUBSCRIPTION = `subscription Dashboard($minutes: Int) {
     byType { key count }
     bySensitivity { key count }
     throughput(minutes: $minutes) { at processed failed }
-    nodes { id activeJobs jobsDone lastSeenAt }
+    nodes { id host device executionProvider models concurrency version startedAt activeJobs jobsDone lastSeenAt }
     activity { annotationsLastDay matchesOpen matchesResolvedLastDay }
   }
 }`;

@@ -313,7 +313,7 @@ describe('allowed transitions', () => {
 
   test('failed (dead-lettered before it started): queued → failed', async () => {
     const doc = await uploaded();
-    await lifecycle.failed(A, doc, { code: 'JOB_DEAD', message: 'dead', stage: null });
+    await lifecycle.failed(A, doc.id, { code: 'JOB_DEAD', message: 'dead', stage: null });
     assert.equal((await mustGet(doc.id)).status, DocumentStatus.Failed);
     assert.equal((await store.getJob(A, doc.jobId))?.status, JobStatus.Failed);
     assert.deepEqual(await eventsOf(doc.id, 3), ['document:queued', 'progress:failed', 'document:failed']);
@@ -411,9 +411,9 @@ describe('illegal transitions are refused with ILLEGAL_TRANSITION', () => {
   test('failed when already processed or failed', async () => {
     const error = { code: 'X', message: 'x', stage: null };
     const done = await processed();
-    await assertIllegal(lifecycle.failed(A, done, error));
+    await assertIllegal(lifecycle.failed(A, done.id, error));
     assert.equal((await mustGet(done.id)).status, DocumentStatus.Processed);
-    await assertIllegal(lifecycle.failed(A, await failed(), error));
+    await assertIllegal(lifecycle.failed(A, (await failed()).id, error));
   });
 
   test('uploaded with a document that exists', async () => {

@@ -162,28 +162,23 @@ export class DocumentLifecycle {
    * Fails the document's current job and the document, finally (no retry follows), and
    * announces it: a `failed` progress event, then the document event.
    */
-  async failed(scope: TeamScope, doc: DocumentRecord, error: JobError): Promise<void> {
-    const { store, events } = this.deps;
-    const current = await this.mustGetDocument(scope, doc.id);
-    check('failed', current.status, { documentId: doc.id, jobId: current.jobId });
+  async failed(scope: TeamScope, documentId: string, error: JobError): Promise<void> {
+    const { store } = this.deps;
+    const current = await this.mustGetDocument(scope, documentId);
+    check('failed', current.status, { documentId, jobId: current.jobId });
     const job = await this.mustGetJob(scope, current.jobId);
-    checkJob('failed', job, doc.id);
+    checkJob('failed', job, documentId);
     const now = Date.now();
     await store.updateJob(scope, job.id, { status: JobStatus.Failed, error, finishedAt: now });
-    await store.updateDocument(scope, doc.id, { status: DocumentStatus.Failed, error });
-    await events.progress({
-      jobId: job.id,
-      documentId: doc.id,
-      teamId: scope.teamId,
-      stage: 'failed',
-      done: job.done,
-      total: job.total,
-      percent: job.percent,
-      etaMs: null,
-      at: now,
-      node: this.deps.nodeId,
-    });
-    await this.announce(scope, doc.id, job.id, DocumentStatus.Failed, error);
+    await store.updateDocument(scope, documentId, { status: DocumentStatus.Failed, error });
+    await this.publishProgress(
+      scope,
+      documentId,
+      job.id,
+      { stage: 'failed', done: job.done, total: job.total, percent: job.percent, etaMs: null },
+      now,
+    );
+    await this.announce(scope, documentId, job.id, DocumentStatus.Failed, error);
   }
 
   /**
@@ -234,24 +229,13 @@ export class DocumentLifecycle {
 
   /** @internal For {@link JobRun}: the job `succeeded`, then matches, then the document `processed`. */
   async finish(scope: TeamScope, documentId: string, jobId: string, proposeMatches: () => Promise<void>): Promise<void> {
-    const { store, events } = this.deps;
+    const { store } = this.deps;
     const doc = await this.mustGetDocument(scope, documentId);
     check('processed', doc.status, { documentId, jobId });
     checkJob('succeeded', await this.mustGetJob(scope, jobId), documentId);
     const now = Date.now();
     await store.updateJob(scope, jobId, { status: JobStatus.Succeeded, percent: 100, etaMs: 0, stage: 'done', finishedAt: now });
-    await events.progress({
-      jobId,
-      documentId,
-      teamId: scope.teamId,
-      stage: 'done',
-      done: 1,
-      total: 1,
-      percent: 100,
-      etaMs: 0,
-      at: now,
-      node: this.deps.nodeId,
-    });
+    await this.publishProgress(scope, documentId, jobId, { stage: 'done', done: 1, total: 1, percent: 100, etaMs: 0 }, now);
     // Rules match a document only with documents already `processed`. Within a team, one
     // document at a time proposes its matches and then becomes `processed`, so of two
     // documents finishing together the second sees the first.
@@ -270,6 +254,11 @@ export class DocumentLifecycle {
       if (this.finishing.get(scope.teamId) === settled) this.finishing.delete(scope.teamId);
     }
     await this.announce(scope, documentId, jobId, DocumentStatus.Processed);
+  }
+
+  /** @internal Publishes a job's progress as this node's, at `at`. */
+  publishProgress(scope: TeamScope, documentId: string, jobId: string, progress: StageProgress, at = Date.now()): Promise<void> {
+    return this.deps.events.progress({ jobId, documentId, teamId: scope.teamId, ...progress, at, node: this.deps.nodeId });
   }
 
   private async announce(
@@ -313,7 +302,7 @@ export class JobRun {
   /** @internal Built by {@link DocumentLifecycle.started}. */
   constructor(
     private readonly lifecycle: DocumentLifecycle,
-    private readonly deps: { store: Store; events: LiveEvents; nodeId: string },
+    private readonly deps: { store: Store },
     readonly scope: TeamScope,
     readonly documentId: string,
     readonly jobId: string,
@@ -332,10 +321,10 @@ export class JobRun {
    */
   progressed(p: StageProgress): boolean {
     if (this.phase !== 'running') return false;
-    const { events, store, nodeId } = this.deps;
+    const { store } = this.deps;
     const now = Date.now();
-    void events
-      .progress({ jobId: this.jobId, documentId: this.documentId, teamId: this.scope.teamId, ...p, at: now, node: nodeId })
+    void this.lifecycle
+      .publishProgress(this.scope, this.documentId, this.jobId, p, now)
       .catch((err: unknown) => this.log.warn({ err }, 'progress event not published'));
     if (p.stage !== this.lastStage || now - this.lastPersist >= PROGRESS_PERSIST_MS) {
       this.lastStage = p.stage;
@@ -410,9 +399,7 @@ export class JobRun {
   async failed(error: JobError): Promise<void> {
     this.expect('running', 'failed');
     this.phase = 'ended';
-    const doc = await this.deps.store.getDocument(this.scope, this.documentId);
-    if (!doc) throw new IllegalTransitionError(`Document ${this.documentId} was deleted`, { documentId: this.documentId, from: 'deleted' });
-    await this.lifecycle.failed(this.scope, doc, error);
+    await this.lifecycle.failed(this.scope, this.documentId, error);
   }
 
   /** Ends the run without a status change: the document was deleted or given a newer job meanwhile. */

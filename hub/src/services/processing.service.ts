@@ -182,7 +182,7 @@ export class ProcessingService {
     const doc = await this.deps.store.getDocument(scope, parsed.data.documentId);
     if (!doc || doc.jobId !== parsed.data.jobId) return;
     if (doc.status === DocumentStatus.Queued || doc.status === DocumentStatus.Processing) {
-      await this.deps.lifecycle.failed(scope, doc, { code: dead.code, message: dead.message, stage: null });
+      await this.deps.lifecycle.failed(scope, doc.id, { code: dead.code, message: dead.message, stage: null });
     }
   };
 }

@@ -174,12 +174,12 @@ export class MemoryBus implements Bus {
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of sourceChunks(data)) {
-      // A copy, as a server would keep: the caller may reuse its buffers.
-      chunks.push(chunk.slice());
+      chunks.push(chunk);
       size += chunk.byteLength;
     }
     this.#lifecycle.assertOpen({ duringClose: true });
-    const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+    // A copy, as a server would keep: the caller may reuse its buffers. concat copies already.
+    const bytes = chunks.length === 1 ? chunks[0]!.slice() : concat(chunks, size);
     const expiresAt = Date.now() + ttlMs;
     this.#dropObject(key);
     const timer = setTimeout(() => this.#dropObject(key, expiresAt), ttlMs);

@@ -141,6 +141,14 @@ function nats(): typeof NatsClient {
   return client;
 }
 
+/** What `start` opens: the connection and the JetStream handles over it. */
+interface Connection {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  objects: NatsObjectStore;
+}
+
 /** The NATS JetStream {@link Bus}: durable, distributed. */
 export class NatsBus implements Bus {
   readonly capabilities: BusCapabilities = Object.freeze({ durableJobs: true, distributed: true, durableObjects: true });
@@ -149,10 +157,8 @@ export class NatsBus implements Bus {
   readonly #lifecycle = new Lifecycle('NatsBus');
   readonly #consumers = new Set<NatsJobConsumer>();
   readonly #subscriptions = new Set<NatsSubscription>();
-  #nc: NatsConnection | undefined;
-  #js: JetStreamClient | undefined;
-  #jsm: JetStreamManager | undefined;
-  #objects: NatsObjectStore | undefined;
+  /** Set by `start`, all at once. */
+  #conn: Connection | undefined;
 
   constructor(options: NatsBusOptions) {
     const prefix = options.prefix ?? 'quire';
@@ -208,14 +214,13 @@ export class NatsBus implements Bus {
       // The bucket's stream is created here, with the settings the bus owns; the object
       // store view then only binds to it.
       await ensureStream(jsm, objectStreamConfig(this.#options));
-      this.#jsm = jsm;
-      this.#js = nc.jetstream({ timeout: timeoutMs });
-      this.#objects = await this.#js.views.os(this.objectBucket);
+      const js = nc.jetstream({ timeout: timeoutMs });
+      const objects = await js.views.os(this.objectBucket);
+      this.#conn = { nc, js, jsm, objects };
     } catch (cause) {
       await nc.close().catch(() => undefined);
       throw new BusUnavailableError(`NATS at ${String(servers)} has no usable JetStream: ${errorMessage(cause)}`, { cause });
     }
-    this.#nc = nc;
     this.#lifecycle.begin();
     void this.#watch(nc);
   }
@@ -226,7 +231,7 @@ export class NatsBus implements Bus {
     this.#consumers.clear();
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions.clear();
-    const nc = this.#nc;
+    const nc = this.#conn?.nc;
     if (nc && !nc.isClosed()) {
       // drain() flushes the acks and naks the consumers just sent before closing.
       await nc.drain().catch(async (err: unknown) => {
@@ -243,7 +248,8 @@ export class NatsBus implements Bus {
     const h = nats().headers();
     h.set(NatsHeaders.CorrelationId, job.correlationId);
     try {
-      await this.#jetstream().publish(this.#jobSubject(job.queue), encoder.encode(text), {
+      const { js } = this.#connection();
+      await js.publish(this.#jobSubject(job.queue), encoder.encode(text), {
         msgID: job.id,
         expect: { streamName: this.jobsStream },
         headers: h,
@@ -258,7 +264,8 @@ export class NatsBus implements Bus {
     assertQueueName(queue);
     const resolved = resolveConsumeOptions(options);
     const durable = durableName(queue);
-    await ensureConsumer(this.#manager(), this.jobsStream, {
+    const { js, jsm } = this.#connection();
+    await ensureConsumer(jsm, this.jobsStream, {
       durable,
       filterSubject: this.#jobSubject(queue),
       ackWaitMs: resolved.leaseMs,
@@ -266,7 +273,7 @@ export class NatsBus implements Bus {
       // delivery dead-letters the job instead of leaving it stranded in the work queue.
       maxDeliver: resolved.maxAttempts + 1,
     });
-    const natsConsumer = await this.#jetstream().consumers.get(this.jobsStream, durable);
+    const natsConsumer = await js.consumers.get(this.jobsStream, durable);
     const consumer = new NatsJobConsumer(
       natsConsumer,
       queue,
@@ -291,7 +298,7 @@ export class NatsBus implements Bus {
   async depth(queue: string): Promise<number> {
     this.#lifecycle.assertOpen({ duringClose: true });
     assertQueueName(queue);
-    const jsm = this.#manager();
+    const { jsm } = this.#connection();
     try {
       const info = await jsm.consumers.info(this.jobsStream, durableName(queue));
       return info.num_pending;
@@ -307,7 +314,7 @@ export class NatsBus implements Bus {
     this.#lifecycle.assertOpen({ duringClose: true });
     assertEventSubject(subject);
     const data = encoder.encode(encodeEvent(subject, payload));
-    const nc = this.#connection();
+    const { nc } = this.#connection();
     if (correlationId === undefined) {
       nc.publish(this.#eventSubject(subject), data);
     } else {
@@ -320,7 +327,7 @@ export class NatsBus implements Bus {
   async subscribe<T>(pattern: string, handler: (event: EventEnvelope<T>) => void): Promise<Subscription> {
     this.#lifecycle.assertOpen();
     assertSubject(pattern, { wildcards: true });
-    const nc = this.#connection();
+    const { nc } = this.#connection();
     const strip = this.#options.prefix.length + 1;
     const sub = nc.subscribe(this.#eventSubject(pattern), {
       callback: (err, msg) => {
@@ -357,7 +364,7 @@ export class NatsBus implements Bus {
     const ttlMs = resolveObjectTtl(options?.ttlMs, this.#options.objectTtlMs);
     // Taken before the first chunk is stored, so the server removes no chunk before this.
     const expiresAt = Date.now() + ttlMs;
-    const nc = this.#connection();
+    const { nc, objects } = this.#connection();
     const source = sourceChunks(data);
     let sourceError: unknown;
     let unflushed = 0;
@@ -385,7 +392,7 @@ export class NatsBus implements Bus {
       },
     });
     try {
-      const info = await this.#objectStore().put({ name: key, metadata: { [EXPIRES_AT]: String(expiresAt) } }, stream, {
+      const info = await objects.put({ name: key, metadata: { [EXPIRES_AT]: String(expiresAt) } }, stream, {
         timeout: this.#options.timeoutMs,
       });
       return { key, size: info.size, expiresAt };
@@ -408,7 +415,8 @@ export class NatsBus implements Bus {
     assertObjectKey(key);
     let result: Awaited<ReturnType<NatsObjectStore['get']>>;
     try {
-      result = await this.#objectStore().get(key);
+      const { objects } = this.#connection();
+      result = await objects.get(key);
     } catch (cause) {
       throw new BusUnavailableError(`could not read object ${key}: ${errorMessage(cause)}`, { cause });
     }
@@ -433,10 +441,10 @@ export class NatsBus implements Bus {
     this.#lifecycle.assertOpen({ duringClose: true });
     assertObjectKey(key);
     try {
-      const store = this.#objectStore();
-      const info = await store.info(key);
+      const { objects } = this.#connection();
+      const info = await objects.info(key);
       if (info === null || info.deleted) return false;
-      await store.delete(key);
+      await objects.delete(key);
       return objectExpiresAt(info, this.#options.objectTtlMs) > Date.now();
     } catch (cause) {
       throw new BusUnavailableError(`could not delete object ${key}: ${errorMessage(cause)}`, { cause });
@@ -456,7 +464,8 @@ export class NatsBus implements Bus {
     if (data.byteLength >= MAX_MESSAGE_BYTES) {
       throw new ValidationError(`dead letter of job ${dead.envelope.id} is ${data.byteLength} bytes`);
     }
-    await this.#jetstream().publish(this.#eventSubject(Subjects.deadLetter(dead.envelope.queue)), data, {
+    const { js } = this.#connection();
+    await js.publish(this.#eventSubject(Subjects.deadLetter(dead.envelope.queue)), data, {
       // A second dead-lettering of the same job (its first ack was lost) is dropped by the stream.
       msgID: `dead-letter:${dead.envelope.id}`,
       expect: { streamName: this.deadLetterStream },
@@ -482,24 +491,9 @@ export class NatsBus implements Bus {
     return `${this.#options.prefix}.${subject}`;
   }
 
-  #connection(): NatsConnection {
-    if (!this.#nc) throw new BusUnavailableError('NatsBus is not started');
-    return this.#nc;
-  }
-
-  #jetstream(): JetStreamClient {
-    if (!this.#js) throw new BusUnavailableError('NatsBus is not started');
-    return this.#js;
-  }
-
-  #objectStore(): NatsObjectStore {
-    if (!this.#objects) throw new BusUnavailableError('NatsBus is not started');
-    return this.#objects;
-  }
-
-  #manager(): JetStreamManager {
-    if (!this.#jsm) throw new BusUnavailableError('NatsBus is not started');
-    return this.#jsm;
+  #connection(): Connection {
+    if (!this.#conn) throw new BusUnavailableError('NatsBus is not started');
+    return this.#conn;
   }
 }
 
@@ -551,7 +545,7 @@ class NatsJobConsumer extends JobConsumer<unknown> {
 
   pump(): void {
     if (this.closing) return;
-    const want = this.options.concurrency - this.inFlightCount - this.#requested;
+    const want = this.free - this.#requested;
     if (want <= 0) return;
     this.#requested += want;
     void this.#pull(want);

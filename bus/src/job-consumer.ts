@@ -148,11 +148,6 @@ export abstract class JobConsumer<T> implements Subscription {
     return this.options.concurrency - this.#inFlight.size;
   }
 
-  /** Deliveries whose handler has not returned yet. */
-  protected get inFlightCount(): number {
-    return this.#inFlight.size;
-  }
-
   /** Called whenever a slot frees up. */
   protected abstract onSlotFreed(): void;
 

@@ -16,14 +16,10 @@ export async function enqueueJob<P>(
   queue: QueueDefinition<P>,
   job: { id: string; payload: P; correlationId: string },
 ): Promise<void> {
-  const parsed = queue.schema.safeParse(job.payload);
-  if (!parsed.success) {
-    throw new ValidationError(`invalid ${queue.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
-  }
   const envelope: JobEnvelope<P> = {
     id: job.id,
     queue: queue.name,
-    payload: parsed.data,
+    payload: parseOrThrow(queue.schema, queue.name, job.payload),
     correlationId: job.correlationId,
     enqueuedAt: Date.now(),
   };
@@ -68,11 +64,7 @@ export async function publishEvent<P>(
   payload: P,
   correlationId?: string,
 ): Promise<void> {
-  const parsed = event.schema.safeParse(payload);
-  if (!parsed.success) {
-    throw new ValidationError(`invalid ${event.name} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
-  }
-  await bus.publish(event.subject(teamId), parsed.data, correlationId);
+  await bus.publish(event.subject(teamId), parseOrThrow(event.schema, event.name, payload), correlationId);
 }
 
 /**
@@ -86,20 +78,12 @@ export function subscribeEvent<P>(
   handler: (payload: P, event: EventEnvelope<P>) => void,
   options: { teamId?: string; onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
 ): Promise<Subscription> {
-  return bus.subscribe<unknown>(event.pattern(options.teamId), (raw) => {
-    const parsed = event.schema.safeParse(raw.payload);
-    if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
-    else options.onInvalid?.(raw, parsed.error);
-  });
+  return subscribeParsed(bus, event.pattern(options.teamId), event.schema, handler, options.onInvalid);
 }
 
 /** Publishes an event that belongs to no team (a {@link SystemEventDefinition}) after validating its payload. */
 export async function publishSystemEvent<P>(bus: Bus, event: SystemEventDefinition<P>, payload: P): Promise<void> {
-  const parsed = event.schema.safeParse(payload);
-  if (!parsed.success) {
-    throw new ValidationError(`invalid ${event.subject} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
-  }
-  await bus.publish(event.subject, parsed.data);
+  await bus.publish(event.subject, parseOrThrow(event.schema, event.subject, payload));
 }
 
 /**
@@ -112,9 +96,32 @@ export function subscribeSystemEvent<P>(
   handler: (payload: P, event: EventEnvelope<P>) => void,
   options: { onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void } = {},
 ): Promise<Subscription> {
-  return bus.subscribe<unknown>(event.subject, (raw) => {
-    const parsed = event.schema.safeParse(raw.payload);
+  return subscribeParsed(bus, event.subject, event.schema, handler, options.onInvalid);
+}
+
+/**
+ * The payload parsed by `schema`.
+ * @throws ValidationError with code `INVALID_PAYLOAD` when it does not match; `label` names it.
+ */
+function parseOrThrow<P>(schema: z.ZodType<P>, label: string, payload: unknown): P {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new ValidationError(`invalid ${label} payload: ${parsed.error.message}`, { code: 'INVALID_PAYLOAD' });
+  }
+  return parsed.data;
+}
+
+/** Subscribes to `pattern`, passing payloads that match `schema` to `handler` and the rest to `onInvalid`. */
+function subscribeParsed<P>(
+  bus: Bus,
+  pattern: string,
+  schema: z.ZodType<P>,
+  handler: (payload: P, event: EventEnvelope<P>) => void,
+  onInvalid?: (event: EventEnvelope<unknown>, error: z.ZodError) => void,
+): Promise<Subscription> {
+  return bus.subscribe<unknown>(pattern, (raw) => {
+    const parsed = schema.safeParse(raw.payload);
     if (parsed.success) handler(parsed.data, { ...raw, payload: parsed.data });
-    else options.onInvalid?.(raw, parsed.error);
+    else onInvalid?.(raw, parsed.error);
   });
 }

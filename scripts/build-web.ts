@@ -13,7 +13,7 @@ import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The stamp's name inside `web/build`: a dotfile, so the hub's static files never serve it. */
-export const STAMP_FILE = '.build-stamp';
+const STAMP_FILE = '.build-stamp';
 
 /** Folders never read as inputs: dependencies and build outputs. */
 const SKIP = new Set(['node_modules', '.svelte-kit', 'build', 'dist']);
@@ -36,7 +36,7 @@ export function webBuildInputs(root: string): string[] {
 }
 
 /** A hash of every input file's path and contents; any edit, addition or removal changes it. */
-export function webSourcesHash(root: string): string {
+function webSourcesHash(root: string): string {
   const hash = createHash('sha256');
   const files: string[] = [];
   const walk = (path: string): void => {
@@ -57,7 +57,7 @@ export function webSourcesHash(root: string): string {
 }
 
 /** Whether `web/build` holds a complete build of the current inputs, and if not why. */
-export function checkWebBuild(root: string): { upToDate: boolean; hash: string; reason: string } {
+function checkWebBuild(root: string): { upToDate: boolean; hash: string; reason: string } {
   const hash = webSourcesHash(root);
   const buildDir = join(root, 'web/build');
   if (!existsSync(join(buildDir, 'index.html'))) return { upToDate: false, hash, reason: 'no build yet' };

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ExecutionProviderChoice } from '@quire/processors';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -38,6 +39,11 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const LogFormat = { auto: 'auto', pretty: 'pretty', json: 'json' } as const;
 /** One of {@link LogFormat}. */
 export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
+
+/** Who may introspect the GraphQL schema (`__schema`, `__type`); `__typename` is always allowed. */
+export const IntrospectionAccess = { Anonymous: 'anonymous', Authenticated: 'authenticated', Off: 'off' } as const;
+/** One of {@link IntrospectionAccess}. */
+export type IntrospectionAccess = (typeof IntrospectionAccess)[keyof typeof IntrospectionAccess];
 
 /** Environment schema: the variable names are the public interface. */
 const envSchema = z
@@ -107,7 +113,7 @@ const envSchema = z
      * bounded in depth (24 levels, enough for the standard introspection query, or
      * GRAPHQL_MAX_DEPTH when higher) like every other operation.
      */
-    GRAPHQL_INTROSPECTION: z.enum(['anonymous', 'authenticated', 'off']).optional(),
+    GRAPHQL_INTROSPECTION: z.enum(IntrospectionAccess).optional(),
     /** `production` turns on the production defaults (GRAPHQL_INTROSPECTION). Default `development`. */
     NODE_ENV: z.string().min(1).default('development'),
     /**
@@ -134,7 +140,7 @@ const envSchema = z
      * with a warning naming why); or `auto` (CUDA when it starts, else the CPU, quietly).
      * Default `cpu`. Queries embedded by the hub itself always run on the CPU.
      */
-    EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
+    EXECUTION_PROVIDER: z.enum(ExecutionProviderChoice).default('cpu'),
     /** A job running longer than this is stopped and retried. Default 10 minutes. */
     JOB_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
     /**
@@ -212,7 +218,7 @@ export interface Config {
     readonly workers: number;
     readonly ocrWorkers: number;
     /** Asked for; the pool reports what each node actually uses. */
-    readonly executionProvider: 'cpu' | 'cuda' | 'auto';
+    readonly executionProvider: ExecutionProviderChoice;
     readonly jobTimeoutMs: number;
     readonly workerMaxMemoryMb: number;
     readonly maxAttempts: number;
@@ -228,7 +234,7 @@ export interface Config {
     readonly graphql: { readonly maxDepth: number; readonly maxCost: number };
   };
   /** Who may introspect the GraphQL schema. */
-  readonly graphql: { readonly introspection: 'anonymous' | 'authenticated' | 'off' };
+  readonly graphql: { readonly introspection: IntrospectionAccess };
   /** Where `/metrics` is served (`port` null: on the HTTP port) and the token it asks for, if any. */
   readonly metrics: { readonly port: number | null; readonly host: string; readonly token: string | null };
   readonly auth: {

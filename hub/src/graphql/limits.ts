@@ -25,6 +25,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { IntrospectionAccess } from '../config.ts';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -41,10 +42,6 @@ export const MAX_ALIASES = 30;
  * raises this bound when it is higher.
  */
 export const INTROSPECTION_MAX_DEPTH = 24;
-
-/** Who may introspect the schema (`__schema`, `__type`); `__typename` is always allowed. */
-export const IntrospectionAccess = { Anonymous: 'anonymous', Authenticated: 'authenticated', Off: 'off' } as const;
-export type IntrospectionAccess = (typeof IntrospectionAccess)[keyof typeof IntrospectionAccess];
 
 /** Fields whose resolver does more than read a row: their own cost, before their selection. */
 const FIELD_COSTS: Record<string, number> = {
@@ -82,18 +79,43 @@ const estimateCost: ComplexityEstimator = ({ type, field, args, childComplexity 
 const tooComplex = (message: string, details: Record<string, unknown>) =>
   new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', details, http: { status: 400 } } });
 
+/** Who may ask an operation to introspect: what the hub allows, and whether the caller is signed in. */
+export interface IntrospectionCaller {
+  access: IntrospectionAccess;
+  authenticated: boolean;
+}
+
+/** Whether `access` lets this caller introspect the schema. */
+const mayIntrospect = ({ access, authenticated }: IntrospectionCaller) =>
+  access === IntrospectionAccess.Anonymous || (access === IntrospectionAccess.Authenticated && authenticated);
+
+/** The refusal of an operation that introspects to a caller who may not. */
+const introspectionRefusal = (access: IntrospectionAccess) =>
+  access === IntrospectionAccess.Off
+    ? new GraphQLError('Introspection is turned off on this hub', {
+        extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 400 } },
+      })
+    : new GraphQLError('Introspection needs an access token or API key', {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+      });
+
 /**
  * Checks a parsed, valid operation against the limits; answers the refusals (empty when it
- * may run). `variables` size the lists an operation asks for through them.
+ * may run). `variables` size the lists an operation asks for through them. With `caller`,
+ * an operation that introspects the schema to a caller who may not is refused first, alone,
+ * as {@link checkIntrospection} would, in the same pass over the operation.
  */
 export function checkOperationLimits(
   limits: OperationLimits,
   request: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null },
+  caller?: IntrospectionCaller,
 ): GraphQLError[] {
   const errors: GraphQLError[] = [];
+  let depthRefused = false;
   const tooDeep = (maxDepth: number) => (_ctx: unknown, err: GraphQLError) => {
     // Both depth rules may refuse the same operation: one refusal says it.
-    if (errors.some((e) => (e.extensions.details as { maxDepth?: number } | undefined)?.maxDepth !== undefined)) return;
+    if (depthRefused) return;
+    depthRefused = true;
     const found = /found (\d+)/.exec(err.message)?.[1];
     errors.push(
       tooComplex(`The operation is nested ${found ?? 'too'} levels deep; at most ${maxDepth} are allowed`, {
@@ -102,16 +124,20 @@ export function checkOperationLimits(
       }),
     );
   };
-  // One pass over the operation for every rule; each reports its refusal with our code.
-  validate(request.schema, request.document, [
+  const introspectionMaxDepth = Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH);
+  const closed = caller !== undefined && !mayIntrospect(caller);
+  // One pass over the operation for every rule; each limit reports its refusal with our code.
+  const introspects = validate(request.schema, request.document, [
+    // Only the introspection rule reports to validate(): the others answer through onReject.
+    ...(closed ? [NoSchemaIntrospectionCustomRule] : []),
     // Everything but the schema's description…
     maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [tooDeep(limits.maxDepth)] }),
     // …and the whole operation, the description included, within a bound of its own.
     maxDepthRule({
-      n: Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH),
+      n: introspectionMaxDepth,
       ignoreIntrospection: false,
       propagateOnRejection: false,
-      onReject: [tooDeep(Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH))],
+      onReject: [tooDeep(introspectionMaxDepth)],
     }),
     maxAliasesRule({
       n: MAX_ALIASES,
@@ -119,6 +145,7 @@ export function checkOperationLimits(
       onReject: [() => errors.push(tooComplex(`The operation uses more than ${MAX_ALIASES} aliases`, { maxAliases: MAX_ALIASES }))],
     }),
   ]);
+  if (closed && introspects.length) return [introspectionRefusal(caller.access)];
   if (errors.length) return errors;
   const cost = getComplexity({
     schema: request.schema,
@@ -142,22 +169,15 @@ export function checkOperationLimits(
  * Refuses an operation that introspects the schema (`__schema` or `__type`, found by
  * graphql-js's NoSchemaIntrospectionCustomRule) to a caller `access` does not let do so:
  * `UNAUTHENTICATED` without a valid token when it is `authenticated`, `INTROSPECTION_DISABLED`
- * when it is `off`. Answers the refusals (empty when it may run).
+ * when it is `off`. Answers the refusals (empty when it may run). {@link checkOperationLimits}
+ * makes the same check, given the caller, in its own pass.
  */
 export function checkIntrospection(
   access: IntrospectionAccess,
   request: { schema: GraphQLSchema; document: DocumentNode },
   authenticated: boolean,
 ): GraphQLError[] {
-  if (access === IntrospectionAccess.Anonymous || (access === IntrospectionAccess.Authenticated && authenticated)) return [];
+  if (mayIntrospect({ access, authenticated })) return [];
   if (!validate(request.schema, request.document, [NoSchemaIntrospectionCustomRule]).length) return [];
-  return [
-    access === IntrospectionAccess.Off
-      ? new GraphQLError('Introspection is turned off on this hub', {
-          extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 400 } },
-        })
-      : new GraphQLError('Introspection needs an access token or API key', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-        }),
-  ];
+  return [introspectionRefusal(access)];
 }

@@ -11,7 +11,6 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import type { Context } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -20,7 +19,8 @@ import { AppError, RateLimitedError } from '@quire/kernel';
 import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
 import { dashboardResolvers } from './dashboard.resolvers.ts';
-import { checkIntrospection, checkOperationLimits, type IntrospectionAccess, type OperationLimits } from './limits.ts';
+import type { IntrospectionAccess } from '../config.ts';
+import { checkOperationLimits, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -72,11 +72,6 @@ export async function startGraphQL(deps: {
   const { logger } = deps;
   // Upgrades are routed by path in the HTTP layer; this server takes only `/graphql`.
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
-  const socketContext = (ctx: Context) =>
-    deps.contextForSocket(
-      ctx.connectionParams as Record<string, unknown> | undefined,
-      (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
-    );
   const wsServer = useServer(
     {
       schema: deps.schema,
@@ -90,19 +85,18 @@ export async function startGraphQL(deps: {
         }
         const invalid = validate(deps.schema, document);
         if (invalid.length) return [...invalid];
-        const contextValue = await socketContext(ctx);
-        const closed = checkIntrospection(deps.introspection, { schema: deps.schema, document }, contextValue.auth.principal !== null);
-        if (closed.length) return closed;
-        const refused = checkOperationLimits(deps.limits, {
-          schema: deps.schema,
-          document,
-          operationName: payload.operationName,
-          variables: payload.variables,
-        });
+        const contextValue = await deps.contextForSocket(
+          ctx.connectionParams as Record<string, unknown> | undefined,
+          (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
+        );
+        const refused = checkOperationLimits(
+          deps.limits,
+          { schema: deps.schema, document, operationName: payload.operationName, variables: payload.variables },
+          { access: deps.introspection, authenticated: contextValue.auth.principal !== null },
+        );
         if (refused.length) return refused;
         return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      context: socketContext,
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, logger)) } : result,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e, logger)),
@@ -122,14 +116,11 @@ export async function startGraphQL(deps: {
         async requestDidStart() {
           return {
             async didResolveOperation({ request, document, schema, contextValue }) {
-              const [closed] = checkIntrospection(deps.introspection, { schema, document }, contextValue.auth.principal !== null);
-              if (closed) throw closed;
-              const [refused] = checkOperationLimits(deps.limits, {
-                schema,
-                document,
-                operationName: request.operationName,
-                variables: request.variables,
-              });
+              const [refused] = checkOperationLimits(
+                deps.limits,
+                { schema, document, operationName: request.operationName, variables: request.variables },
+                { access: deps.introspection, authenticated: contextValue.auth.principal !== null },
+              );
               if (refused) throw refused;
             },
             // A rate-limited operation (a sign-in) answers 429 with Retry-After, as over plain HTTP.
@@ -153,7 +144,7 @@ export async function startGraphQL(deps: {
         },
       },
     ],
-    // Apollo lets introspection through; checkIntrospection decides, per caller, over HTTP and graphql-ws alike.
+    // Apollo lets introspection through; checkOperationLimits decides, per caller, over HTTP and graphql-ws alike.
     introspection: true,
     // Errors say what went wrong by code and message; server stack traces stay in the log.
     includeStacktraceInErrorResponses: false,

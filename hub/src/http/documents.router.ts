@@ -138,7 +138,6 @@ function discardRest(req: Request): void {
     left -= chunk.length;
     if (left < 0) req.pause();
   });
-  req.once('end', () => clearTimeout(cutOff));
   req.once('close', () => clearTimeout(cutOff));
   req.resume();
 }

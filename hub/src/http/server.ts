@@ -8,11 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
+import { AuthenticationError } from '@quire/kernel';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TEAM_HEADER, resolveRequestAuth, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
+import type { IntrospectionAccess } from '../config.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
-import type { IntrospectionAccess } from '../graphql/limits.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
 import { attachCollab } from '../realtime/collab.ts';
 import { startSocketServer } from '../realtime/socket.ts';
@@ -186,7 +187,9 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
       server.once('error', reject);
       server.listen(deps.port, deps.host, () => resolve());
     });
-    if (deps.metricsEndpoint.port !== null) metricsServer = await listenMetrics(deps.metricsEndpoint, metrics);
+    const { port: metricsPort, host: metricsHost } = deps.metricsEndpoint;
+    if (metricsPort !== null)
+      metricsServer = await listenMetrics({ port: metricsPort, host: metricsHost }, metrics, logger.child({ component: 'metrics' }));
   } catch (err) {
     // A port that is taken: what was started here is stopped, so the caller's shutdown has nothing left behind.
     await close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing after a failed start failed'));
@@ -223,14 +226,7 @@ function metricsHandler(registry: Registry, token: string | null): RequestHandle
       if (expected) {
         const sent = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
         if (!timingSafeEqual(createHash('sha256').update(sent).digest(), expected)) {
-          res.setHeader('WWW-Authenticate', 'Bearer');
-          res.status(401).json({
-            error: {
-              code: 'UNAUTHENTICATED',
-              message: 'Send the metrics token as Authorization: Bearer <token>',
-              requestId: res.locals.requestId,
-            },
-          });
+          next(new AuthenticationError('Send the metrics token as Authorization: Bearer <token>'));
           return;
         }
       }
@@ -243,16 +239,17 @@ function metricsHandler(registry: Registry, token: string | null): RequestHandle
 }
 
 /** A server of its own for `/metrics` (everything else answers 404). */
-async function listenMetrics(endpoint: { port: number | null; host: string }, metrics: RequestHandler): Promise<HttpServer> {
+async function listenMetrics(endpoint: { port: number; host: string }, metrics: RequestHandler, logger: Logger): Promise<HttpServer> {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders([]));
   app.get('/metrics', metrics);
   app.use((_req, res) => notFound(res));
+  app.use(errorMiddleware(logger));
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(endpoint.port ?? 0, endpoint.host, () => resolve());
+    server.listen(endpoint.port, endpoint.host, () => resolve());
   });
   return server;
 }

@@ -35,7 +35,7 @@ import type { AnnotationService } from '../services/annotation.service.ts';
 import type { AuthService } from '../services/auth.service.ts';
 import type { LiveEvent, LiveEvents } from '../services/live-events.ts';
 import { REVIEW_SESSION, colourFor, documentSession, type PresenceChange, type PresenceService } from '../services/presence.service.ts';
-import { ackOf, answer, authenticate, inOrder, recheckRooms } from './socket-access.ts';
+import { ackOf, answer, authenticate, inOrder, recheckRooms, type SocketAuth } from './socket-access.ts';
 
 const documentId = z.string().min(1).max(100);
 const joinRequest = z.object({ documentId, since: z.number().int().nonnegative().nullable().optional() });
@@ -68,17 +68,16 @@ export function attachCollab(
   const scopeFor = (auth: RequestAuth, entry: EntryPoint) => currentTeamScopeFor(auth, entry, accounts);
 
   nsp.on('connection', (socket: Socket) => {
-    const auth = socket.data.auth as RequestAuth;
+    const auth = socket.data.auth as SocketAuth;
     let presenceWindow = { start: 0, count: 0 };
 
     const who = async () => {
       const principal = auth.principal;
-      if (principal?.kind === 'user') {
+      if (principal.kind === 'user') {
         const user = await accounts.getUser(principal.userId);
         return { userId: principal.userId, name: user?.email ?? 'someone', colour: colourFor(principal.userId) };
       }
-      const keyId = principal?.kind === 'apiKey' ? principal.apiKeyId : 'anonymous';
-      return { userId: null, name: 'API key', colour: colourFor(keyId) };
+      return { userId: null, name: 'API key', colour: colourFor(principal.apiKeyId) };
     };
 
     /** Enters a session (room and presence) and answers who is there. */

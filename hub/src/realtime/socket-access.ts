@@ -6,7 +6,7 @@
 import type { DefaultEventsMap, Namespace, RemoteSocket } from 'socket.io';
 import type { Logger } from 'pino';
 import { AppError, AuthenticationError } from '@quire/kernel';
-import type { EntryPoint } from '../auth/policy.ts';
+import type { EntryPoint, Principal } from '../auth/policy.ts';
 import { principalKey } from '../auth/policy.ts';
 import { currentTeamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { AuthService } from '../services/auth.service.ts';
@@ -14,6 +14,11 @@ import type { AuthService } from '../services/auth.service.ts';
 export type Ack = (
   response: { ok: true; state?: unknown } | { ok: false; error: { code: string; message: string; details?: Record<string, unknown> } },
 ) => void;
+
+/** A connection's caller, as {@link authenticate} keeps it: always with a principal. */
+export type SocketAuth = RequestAuth & { principal: Principal };
+
+const hasPrincipal = (auth: RequestAuth): auth is SocketAuth => auth.principal !== null;
 
 /**
  * Names each connection's caller from the handshake's `auth` (`{ token, team }`), and refuses
@@ -30,7 +35,7 @@ export function authenticate(
     const handshake = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     authForHandshake(handshake, socket.handshake.address)
       .then((auth) => {
-        if (!auth.principal) {
+        if (!hasPrincipal(auth)) {
           next(handshakeRefusal(auth.error ?? new AuthenticationError('Connect with auth: { token } (an access token or API key)')));
           return;
         }
@@ -95,9 +100,8 @@ export function inOrder(logger: Logger, what: string): (work: () => Promise<void
 }
 
 /** Who a connection acts as, in which team: connections with the same key have the same access. */
-function callerKey(auth: RequestAuth): string {
-  const who = auth.principal ? principalKey(auth.principal) : `anonymous:${auth.error?.code ?? ''}`;
-  return `${who}@${auth.teamId ?? ''}`;
+function callerKey(auth: SocketAuth): string {
+  return `${principalKey(auth.principal)}@${auth.teamId ?? ''}`;
 }
 
 /**
@@ -115,7 +119,7 @@ export async function recheckRooms(
   const checks = new Map<string, Promise<unknown>>();
   await Promise.all(
     sockets.map(async (socket) => {
-      const auth = socket.data.auth as RequestAuth;
+      const auth = socket.data.auth as SocketAuth;
       const key = callerKey(auth);
       let check = checks.get(key);
       if (!check) {

@@ -50,38 +50,35 @@ export async function sniffMedia(sample: { head: Uint8Array; size: number }): Pr
   const head = sample.head.subarray(0, SNIFF_HEAD_BYTES);
   const partial = sample.size > head.length;
 
-  if (encodingByMark(head)) {
-    // No format Quire reads starts with a byte order mark. FF FE and FE FF also begin MPEG
-    // audio frames, which file-type would name; what it says is not what the file claims.
-    const decoded = decodeText(head, { partial });
-    return decoded.ok ? { kind: 'text', encoding: decoded.encoding } : { kind: 'unsupported', detected: `binary data: ${decoded.reason}` };
-  }
-
-  const type = await fileTypeFromBuffer(head);
-  const tiff = readTiffHeader(head);
-  // file-type gives no answer for a TIFF whose first directory lies past the sample, and names
-  // camera raw formats (TIFF inside) from a directory within it; those stay what file-type says.
-  if (tiff && (!type || type.mime === SupportedMime.Tiff)) {
-    const place = placeOfFirstDirectory(tiff, sample.size);
-    if (place === 'in-header') return { kind: 'unsupported', detected: 'a TIFF header without a valid first directory' };
-    return {
-      kind: 'binary',
-      mime: SupportedMime.Tiff,
-      truncated: place === 'past-end',
-      ...(place === 'past-end'
-        ? { detail: `its first directory lies at byte ${tiff.firstDirectory}, past the end of its ${sample.size} bytes` }
-        : {}),
-    };
-  }
-  if (type) {
-    return binaryMimes.has(type.mime)
-      ? { kind: 'binary', mime: type.mime as BinaryMime, truncated: false }
-      : { kind: 'unsupported', detected: type.mime };
+  // No format Quire reads starts with a byte order mark. FF FE and FE FF also begin MPEG
+  // audio frames, which file-type would name; what it says is not what the file claims, so
+  // signatures are read only without a mark.
+  if (!encodingByMark(head)) {
+    const type = await fileTypeFromBuffer(head);
+    const tiff = readTiffHeader(head);
+    // file-type gives no answer for a TIFF whose first directory lies past the sample, and names
+    // camera raw formats (TIFF inside) from a directory within it; those stay what file-type says.
+    if (tiff && (!type || type.mime === SupportedMime.Tiff)) {
+      const place = placeOfFirstDirectory(tiff, sample.size);
+      if (place === 'in-header') return { kind: 'unsupported', detected: 'a TIFF header without a valid first directory' };
+      return {
+        kind: 'binary',
+        mime: SupportedMime.Tiff,
+        truncated: place === 'past-end',
+        ...(place === 'past-end'
+          ? { detail: `its first directory lies at byte ${tiff.firstDirectory}, past the end of its ${sample.size} bytes` }
+          : {}),
+      };
+    }
+    if (type) {
+      return binaryMimes.has(type.mime)
+        ? { kind: 'binary', mime: type.mime as BinaryMime, truncated: false }
+        : { kind: 'unsupported', detected: type.mime };
+    }
   }
 
   const decoded = decodeText(head, { partial });
-  if (decoded.ok) return { kind: 'text', encoding: decoded.encoding };
-  return { kind: 'unsupported', detected: `binary data: ${decoded.reason}` };
+  return decoded.ok ? { kind: 'text', encoding: decoded.encoding } : { kind: 'unsupported', detected: `binary data: ${decoded.reason}` };
 }
 
 /** The outcome of {@link decodeText}. */

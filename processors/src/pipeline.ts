@@ -89,7 +89,7 @@ export interface PipelineContext {
 
 const STAGE_ORDER = [Stage.Detect, Stage.Extract, Stage.Ocr, Stage.Chunk, Stage.Embed, Stage.Classify, Stage.Fields] as const;
 /** Default of {@link PipelineOptions.maxChunks}. */
-export const DEFAULT_MAX_CHUNKS = 10_000;
+const DEFAULT_MAX_CHUNKS = 10_000;
 /** Chunks per page assumed before chunking has run, to price the embed stage. */
 const CHUNKS_PER_PAGE_GUESS = 2;
 /** Room for the part envelope (kind, ids) around the pages or chunks of a part. */
@@ -181,7 +181,7 @@ export async function runPipeline(job: ProcessJob, data: Uint8Array, ctx: Pipeli
   try {
     tracker.enter(Stage.Detect);
     emit();
-    const mime = await detect(data, job, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
+    const { mime, text: decodedText } = await detect(data, job, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
     signal.throwIfAborted();
 
     // Price the stages this document will go through; later stages refine their totals.
@@ -189,7 +189,7 @@ export async function runPipeline(job: ProcessJob, data: Uint8Array, ctx: Pipeli
     if (isPlainText(mime)) {
       tracker.setTotal(0, Stage.Ocr);
       enter(Stage.Extract);
-      pages = extractPlainText(data, { maxPageChars });
+      pages = extractPlainText(decodedText ?? data, { maxPageChars });
       tracker.advance();
     } else if (mime === SupportedMime.Pdf) {
       enter(Stage.Extract);

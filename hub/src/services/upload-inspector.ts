@@ -16,8 +16,6 @@ import {
 } from '@quire/kernel';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '@quire/processors';
 
-/** The bytes that decide an upload's type: the same head the pipeline's detect stage reads. */
-const HEAD_BYTES = SNIFF_HEAD_BYTES;
 const TAIL_BYTES = 2048;
 
 /** Counts, hashes and limits bytes flowing through, remembering the head and tail. */
@@ -39,8 +37,9 @@ export class UploadInspector extends Transform {
       return;
     }
     this.hash.update(chunk);
-    if (this.headLength < HEAD_BYTES) {
-      const part = chunk.subarray(0, HEAD_BYTES - this.headLength);
+    // Keep the bytes that decide an upload's type: the same head the pipeline's detect stage reads.
+    if (this.headLength < SNIFF_HEAD_BYTES) {
+      const part = chunk.subarray(0, SNIFF_HEAD_BYTES - this.headLength);
       this.headParts.push(part);
       this.headLength += part.length;
     }
@@ -81,6 +80,7 @@ export async function classifyUpload(input: {
 }): Promise<SupportedMime> {
   if (input.size === 0) throw new ValidationError('The uploaded file is empty', { code: 'EMPTY_UPLOAD' });
 
+  const claimed = byExtension[extname(input.filename).toLowerCase()];
   const sniffed = await sniffMedia({ head: input.head, size: input.size });
   let mime: SupportedMime;
   switch (sniffed.kind) {
@@ -92,16 +92,13 @@ export async function classifyUpload(input: {
     case 'binary':
       mime = sniffed.mime;
       break;
-    case 'text': {
-      const ext = extname(input.filename).toLowerCase();
-      mime = ext === '.md' || ext === '.markdown' ? SupportedMime.Markdown : SupportedMime.Text;
+    case 'text':
+      mime = claimed === SupportedMime.Markdown ? SupportedMime.Markdown : SupportedMime.Text;
       break;
-    }
     default:
       throw new UnreachableCaseError(sniffed);
   }
 
-  const claimed = byExtension[extname(input.filename).toLowerCase()];
   const declared = input.declaredMime?.split(';')[0]?.trim().toLowerCase();
   for (const [what, value] of [
     ['file name', claimed],

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InMemoryJobStorage, MemoryBus, subscribeSystemEvent, type Subscription } from '@quire/bus';
 import { SystemEvents, type NodeHeartbeat } from '@quire/kernel';
+import type { ExecutionProvider } from '../engines/embedder.transformers.ts';
 import { NodeAnnouncer } from './node-announcer.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,7 +28,7 @@ after(async () => {
 
 describe('NodeAnnouncer', () => {
   test('publishes at start and every interval, then once more marked leaving on stop, and nothing after', async () => {
-    const stats = { executionProvider: 'cpu' as string | null, activeJobs: 0, jobsDone: 0 };
+    const stats = { executionProvider: 'cpu' as ExecutionProvider | null, activeJobs: 0, jobsDone: 0 };
     const announcer = new NodeAnnouncer({
       bus,
       nodeId: 'host-a:101',

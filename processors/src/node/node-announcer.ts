@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { publishSystemEvent, type Bus } from '@quire/bus';
 import { NodeDevice, SystemEvents, type NodeHeartbeat } from '@quire/kernel';
+import { ExecutionProvider } from '../engines/embedder.transformers.ts';
 
 /** How often a node sends a heartbeat by default: hubs forget it after three missed ones, about 6 s. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
@@ -22,7 +23,7 @@ const PACKAGE_VERSION = (createRequire(import.meta.url)('../../package.json') as
 /** What a node is doing now, read at each heartbeat. */
 export interface NodeStats {
   /** onnxruntime's execution provider in use (`cpu`, `cuda`); null while no worker is ready. */
-  executionProvider: string | null;
+  executionProvider: ExecutionProvider | null;
   /** Jobs running now. */
   activeJobs: number;
   /** Jobs finished with the document processed since the node started. */
@@ -87,7 +88,7 @@ export class NodeAnnouncer {
       host: o.host,
       pid: o.pid,
       roles: [...o.roles],
-      device: stats.executionProvider === 'cuda' ? NodeDevice.Gpu : NodeDevice.Cpu,
+      device: stats.executionProvider === ExecutionProvider.cuda ? NodeDevice.Gpu : NodeDevice.Cpu,
       executionProvider: stats.executionProvider,
       models: [...o.models],
       concurrency: o.concurrency,

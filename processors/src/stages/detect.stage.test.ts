@@ -26,9 +26,13 @@ describe('detect stage', () => {
     for (const fixture of Object.values(FIXTURES) as Fixture[]) {
       if (fixture.kind === 'hostile') continue;
       const data = new Uint8Array(await readFile(fixturePath(fixture.file)));
-      assert.equal(await detect(data, job(fixture.file)), fixture.mime, fixture.file);
+      assert.equal((await detect(data, job(fixture.file))).mime, fixture.mime, fixture.file);
       // The bytes decide even when the name says nothing.
-      assert.equal(await detect(data, job('upload')), fixture.mime === 'text/markdown' ? 'text/markdown' : fixture.mime, fixture.file);
+      assert.equal(
+        (await detect(data, job('upload'))).mime,
+        fixture.mime === 'text/markdown' ? 'text/markdown' : fixture.mime,
+        fixture.file,
+      );
     }
   });
 
@@ -41,10 +45,10 @@ describe('detect stage', () => {
   });
 
   it('accepts plain text declared as Markdown and the other way round', async () => {
-    assert.equal(await detect(bytes('just words\n'), job('a.md')), 'text/markdown');
-    assert.equal(await detect(bytes('# Title\n\ntext\n'), job('a.txt', 'text/plain')), 'text/plain');
-    assert.equal(await detect(bytes('# Title\n\ntext\n'), job('upload')), 'text/markdown');
-    assert.equal(await detect(bytes('plain words only\n'), job('upload')), 'text/plain');
+    assert.equal((await detect(bytes('just words\n'), job('a.md'))).mime, 'text/markdown');
+    assert.equal((await detect(bytes('# Title\n\ntext\n'), job('a.txt', 'text/plain'))).mime, 'text/plain');
+    assert.equal((await detect(bytes('# Title\n\ntext\n'), job('upload'))).mime, 'text/markdown');
+    assert.equal((await detect(bytes('plain words only\n'), job('upload'))).mime, 'text/plain');
   });
 
   it('refuses empty and whitespace-only documents', async () => {
@@ -73,15 +77,15 @@ describe('detect stage', () => {
         { bigEndian },
       );
       assert.ok(new DataView(tiff.buffer).getUint32(4, !bigEndian) > 8192);
-      assert.equal(await detect(tiff, job('scan.tif', 'image/tiff')), 'image/tiff');
-      assert.equal(await detect(tiff, job('upload')), 'image/tiff');
+      assert.equal((await detect(tiff, job('scan.tif', 'image/tiff'))).mime, 'image/tiff');
+      assert.equal((await detect(tiff, job('upload'))).mime, 'image/tiff');
     }
   });
 
   it('passes a TIFF that claims enormous pages on to the size checks instead of refusing its type', async () => {
     const bomb = handMadeTiff([{ width: 100_000, height: 100_000 }]);
     assert.ok(bomb.length < 4096);
-    assert.equal(await detect(bomb, job('bomb.tiff')), 'image/tiff');
+    assert.equal((await detect(bomb, job('bomb.tiff'))).mime, 'image/tiff');
   });
 
   it('refuses a TIFF cut before its first directory as unreadable, and a header pointing into itself', async () => {
@@ -96,11 +100,11 @@ describe('detect stage', () => {
 
   it('reads UTF-16 text with a byte order mark, and UTF-8 with one', async () => {
     for (const endian of ['le', 'be'] as const) {
-      assert.equal(await detect(utf16('Grüße aus Köln\r\n', endian), job('notes.txt', 'text/plain')), 'text/plain');
-      assert.equal(await detect(utf16('# Minutes\n\n- item\n', endian), job('upload')), 'text/markdown');
-      assert.equal(await detect(utf16('plain words\n', endian), job('notes.md')), 'text/markdown');
+      assert.equal((await detect(utf16('Grüße aus Köln\r\n', endian), job('notes.txt', 'text/plain'))).mime, 'text/plain');
+      assert.equal((await detect(utf16('# Minutes\n\n- item\n', endian), job('upload'))).mime, 'text/markdown');
+      assert.equal((await detect(utf16('plain words\n', endian), job('notes.md'))).mime, 'text/markdown');
     }
-    assert.equal(await detect(bytes('\uFEFFplain words\n'), job('notes.txt')), 'text/plain');
+    assert.equal((await detect(bytes('\uFEFFplain words\n'), job('notes.txt'))).mime, 'text/plain');
     await rejectsWith(detect(utf16(' \n', 'le'), job('blank.txt')), 'EMPTY_DOCUMENT');
   });
 

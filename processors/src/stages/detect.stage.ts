@@ -29,11 +29,19 @@ const declaredAliases: Record<string, SupportedMime> = {
 
 const extensions = MIME_BY_EXTENSION;
 
+/** What {@link detect} found: the format, and for a text document its decoded text. */
+export interface Detected {
+  mime: SupportedMime;
+  /** The whole text of a plain-text or Markdown document, without its byte order mark. */
+  text?: string;
+}
+
 /**
  * Sniffs the format of `data` by the rule uploads are checked with ({@link sniffMedia}).
  * Text must then decode whole (UTF-8, or UTF-16 with its byte order mark) without NUL or
  * binary control characters, and is Markdown when the declared type or extension says so
- * or its lines look like Markdown.
+ * or its lines look like Markdown; its decoded text comes back with the type, so that it is
+ * not decoded again.
  * @throws PipelineError `EMPTY_DOCUMENT`, `DOCUMENT_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`,
  *   `IMAGE_UNREADABLE` (a TIFF cut short) or `MEDIA_TYPE_MISMATCH`
  */
@@ -41,7 +49,7 @@ export async function detect(
   data: Uint8Array,
   job: Pick<ProcessJob, 'mimeType' | 'filename'>,
   options: DetectOptions = {},
-): Promise<SupportedMime> {
+): Promise<Detected> {
   const maxBytes = options.maxBytes ?? 100 * 1024 * 1024;
   const fail = (code: PipelineErrorCode, message: string): PipelineError => new PipelineError(code, message, { stage: 'detect' });
   if (data.byteLength === 0) throw fail(PipelineErrorCode.EmptyDocument, 'the document is empty');
@@ -56,6 +64,7 @@ export async function detect(
 
   const sniffed = await sniffMedia({ head: data, size: data.byteLength });
   let actual: SupportedMime;
+  let text: string | undefined;
   switch (sniffed.kind) {
     case 'unsupported':
       throw fail(PipelineErrorCode.UnsupportedMediaType, `unsupported document type (${sniffed.detected})`);
@@ -66,7 +75,7 @@ export async function detect(
     case 'text': {
       const decoded = decodeText(data);
       if (!decoded.ok) throw fail(PipelineErrorCode.UnsupportedMediaType, `the document is not text: ${decoded.reason}`);
-      const text = decoded.text;
+      text = decoded.text;
       if (text.trim() === '') throw fail(PipelineErrorCode.EmptyDocument, 'the document holds only whitespace');
       const claimsMarkdown = claims.some((c) => c.mime === SupportedMime.Markdown);
       const claimsPlain = claims.some((c) => c.mime === SupportedMime.Text);
@@ -82,7 +91,7 @@ export async function detect(
       throw fail(PipelineErrorCode.MediaTypeMismatch, `the ${claim.what} says ${claim.mime} but the content is ${actual}`);
     }
   }
-  return actual;
+  return text === undefined ? { mime: actual } : { mime: actual, text };
 }
 
 /** Plain text and Markdown are one family: either claim fits either content. */

@@ -22,16 +22,13 @@ export interface TextExtractOptions {
 }
 
 /**
- * Splits a text or Markdown document into pages. It is read as UTF-8, or in the encoding
- * its byte order mark names (UTF-8, UTF-16 LE or BE), the mark left out.
+ * Splits a text or Markdown document into pages. `input` is its text as the detect stage
+ * decoded it, or its bytes: those are read as UTF-8, or in the encoding their byte order
+ * mark names (UTF-8, UTF-16 LE or BE), the mark left out.
  */
-export function extractPlainText(data: Uint8Array, options: TextExtractOptions = {}): ExtractedPage[] {
+export function extractPlainText(input: string | Uint8Array, options: TextExtractOptions = {}): ExtractedPage[] {
   const maxPageChars = options.maxPageChars ?? DEFAULT_MAX_PAGE_CHARS;
-  const decoded = decodeText(data);
-  if (!decoded.ok) {
-    throw new PipelineError(PipelineErrorCode.UnsupportedMediaType, `the document is not text: ${decoded.reason}`, { stage: 'extract' });
-  }
-  const text = decoded.text.replace(/\r\n?/g, '\n');
+  const text = (typeof input === 'string' ? input : decodeOrFail(input)).replace(/\r\n?/g, '\n');
   const pages: ExtractedPage[] = [];
   for (const sheet of text.split('\f')) {
     for (const part of splitLong(sheet, maxPageChars)) {
@@ -40,6 +37,14 @@ export function extractPlainText(data: Uint8Array, options: TextExtractOptions =
     }
   }
   return pages;
+}
+
+function decodeOrFail(data: Uint8Array): string {
+  const decoded = decodeText(data);
+  if (!decoded.ok) {
+    throw new PipelineError(PipelineErrorCode.UnsupportedMediaType, `the document is not text: ${decoded.reason}`, { stage: 'extract' });
+  }
+  return decoded.text;
 }
 
 /**

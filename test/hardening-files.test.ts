@@ -12,12 +12,11 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import sharp from 'sharp';
+import { utf16 } from './fixtures/bytes.ts';
 import { ensureFixtures } from './fixtures/generate.ts';
 import { handMadeTiff } from './fixtures/hand-made-tiff.ts';
 import { FIXTURES, fixturePath } from './fixtures/manifest.ts';
-import { startHub, waitFor, type HubProcess } from './helpers/hub.ts';
-
-const STATE = `query($id: ID!) { document(id: $id) { status mimeType pageCount error { code message stage } } }`;
+import { settledDocument, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 
 let hub: HubProcess;
 
@@ -34,26 +33,13 @@ async function settle(file: { name: string; data: Uint8Array; type?: string }) {
   const res = await hub.upload(file);
   assert.equal(res.status, 202, `${file.name}: ${JSON.stringify(res.body)}`);
   const id: string = res.body.documentId;
-  const doc = await waitFor(
-    async () => {
-      const d = (await hub.gql(STATE, { id })).data?.document;
-      return d && (d.status === 'PROCESSED' || d.status === 'FAILED') ? d : undefined;
-    },
-    240_000,
-    `${file.name} settled`,
-  );
-  return { id, ...doc };
+  return { id, ...(await settledDocument(hub, id, 240_000, 'mimeType pageCount error { code message stage }')) };
 }
 
 async function textSearch(q: string): Promise<string[]> {
   const { data, errors } = await hub.gql('query($q: String!) { search(query: $q, mode: TEXT, first: 10) { document { id } } }', { q });
   assert.equal(errors, undefined, JSON.stringify(errors));
   return data.search.map((hit: { document: { id: string } }) => hit.document.id);
-}
-
-function utf16(text: string, endian: 'le' | 'be'): Uint8Array {
-  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
-  return new Uint8Array(endian === 'le' ? le : Buffer.from(le).swap16());
 }
 
 describe('hardened file handling', () => {

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startHub, waitFor, type HubProcess } from './helpers/hub.ts';
-
-const STATE = `query($id: ID!) { document(id: $id) { status error { code stage } job { status stage attempts } } }`;
+import { setTimeout as sleep } from 'node:timers/promises';
+import { settledDocument, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 
 /** A plain text of about `passages` chunks (about 13 lines each), unique to `seed`. */
 function longText(seed: string, passages: number): Uint8Array {
@@ -17,24 +16,21 @@ function longText(seed: string, passages: number): Uint8Array {
   return new TextEncoder().encode(lines.join('\n'));
 }
 
-async function state(hub: HubProcess, id: string) {
-  const { data } = await hub.gql(STATE, { id });
-  return data?.document as {
-    status: string;
-    error: { code: string; stage: string } | null;
-    job: { status: string; stage: string | null; attempts: number };
-  } | null;
+const FIELDS = 'error { code stage } job { status stage attempts }';
+const STATE = `query($id: ID!) { document(id: $id) { status ${FIELDS} } }`;
+
+interface DocumentState {
+  status: string;
+  error: { code: string; stage: string } | null;
+  job: { status: string; stage: string | null; attempts: number };
 }
 
-const settled = (hub: HubProcess, id: string, timeoutMs: number) =>
-  waitFor(
-    async () => {
-      const doc = await state(hub, id);
-      return doc && (doc.status === 'PROCESSED' || doc.status === 'FAILED') ? doc : undefined;
-    },
-    timeoutMs,
-    `document ${id} settled`,
-  );
+async function state(hub: HubProcess, id: string) {
+  const { data } = await hub.gql(STATE, { id });
+  return data?.document as DocumentState | null;
+}
+
+const settled = (hub: HubProcess, id: string, timeoutMs: number) => settledDocument<DocumentState>(hub, id, timeoutMs, FIELDS);
 
 async function healthy(hub: HubProcess, pid: number): Promise<void> {
   assert.equal(hub.child.pid, pid);
@@ -97,7 +93,7 @@ test('long jobs are bounded and stoppable, and never take the hub down', { timeo
     assert.ok(freedAfter < 8_000, `the worker stayed busy ${freedAfter} ms after the delete`);
 
     // Nothing of the deleted document's job is written or retried afterwards.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     const log = hub.output();
     assert.doesNotMatch(log, /progress not persisted/);
     assert.doesNotMatch(

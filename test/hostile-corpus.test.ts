@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { HOSTILE_CASES, type HostileCase, type Outcome } from './hostile/corpus.ts';
 import { ensureHostileCorpus, hostilePath, SEARCH_WORDS, UPLOAD_LIMIT_MB, type HostileFile } from './hostile/generate.ts';
@@ -710,8 +711,6 @@ function readStatusKb(pid: number, key: string): number | undefined {
 // ---------------------------------------------------------------------------------------
 
 const hubAlive = (): boolean => hub.child.exitCode === null && hub.child.signalCode === null;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function describeError(error: unknown): string {
   const e = error as { message?: string; cause?: { code?: string; message?: string } };

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import type { Bus, JobEnvelope } from './bus.ts';
 import { NatsBus, deleteNatsBusStreams } from './bus.nats.ts';
-import { defineBusContract } from './contract.ts';
+import { defineBusContract, waitFor } from './contract.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -47,14 +47,6 @@ function job(queue: string): JobEnvelope {
   return { id: randomUUID(), queue, payload: { n: 1 }, correlationId: randomUUID(), enqueuedAt: Date.now() };
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A consumer in its own process, started with tsx, that takes jobs and never finishes them. */
 const CHILD = `
 const { NatsBus } = await import(process.env.BUS_MODULE);
@@ -84,7 +76,7 @@ describe('NatsBus across connections', () => {
       await waitFor(() => seen.includes('ready'), 'the child consumer', 15_000);
       const j = job('crash.work');
       await survivor.enqueue(j);
-      await waitFor(() => seen.includes(`taken ${j.id} 1`), 'the child to take the job');
+      await waitFor(() => seen.includes(`taken ${j.id} 1`), 'the child to take the job', 5000);
       child.kill('SIGKILL');
       await exited;
 
@@ -98,7 +90,7 @@ describe('NatsBus across connections', () => {
         },
         { leaseMs: 1000 },
       );
-      await waitFor(() => got.length === 1, 'redelivery to the survivor');
+      await waitFor(() => got.length === 1, 'redelivery to the survivor', 5000);
       assert.deepEqual(got, [{ id: j.id, attempt: 2 }]);
       // ack_wait is 1 s; anything near it shows the server, not a poll, redelivered the job.
       assert.ok(Date.now() - killedAt < 5000, `redelivered ${Date.now() - killedAt} ms after the kill`);
@@ -133,14 +125,14 @@ describe('NatsBus across connections', () => {
         ids.push(j.id);
         await a.enqueue(j);
       }
-      await waitFor(() => byBus.a.length + byBus.b.length === 40, 'all jobs');
+      await waitFor(() => byBus.a.length + byBus.b.length === 40, 'all jobs', 5000);
       assert.deepEqual([...byBus.a, ...byBus.b].sort(), ids.sort(), 'a job ran twice or not at all');
       assert.ok(byBus.a.length > 0 && byBus.b.length > 0, `one connection took everything: ${byBus.a.length}/${byBus.b.length}`);
 
       const events: string[] = [];
       await b.subscribe('events.*.document.processed', (e) => events.push(`${e.subject} ${String(e.correlationId)}`));
       await a.publish('events.team-9.document.processed', { documentId: 'd1' }, 'c-1');
-      await waitFor(() => events.length === 1, 'event on the other connection');
+      await waitFor(() => events.length === 1, 'event on the other connection', 5000);
       assert.deepEqual(events, ['events.team-9.document.processed c-1']);
     } finally {
       await a.close();
@@ -160,7 +152,7 @@ describe('NatsBus across connections', () => {
         onDeadLetter: () => void dead++,
       });
       await bus.enqueue(j);
-      await waitFor(() => dead === 1, 'dead letter');
+      await waitFor(() => dead === 1, 'dead letter', 5000);
       const { connect } = await import('nats');
       const nc = await connect({ servers: NATS_URL });
       try {

@@ -673,11 +673,13 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   return { promise, resolve };
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+/** Polls `condition` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
   await waitForAsync(async () => condition(), what, timeoutMs);
 }
 
-async function waitForAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
+/** {@link waitFor} with an asynchronous condition. */
+export async function waitForAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

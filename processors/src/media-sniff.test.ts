@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
+import { utf16 } from '../../test/fixtures/bytes.ts';
 import { ensureFixtures } from '../../test/fixtures/generate.ts';
 import { handMadeTiff } from '../../test/fixtures/hand-made-tiff.ts';
 import { FIXTURES, fixturePath, type Fixture } from '../../test/fixtures/manifest.ts';
@@ -10,11 +11,6 @@ import { decodeText, SNIFF_HEAD_BYTES, sniffMedia, type SniffResult } from './me
 
 /** Sniffs the way an upload is sniffed: from the first bytes only, and the size. */
 const sniffHead = (data: Uint8Array): Promise<SniffResult> => sniffMedia({ head: data.subarray(0, SNIFF_HEAD_BYTES), size: data.length });
-
-function utf16(text: string, endian: 'le' | 'be'): Uint8Array {
-  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
-  return new Uint8Array(endian === 'le' ? le : Buffer.from(le).swap16());
-}
 
 describe('sniffMedia', () => {
   before(() => ensureFixtures());

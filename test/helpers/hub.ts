@@ -208,6 +208,27 @@ export async function uploadProcessed(hub: HubProcess, file: { name: string; dat
   return id;
 }
 
+/**
+ * Waits until document `id` on `hub` is PROCESSED or FAILED; answers its `status` and the
+ * other GraphQL `fields` asked for (a selection, e.g. `error { code stage }`), typed as `T`.
+ */
+export async function settledDocument<T extends { status: string } = any>(
+  hub: HubProcess,
+  id: string,
+  timeoutMs: number,
+  fields = '',
+): Promise<T> {
+  return waitFor(
+    async () => {
+      const doc: T | null | undefined = (await hub.gql(`query($id: ID!) { document(id: $id) { status ${fields} } }`, { id })).data
+        ?.document;
+      return doc && (doc.status === 'PROCESSED' || doc.status === 'FAILED') ? doc : undefined;
+    },
+    timeoutMs,
+    `document ${id} settled`,
+  );
+}
+
 /** Polls `fn` until it returns a truthy value or the time runs out. */
 export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,8 @@
  * ZIP, ELF and PE bytes, pdf-lib for the ordinary PDFs and @napi-rs/canvas for text that
  * OCR must read. The same generator gives the same bytes (the rendered text depends on the
  * installed fonts only). Files go to the git-ignored `test/fixtures/generated/hostile/`
- * and are rebuilt only when this file changes (a stamp holds its hash).
+ * and are rebuilt only when this file or `test/fixtures/hand-made-pdf.ts` changes (a stamp
+ * holds their hash).
  *
  * Run `node --import tsx test/hostile/generate.ts` to write them without a test.
  */
@@ -20,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createCanvas, type Canvas } from '@napi-rs/canvas';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { crc32, deflateZeros, rawPdf, type PdfObject } from '../fixtures/hand-made-pdf.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 /** Folder the corpus is written into (git-ignored). */
@@ -99,90 +101,7 @@ function memo(seed: number, title: string): Buffer {
 }
 
 // ---------------------------------------------------------------------------------------
-// Compression
-
-/** CRC-32 (ISO-HDLC), as PNG and ZIP use it; `crc` continues an earlier sum. */
-function crc32(data: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i += 1) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n += 1) {
-    let c = n;
-    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/**
- * `count` zero bytes deflated at level 9 as they stream by (nothing that size is ever held
- * in memory); `raw` for ZIP's headerless deflate, else the zlib format of PDF and PNG.
- * Answers the compressed bytes and, for ZIP, the CRC-32 of the zeros.
- */
-async function deflateZeros(count: number, options: { raw?: boolean } = {}): Promise<{ data: Buffer; crc: number }> {
-  const deflate = options.raw ? zlib.createDeflateRaw({ level: 9, memLevel: 9 }) : zlib.createDeflate({ level: 9, memLevel: 9 });
-  const parts: Buffer[] = [];
-  deflate.on('data', (chunk: Buffer) => parts.push(chunk));
-  const ended = new Promise<void>((resolve, reject) => {
-    deflate.once('end', resolve);
-    deflate.once('error', reject);
-  });
-  const block = Buffer.alloc(16 * 1024 * 1024);
-  let crc = 0;
-  for (let left = count; left > 0; left -= block.length) {
-    const piece = left >= block.length ? block : block.subarray(0, left);
-    if (options.raw) crc = crc32(piece, crc);
-    if (!deflate.write(piece)) await new Promise((resolve) => deflate.once('drain', resolve));
-  }
-  deflate.end();
-  await ended;
-  return { data: Buffer.concat(parts), crc };
-}
-
-// ---------------------------------------------------------------------------------------
 // PDF by hand
-
-/** A PDF object body: a plain object, or a stream with its dictionary entries (without /Length). */
-type PdfObject = string | { dict: string; stream: Uint8Array };
-
-interface RawPdfOptions {
-  /** Bytes before the first object. Default a PDF 1.7 header with a binary comment. */
-  header?: string;
-  /** More trailer entries (/Encrypt, /ID). */
-  trailer?: string;
-  /** `shifted` writes every cross-reference offset 3 bytes off, as a careless rewriter would. */
-  xref?: 'ok' | 'shifted';
-}
-
-/** Writes objects 1..n with a cross-reference table and trailer; object 1 is the catalog. */
-function rawPdf(objects: PdfObject[], options: RawPdfOptions = {}): Buffer {
-  const parts: Buffer[] = [latin1(options.header ?? '%PDF-1.7\n%\xe2\xe3\xcf\xd3\n')];
-  let offset = parts[0]!.length;
-  const offsets: number[] = [];
-  objects.forEach((object, index) => {
-    offsets.push(offset);
-    const bytes =
-      typeof object === 'string'
-        ? latin1(`${index + 1} 0 obj\n${object}\nendobj\n`)
-        : Buffer.concat([
-            latin1(`${index + 1} 0 obj\n<< ${object.dict} /Length ${object.stream.length} >>\nstream\n`),
-            object.stream,
-            latin1('\nendstream\nendobj\n'),
-          ]);
-    parts.push(bytes);
-    offset += bytes.length;
-  });
-  const shift = options.xref === 'shifted' ? 3 : 0;
-  const xref = [`xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`];
-  for (const at of offsets) xref.push(`${String(at + shift).padStart(10, '0')} 00000 n \n`);
-  xref.push(`trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${options.trailer ?? ''}>>\nstartxref\n${offset + shift}\n%%EOF\n`);
-  parts.push(latin1(xref.join('')));
-  return Buffer.concat(parts);
-}
 
 /** A PDF string literal. */
 function pdfString(text: string): string {
@@ -772,6 +691,7 @@ const STAMP = '.stamp';
 function sourceHash(): string {
   return createHash('sha256')
     .update(readFileSync(fileURLToPath(import.meta.url)))
+    .update(readFileSync(fileURLToPath(new URL('../fixtures/hand-made-pdf.ts', import.meta.url))))
     .digest('hex');
 }
 

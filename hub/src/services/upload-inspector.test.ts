@@ -8,6 +8,7 @@ import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import sharp from 'sharp';
 import { AppError, PayloadTooLargeError, SupportedMime, UnsupportedMediaError, ValidationError } from '@quire/kernel';
+import { utf16 } from '../../../test/fixtures/bytes.ts';
 import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
 import { statusOf } from '../http/errors.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
@@ -41,14 +42,14 @@ async function inspect(bytes: Buffer, options: { maxBytes?: number; sizes?: numb
 }
 
 /** Streams the upload through the inspector and classifies it, as ingest does. */
-async function classify(bytes: Buffer, filename: string, declaredMime?: string): Promise<string> {
-  const { inspector } = await inspect(bytes);
+async function classify(bytes: Uint8Array, filename: string, declaredMime?: string): Promise<string> {
+  const { inspector } = await inspect(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   return classifyUpload({ filename, declaredMime, size: inspector.size, head: inspector.head, tail: inspector.tail });
 }
 
 /** Asserts that the upload is refused with this error class, code and HTTP status. */
 async function assertRefused(
-  bytes: Buffer,
+  bytes: Uint8Array,
   filename: string,
   declaredMime: string | undefined,
   expected: { type: typeof ValidationError | typeof UnsupportedMediaError; code: string; status: number },
@@ -108,12 +109,6 @@ function makeTiff(): Buffer {
   buf[pixelsAt] = 0x00;
   buf[pixelsAt + 1] = 0xff;
   return buf;
-}
-
-/** `text` in UTF-16 with its byte order mark. */
-function utf16(text: string, endian: 'le' | 'be'): Buffer {
-  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
-  return endian === 'le' ? le : Buffer.from(le).swap16();
 }
 
 /** A ZIP archive holding one stored (uncompressed) text file. */

@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InMemoryJobStorage, MemoryBus, subscribeSystemEvent, type Subscription } from '@quire/bus';
 import { SystemEvents, type NodeHeartbeat } from '@quire/kernel';
 import type { ExecutionProvider } from '../engines/embedder.transformers.ts';
 import { NodeAnnouncer } from './node-announcer.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let bus: MemoryBus;
 let subscription: Subscription;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
+import { utf16 } from '../../../test/fixtures/bytes.ts';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath, type Fixture } from '../../../test/fixtures/manifest.ts';
 import { handMadeTiff } from '../../../test/fixtures/hand-made-tiff.ts';
@@ -9,11 +10,6 @@ import { detect } from './detect.stage.ts';
 
 const job = (filename: string, mimeType = 'application/octet-stream') => ({ filename, mimeType });
 const bytes = (text: string) => new TextEncoder().encode(text);
-/** `text` in UTF-16 with its byte order mark. */
-function utf16(text: string, endian: 'le' | 'be'): Uint8Array {
-  const le = Buffer.from(`\uFEFF${text}`, 'utf16le');
-  return new Uint8Array(endian === 'le' ? le : Buffer.from(le).swap16());
-}
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (e: unknown) => e instanceof PipelineError && e.code === code && e.stage === 'detect' && !e.retryable);

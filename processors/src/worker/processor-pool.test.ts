@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { createDeflate } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ensureFixtures } from '../../../test/fixtures/generate.ts';
+import { deflateZeros, rawPdf } from '../../../test/fixtures/hand-made-pdf.ts';
 import { FIXTURES, fixturePath } from '../../../test/fixtures/manifest.ts';
 import { DEFAULT_MODEL_ID } from '../engines/models/model-registry.ts';
+import { waitFor } from '@quire/bus/testing';
 import { resultPartSchema, type ClassifierSettings, type ProcessJob, type ProgressEvent, type ResultPart } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from '../stages/labels.ts';
 import { PoolStartError, ProcessorPool, type ProcessorPoolOptions, type RunOutcome } from './processor-pool.ts';
@@ -226,7 +226,7 @@ describe('ProcessorPool', () => {
 
     it('ends a job whose process crashes as retryable, and replaces the process', async () => {
       const pending = runFile(pool, 'scanned-30-pages.pdf');
-      await waitFor(() => pool.pids().length === 1 && pool.busy === 1);
+      await waitFor(() => pool.pids().length === 1 && pool.busy === 1, 'one busy pipeline process', 10_000);
       process.kill(pool.pids()[0]!, 'SIGSEGV');
       const r = await pending;
       assert.ok(r.outcome.status === 'failed');
@@ -250,44 +250,13 @@ describe('ProcessorPool', () => {
 
 /** A one-page PDF whose content stream is `mib` MiB of zeros, deflated (about 1 KB per MB). */
 async function flateBombPdf(mib: number): Promise<Uint8Array> {
-  const deflate = createDeflate({ level: 9 });
-  const parts: Buffer[] = [];
-  deflate.on('data', (b: Buffer) => parts.push(b));
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < mib; i += 1) if (!deflate.write(zeros)) await once(deflate, 'drain');
-  deflate.end();
-  await once(deflate, 'end');
-  const stream = Buffer.concat(parts);
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>',
-  ];
-  const chunks: Buffer[] = [Buffer.from('%PDF-1.4\n')];
-  const offsets: number[] = [];
-  let length = chunks[0]!.length;
-  const push = (b: Buffer) => {
-    chunks.push(b);
-    length += b.length;
-  };
-  objects.forEach((body, i) => {
-    offsets.push(length);
-    push(Buffer.from(`${i + 1} 0 obj\n${body}\nendobj\n`));
-  });
-  offsets.push(length);
-  push(Buffer.from(`4 0 obj\n<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`));
-  push(stream);
-  push(Buffer.from('\nendstream\nendobj\n'));
-  const xref = length;
-  push(Buffer.from(`xref\n0 5\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`));
-  push(Buffer.from(`trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`));
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const { data } = await deflateZeros(mib * 1024 * 1024);
+  return new Uint8Array(
+    rawPdf([
+      '<< /Type /Catalog /Pages 2 0 R >>',
+      '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+      '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>',
+      { dict: '/Filter /FlateDecode', stream: data },
+    ]),
+  );
 }

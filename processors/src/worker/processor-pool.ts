@@ -321,10 +321,7 @@ export class ProcessorPool {
         this.#logger.debug({ err: error }, 'could not lower the priority of a pipeline process');
       }
     }
-    let markExited = (): void => {};
-    const exited = new Promise<void>((done) => {
-      markExited = done;
-    });
+    const exited = new Promise<void>((done) => worker.once('close', () => done()));
     const slot: Slot = { id, worker, state: 'starting', run: null, stopReason: null, stderrTail: '', exited, executionProvider: null };
     this.#slots.add(slot);
     this.#watchMemory();
@@ -382,7 +379,6 @@ export class ProcessorPool {
       worker.on('error', (error) => this.#logger.warn({ worker: id, err: error }, 'pipeline process channel failed'));
       // 'close' comes after the process exited and its stderr ended, so V8's last words are in.
       worker.on('close', (code, signal) => {
-        markExited();
         this.#slots.delete(slot);
         const wasStarting = slot.state === 'starting';
         slot.state = 'stopping';

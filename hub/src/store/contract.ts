@@ -1342,8 +1342,9 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
         await store.setDocumentVector(a, doc.id, v);
         await store.setDocumentVector(a, other.id, Float32Array.from([0, 0, 1]));
         assert.deepEqual(
-          (await store.listDocumentVectors(a)).map((d) => d.documentId),
-          [doc.id, other.id],
+          (await store.listDocumentVectors(a)).map((d) => d.documentId).sort(),
+          [doc.id, other.id].sort(),
+          'the order of the list is not part of the contract',
         );
         const [only] = await store.listDocumentVectors(a, { labelledOnly: true });
         assert.equal(only?.documentId, doc.id);

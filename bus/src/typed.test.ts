@@ -16,6 +16,7 @@ describe('typed helpers', () => {
     mimeType: 'application/pdf',
     filename: 'a.pdf',
     correlationId: 'c-1',
+    classifierKey: 'classifier-1',
   });
 
   it('validate payloads at both ends of a queue', async () => {

@@ -1,18 +1,20 @@
 /**
  * The `quire` command line: `quire all` (default: the embedded hub with its workers),
- * `quire models` (obtain and verify the models), `quire eval …` (quality evaluations). An invalid configuration stops here with
- * a message naming each variable.
+ * `quire hub` and `quire processor` (the two halves, on NATS), `quire models` (obtain and
+ * verify the models), `quire eval …` (quality evaluations). An invalid configuration stops
+ * here with a message naming each variable. Each role loads only its own modules: a processor
+ * never loads the hub's store (SQLite), a hub never loads the OCR engine.
  */
-import { runModelsCommand } from '@quire/processors';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { runEvalCommand } from './eval/eval.command.ts';
 import { createLogger } from './logger.ts';
-import { startQuire } from './main.ts';
 
 const usage = `Usage: quire <command>
 
 Commands:
   all       start the hub with in-process workers (default)
+  hub       start the hub alone; processor nodes do the processing (BUS=nats)
+  processor start a processing node on NATS: no store, no HTTP (BUS=nats)
   models    obtain and verify the embedding models under MODELS_DIR
   eval      measure quality on public datasets (quire eval help)
   help      show this text
@@ -34,8 +36,10 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.log);
 
   switch (command) {
-    case 'all': {
-      const quire = await startQuire(config, logger);
+    case 'all':
+    case 'hub': {
+      const { startQuire } = await import('./main.ts');
+      const quire = await startQuire(config, logger, { role: command });
       const firstAccount = (await quire.services.auth.hasUsers())
         ? ''
         : `  No account yet: the first to sign up owns the install (mutation signUp at ${quire.url}/graphql),\n` +
@@ -44,24 +48,27 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         `\nQuire is running: open ${quire.url}\n  GraphQL: ${quire.url}/graphql\n  Upload:  curl -H "Authorization: Bearer $TOKEN" -F file=@invoice.pdf ${quire.url}/api/documents\n${firstAccount}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'shutting down');
-          quire.close().then(resolve, resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      await untilSignal(logger, () => quire.close());
       return 0;
     }
-    case 'models':
+    case 'processor': {
+      const { startProcessorNode } = await import('./roles/processing.ts');
+      const node = await startProcessorNode(config, logger);
+      await untilSignal(logger, () => node.close());
+      return 0;
+    }
+    case 'models': {
+      const { runModelsCommand } = await import('@quire/processors');
       return runModelsCommand(rest, {
         modelsDir: config.models.dir,
         cacheDir: config.models.cacheDir,
         modelIds: [config.models.embeddingModel],
       });
-    case 'eval':
+    }
+    case 'eval': {
+      const { runEvalCommand } = await import('./eval/eval.command.ts');
       return runEvalCommand(rest, { config, logger });
+    }
     case 'help':
     case '--help':
     case '-h':
@@ -71,6 +78,18 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Unknown command ${JSON.stringify(command)}\n\n${usage}\n`);
       return 2;
   }
+}
+
+/** Waits for SIGINT or SIGTERM, then runs `close`. */
+function untilSignal(logger: Logger, close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }
 
 main(process.argv.slice(2)).then(

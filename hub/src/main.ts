@@ -4,16 +4,14 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { MemoryBus, NatsBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
+import { DEFAULT_OBJECT_TTL_MS, MemoryBus, NatsBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
 import { Queues } from '@quire/kernel';
 import {
   DEFAULT_DOCUMENT_TYPES,
   DEFAULT_SENSITIVITIES,
-  NodeAnnouncer,
-  ProcessorPool,
   ThreadedEmbedder,
+  busOriginals,
   createClassifier,
   ensureModels,
 } from '@quire/processors';
@@ -30,7 +28,10 @@ import { DocumentService } from './services/document.service.ts';
 import { IndexerService } from './services/indexer.service.ts';
 import { IngestService } from './services/ingest.service.ts';
 import { LiveEvents } from './services/live-events.ts';
-import { ProcessingService } from './services/processing.service.ts';
+import { JobDispatcher, blobOriginals } from './services/job-dispatcher.ts';
+import { ProgressFollower } from './services/progress-follower.ts';
+import { ResultsService } from './services/results.service.ts';
+import { processNodeId, startProcessing } from './roles/processing.ts';
 import { SearchService } from './services/search.service.ts';
 import type { HubServices } from './services/services.ts';
 import { AnnotationService } from './services/annotation.service.ts';
@@ -63,10 +64,19 @@ export interface QuireHandle {
 export interface StartOptions {
   /** Serve HTTP, GraphQL and Socket.IO (default true). Without, only the services and workers run. */
   http?: boolean;
+  /**
+   * `all` (default): the hub with a processing node in this process. `hub`: the hub alone;
+   * processor nodes (`quire processor`) run the pipeline, on NATS.
+   */
+  role?: 'all' | 'hub';
 }
 
-/** Starts the embedded hub: HTTP, GraphQL, Socket.IO, the job consumer and pipeline workers. */
+/** Starts a hub: HTTP, GraphQL, Socket.IO, results of processing, and (role `all`) pipeline workers. */
 export async function startQuire(config: Config, logger: Logger, options: StartOptions = {}): Promise<QuireHandle> {
+  const role = options.role ?? 'all';
+  if (role === 'hub' && config.bus.driver !== 'nats') {
+    throw new Error('quire hub leaves processing to processor nodes on NATS: set BUS=nats and NATS_URL');
+  }
   const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
   try {
     await ensureModels({
@@ -137,34 +147,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await events.start();
     shutdown.add('live events', () => events.close(), 70);
 
-    const pool = new ProcessorPool({
-      size: config.processing.workers,
-      modelsDir: config.models.dir,
-      modelId: config.models.embeddingModel,
-      ocrWorkers: config.processing.ocrWorkers,
-      executionProvider: config.processing.executionProvider,
-      jobTimeoutMs: config.processing.jobTimeoutMs,
-      maxMemoryMb: config.processing.workerMaxMemoryMb,
-      maxPages: config.processing.maxPages,
-      pipeline: { maxChunks: config.processing.maxChunks },
-      logger: logger.child({ component: 'processor' }),
-    });
-    await pool.start();
-    shutdown.add('processor pool', () => pool.close(), 60);
-
-    // Dashboards tell processing nodes apart by it; one per hub process.
-    const nodeId = `${hostname()}:${process.pid}`;
-    const announcer = new NodeAnnouncer({
-      bus,
-      nodeId,
-      roles: ['hub', 'processor'],
-      models: [config.models.embeddingModel],
-      concurrency: config.processing.workers,
-      stats: () => ({ executionProvider: pool.executionProvider, activeJobs: pool.busy, jobsDone: pool.jobsDone }),
-      logger: logger.child({ component: 'node' }),
-    });
-    // Before the pool closes: the last heartbeat tells dashboards the node is gone.
-    shutdown.add('node announcer', () => announcer.stop(), 55);
+    // Dashboards tell processing nodes apart by it; one per process.
+    const nodeId = processNodeId();
 
     const indexer = new IndexerService({ store, index, model });
     const lifecycle = new DocumentLifecycle({
@@ -173,10 +157,22 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       nodeId,
       logger: logger.child({ component: 'lifecycle' }),
     });
+    const classification = new ClassificationService({
+      store,
+      index,
+      classifier: createClassifier(embedder),
+      defaults: { types: DEFAULT_DOCUMENT_TYPES, sensitivities: DEFAULT_SENSITIVITIES },
+    });
+    const jobs = new JobDispatcher({
+      bus,
+      blobs,
+      classifierSettings: (scope) => classification.settings(scope),
+      objectTtlMs: DEFAULT_OBJECT_TTL_MS,
+    });
     const ingest = new IngestService({
       store,
       blobs,
-      bus,
+      jobs,
       lifecycle,
       logger: logger.child({ component: 'ingest' }),
       maxUploadBytes: config.limits.uploadMaxBytes,
@@ -184,12 +180,6 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     });
     const documents = new DocumentService({ store, blobs, indexer, ingest, lifecycle });
     const search = new SearchService({ index, embedder, store });
-    const classification = new ClassificationService({
-      store,
-      index,
-      classifier: createClassifier(embedder),
-      defaults: { types: DEFAULT_DOCUMENT_TYPES, sensitivities: DEFAULT_SENSITIVITIES },
-    });
     const matches = new MatchService({
       store,
       index,
@@ -208,18 +198,18 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const dashboard = new DashboardService({ store, events, bus });
     await dashboard.start();
     shutdown.add('dashboard', () => dashboard.close(), 65);
-    const processing = new ProcessingService({
+    const results = new ResultsService({
       store,
-      blobs,
-      runner: pool,
+      bus,
       indexer,
-      events,
       lifecycle,
-      classifierSettings: (scope) => classification.settings(scope),
+      jobs,
       matches,
-      maxAttempts: config.processing.maxAttempts,
-      logger: logger.child({ component: 'processing' }),
+      logger: logger.child({ component: 'results' }),
     });
+    const progress = new ProgressFollower({ store, events, lifecycle, logger: logger.child({ component: 'progress' }) });
+    progress.start();
+    shutdown.add('progress follower', async () => progress.close(), 65);
 
     let http: HttpHandle | null = null;
     if (options.http !== false) {
@@ -245,22 +235,29 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       shutdown.add('http', () => served.close(), 10);
     }
 
-    const consumer: Subscription = await consumeQueue(bus, Queues.DocumentProcess, processing.handle, {
-      concurrency: config.processing.workers,
-      maxAttempts: config.processing.maxAttempts,
-      backoffMs: (attempt) => Math.min(config.processing.retryBaseMs * 2 ** (attempt - 1), 5 * 60_000),
+    const consumer: Subscription = await consumeQueue(bus, Queues.DocumentResult, results.handle, {
+      concurrency: 2,
+      maxAttempts: 5,
       leaseMs: 60_000,
-      onDeadLetter: processing.onDeadLetter,
+      onDeadLetter: results.onDeadLetter,
     });
-    shutdown.add('job consumer', () => consumer.close(), 20);
-    await announcer.start();
+    shutdown.add('results consumer', () => consumer.close(), 25);
+    if (role === 'all') {
+      await startProcessing(config, logger, {
+        bus,
+        // On NATS, nodes elsewhere may take the job too: the original travels through the bus.
+        originals: jobs.sharesOriginals ? busOriginals(bus) : blobOriginals(blobs),
+        roles: ['hub', 'processor'],
+        shutdown,
+      });
+    }
 
     // Documents accepted before a crash whose job never reached the bus are queued again.
     await ingest.recoverUnfinished();
 
     const url = http?.url ?? null;
     logger.info(
-      { url, bus: config.bus.driver, model: model.modelId },
+      { url, role, bus: config.bus.driver, model: model.modelId },
       url ? `Quire is running at ${url}` : 'Quire is running without HTTP',
     );
     return {

@@ -74,8 +74,28 @@ export const processJobSchema = z.object({
   mimeType: z.string().min(1),
   filename: z.string(),
   correlationId: z.string().min(1),
+  /**
+   * Key of the stored object holding the team's {@link ClassifierSettings} as JSON. Named by a
+   * digest of its content ({@link classifierObjectKey}), so a node may cache it by key forever.
+   */
+  classifierKey: z.string().min(1),
 });
 export type ProcessJob = z.infer<typeof processJobSchema>;
+
+/** Key of the stored object with a job's original file, when it travels through the bus. */
+export function originalObjectKey(jobId: string): string {
+  return `original-${jobId}`;
+}
+
+/** Key of the stored object with the result parts of one attempt of a job. */
+export function resultObjectKey(jobId: string, attempt: number): string {
+  return `result-${jobId}-${attempt}`;
+}
+
+/** Key of a stored classifier settings object, from the hex digest of its JSON. */
+export function classifierObjectKey(digestHex: string): string {
+  return `classifier-${digestHex.slice(0, 48)}`;
+}
 
 /** `job.progressed`: a job's progress, sent at each stage change and at least every 500 ms. */
 export const progressEventSchema = z.object({
@@ -90,8 +110,10 @@ export const progressEventSchema = z.object({
   /** Estimated milliseconds until the job is done; null while unknown. */
   etaMs: z.number().nonnegative().nullable(),
   at: z.number(),
-  /** The processing node running the job (the hub process: `hostname:pid`); absent from nodes that do not say. */
+  /** The processing node running the job (`hostname:pid`); absent from nodes that do not say. */
   node: z.string().min(1).optional(),
+  /** Which delivery of the job this is, 1 on the first; absent from nodes that do not say. */
+  attempt: z.number().int().positive().optional(),
 });
 export type ProgressEvent = z.infer<typeof progressEventSchema>;
 
@@ -225,3 +247,45 @@ export const classifierSettingsSchema = z.object({
   sensitivityExamples: z.array(labelledExampleSchema).default([]),
 });
 export type ClassifierSettings = z.infer<typeof classifierSettingsSchema>;
+
+const resultIds = {
+  jobId: z.string().min(1),
+  documentId: z.string().min(1),
+  teamId: z.string().min(1),
+  /** The delivery of the job that produced it, 1 on the first. */
+  attempt: z.number().int().positive(),
+  /** The node that ran it (`hostname:pid`). */
+  node: z.string().min(1).max(256),
+};
+
+/**
+ * `document.result`: what a processor node reports at the end of one delivery of a job, on a
+ * durable queue any hub consumes. Result parts do not travel in it: a node stores them as one
+ * object (JSON lines, one {@link ResultPart} per line, each under {@link MAX_MESSAGE_BYTES})
+ * and names it here, so a hub applies them all, in order, in one step.
+ *
+ * - `succeeded`: every part is in `resultKey`.
+ * - `failed`: the pipeline failed; `final` when no further delivery follows.
+ * - `input-missing`: the original or the classifier settings object was not found (expired,
+ *   or deleted with its document); the node ran nothing and the hub decides what follows.
+ */
+export const processResultSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('succeeded'),
+    ...resultIds,
+    resultKey: z.string().min(1),
+    /** How many parts and bytes the result object holds; the hub checks both. */
+    parts: z.number().int().positive(),
+    bytes: z.number().int().positive(),
+  }),
+  z.object({
+    status: z.literal('failed'),
+    ...resultIds,
+    code: z.string().min(1).max(64),
+    message: z.string().max(2000),
+    stage: z.string().max(32).nullable(),
+    final: z.boolean(),
+  }),
+  z.object({ status: z.literal('input-missing'), ...resultIds, missing: z.enum(['original', 'classifier']) }),
+]);
+export type ProcessResult = z.infer<typeof processResultSchema>;

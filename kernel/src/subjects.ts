@@ -8,6 +8,7 @@
  * | subject                                   | kind  | payload          |
  * |-------------------------------------------|-------|------------------|
  * | `document.process`                        | queue | {@link ProcessJob} |
+ * | `document.result`                         | queue | {@link ProcessResult} |
  * | `events.<teamId>.job.progressed`          | event | {@link ProgressEvent} |
  * | `events.<teamId>.document.<kind>`         | event | {@link DocumentEvent} (`queued`, `processing`, `processed`, `failed`, `deleted`) |
  * | `events.<teamId>.annotation.changed`      | event | {@link AnnotationEvent} |
@@ -22,8 +23,8 @@
  */
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
-import { processJobSchema, progressEventSchema } from './protocol.ts';
-import type { ProcessJob, ProgressEvent } from './protocol.ts';
+import { processJobSchema, processResultSchema, progressEventSchema } from './protocol.ts';
+import type { ProcessJob, ProcessResult, ProgressEvent } from './protocol.ts';
 import { annotationEventSchema, matchEventSchema, presenceEventSchema } from './collab-events.ts';
 import type { AnnotationEvent, MatchEvent, PresenceEvent } from './collab-events.ts';
 
@@ -215,6 +216,8 @@ export interface SystemEventDefinition<P> {
 export const Queues = {
   /** The only job a processor takes: process one uploaded document. */
   DocumentProcess: Object.freeze({ name: 'document.process', schema: processJobSchema }) as QueueDefinition<ProcessJob>,
+  /** What a processor node reports at the end of a delivery; consumed by any hub. */
+  DocumentResult: Object.freeze({ name: 'document.result', schema: processResultSchema }) as QueueDefinition<ProcessResult>,
 } as const;
 
 /** Every event. Events are past tense and scoped to a team. */

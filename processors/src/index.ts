@@ -19,6 +19,8 @@ export type { PipelineContext, PipelineOptions, PipelineProgress } from './pipel
 export { ProcessorPool, PoolStartError } from './worker/processor-pool.ts';
 export type { ProcessorPoolOptions, RunHandlers, RunOutcome } from './worker/processor-pool.ts';
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, NodeAnnouncer } from './node/node-announcer.ts';
+export { ProcessorNode, busOriginals } from './node/processor-node.ts';
+export type { OriginalSource, PipelineRunner, ProcessorNodeOptions } from './node/processor-node.ts';
 export type { NodeAnnouncerOptions, NodeStats } from './node/node-announcer.ts';
 export { TesseractOcr } from './engines/ocr.engine.ts';
 export type { OcrInput, OcrResult, TesseractOcrOptions } from './engines/ocr.engine.ts';

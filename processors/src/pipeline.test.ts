@@ -65,6 +65,7 @@ describe('runPipeline', () => {
       mimeType: 'application/octet-stream',
       filename: file,
       correlationId: 'corr-1',
+      classifierKey: 'classifier-1',
     };
     const result: Run = { parts: [], progress: [], started: performance.now(), ended: 0, error: null };
     try {
@@ -265,6 +266,7 @@ describe('runPipeline', () => {
       mimeType: 'text/plain',
       filename: 'notes.txt',
       correlationId: 'c',
+      classifierKey: 'classifier-1',
     };
     await assert.rejects(
       runPipeline(job, data, {

@@ -48,11 +48,16 @@ export interface StartHubOptions {
    * a principal. Access tokens then last an hour, longer than any test.
    */
   seedOwner?: boolean;
+  /** `all` (default) or `hub` (no pipeline: processor nodes on NATS do the processing). */
+  role?: 'all' | 'hub';
+  /** Extra node options before the CLI, e.g. `--import` of a preload. */
+  nodeArgs?: string[];
 }
 
 export async function startHub(options: StartHubOptions = {}): Promise<HubProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quire-hub-')));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'hub/src/cli.ts'), 'all'], {
+  const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), join(repoRoot, 'hub/src/cli.ts'), options.role ?? 'all'];
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: {
       ...process.env,

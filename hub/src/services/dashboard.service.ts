@@ -37,7 +37,7 @@ const MINUTE_MS = 60_000;
 
 /** Events that change what a dashboard shows; presence does not. */
 const SHOWN_EVENTS: ReadonlySet<LiveEvent['kind']> = new Set(['document', 'progress', 'annotation', 'match']);
-/** Progress stages that end a job (see ProcessingService). */
+/** Progress stages that end a job (published by the document lifecycle). */
 const FINAL_STAGES: ReadonlySet<string> = new Set(['done', 'failed']);
 
 /** The document counts of a dashboard. */

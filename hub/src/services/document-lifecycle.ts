@@ -138,7 +138,11 @@ export class DocumentLifecycle {
    * A delivery of the document's current job starts: the job `running` (attempt `attempt`), the
    * document `processing`. Returns the run that follows it to its end.
    */
-  async started(scope: TeamScope, doc: DocumentRecord, options: { jobId: string; attempt: number; log?: Logger }): Promise<JobRun> {
+  async started(
+    scope: TeamScope,
+    doc: DocumentRecord,
+    options: { jobId: string; attempt: number; node?: string; log?: Logger },
+  ): Promise<JobRun> {
     const { store } = this.deps;
     const { jobId, attempt } = options;
     if (doc.jobId !== jobId) {
@@ -155,14 +159,14 @@ export class DocumentLifecycle {
     await store.updateDocument(scope, doc.id, { status: DocumentStatus.Processing });
     await this.announce(scope, doc.id, jobId, DocumentStatus.Processing);
     const log = options.log ?? this.deps.logger.child({ documentId: doc.id, jobId });
-    return new JobRun(this, this.deps, scope, doc.id, jobId, log);
+    return new JobRun(this, this.deps, scope, doc.id, jobId, options.node ?? this.deps.nodeId, log);
   }
 
   /**
    * Fails the document's current job and the document, finally (no retry follows), and
    * announces it: a `failed` progress event, then the document event.
    */
-  async failed(scope: TeamScope, documentId: string, error: JobError): Promise<void> {
+  async failed(scope: TeamScope, documentId: string, error: JobError, node = this.deps.nodeId): Promise<void> {
     const { store } = this.deps;
     const current = await this.mustGetDocument(scope, documentId);
     check('failed', current.status, { documentId, jobId: current.jobId });
@@ -177,6 +181,7 @@ export class DocumentLifecycle {
       job.id,
       { stage: 'failed', done: job.done, total: job.total, percent: job.percent, etaMs: null },
       now,
+      node,
     );
     await this.announce(scope, documentId, job.id, DocumentStatus.Failed, error);
   }
@@ -228,14 +233,14 @@ export class DocumentLifecycle {
   }
 
   /** @internal For {@link JobRun}: the job `succeeded`, then matches, then the document `processed`. */
-  async finish(scope: TeamScope, documentId: string, jobId: string, proposeMatches: () => Promise<void>): Promise<void> {
+  async finish(scope: TeamScope, documentId: string, jobId: string, node: string, proposeMatches: () => Promise<void>): Promise<void> {
     const { store } = this.deps;
     const doc = await this.mustGetDocument(scope, documentId);
     check('processed', doc.status, { documentId, jobId });
     checkJob('succeeded', await this.mustGetJob(scope, jobId), documentId);
     const now = Date.now();
     await store.updateJob(scope, jobId, { status: JobStatus.Succeeded, percent: 100, etaMs: 0, stage: 'done', finishedAt: now });
-    await this.publishProgress(scope, documentId, jobId, { stage: 'done', done: 1, total: 1, percent: 100, etaMs: 0 }, now);
+    await this.publishProgress(scope, documentId, jobId, { stage: 'done', done: 1, total: 1, percent: 100, etaMs: 0 }, now, node);
     // Rules match a document only with documents already `processed`. Within a team, one
     // document at a time proposes its matches and then becomes `processed`, so of two
     // documents finishing together the second sees the first.
@@ -256,9 +261,16 @@ export class DocumentLifecycle {
     await this.announce(scope, documentId, jobId, DocumentStatus.Processed);
   }
 
-  /** @internal Publishes a job's progress as this node's, at `at`. */
-  publishProgress(scope: TeamScope, documentId: string, jobId: string, progress: StageProgress, at = Date.now()): Promise<void> {
-    return this.deps.events.progress({ jobId, documentId, teamId: scope.teamId, ...progress, at, node: this.deps.nodeId });
+  /** @internal Publishes a job's progress as the node's that runs it (default this one), at `at`. */
+  publishProgress(
+    scope: TeamScope,
+    documentId: string,
+    jobId: string,
+    progress: StageProgress,
+    at = Date.now(),
+    node = this.deps.nodeId,
+  ): Promise<void> {
+    return this.deps.events.progress({ jobId, documentId, teamId: scope.teamId, ...progress, at, node });
   }
 
   private async announce(
@@ -306,6 +318,8 @@ export class JobRun {
     readonly scope: TeamScope,
     readonly documentId: string,
     readonly jobId: string,
+    /** The node that runs the job: its id goes with the run's progress events. */
+    readonly node: string,
     private readonly log: Logger,
   ) {}
 
@@ -324,7 +338,7 @@ export class JobRun {
     const { store } = this.deps;
     const now = Date.now();
     void this.lifecycle
-      .publishProgress(this.scope, this.documentId, this.jobId, p, now)
+      .publishProgress(this.scope, this.documentId, this.jobId, p, now, this.node)
       .catch((err: unknown) => this.log.warn({ err }, 'progress event not published'));
     if (p.stage !== this.lastStage || now - this.lastPersist >= PROGRESS_PERSIST_MS) {
       this.lastStage = p.stage;
@@ -380,7 +394,7 @@ export class JobRun {
     }
     this.phase = 'finishing';
     try {
-      await this.lifecycle.finish(this.scope, this.documentId, this.jobId, async () => {
+      await this.lifecycle.finish(this.scope, this.documentId, this.jobId, this.node, async () => {
         await proposeMatches().catch((err: unknown) => this.log.error({ err }, 'proposing matches failed'));
       });
     } finally {
@@ -399,7 +413,7 @@ export class JobRun {
   async failed(error: JobError): Promise<void> {
     this.expect('running', 'failed');
     this.phase = 'ended';
-    await this.lifecycle.failed(this.scope, this.documentId, error);
+    await this.lifecycle.failed(this.scope, this.documentId, error, this.node);
   }
 
   /** Ends the run without a status change: the document was deleted or given a newer job meanwhile. */

@@ -7,12 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { enqueueJob, type Bus } from '@quire/bus';
-import { Queues, type ProcessJob } from '@quire/kernel';
 import type { RateLimits } from '../auth/rate-limits.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { AuditAction, auditEntry, type ActingScope, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 import type { DocumentLifecycle } from './document-lifecycle.ts';
+import type { JobDispatcher } from './job-dispatcher.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
 
 export interface UploadInput {
@@ -33,7 +32,8 @@ export class IngestService {
     private readonly deps: {
       store: Store;
       blobs: BlobStore;
-      bus: Bus;
+      /** Puts processing jobs, with their inputs, on the bus. */
+      jobs: JobDispatcher;
       /** Stores and announces an accepted upload, and a recovered one, as `queued`. */
       lifecycle: DocumentLifecycle;
       logger: Logger;
@@ -144,16 +144,7 @@ export class IngestService {
 
   /** Puts a processing job for a stored document, already `queued`, on the bus. */
   async enqueue(scope: TeamScope, doc: DocumentRecord, jobId: string): Promise<void> {
-    const payload: ProcessJob = {
-      jobId,
-      documentId: doc.id,
-      teamId: scope.teamId,
-      blobKey: doc.blobKey,
-      mimeType: doc.mimeType,
-      filename: doc.filename,
-      correlationId: jobId,
-    };
-    await enqueueJob(this.deps.bus, Queues.DocumentProcess, { id: jobId, payload, correlationId: jobId });
+    await this.deps.jobs.dispatch(scope, doc, jobId);
   }
 }
 

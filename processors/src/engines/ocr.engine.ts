@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import Tesseract from 'tesseract.js';
+import type Tesseract from 'tesseract.js';
 import type { Logger } from 'pino';
 import type { Word } from '@quire/kernel';
 import { canvasToGrey, encodePgm, isCanvasLike, type CanvasLike, type GreyImage } from './raster.ts';
@@ -101,6 +101,8 @@ export class TesseractOcr {
   }
 
   async #start(): Promise<void> {
+    // Loaded here, not with this module: a hub imports the pipeline's types but runs no OCR.
+    const { default: Tesseract } = await import('tesseract.js');
     const scheduler = Tesseract.createScheduler();
     try {
       const started = await Promise.allSettled(

@@ -31,6 +31,7 @@ function job(filename: string): ProcessJob {
     mimeType: 'application/octet-stream',
     filename,
     correlationId: `corr-${jobs}`,
+    classifierKey: 'classifier-1',
   };
 }
 

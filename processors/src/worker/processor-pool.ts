@@ -187,6 +187,11 @@ export class ProcessorPool {
   }
 
   /** Number of jobs running now. */
+  /** Jobs it runs at once: its number of pipeline processes. */
+  get size(): number {
+    return this.#options.size;
+  }
+
   get busy(): number {
     return [...this.#slots].filter((slot) => slot.state === 'busy').length;
   }

@@ -66,8 +66,10 @@ async function disconnectClients(): Promise<void> {
 /** Uploads a fixture (under another name, so the same bytes can go twice) and answers its ids. */
 async function uploadFixture(file: string, options: { as?: string; suffix?: string } = {}): Promise<{ documentId: string; jobId: string }> {
   let data: Uint8Array = await readFile(fixturePath(file));
-  // Text files get a unique last line: the same bytes twice are one document.
-  if (options.suffix) data = Buffer.concat([data, Buffer.from(`\n${options.suffix}\n`)]);
+  // The same bytes twice are one document: a text file gets a last line of its own, a PDF a
+  // comment after its end.
+  if (options.suffix)
+    data = Buffer.concat([data, Buffer.from(file.endsWith('.pdf') ? `\n% ${options.suffix}\n` : `\n${options.suffix}\n`)]);
   const res = await hub.upload({ name: options.as ?? file, data });
   assert.equal(res.status, 202, JSON.stringify(res.body));
   return res.body;
@@ -132,7 +134,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
 
   test('uploads are processed by both nodes, followed live to processed, with full results', { timeout: 400_000 }, async () => {
     const files = ['scanned-invoice.png', 'text-report.pdf', 'notes.md', 'notes.txt', 'scanned-order.pdf', 'scanned-letter.tiff'];
-    const uploaded = [];
+    const uploaded: { file: string; documentId: string; jobId: string }[] = [];
     for (const file of files) uploaded.push({ file, ...(await uploadFixture(file)) });
     const followed = await Promise.all(uploaded.map((u) => followJob(u.jobId)));
 
@@ -165,11 +167,12 @@ describe('quire hub with two quire processor nodes on NATS', () => {
     assert.equal(invoice.classification.type.label, 'invoice');
     assert.equal(invoice.fields.number?.value, 'INV-2024-0193');
     assert.ok(/northwind office supply/i.test(invoice.pages[0].text), 'OCR text');
-    const hits = (
-      await hub.gql(`query($q: String!) { search(query: $q, mode: TEXT) { hits { documentId } } }`, { q: 'Northwind Office Supply' })
-    ).data.search.hits;
+    const found = await hub.gql(`query($q: String!) { search(query: $q, mode: HYBRID, first: 5) { document { id } } }`, {
+      q: 'Northwind Office Supply',
+    });
+    assert.equal(found.errors, undefined, JSON.stringify(found.errors));
     assert.ok(
-      hits.some((h: any) => h.documentId === uploaded[0]!.documentId),
+      found.data.search.some((h: any) => h.document.id === uploaded[0]!.documentId),
       'indexed and searchable on the hub',
     );
 
@@ -192,9 +195,20 @@ describe('quire hub with two quire processor nodes on NATS', () => {
     assert.equal(labelled.errors, undefined, JSON.stringify(labelled.errors));
 
     const second = await uploadFixture('notes.txt', { as: 'notes-b.txt', suffix: 'b' });
-    const after = await settledDocument(hub, second.documentId, 120_000, 'classification { type { label } method }');
-    assert.equal((after as any).classification.method, 'few-shot', 'the node classified with the team example');
-    assert.equal((after as any).classification.type.label, 'report', 'and the example decided the type');
+    const fields = 'classification { type { label confidence } sensitivity { label confidence } method }';
+    const onNode = ((await settledDocument(hub, second.documentId, 120_000, fields)) as any).classification;
+    assert.equal(onNode.method, 'few-shot', 'the node classified with the team example');
+
+    // The hub classifies stored documents with the same settings as `quire all` does: it
+    // finds what the node found.
+    const re = await hub.gql(`mutation { reclassifyDocuments { documents examples } }`);
+    assert.equal(re.errors, undefined, JSON.stringify(re.errors));
+    assert.equal(re.data.reclassifyDocuments.examples, 1);
+    const inHub = (await hub.gql(`query($id: ID!) { document(id: $id) { ${fields} } }`, { id: second.documentId })).data.document
+      .classification;
+    assert.equal(inHub.type.label, onNode.type.label);
+    assert.equal(inHub.sensitivity.label, onNode.sensitivity.label);
+    assert.ok(Math.abs(inHub.type.confidence - onNode.type.confidence) < 1e-3, `${inHub.type.confidence} ≈ ${onNode.type.confidence}`);
   });
 
   test('a node killed mid-job: the other node completes it, and the document is processed once', { timeout: 300_000 }, async () => {
@@ -227,7 +241,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
 
   test('a node stopped mid-job releases it; a processor never loads SQLite nor writes a data directory', { timeout: 300_000 }, async () => {
     const [node] = nodes;
-    const { documentId, jobId } = await uploadFixture('scanned-30-pages.pdf', { as: 'again-30.pdf' });
+    const { documentId, jobId } = await uploadFixture('scanned-30-pages.pdf', { as: 'again-30.pdf', suffix: 'again' });
     await waitFor(async () => progressOf(jobId).some((p) => p.node === node!.nodeId), 120_000, 'the job started on the node');
     const stoppedAt = Date.now();
     assert.equal(await node!.stop(), 0, 'a graceful exit');
@@ -253,7 +267,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
   });
 
   test('the hub killed while nodes work: after its restart every accepted upload is processed once', { timeout: 300_000 }, async () => {
-    const accepted = [];
+    const accepted: { documentId: string; jobId: string }[] = [];
     for (const n of [1, 2, 3]) accepted.push(await uploadFixture('notes.md', { as: `kill-${n}.md`, suffix: `kill ${n}` }));
     await waitFor(
       async () => socketEvents.some((e) => e.name === 'job:progress' && e.payload.jobId === accepted[0]!.jobId),

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import type { Bus, JobEnvelope } from './bus.ts';
 import { NatsBus, deleteNatsBusStreams } from './bus.nats.ts';
-import { defineBusContract, waitFor } from './contract.ts';
+import { defineBusContract, waitFor, waitForAsync } from './contract.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -228,4 +232,63 @@ describe('NatsBus across connections', () => {
     const bus = new NatsBus({ servers: 'nats://127.0.0.1:1', prefix: uniquePrefix(), timeoutMs: 1000 });
     await assert.rejects(bus.start(), { code: 'BUS_UNAVAILABLE' });
   });
+
+  it('authenticates with a user and password, or a token, when the server asks', { timeout: 60_000 }, async (t) => {
+    for (const [args, auth] of [
+      [['--user', 'quire', '--pass', 's3cret-pass'], { user: 'quire', pass: 's3cret-pass' }],
+      [['--auth', 's3cret-token'], { token: 's3cret-token' }],
+    ] as const) {
+      const port = await freePort();
+      const server = spawn(
+        'nats-server',
+        ['--addr', '127.0.0.1', '--port', String(port), '--jetstream', '--store_dir', await tempDir(t), ...args],
+        {
+          stdio: 'ignore',
+        },
+      );
+      t.after(() => server.kill('SIGKILL'));
+      const servers = `nats://127.0.0.1:${port}`;
+      await waitForAsync(
+        async () => {
+          const probe = new NatsBus({ servers, prefix: uniquePrefix(), timeoutMs: 500, auth });
+          return probe.start().then(
+            () => probe.close().then(() => true),
+            () => false,
+          );
+        },
+        'the server with authentication',
+        15_000,
+      );
+      const anonymous = new NatsBus({ servers, prefix: uniquePrefix(), timeoutMs: 2000 });
+      await assert.rejects(anonymous.start(), { code: 'BUS_UNAVAILABLE' }, 'a connection without credentials is refused');
+      const wrong = new NatsBus({
+        servers,
+        prefix: uniquePrefix(),
+        timeoutMs: 2000,
+        auth: 'token' in auth ? { token: 'nope' } : { ...auth, pass: 'nope' },
+      });
+      await assert.rejects(wrong.start(), { code: 'BUS_UNAVAILABLE' }, 'wrong credentials are refused');
+      const bus = new NatsBus({ servers, prefix: uniquePrefix(), auth });
+      await bus.start();
+      const got = new Promise<unknown>((resolve) => void bus.subscribe('events.t.ping', (e) => resolve(e.payload)));
+      await new Promise((r) => setTimeout(r, 100));
+      await bus.publish('events.t.ping', { ok: true });
+      assert.deepEqual(await got, { ok: true });
+      await bus.close();
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'quire-nats-auth-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -95,6 +95,8 @@ export interface NatsBusOptions {
    * {@link DEFAULT_OBJECT_TTL_MS} (24 h).
    */
   objectTtlMs?: number;
+  /** How the connection authenticates, when the server asks: a user and password, or a token. Default: none. */
+  auth?: { user: string; pass: string } | { token: string };
 }
 
 /** Metadata key of an object's expiry (epoch ms, decimal). */
@@ -152,7 +154,7 @@ interface Connection {
 /** The NATS JetStream {@link Bus}: durable, distributed. */
 export class NatsBus implements Bus {
   readonly capabilities: BusCapabilities = Object.freeze({ durableJobs: true, distributed: true, durableObjects: true });
-  readonly #options: Required<Omit<NatsBusOptions, 'logger'>>;
+  readonly #options: Required<Omit<NatsBusOptions, 'logger' | 'auth'>> & Pick<NatsBusOptions, 'auth'>;
   readonly #log: Logger;
   readonly #lifecycle = new Lifecycle('NatsBus');
   readonly #consumers = new Set<NatsJobConsumer>();
@@ -177,6 +179,7 @@ export class NatsBus implements Bus {
       timeoutMs: options.timeoutMs ?? 5000,
       pullExpiresMs: Math.max(1000, options.pullExpiresMs ?? 10_000),
       objectTtlMs: assertObjectTtlSetting(options.objectTtlMs ?? DEFAULT_OBJECT_TTL_MS, 'NatsBus'),
+      auth: options.auth,
     };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bus', adapter: 'nats', prefix });
   }
@@ -199,11 +202,11 @@ export class NatsBus implements Bus {
   /** Connects and creates (or updates) the streams and the object store bucket. Fails with `BUS_UNAVAILABLE` when the server or JetStream is unreachable. */
   async start(): Promise<void> {
     this.#lifecycle.assertNew();
-    const { servers, name, timeoutMs } = this.#options;
+    const { servers, name, timeoutMs, auth } = this.#options;
     const { connect } = await loadClient();
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1 });
+      nc = await connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1, ...auth });
     } catch (cause) {
       throw new BusUnavailableError(`cannot connect to NATS at ${String(servers)}: ${errorMessage(cause)}`, { cause });
     }

@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     const dataDir = join(tmpdir(), 'quire-config-test');
     const config = loadConfig({ PORT: '0', BUS: 'nats', NATS_URL: 'nats://10.0.0.5:4222', DATA_DIR: dataDir, LOG_FORMAT: 'json' });
     assert.equal(config.http.port, 0);
-    assert.deepEqual(config.bus, { driver: 'nats', natsUrl: 'nats://10.0.0.5:4222', natsPrefix: 'quire' });
+    assert.deepEqual(config.bus, { driver: 'nats', natsUrl: 'nats://10.0.0.5:4222', natsPrefix: 'quire', natsAuth: undefined });
     assert.equal(config.store.sqlitePath, join(dataDir, 'quire.sqlite'));
     assert.equal(config.log.format, 'json');
     assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).log.format, 'pretty');
@@ -198,5 +198,21 @@ describe('loadConfig', () => {
     const err = refused({ QUIRE_ADMIN_EMAIL: 'owner@example.org', QUIRE_ADMIN_PASSWORD: 'hunter2', AUTH_SECRET: 'short-secret' });
     assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD']);
     assert.ok(!err.message.includes('hunter2') && !err.message.includes('short-secret'), err.message);
+  });
+
+  it('takes NATS credentials as a user with a password, or a token, never both', () => {
+    assert.equal(loadConfig({}).bus.natsAuth, undefined);
+    assert.deepEqual(loadConfig({ NATS_USER: 'hub', NATS_PASSWORD: 'pw-1' }).bus.natsAuth, { user: 'hub', pass: 'pw-1' });
+    assert.deepEqual(loadConfig({ NATS_TOKEN: 'tok-1' }).bus.natsAuth, { token: 'tok-1' });
+    assert.deepEqual(
+      refused({ NATS_USER: 'hub' }).problems.map((p) => p.split(':')[0]),
+      ['NATS_PASSWORD'],
+    );
+    const err = refused({ NATS_USER: 'hub', NATS_PASSWORD: 'pw-1', NATS_TOKEN: 'tok-1' });
+    assert.deepEqual(
+      err.problems.map((p) => p.split(':')[0]),
+      ['NATS_TOKEN'],
+    );
+    assert.ok(!err.message.includes('pw-1') && !err.message.includes('tok-1'), err.message);
   });
 });

@@ -78,6 +78,12 @@ const envSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and -, at most 64')
       .default('quire'),
+    /** With NATS_PASSWORD: the user NATS connections authenticate as. */
+    NATS_USER: z.string().min(1).optional(),
+    /** With NATS_USER: its password. Never logged. */
+    NATS_PASSWORD: z.string().min(1).optional(),
+    /** Instead of a user: the token NATS connections authenticate with. Never logged. */
+    NATS_TOKEN: z.string().min(1).optional(),
     /** Largest accepted upload. Default 100mb. */
     UPLOAD_MAX_BYTES: bytes.default(100 * 1024 * 1024),
     /**
@@ -202,6 +208,13 @@ const envSchema = z
       const missing = e.QUIRE_ADMIN_EMAIL === undefined ? 'QUIRE_ADMIN_EMAIL' : 'QUIRE_ADMIN_PASSWORD';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD together' });
     }
+    if ((e.NATS_USER === undefined) !== (e.NATS_PASSWORD === undefined)) {
+      const missing = e.NATS_USER === undefined ? 'NATS_USER' : 'NATS_PASSWORD';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'set NATS_USER and NATS_PASSWORD together' });
+    }
+    if (e.NATS_TOKEN !== undefined && e.NATS_USER !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['NATS_TOKEN'], message: 'set NATS_TOKEN or NATS_USER and NATS_PASSWORD, not both' });
+    }
     if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
       ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (or be 0 for a free port)' });
     }
@@ -212,7 +225,13 @@ export interface Config {
   readonly http: { readonly port: number; readonly host: string; readonly trustProxy: boolean | number | string };
   readonly store: { readonly driver: 'sqlite'; readonly dataDir: string; readonly sqlitePath: string; readonly blobDir: string };
   readonly search: { readonly driver: 'embedded' };
-  readonly bus: { readonly driver: 'memory' | 'nats'; readonly natsUrl: string; readonly natsPrefix: string };
+  readonly bus: {
+    readonly driver: 'memory' | 'nats';
+    readonly natsUrl: string;
+    readonly natsPrefix: string;
+    /** How NATS connections authenticate; undefined when the server asks for nothing. */
+    readonly natsAuth: { readonly user: string; readonly pass: string } | { readonly token: string } | undefined;
+  };
   readonly models: { readonly dir: string; readonly cacheDir: string; readonly embeddingModel: string; readonly autoFetch: boolean };
   readonly processing: {
     readonly workers: number;
@@ -274,7 +293,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: { port: e.PORT, host: e.HOST, trustProxy: e.TRUST_PROXY },
     store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
     search: { driver: e.SEARCH },
-    bus: { driver: e.BUS, natsUrl: e.NATS_URL, natsPrefix: e.NATS_PREFIX },
+    bus: {
+      driver: e.BUS,
+      natsUrl: e.NATS_URL,
+      natsPrefix: e.NATS_PREFIX,
+      natsAuth:
+        e.NATS_USER !== undefined && e.NATS_PASSWORD !== undefined
+          ? { user: e.NATS_USER, pass: e.NATS_PASSWORD }
+          : e.NATS_TOKEN !== undefined
+            ? { token: e.NATS_TOKEN }
+            : undefined,
+    },
     models: {
       dir: resolve(e.MODELS_DIR),
       cacheDir: resolve(e.QUIRE_CACHE_DIR),
@@ -319,7 +348,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Variables whose values are never repeated in a message. */
-const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN', 'NATS_PASSWORD', 'NATS_TOKEN']);
 
 function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const key = path[0];

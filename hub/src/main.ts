@@ -138,7 +138,12 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
 
     const bus: Bus =
       config.bus.driver === 'nats'
-        ? new NatsBus({ servers: config.bus.natsUrl.split(','), prefix: config.bus.natsPrefix, name: 'quire-hub' })
+        ? new NatsBus({
+            servers: config.bus.natsUrl.split(','),
+            prefix: config.bus.natsPrefix,
+            name: 'quire-hub',
+            auth: config.bus.natsAuth,
+          })
         : new MemoryBus({ storage: store.jobStorage });
     await bus.start();
     shutdown.add('bus', () => bus.close(), 80);

@@ -116,7 +116,7 @@ export async function startProcessor(options: {
   delete env.DATA_DIR;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--import', join(repoRoot, 'test/helpers/module-report.mjs'), join(repoRoot, 'hub/src/cli.ts'), 'processor'],
+    ['--import', join(repoRoot, 'test/helpers/module-report.mjs'), join(repoRoot, 'bin/quire.mjs'), 'processor'],
     { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

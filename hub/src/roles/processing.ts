@@ -98,6 +98,7 @@ export async function startProcessorNode(config: Config, logger: Logger): Promis
       servers: config.bus.natsUrl.split(','),
       prefix: config.bus.natsPrefix,
       name: `quire-processor-${processNodeId()}`,
+      auth: config.bus.natsAuth,
     });
     await bus.start();
     shutdown.add('bus', () => bus.close(), 80);

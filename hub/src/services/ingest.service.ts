@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import type { RateLimits } from '../auth/rate-limits.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { AuditAction, auditEntry, type ActingScope, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
-import type { DocumentLifecycle } from './document-lifecycle.ts';
+import { DocumentStatus } from '@quire/kernel';
+import { IllegalTransitionError, type DocumentLifecycle } from './document-lifecycle.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 import { classifyUpload, UploadInspector } from './upload-inspector.ts';
 
@@ -136,8 +137,14 @@ export class IngestService {
     for (const u of await store.listUnfinishedDocuments()) {
       const scope: TeamScope = { teamId: u.teamId };
       const doc = await store.getDocument(scope, u.documentId);
-      if (!doc) continue;
-      await lifecycle.recovered(scope, doc);
+      // Results that other nodes finished meanwhile may have been applied already.
+      if (!doc || (doc.status !== DocumentStatus.Queued && doc.status !== DocumentStatus.Processing)) continue;
+      try {
+        await lifecycle.recovered(scope, doc);
+      } catch (err) {
+        if (err instanceof IllegalTransitionError) continue;
+        throw err;
+      }
       await this.enqueue(scope, doc, doc.jobId);
     }
   }

@@ -7,14 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createClient, type Client } from 'graphql-ws';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { ensureFixtures } from './fixtures/generate.ts';
 import { fixturePath } from './fixtures/manifest.ts';
-import { settledDocument, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
+import { ensureHostileCorpus, hostilePath, type HostileFile } from './hostile/generate.ts';
+import { repoRoot, settledDocument, startHub, waitFor, type HubProcess } from './helpers/hub.ts';
 import { startNats, startProcessor, type NatsServer, type ProcessorProcess } from './helpers/topology.ts';
 
 let nats: NatsServer;
@@ -25,7 +28,13 @@ let ws: Client;
 const socketEvents: { name: string; payload: any }[] = [];
 const prefix = `topo-${randomUUID().slice(0, 8)}`;
 
-const hubEnv = () => ({ BUS: 'nats', NATS_URL: nats.url, NATS_PREFIX: prefix });
+const hubModules = join(tmpdir(), `quire-hub-modules-${prefix}.json`);
+const hubOptions = () => ({
+  seedOwner: true,
+  role: 'hub' as const,
+  env: { BUS: 'nats', NATS_URL: nats.url, NATS_PREFIX: prefix, QUIRE_LOADED_MODULES_FILE: hubModules },
+  nodeArgs: ['--import', join(repoRoot, 'test/helpers/module-report.mjs')],
+});
 
 const DOCUMENT = `query($id: ID!) {
   document(id: $id) {
@@ -97,7 +106,7 @@ const dashboardNodes = async () =>
 before(async () => {
   await ensureFixtures();
   nats = await startNats();
-  hub = await startHub({ seedOwner: true, role: 'hub', env: hubEnv() });
+  hub = await startHub(hubOptions());
   nodes.push(...(await Promise.all([0, 1].map(() => startProcessor({ natsUrl: nats.url, prefix })))));
   await connectClients();
 });
@@ -110,6 +119,7 @@ after(async () => {
   }
   await hub?.stop();
   await nats?.stop();
+  await rm(hubModules, { force: true });
 });
 
 describe('quire hub with two quire processor nodes on NATS', () => {
@@ -211,6 +221,39 @@ describe('quire hub with two quire processor nodes on NATS', () => {
     assert.ok(Math.abs(inHub.type.confidence - onNode.type.confidence) < 1e-3, `${inHub.type.confidence} ≈ ${onNode.type.confidence}`);
   });
 
+  test('hostile documents fail alone, with a code, and the nodes keep working', { timeout: 300_000 }, async () => {
+    await ensureHostileCorpus();
+    const hostile: { file: HostileFile; codes: string[] | null }[] = [
+      { file: 'broken-garbage.pdf', codes: ['PDF_UNREADABLE'] },
+      { file: 'encrypted-user-password.pdf', codes: ['PDF_ENCRYPTED'] },
+      // A decompression bomb: any code, as long as it ends and the node survives it.
+      { file: 'png-inflates-100mb.png', codes: null },
+    ];
+    const sent = [];
+    for (const h of hostile) {
+      const res = await hub.upload({ name: h.file, data: await readFile(hostilePath(h.file)) });
+      assert.equal(res.status, 202, `${h.file}: ${JSON.stringify(res.body)}`);
+      sent.push({ ...h, documentId: res.body.documentId as string });
+    }
+    const ordinary = await uploadFixture('notes.md', { as: 'after-hostile.md', suffix: 'after hostile' });
+    for (const h of sent) {
+      const doc = await settledDocument(hub, h.documentId, 180_000, 'error { code }');
+      if (doc.status === 'FAILED') {
+        const code = (doc as any).error.code as string;
+        assert.ok(h.codes === null ? /^[A-Z_]+$/.test(code) : h.codes.includes(code), `${h.file}: ${code}`);
+      } else {
+        assert.equal(h.codes, null, `${h.file} should have failed`);
+      }
+    }
+    assert.equal((await settledDocument(hub, ordinary.documentId, 120_000)).status, 'PROCESSED');
+    const alive = await dashboardNodes();
+    for (const node of nodes)
+      assert.ok(
+        alive.some((n) => n.id === node.nodeId),
+        `${node.nodeId} still works`,
+      );
+  });
+
   test('a node killed mid-job: the other node completes it, and the document is processed once', { timeout: 300_000 }, async () => {
     const { documentId, jobId } = await uploadFixture('scanned-30-pages.pdf');
     const running = await waitFor(
@@ -277,7 +320,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
     await disconnectClients();
     const dataDir = hub.dataDir;
     await hub.kill9();
-    hub = await startHub({ seedOwner: true, role: 'hub', env: hubEnv(), dataDir });
+    hub = await startHub({ ...hubOptions(), dataDir });
     await connectClients();
     for (const a of accepted) {
       const doc = await settledDocument(hub, a.documentId, 120_000);
@@ -307,5 +350,16 @@ describe('quire hub with two quire processor nodes on NATS', () => {
       const doc = await settledDocument(hub, a.documentId, 180_000);
       assert.equal(doc.status, 'PROCESSED', `${a.documentId} after ${refused} refused`);
     }
+  });
+
+  test('a hub never loads the OCR engine', { timeout: 60_000 }, async () => {
+    await disconnectClients();
+    await hub.stop({ keepData: true });
+    const modules = JSON.parse(await readFile(hubModules, 'utf8')) as string[];
+    assert.ok(
+      modules.some((m) => m.includes('better-sqlite3')),
+      'the list is of the hub, with its store',
+    );
+    assert.ok(!modules.some((m) => m.includes('tesseract.js')), 'no tesseract.js');
   });
 });

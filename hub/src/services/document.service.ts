@@ -21,6 +21,7 @@ import {
 import type { DocumentLifecycle } from './document-lifecycle.ts';
 import type { IndexerService } from './indexer.service.ts';
 import type { IngestService } from './ingest.service.ts';
+import type { JobDispatcher } from './job-dispatcher.ts';
 
 /** Most documents returned by one `documents` page. */
 export const MAX_PAGE_SIZE = 200;
@@ -32,6 +33,8 @@ export class DocumentService {
       blobs: BlobStore;
       indexer: IndexerService;
       ingest: IngestService;
+      /** What the bus holds for a document's job (its original) goes with the document. */
+      jobs: Pick<JobDispatcher, 'forget'>;
       /** Every status change of a document goes through it. */
       lifecycle: DocumentLifecycle;
     },
@@ -110,6 +113,8 @@ export class DocumentService {
     await this.deps.indexer.remove(scope, id);
     return this.deps.lifecycle.deleted(scope, doc, async () => {
       await this.deps.blobs.delete(doc.blobKey);
+      // A node that has not started the job yet finds no original, and runs nothing.
+      await this.deps.jobs.forget(doc.jobId);
       await this.deps.store.appendAudit(
         auditEntry(scope, AuditAction.DocumentDeleted, { type: 'document', id }, { filename: doc.filename }),
       );

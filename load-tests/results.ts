@@ -152,6 +152,18 @@ const RUNS: Run[] = [
     argv: tsx('bus.bench.ts'),
   },
   {
+    id: 'topology',
+    title: 'Scale-out topology: quire hub with 1 and 2 processor nodes on NATS',
+    what: 'docs/min and pages/min, 1 vs 2 processor nodes behind one hub; upload → searchable, quire all vs hub + 1 node; progress delay node → client',
+    argv: tsx(
+      'topology.bench.ts',
+      '--text-corpus',
+      d('classification/bbc_news/bbc_news.jsonl'),
+      '--scans',
+      d('ocr/sroie_receipts_subset/images'),
+    ),
+  },
+  {
     id: 'search-1m',
     title: 'Search latency and index size at one million chunks',
     what: 'as the previous section, one size, fewer queries per round',
@@ -276,6 +288,32 @@ const HEADLINES: Record<string, (j: any) => Row[]> = {
     ]),
   bus: (j) =>
     Object.entries(j.results ?? {}).map(([name, r]: [string, any]) => [`bus drain jobs/s, ${name}`, f(r.drainPerSec?.median), '', '']),
+  topology: (j) => [
+    [
+      'topology docs/min, 2 processor nodes (1 pipeline process each)',
+      f(j.ingest?.twoNodes?.docsPerMin),
+      `${f(j.ingest?.oneNode?.docsPerMin)} (1 node)`,
+      ratio(j.ingest?.twoNodes?.docsPerMin, j.ingest?.oneNode?.docsPerMin),
+    ],
+    [
+      'topology pages/min, 2 processor nodes',
+      f(j.ingest?.twoNodes?.pagesPerMin),
+      `${f(j.ingest?.oneNode?.pagesPerMin)} (1 node)`,
+      ratio(j.ingest?.twoNodes?.pagesPerMin, j.ingest?.oneNode?.pagesPerMin),
+    ],
+    [
+      'upload → searchable p50 ms, hub + 1 processor node on NATS',
+      f(j.searchable?.topology?.p50),
+      `${f(j.searchable?.all?.p50)} (quire all)`,
+      ratio(j.searchable?.topology?.p50, j.searchable?.all?.p50),
+    ],
+    [
+      'live progress event, processor node → Socket.IO client on the hub, p50 / p99 ms',
+      `${f(j.liveDelayMs?.twoNodes?.p50)} / ${f(j.liveDelayMs?.twoNodes?.p99)}`,
+      '',
+      '',
+    ],
+  ],
 };
 
 function searchRows(name: string, j: any): Row[] {

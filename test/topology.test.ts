@@ -112,14 +112,26 @@ before(async () => {
 });
 
 after(async () => {
-  await disconnectClients();
-  for (const node of nodes) {
-    await node.stop({ graceMs: 5000 });
-    await node.cleanUp();
+  // Each step runs even when one before it failed, so nothing is left behind.
+  const steps: (() => Promise<unknown>)[] = [
+    disconnectClients,
+    ...nodes.map((node) => async () => {
+      await node.stop({ graceMs: 5000 });
+      await node.cleanUp();
+    }),
+    async () => hub?.stop(),
+    async () => nats?.stop(),
+    () => rm(hubModules, { force: true }),
+  ];
+  const failures = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      failures.push(err);
+    }
   }
-  await hub?.stop();
-  await nats?.stop();
-  await rm(hubModules, { force: true });
+  if (failures.length > 0) throw new AggregateError(failures, 'clean-up failed');
 });
 
 describe('quire hub with two quire processor nodes on NATS', () => {

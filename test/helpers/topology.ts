@@ -57,7 +57,13 @@ export async function startNats(): Promise<NatsServer> {
       'nats-server ready',
     );
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    child!.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     async restart(options = {}) {

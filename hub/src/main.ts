@@ -5,16 +5,9 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DEFAULT_OBJECT_TTL_MS, MemoryBus, NatsBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
+import { DEFAULT_OBJECT_TTL_MS, MemoryBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
 import { Queues } from '@quire/kernel';
-import {
-  DEFAULT_DOCUMENT_TYPES,
-  DEFAULT_SENSITIVITIES,
-  ThreadedEmbedder,
-  busOriginals,
-  createClassifier,
-  ensureModels,
-} from '@quire/processors';
+import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, ThreadedEmbedder, busOriginals, createClassifier } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
 import { loadAuthSecret } from './auth/secret.ts';
 import { RateLimits } from './auth/rate-limits.ts';
@@ -32,6 +25,7 @@ import { JobDispatcher, blobOriginals } from './services/job-dispatcher.ts';
 import { ProgressFollower } from './services/progress-follower.ts';
 import { ResultsService } from './services/results.service.ts';
 import { processNodeId, startProcessing } from './roles/processing.ts';
+import { natsBus, obtainModels } from './roles/shared.ts';
 import { SearchService } from './services/search.service.ts';
 import type { HubServices } from './services/services.ts';
 import { AnnotationService } from './services/annotation.service.ts';
@@ -79,13 +73,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
   }
   const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
   try {
-    await ensureModels({
-      modelsDir: config.models.dir,
-      cacheDir: config.models.cacheDir,
-      modelIds: [config.models.embeddingModel],
-      fetchMissing: config.models.autoFetch,
-      onProgress: (p) => logger.info(p, 'obtaining models'),
-    });
+    await obtainModels(config, logger);
     // Queries are embedded off the main thread: a forward pass there would stall every socket.
     const embedder = await ThreadedEmbedder.start({ modelsDir: config.models.dir, modelId: config.models.embeddingModel });
     shutdown.add('query embedder', () => embedder.close(), 90);
@@ -136,15 +124,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const blobs = new FsBlobStore({ dir: config.store.blobDir });
     await blobs.start();
 
-    const bus: Bus =
-      config.bus.driver === 'nats'
-        ? new NatsBus({
-            servers: config.bus.natsUrl.split(','),
-            prefix: config.bus.natsPrefix,
-            name: 'quire-hub',
-            auth: config.bus.natsAuth,
-          })
-        : new MemoryBus({ storage: store.jobStorage });
+    const bus: Bus = config.bus.driver === 'nats' ? natsBus(config, 'quire-hub') : new MemoryBus({ storage: store.jobStorage });
     await bus.start();
     shutdown.add('bus', () => bus.close(), 80);
 

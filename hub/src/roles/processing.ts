@@ -7,10 +7,11 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { NatsBus, type Bus } from '@quire/bus';
-import { NodeAnnouncer, ProcessorNode, ProcessorPool, busOriginals, ensureModels, type OriginalSource } from '@quire/processors';
+import type { Bus } from '@quire/bus';
+import { NodeAnnouncer, ProcessorNode, ProcessorPool, busOriginals, type OriginalSource } from '@quire/processors';
 import type { Config } from '../config.ts';
 import { Shutdown } from '../lifecycle/shutdown.ts';
+import { natsBus, obtainModels } from './shared.ts';
 
 /** Wait before delivery n+1 of a failed job: the base doubled per attempt, at most 5 minutes. */
 export function retryBackoff(config: Config): (attempt: number) => number {
@@ -87,19 +88,8 @@ export async function startProcessorNode(config: Config, logger: Logger): Promis
   }
   const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
   try {
-    await ensureModels({
-      modelsDir: config.models.dir,
-      cacheDir: config.models.cacheDir,
-      modelIds: [config.models.embeddingModel],
-      fetchMissing: config.models.autoFetch,
-      onProgress: (p) => logger.info(p, 'obtaining models'),
-    });
-    const bus = new NatsBus({
-      servers: config.bus.natsUrl.split(','),
-      prefix: config.bus.natsPrefix,
-      name: `quire-processor-${processNodeId()}`,
-      auth: config.bus.natsAuth,
-    });
+    await obtainModels(config, logger);
+    const bus = natsBus(config, `quire-processor-${processNodeId()}`);
     await bus.start();
     shutdown.add('bus', () => bus.close(), 80);
     await startProcessing(config, logger, { bus, originals: busOriginals(bus), roles: ['processor'], shutdown });

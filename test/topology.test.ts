@@ -198,11 +198,22 @@ describe('quire hub with two quire processor nodes on NATS', () => {
       'indexed and searchable on the hub',
     );
 
+    // A rescan of the invoice, processed on a node, is proposed as its duplicate by the hub.
+    const rescan = await uploadFixture('rescanned-invoice.jpg');
+    assert.equal((await settledDocument(hub, rescan.documentId, 120_000)).status, 'PROCESSED');
+    const matches = await hub.gql(`query($d: ID) { matches(documentId: $d) { kind documentAId documentBId score } }`, {
+      d: rescan.documentId,
+    });
+    assert.equal(matches.errors, undefined, JSON.stringify(matches.errors));
+    const duplicate = matches.data.matches.find((m: any) => m.kind === 'DUPLICATE');
+    assert.deepEqual([duplicate?.documentAId, duplicate?.documentBId], [uploaded[0]!.documentId, rescan.documentId]);
+    assert.ok(duplicate.score >= 0.95, `document similarity ${duplicate.score}`);
+
     const seen = await dashboardNodes();
     const done = nodes.map((n) => seen.find((s) => s.id === n.nodeId)?.jobsDone ?? 0);
     assert.equal(
       done.reduce((a, b) => a + b, 0),
-      files.length,
+      files.length + 1,
       `jobs done per node: ${done}`,
     );
   });

@@ -223,7 +223,9 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const consumer: Subscription = await consumeQueue(bus, Queues.DocumentResult, results.handle, {
       concurrency: 2,
       maxAttempts: 5,
-      leaseMs: 60_000,
+      // Applying a report takes well under a second a part and heartbeats at each; a hub that
+      // died while applying one leaves it to another hub (or to itself, restarted) this soon.
+      leaseMs: 20_000,
       onDeadLetter: results.onDeadLetter,
     });
     shutdown.add('results consumer', () => consumer.close(), 25);

@@ -6,7 +6,8 @@
 #   npm run services -- stop [service...]     stop what this script started, remove its data
 #   npm run services -- status [service...]   exit 0 when every named service is running
 #
-# Services: nats (JetStream). Each service supplies <name>_start, <name>_stop and
+# Services: nats (JetStream), ferretdb (MongoDB wire protocol over SQLite, built from
+# scripts/ferretdb with Go). Each service supplies <name>_start, <name>_stop and
 # <name>_status; adding one means adding its three functions and its name to SERVICES.
 # Service functions are called by composed name ("${name}_${action}"), not directly.
 # shellcheck disable=SC2317
@@ -14,7 +15,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="$ROOT/.services"
-SERVICES=(nats)
+SERVICES=(nats ferretdb)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -131,6 +132,67 @@ nats_status() {
     log "nats: running (pid $(cat "$NATS_PID"), nats://127.0.0.1:$NATS_PORT)"
   else
     log "nats: not running"
+    return 3
+  fi
+}
+
+# --- ferretdb: the MongoDB wire protocol, stored in SQLite ------------------------------------
+# Built once from scripts/ferretdb (Go modules from the module proxy) into a cache folder keyed
+# by its go.sum, so a fresh clone on the same machine reuses the binary.
+FERRETDB_PORT=${FERRETDB_PORT:-27017}
+FERRETDB_DIR="$STATE_DIR/ferretdb"
+FERRETDB_PID="$FERRETDB_DIR/ferretdb.pid"
+FERRETDB_SRC="$ROOT/scripts/ferretdb"
+FERRETDB_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/quire/ferretdb"
+
+ferretdb_binary() {
+  local key
+  key=$(cat "$FERRETDB_SRC/go.mod" "$FERRETDB_SRC/go.sum" "$FERRETDB_SRC/main.go" | sha256sum | cut -c1-16)
+  printf '%s/ferretdb-%s\n' "$FERRETDB_CACHE" "$key"
+}
+
+ferretdb_build() {
+  local bin=$1
+  [[ -x $bin ]] && return 0
+  if ! command -v go >/dev/null; then
+    [[ -x /usr/local/go/bin/go ]] && PATH="/usr/local/go/bin:$PATH" || apt_install golang-go
+  fi
+  log "ferretdb: building $(basename "$bin") (first time only, about 2 minutes)"
+  mkdir -p "$FERRETDB_CACHE"
+  (cd "$FERRETDB_SRC" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" .) || die "ferretdb: build failed"
+  mv "$bin.tmp" "$bin"
+}
+
+ferretdb_start() {
+  if pid_alive "$FERRETDB_PID"; then
+    log "ferretdb: already running (pid $(cat "$FERRETDB_PID"), mongodb://127.0.0.1:$FERRETDB_PORT)"
+    return 0
+  fi
+  if port_open "$FERRETDB_PORT"; then
+    die "ferretdb: port $FERRETDB_PORT is taken by a process this script did not start; stop it or set FERRETDB_PORT"
+  fi
+  local bin
+  bin=$(ferretdb_binary)
+  ferretdb_build "$bin"
+  mkdir -p "$FERRETDB_DIR/data"
+  setsid "$bin" -listen "127.0.0.1:$FERRETDB_PORT" -data "$FERRETDB_DIR/data" \
+    </dev/null >>"$FERRETDB_DIR/ferretdb.log" 2>&1 &
+  echo $! >"$FERRETDB_PID"
+  wait_for 30 "ferretdb on port $FERRETDB_PORT (see $FERRETDB_DIR/ferretdb.log)" port_open "$FERRETDB_PORT"
+  log "ferretdb: running (pid $(cat "$FERRETDB_PID"), mongodb://127.0.0.1:$FERRETDB_PORT)"
+}
+
+ferretdb_stop() {
+  stop_pid ferretdb "$FERRETDB_PID"
+  rm -rf "$FERRETDB_DIR"
+  log "ferretdb: stopped"
+}
+
+ferretdb_status() {
+  if pid_alive "$FERRETDB_PID" && port_open "$FERRETDB_PORT"; then
+    log "ferretdb: running (pid $(cat "$FERRETDB_PID"), mongodb://127.0.0.1:$FERRETDB_PORT)"
+  else
+    log "ferretdb: not running"
     return 3
   fi
 }

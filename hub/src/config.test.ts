@@ -200,6 +200,21 @@ describe('loadConfig', () => {
     assert.ok(!err.message.includes('hunter2') && !err.message.includes('short-secret'), err.message);
   });
 
+  it('keeps originals in files by default, or in GridFS at MONGODB_URL, which it then wants', () => {
+    assert.deepEqual(loadConfig({}).blobs, { driver: 'fs', mongodbUrl: null });
+    assert.deepEqual(loadConfig({ BLOBS: 'gridfs', MONGODB_URL: 'mongodb://db:27017/quire' }).blobs, {
+      driver: 'gridfs',
+      mongodbUrl: 'mongodb://db:27017/quire',
+    });
+    assert.deepEqual(
+      refused({ BLOBS: 'gridfs' }).problems.map((p) => p.split(':')[0]),
+      ['MONGODB_URL'],
+    );
+    const err = refused({ BLOBS: 's3', MONGODB_URL: 'postgres://user:pw-2@db/quire' });
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['BLOBS', 'MONGODB_URL']);
+    assert.ok(!err.message.includes('pw-2'), 'a connection string is never repeated');
+  });
+
   it('takes NATS credentials as a user with a password, or a token, never both', () => {
     assert.equal(loadConfig({}).bus.natsAuth, undefined);
     assert.deepEqual(loadConfig({ NATS_USER: 'hub', NATS_PASSWORD: 'pw-1' }).bus.natsAuth, { user: 'hub', pass: 'pw-1' });

@@ -67,6 +67,13 @@ const envSchema = z
     MODELS_AUTO_FETCH: bool.default(true),
     /** Document store driver. Only `sqlite` in the embedded default. */
     STORE: z.enum(['sqlite']).default('sqlite'),
+    /** Where originals are kept: `fs` (files under DATA_DIR/blobs) or `gridfs` (MongoDB GridFS at MONGODB_URL, shared by hub replicas). */
+    BLOBS: z.enum(['fs', 'gridfs']).default('fs'),
+    /** MongoDB connection string (with the database name), for BLOBS=gridfs. Never logged. */
+    MONGODB_URL: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URL')
+      .optional(),
     /** Search index driver. Only `embedded` (SQLite FTS5 + sqlite-vec) for now. */
     SEARCH: z.enum(['embedded']).default('embedded'),
     /** Job bus: `memory` (in-process, durable in the store) or `nats` (JetStream). */
@@ -208,6 +215,9 @@ const envSchema = z
       const missing = e.QUIRE_ADMIN_EMAIL === undefined ? 'QUIRE_ADMIN_EMAIL' : 'QUIRE_ADMIN_PASSWORD';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set QUIRE_ADMIN_EMAIL and QUIRE_ADMIN_PASSWORD together' });
     }
+    if (e.BLOBS === 'gridfs' && e.MONGODB_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['MONGODB_URL'], message: 'required with BLOBS=gridfs' });
+    }
     if ((e.NATS_USER === undefined) !== (e.NATS_PASSWORD === undefined)) {
       const missing = e.NATS_USER === undefined ? 'NATS_USER' : 'NATS_PASSWORD';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set NATS_USER and NATS_PASSWORD together' });
@@ -224,6 +234,8 @@ const envSchema = z
 export interface Config {
   readonly http: { readonly port: number; readonly host: string; readonly trustProxy: boolean | number | string };
   readonly store: { readonly driver: 'sqlite'; readonly dataDir: string; readonly sqlitePath: string; readonly blobDir: string };
+  /** Where originals are kept; `mongodbUrl` is set with `gridfs`. */
+  readonly blobs: { readonly driver: 'fs' | 'gridfs'; readonly mongodbUrl: string | null };
   readonly search: { readonly driver: 'embedded' };
   readonly bus: {
     readonly driver: 'memory' | 'nats';
@@ -292,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return deepFreeze({
     http: { port: e.PORT, host: e.HOST, trustProxy: e.TRUST_PROXY },
     store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
+    blobs: { driver: e.BLOBS, mongodbUrl: e.MONGODB_URL ?? null },
     search: { driver: e.SEARCH },
     bus: {
       driver: e.BUS,
@@ -348,7 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Variables whose values are never repeated in a message. */
-const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN', 'NATS_PASSWORD', 'NATS_TOKEN']);
+const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN', 'NATS_PASSWORD', 'NATS_TOKEN', 'MONGODB_URL']);
 
 function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const key = path[0];

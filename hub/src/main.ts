@@ -13,6 +13,7 @@ import { loadAuthSecret } from './auth/secret.ts';
 import { RateLimits } from './auth/rate-limits.ts';
 import type { Config } from './config.ts';
 import { FsBlobStore } from './blobs/blob-store.fs.ts';
+import type { BlobStore } from './blobs/blob-store.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Shutdown } from './lifecycle/shutdown.ts';
 import { AuthService } from './services/auth.service.ts';
@@ -121,8 +122,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     shutdown.add('search index', () => index.close(), 95);
     await index.ensureModel(model);
 
-    const blobs = new FsBlobStore({ dir: config.store.blobDir });
-    await blobs.start();
+    const { blobs, blobsReady } = await openBlobStore(config, shutdown);
 
     const bus: Bus = config.bus.driver === 'nats' ? natsBus(config, 'quire-hub') : new MemoryBus({ storage: store.jobStorage });
     await bus.start();
@@ -211,7 +211,11 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         metricsEndpoint: config.metrics,
         services: { ingest, documents, search, auth, annotations, presence, classification, matches, dashboard },
         events,
-        readiness: [async () => ({ name: 'store', ok: store.db.open }), async () => ({ name: 'bus', ok: true, detail: config.bus.driver })],
+        readiness: [
+          async () => ({ name: 'store', ok: store.db.open }),
+          async () => ({ name: 'blobs', ok: await blobsReady(), detail: config.blobs.driver }),
+          async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
+        ],
         metrics,
         webDir: config.ui.dir,
         logger: logger.child({ component: 'http' }),
@@ -257,4 +261,32 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await shutdown.run();
     throw err;
   }
+}
+
+/**
+ * The blob store the configuration names, started, with a health check. GridFS (and mongoose)
+ * are loaded only when asked for.
+ */
+async function openBlobStore(config: Config, shutdown: Shutdown): Promise<{ blobs: BlobStore; blobsReady: () => Promise<boolean> }> {
+  if (config.blobs.driver === 'fs') {
+    const blobs = new FsBlobStore({ dir: config.store.blobDir });
+    await blobs.start();
+    return { blobs, blobsReady: async () => true };
+  }
+  const [{ default: mongoose }, { GridFsBlobStore }] = await Promise.all([import('mongoose'), import('./blobs/blob-store.gridfs.ts')]);
+  const connection = await mongoose.createConnection(config.blobs.mongodbUrl!, { serverSelectionTimeoutMS: 10_000 }).asPromise();
+  shutdown.add('blob store connection', () => connection.close(), 100);
+  const blobs = new GridFsBlobStore({ connection });
+  await blobs.start();
+  return {
+    blobs,
+    blobsReady: async () => {
+      try {
+        await connection.db!.command({ ping: 1 });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
 }

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, ValidationError } from '@quire/kernel';
-import type { BlobInfo, BlobStore } from './blob-store.ts';
+import { assertBlobKey, type BlobInfo, type BlobStore } from './blob-store.ts';
 
 /**
  * How long a temporary file may go unwritten before a start removes it whoever wrote it:
@@ -121,10 +121,7 @@ export class FsBlobStore implements BlobStore {
 
   /** Keys are relative paths of safe segments; anything that could escape the root is refused. */
   private pathOf(key: string): string {
-    if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '..' || s === '.')) {
-      throw new ValidationError(`Invalid blob key ${JSON.stringify(key)}`, { code: 'BAD_BLOB_KEY' });
-    }
-    const path = resolve(this.root, key);
+    const path = resolve(this.root, assertBlobKey(key));
     if (!path.startsWith(this.root + sep)) throw new ValidationError('Invalid blob key', { code: 'BAD_BLOB_KEY' });
     return path;
   }

@@ -4,6 +4,7 @@
  * survive a crash.
  */
 import type { Readable } from 'node:stream';
+import { ValidationError } from '@quire/kernel';
 
 export interface BlobInfo {
   key: string;
@@ -22,4 +23,16 @@ export interface BlobStore {
   /** Removes a blob; missing blobs are not an error. */
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+}
+
+/**
+ * Returns `key`, or throws a {@link ValidationError} (`BAD_BLOB_KEY`): keys are relative paths
+ * of safe segments (letters, digits, `_`, `-`, and `.` after the first segment), never `.` or
+ * `..`, so that no adapter can be led outside its place.
+ */
+export function assertBlobKey(key: string): string {
+  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '..' || s === '.')) {
+    throw new ValidationError(`Invalid blob key ${JSON.stringify(key)}`, { code: 'BAD_BLOB_KEY' });
+  }
+  return key;
 }

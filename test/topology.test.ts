@@ -320,6 +320,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
       modules!.some((m) => m.includes('/nats/')),
       'it did load the NATS client',
     );
+    assert.ok(!modules!.some((m) => m.includes('onnxruntime-node')), 'its main process runs no model: its pipeline processes do');
     assert.deepEqual(await readdir(node!.cwd), [], 'no data directory or other file');
     await node!.cleanUp();
     nodes.splice(0, 1);
@@ -375,7 +376,7 @@ describe('quire hub with two quire processor nodes on NATS', () => {
     }
   });
 
-  test('a hub never loads the OCR engine', { timeout: 60_000 }, async () => {
+  test('a hub never loads the OCR engine, nor a model runtime on its main thread', { timeout: 60_000 }, async () => {
     await disconnectClients();
     await hub.stop({ keepData: true });
     const modules = JSON.parse(await readFile(hubModules, 'utf8')) as string[];
@@ -384,5 +385,9 @@ describe('quire hub with two quire processor nodes on NATS', () => {
       'the list is of the hub, with its store',
     );
     assert.ok(!modules.some((m) => m.includes('tesseract.js')), 'no tesseract.js');
+    assert.ok(
+      !modules.some((m) => m.includes('onnxruntime-node')),
+      'no model runtime on its main thread (queries are embedded in a worker)',
+    );
   });
 });

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { AutoModel, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
+import type { PreTrainedModel, PreTrainedTokenizer, Tensor } from '@huggingface/transformers';
 import type { Logger } from 'pino';
 import type { Embedder } from './embedder.ts';
 import { firstFailure, runModelChecks, type CheckResult } from './models/model-checks.ts';
@@ -56,10 +56,18 @@ export type ExecutionProvider = (typeof ExecutionProvider)[keyof typeof Executio
 
 const DEFAULT_BATCH_SIZE = 32;
 
-// Models come from MODELS_DIR only. A missing file must fail here, loudly, not turn into a
-// download attempt at run time.
-env.allowRemoteModels = false;
-env.allowLocalModels = true;
+/**
+ * transformers.js (and onnxruntime with it), loaded by the first model load: a process that
+ * only names models (a hub's main thread, a processor node's) never loads the runtime.
+ */
+async function transformers(): Promise<typeof import('@huggingface/transformers')> {
+  const library = await import('@huggingface/transformers');
+  // Models come from MODELS_DIR only. A missing file must fail here, loudly, not turn into a
+  // download attempt at run time.
+  library.env.allowRemoteModels = false;
+  library.env.allowLocalModels = true;
+  return library;
+}
 
 /** Path of the ONNX file a model runs with a given dtype. */
 export function modelFilePath(modelsDir: string, modelId: string, dtype: ModelDtype): string {
@@ -122,6 +130,7 @@ export class TransformersEmbedder implements Embedder {
     // consults env.localModelPath (which is process-global).
     const folder = join(resolve(options.modelsDir), spec.id);
     const started = performance.now();
+    const { AutoTokenizer } = await transformers();
     const tokenizer = await AutoTokenizer.from_pretrained(folder);
     const { model, executionProvider } = await loadModel(folder, dtype, options);
     const embedder = new TransformersEmbedder(spec, dtype, executionProvider, tokenizer, model, batchSize);
@@ -222,6 +231,7 @@ async function loadModel(
   dtype: ModelDtype,
   options: TransformersEmbedderOptions,
 ): Promise<{ model: PreTrainedModel; executionProvider: ExecutionProvider }> {
+  const { AutoModel } = await transformers();
   const load = (device: ExecutionProvider): Promise<PreTrainedModel> =>
     AutoModel.from_pretrained(folder, {
       dtype,

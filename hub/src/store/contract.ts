@@ -1453,40 +1453,6 @@ export function defineStoreContract(name: string, make: MakeStoreFixture): void 
       });
     });
 
-    describe('label sets', () => {
-      it('stores a team label set by version: the first save from 0, each later one from the version it changed', async ({
-        store,
-        a,
-        b,
-      }, t) => {
-        freezeClock(t);
-        assert.equal(await store.getLabelSet(a), undefined, 'a team starts with none of its own');
-        const first = {
-          types: [
-            { name: 'invoice', description: 'A bill.', prompts: ['Invoice number, amount due.'], keywords: ['invoice'] },
-            { name: 'meeting minutes', description: 'The record of a meeting.' },
-          ],
-          sensitivities: [{ name: 'INTERNAL', description: 'For staff.' }],
-        };
-        const saved = await store.saveLabelSet(a, first, 0);
-        assert.deepEqual(saved, { ...first, version: 1, updatedAt: T0 });
-        assert.deepEqual(await store.getLabelSet(a), saved);
-
-        t.mock.timers.tick(1000);
-        // Two changes made from the same version: the second finds the first's and writes nothing.
-        assert.equal(await store.saveLabelSet(a, { ...first, types: [] }, 0), undefined);
-        const second = { ...first, types: first.types.slice(1) };
-        assert.deepEqual(await store.saveLabelSet(a, second, 1), { ...second, version: 2, updatedAt: T0 + 1000 });
-        assert.equal(await store.saveLabelSet(a, first, 1), undefined, 'a stale version writes nothing');
-        assert.deepEqual(await store.getLabelSet(a), { ...second, version: 2, updatedAt: T0 + 1000 });
-
-        assert.equal(await store.getLabelSet(b), undefined, "another team's set is its own");
-        assert.equal(await store.saveLabelSet(b, first, 2), undefined, 'a version it never had writes nothing');
-        assert.equal((await store.saveLabelSet(b, first, 0))?.version, 1);
-        assert.equal((await store.getLabelSet(a))?.version, 2);
-      });
-    });
-
     describe('dashboard counts', () => {
       it('documentCounts counts by status (every status), type and sensitivity in force, most first', async ({ store, a, b }) => {
         assert.deepEqual(await store.documentCounts(a), {

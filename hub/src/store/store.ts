@@ -596,7 +596,22 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export interface Store {
+/**
+ * A team's label set, by version: the first repository of the store's split into one per
+ * aggregate (`label-sets.contract.ts` is its contract, run on every adapter).
+ */
+export interface LabelSetRepository {
+  /** The team's own label set; undefined while it uses the defaults. */
+  getLabelSet(scope: TeamScope): Promise<StoredLabelSet | undefined>;
+  /**
+   * Stores the team's label set if the stored one is still at `expectedVersion` (0: none
+   * stored yet), in one step, and answers it; undefined, writing nothing, when another change
+   * came first. Of any number of concurrent saves from one version, exactly one succeeds.
+   */
+  saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined>;
+}
+
+export interface Store extends LabelSetRepository {
   start(): Promise<void>;
   close(): Promise<void>;
   /** Durable job storage for the in-process bus (same database, same durability). */
@@ -743,15 +758,6 @@ export interface Store {
    * all (with `labelledOnly`, only those a person labelled).
    */
   listDocumentVectors(scope: TeamScope, options?: { documentIds?: string[]; labelledOnly?: boolean }): Promise<DocumentVector[]>;
-
-  /** The team's own label set; undefined while it uses the defaults. */
-  getLabelSet(scope: TeamScope): Promise<StoredLabelSet | undefined>;
-  /**
-   * Stores the team's label set if the stored one is still at `expectedVersion` (0: none
-   * stored yet), in one step, and answers it; undefined, writing nothing, when another change
-   * came first.
-   */
-  saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined>;
 
   insertMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
   /** NotFoundError for a rule the team does not have. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildDocument, buildPage, defineStoreContract } from '../contract.ts';
+import { defineLabelSetContract } from '../label-sets.contract.ts';
 import { migrations } from './migrations.ts';
 import { SqliteStore } from './store.sqlite.ts';
 
@@ -13,6 +14,20 @@ defineStoreContract('SqliteStore', async () => {
   await store.start();
   return {
     store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+defineLabelSetContract('SqliteStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'quire-store-'));
+  const store = new SqliteStore({ filename: join(dir, 'quire.sqlite') });
+  await store.start();
+  return {
+    repo: store,
+    addTeam: async (scope) => void (await store.ensureTeam({ id: scope.teamId, name: scope.teamId })),
     cleanup: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -87,9 +87,12 @@ export function originalObjectKey(jobId: string): string {
   return `original-${jobId}`;
 }
 
-/** Key of the stored object with the result parts of one attempt of a job. */
-export function resultObjectKey(jobId: string, attempt: number): string {
-  return `result-${jobId}-${attempt}`;
+/**
+ * Key of the stored object with the result parts of one delivery: the job's envelope id on the
+ * bus (a job put on the bus again gets a new one) and the attempt.
+ */
+export function resultObjectKey(envelopeId: string, attempt: number): string {
+  return `result-${envelopeId}-${attempt}`;
 }
 
 /** Key of a stored classifier settings object, from the hex digest of its JSON. */

@@ -187,7 +187,7 @@ export class ProcessorNode {
       return { status: 'skipped', reason: (stopped.reason as Error).message };
     }
     if (outcome.status === 'succeeded') {
-      const resultKey = resultObjectKey(job.jobId, delivery.attempt);
+      const resultKey = resultObjectKey(delivery.envelope.id, delivery.attempt);
       await bus.putObject(resultKey, chunksOf(lines));
       await this.#report(delivery, { status: 'succeeded', ...ids, resultKey, parts: lines.length, bytes });
       log.info({ parts: lines.length, bytes }, 'document processed; result sent');
@@ -217,7 +217,7 @@ export class ProcessorNode {
     if (!parsed.success) return;
     const job = parsed.data;
     await enqueueJob(this.#options.bus, Queues.DocumentResult, {
-      id: `${job.jobId}-dead`,
+      id: `${dead.envelope.id}-dead`,
       correlationId: job.correlationId,
       payload: {
         status: 'failed',
@@ -236,7 +236,8 @@ export class ProcessorNode {
 
   async #report(delivery: Delivery<ProcessJob>, result: ProcessResult): Promise<void> {
     await enqueueJob(this.#options.bus, Queues.DocumentResult, {
-      id: `${result.jobId}-${result.attempt}-${result.status}`,
+      // Unique per delivery: a job put on the bus again (new envelope id) reports anew.
+      id: `${delivery.envelope.id}-${result.attempt}-${result.status}`,
       correlationId: delivery.envelope.correlationId,
       payload: result,
     });

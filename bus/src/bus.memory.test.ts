@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { Bus, JobEnvelope } from './bus.ts';
+import type { JobEnvelope } from './bus.ts';
 import { InMemoryJobStorage, MemoryBus } from './bus.memory.ts';
-import { defineBusContract } from './contract.ts';
+import { defineBusContract, openBusFixture } from './contract.ts';
 import { defineJobStorageContract } from './job-storage.contract.ts';
 
-defineBusContract('MemoryBus', async ({ closeTimeoutMs }) => {
+defineBusContract('MemoryBus', ({ closeTimeoutMs }) => {
   const storage = new InMemoryJobStorage();
-  const buses: Bus[] = [];
-  const open = async (): Promise<Bus> => {
-    const bus = new MemoryBus({ storage, closeTimeoutMs, pollIntervalMs: 200 });
-    await bus.start();
-    buses.push(bus);
-    return bus;
-  };
-  return {
-    bus: await open(),
-    reopen: open,
-    cleanup: async () => {
-      for (const bus of buses) await bus.close();
-    },
-  };
+  return openBusFixture(() => new MemoryBus({ storage, closeTimeoutMs, pollIntervalMs: 200 }));
 });
 
 function job(queue = 'memory.work'): JobEnvelope {

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import type { Bus, JobEnvelope } from './bus.ts';
+import type { JobEnvelope } from './bus.ts';
 import { NatsBus, deleteNatsBusStreams } from './bus.nats.ts';
-import { defineBusContract, waitFor, waitForAsync } from './contract.ts';
+import { defineBusContract, openBusFixture, waitFor, waitForAsync } from './contract.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -28,23 +28,12 @@ function uniquePrefix(): string {
   return `t-${randomUUID().slice(0, 12)}`;
 }
 
-defineBusContract('NatsBus', async ({ closeTimeoutMs }) => {
+defineBusContract('NatsBus', ({ closeTimeoutMs }) => {
   const prefix = uniquePrefix();
-  const buses: Bus[] = [];
-  const open = async (): Promise<Bus> => {
-    const bus = new NatsBus({ servers: NATS_URL, prefix, name: `contract-${prefix}`, closeTimeoutMs, pullExpiresMs: 1000 });
-    await bus.start();
-    buses.push(bus);
-    return bus;
-  };
-  return {
-    bus: await open(),
-    reopen: open,
-    cleanup: async () => {
-      for (const bus of buses) await bus.close();
-      await deleteNatsBusStreams({ servers: NATS_URL, prefix });
-    },
-  };
+  return openBusFixture(
+    () => new NatsBus({ servers: NATS_URL, prefix, name: `contract-${prefix}`, closeTimeoutMs, pullExpiresMs: 1000 }),
+    () => deleteNatsBusStreams({ servers: NATS_URL, prefix }),
+  );
 });
 
 function job(queue: string): JobEnvelope {

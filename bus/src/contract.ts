@@ -26,6 +26,28 @@ export interface BusFixture {
   reopen?(): Promise<Bus>;
 }
 
+/**
+ * A fixture of buses made by `create` over shared durable jobs: the first opened now, more
+ * by `reopen`; `cleanup` closes them all, then runs `after` (removing streams or files).
+ */
+export async function openBusFixture(create: () => Bus, after: () => Promise<void> | void = () => {}): Promise<BusFixture> {
+  const buses: Bus[] = [];
+  const open = async (): Promise<Bus> => {
+    const bus = create();
+    await bus.start();
+    buses.push(bus);
+    return bus;
+  };
+  return {
+    bus: await open(),
+    reopen: open,
+    cleanup: async () => {
+      for (const bus of buses) await bus.close();
+      await after();
+    },
+  };
+}
+
 /** Settings the suite needs from the buses `make` builds. */
 export interface BusContractSettings {
   /** The bus's close timeout: short, so that tests of stuck handlers stay fast. */

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryBus, type Bus } from '@quire/bus';
-import { defineBusContract, defineJobStorageContract } from '@quire/bus/testing';
+import { MemoryBus } from '@quire/bus';
+import { defineBusContract, defineJobStorageContract, openBusFixture } from '@quire/bus/testing';
 import { SqliteStore } from './store.sqlite.ts';
 
 async function tempStore(): Promise<{ store: SqliteStore; dir: string; path: string }> {
@@ -31,22 +31,13 @@ defineJobStorageContract('SqliteJobStorage', async () => {
 
 defineBusContract('MemoryBus on SqliteJobStorage', async ({ closeTimeoutMs }) => {
   const { store, dir } = await tempStore();
-  const buses: Bus[] = [];
-  const open = async (): Promise<Bus> => {
-    const bus = new MemoryBus({ storage: store.jobStorage, closeTimeoutMs, pollIntervalMs: 200 });
-    await bus.start();
-    buses.push(bus);
-    return bus;
-  };
-  return {
-    bus: await open(),
-    reopen: open,
-    cleanup: async () => {
-      for (const bus of buses) await bus.close();
+  return openBusFixture(
+    () => new MemoryBus({ storage: store.jobStorage, closeTimeoutMs, pollIntervalMs: 200 }),
+    async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     },
-  };
+  );
 });
 
 test('a job stored before the database closed runs after it is opened again', async (t) => {

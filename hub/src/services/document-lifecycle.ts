@@ -154,8 +154,10 @@ export class DocumentLifecycle {
       });
     }
     check('started', doc.status, { documentId: doc.id, jobId });
-    checkJob('started', await this.mustGetJob(scope, jobId), doc.id);
-    await store.updateJob(scope, jobId, { status: JobStatus.Running, attempts: attempt, error: null });
+    const job = await this.mustGetJob(scope, jobId);
+    checkJob('started', job, doc.id);
+    // Reports of deliveries may arrive out of order: an earlier one never lowers the count.
+    await store.updateJob(scope, jobId, { status: JobStatus.Running, attempts: Math.max(attempt, job.attempts), error: null });
     await store.updateDocument(scope, doc.id, { status: DocumentStatus.Processing });
     await this.announce(scope, doc.id, jobId, DocumentStatus.Processing);
     const log = options.log ?? this.deps.logger.child({ documentId: doc.id, jobId });

@@ -24,7 +24,7 @@ import {
   type ProcessResult,
   type ResultPart,
 } from '@quire/kernel';
-import { JobStatus, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
+import type { DocumentRecord, Store, TeamScope } from '../store/store.ts';
 import type { DocumentLifecycle, JobRun } from './document-lifecycle.ts';
 import type { IndexerService } from './indexer.service.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
@@ -67,16 +67,9 @@ export class ResultsService {
     if (doc.status === DocumentStatus.Processed || doc.status === DocumentStatus.Failed) return skip(`already ${doc.status}`);
 
     switch (result.status) {
-      case 'input-missing': {
-        if (await this.deps.jobs.redispatch(scope, doc)) {
-          log.info({ missing: result.missing }, 'an input of the job had expired; put it on the bus again');
-        } else {
-          await this.start(scope, doc, result, log).then((run) =>
-            run.failed({ code: 'BLOB_MISSING', message: 'The original file is missing', stage: 'detect' }),
-          );
-        }
-        return { status: 'succeeded' };
-      }
+      case 'input-missing':
+        log.info({ missing: result.missing }, 'an input of the job had expired; the job runs again');
+        return this.runAgain(scope, doc, result, log);
       case 'failed': {
         const job = await store.getJob(scope, result.jobId);
         // A later delivery started already: this report is stale unless it is the last word.
@@ -104,13 +97,9 @@ export class ResultsService {
     const { bus, store } = this.deps;
     const bytes = await bus.getObject(result.resultKey);
     if (!bytes) {
-      // Gone before any hub applied it (it outlived its lifetime): run the job again.
+      // Gone before any hub applied it (it outlived its lifetime).
       log.warn('result object is missing; the job runs again');
-      if (!(await this.deps.jobs.redispatch(scope, doc))) {
-        const run = await this.start(scope, doc, result, log);
-        await run.failed({ code: 'BLOB_MISSING', message: 'The original file is missing', stage: 'detect' });
-      }
-      return { status: 'succeeded' };
+      return this.runAgain(scope, doc, result, log);
     }
 
     let parts: ResultPart[];
@@ -164,14 +153,17 @@ export class ResultsService {
   };
 
   /** The current job's run, `processing` (again) for the delivery that reported. */
-  private async start(scope: TeamScope, doc: DocumentRecord, result: ProcessResult, log: Logger): Promise<JobRun> {
-    const current = (await this.deps.store.getDocument(scope, doc.id)) ?? doc;
-    const job = await this.deps.store.getJob(scope, result.jobId);
-    const attempt = Math.max(result.attempt, job?.attempts ?? 0);
-    if (job && job.status !== JobStatus.Queued && job.status !== JobStatus.Running) {
-      throw new Error(`job ${result.jobId} is ${job.status}`);
+  private start(scope: TeamScope, doc: DocumentRecord, result: ProcessResult, log: Logger): Promise<JobRun> {
+    return this.deps.lifecycle.started(scope, doc, { jobId: result.jobId, attempt: result.attempt, node: result.node, log });
+  }
+
+  /** Puts the job's inputs on the bus again with a new delivery; fails the document when its original is gone. */
+  private async runAgain(scope: TeamScope, doc: DocumentRecord, result: ProcessResult, log: Logger): Promise<JobOutcome> {
+    if (!(await this.deps.jobs.redispatch(scope, doc))) {
+      const run = await this.start(scope, doc, result, log);
+      await run.failed({ code: 'BLOB_MISSING', message: 'The original file is missing', stage: 'detect' });
     }
-    return this.deps.lifecycle.started(scope, current, { jobId: result.jobId, attempt, node: result.node, log });
+    return { status: 'succeeded' };
   }
 
   /** Removes what the report left on the bus: its result object and, once done with, the original. */

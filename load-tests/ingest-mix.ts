@@ -47,6 +47,12 @@ export interface MixOptions {
   articlesPerPdf: number;
 }
 
+/** `12 documents (4 text, 4 pdf, 4 scan)`: how many of each kind a mix holds. */
+export function describeMix(docs: readonly BenchDocument[]): string {
+  const kindCounts = Object.values(DocKind).map((k) => `${docs.filter((d) => d.kind === k).length} ${k}`);
+  return `${docs.length} documents (${kindCounts.join(', ')})`;
+}
+
 /** Parses `text=1,pdf=1,scan=1` (kinds left out weigh 0). */
 export function parseWeights(spec: string): Record<DocKind, number> {
   const weights: Record<DocKind, number> = { text: 0, pdf: 0, scan: 0 };
@@ -87,6 +93,11 @@ export function kindSequence(count: number, weights: Record<DocKind, number>): D
 
 /** Builds the documents of a mix, in upload order. */
 export async function buildMix(options: MixOptions): Promise<BenchDocument[]> {
+  if (!options.textCorpus || !options.scansDir) {
+    // Generated on first use: the fixtures stand in for a missing corpus or scans folder.
+    const { ensureFixtures } = await import('../test/fixtures/generate.ts');
+    await ensureFixtures();
+  }
   const kinds = kindSequence(options.count, options.weights);
   const textCount = kinds.filter((k) => k === DocKind.Text).length;
   const pdfCount = kinds.filter((k) => k === DocKind.Pdf).length;

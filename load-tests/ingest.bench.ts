@@ -63,7 +63,7 @@ import {
 } from '../hub/src/eval/report.ts';
 import { Stage, type ProgressEvent } from '@quire/kernel';
 import { scrapeMetrics, startHub, type HubProcess } from '../test/helpers/hub.ts';
-import { buildMix, DocKind, parseWeights, type BenchDocument } from './ingest-mix.ts';
+import { buildMix, DocKind, describeMix, parseWeights, type BenchDocument } from './ingest-mix.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -175,10 +175,6 @@ const hubSettings = { bus: settings.bus.driver, ...settings.processing, embeddin
 async function main(): Promise<void> {
   if (!args['text-corpus']) console.log('no --text-corpus: the text documents and PDFs repeat the plain fixtures');
   if (!args.scans) console.log('no --scans: the scans are the generated scanned fixtures');
-  if (!args.scans || !args['text-corpus']) {
-    const { ensureFixtures } = await import('../test/fixtures/generate.ts');
-    await ensureFixtures();
-  }
   const docs = await buildMix({
     count: DOCS,
     weights: parseWeights(args.mix),
@@ -186,9 +182,8 @@ async function main(): Promise<void> {
     scansDir: args.scans ?? null,
     articlesPerPdf: Number(args['articles-per-pdf']),
   });
-  const kindCounts = Object.values(DocKind).map((k) => `${docs.filter((d) => d.kind === k).length} ${k}`);
   const mib = docs.reduce((s, d) => s + d.data.length, 0) / 2 ** 20;
-  console.log(`${docs.length} documents (${kindCounts.join(', ')}; ${mib.toFixed(1)} MiB), ${CONCURRENCY} uploads in flight`);
+  console.log(`${describeMix(docs)}, ${mib.toFixed(1)} MiB, ${CONCURRENCY} uploads in flight`);
   console.log(
     `hub: ${Object.entries(hubSettings)
       .map(([k, v]) => `${k}=${v}`)

@@ -45,7 +45,7 @@ import { describeMachine, formatTable, jsonLine, summarizeLatency, type LatencyS
 import { startHub, type HubProcess } from '../test/helpers/hub.ts';
 import { startNats, startProcessor, type NatsServer, type ProcessorProcess } from '../test/helpers/topology.ts';
 import { cleanUpOnExit } from './cleanups.ts';
-import { buildMix, DocKind, makeUnique, parseWeights, type BenchDocument } from './ingest-mix.ts';
+import { buildMix, DocKind, describeMix, makeUnique, parseWeights, type BenchDocument } from './ingest-mix.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -115,10 +115,6 @@ const cleanup = cleanUpOnExit();
 async function main(): Promise<void> {
   const { cleanups, cleanUp, signal } = cleanup;
   try {
-    if (!args['text-corpus'] || !args.scans) {
-      const { ensureFixtures } = await import('../test/fixtures/generate.ts');
-      await ensureFixtures();
-    }
     const docs = await buildMix({
       count: DOCS,
       weights: parseWeights(args.mix),
@@ -126,8 +122,7 @@ async function main(): Promise<void> {
       scansDir: args.scans ?? null,
       articlesPerPdf: Number(args['articles-per-pdf']),
     });
-    const kindCounts = Object.values(DocKind).map((k) => `${docs.filter((d) => d.kind === k).length} ${k}`);
-    console.log(`${docs.length} documents (${kindCounts.join(', ')}), ${CONCURRENCY} uploads in flight; ${SAMPLES} searchable samples`);
+    console.log(`${describeMix(docs)}, ${CONCURRENCY} uploads in flight; ${SAMPLES} searchable samples`);
     console.log(`machine: ${describeMachine()}`);
     console.log(
       `cores: ${availableParallelism()}, shared by every process (hub, NATS, processor nodes, this client), none pinned; ` +

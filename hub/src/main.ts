@@ -163,7 +163,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       maxUploadBytes: config.limits.uploadMaxBytes,
       limits,
     });
-    const documents = new DocumentService({ store, blobs, indexer, ingest, jobs, lifecycle });
+    const documents = new DocumentService({ store, blobs, indexer, jobs, lifecycle });
     const search = new SearchService({ index, embedder, store });
     const matches = new MatchService({
       store,

@@ -20,7 +20,6 @@ import {
 } from '../store/store.ts';
 import type { DocumentLifecycle } from './document-lifecycle.ts';
 import type { IndexerService } from './indexer.service.ts';
-import type { IngestService } from './ingest.service.ts';
 import type { JobDispatcher } from './job-dispatcher.ts';
 
 /** Most documents returned by one `documents` page. */
@@ -32,9 +31,8 @@ export class DocumentService {
       store: Store;
       blobs: BlobStore;
       indexer: IndexerService;
-      ingest: IngestService;
-      /** What the bus holds for a document's job (its original) goes with the document. */
-      jobs: Pick<JobDispatcher, 'forget'>;
+      /** Puts a reprocessing job on the bus; what the bus holds for a job (its original) goes with its document. */
+      jobs: Pick<JobDispatcher, 'dispatch' | 'forget'>;
       /** Every status change of a document goes through it. */
       lifecycle: DocumentLifecycle;
     },
@@ -99,7 +97,7 @@ export class DocumentService {
     }
     const jobId = randomUUID();
     const { document, job } = await this.deps.lifecycle.reprocessed(scope, doc, jobId);
-    await this.deps.ingest.enqueue(scope, document, jobId);
+    await this.deps.jobs.dispatch(scope, document, jobId);
     await store.appendAudit(auditEntry(scope, AuditAction.DocumentReprocessed, { type: 'document', id }, { jobId }));
     return { document, job };
   }

@@ -124,7 +124,7 @@ export class IngestService {
       if (winner) return { documentId: winner.id, jobId: winner.jobId, duplicateOf: winner.id };
       throw err;
     }
-    await this.enqueue(scope, doc, jobId);
+    await this.deps.jobs.dispatch(scope, doc, jobId);
     return { documentId, jobId };
   }
 
@@ -145,13 +145,8 @@ export class IngestService {
         if (err instanceof IllegalTransitionError) continue;
         throw err;
       }
-      await this.enqueue(scope, doc, doc.jobId);
+      await this.deps.jobs.dispatch(scope, doc, doc.jobId);
     }
-  }
-
-  /** Puts a processing job for a stored document, already `queued`, on the bus. */
-  async enqueue(scope: TeamScope, doc: DocumentRecord, jobId: string): Promise<void> {
-    await this.deps.jobs.dispatch(scope, doc, jobId);
   }
 }
 

@@ -93,6 +93,20 @@ export class ResultIncompleteError extends AppError {
 /** Writes of job progress to the store are throttled (and at each stage change); live events are not. */
 export const PROGRESS_PERSIST_MS = 1000;
 
+/** Says when a job's progress is due to be written: at each stage change, else every {@link PROGRESS_PERSIST_MS}. */
+export class ProgressThrottle {
+  #stage = '';
+  #at = 0;
+
+  /** Whether progress in `stage` at `now` is to be written; if so, counts it as written. */
+  due(stage: string, now: number): boolean {
+    if (stage === this.#stage && now - this.#at < PROGRESS_PERSIST_MS) return false;
+    this.#stage = stage;
+    this.#at = now;
+    return true;
+  }
+}
+
 /** What a superseded job's error says. */
 const SUPERSEDED_ERROR: JobError = { code: 'SUPERSEDED', message: 'superseded by a newer job', stage: null };
 
@@ -310,8 +324,7 @@ export class JobRun {
   private readonly pages = new Set<number>();
   private readonly ordinals = new Set<number>();
   private summary: { pageCount: number; chunkCount: number } | null = null;
-  private lastStage = '';
-  private lastPersist = 0;
+  private readonly persisting = new ProgressThrottle();
 
   /** @internal Built by {@link DocumentLifecycle.started}. */
   constructor(
@@ -342,9 +355,7 @@ export class JobRun {
     void this.lifecycle
       .publishProgress(this.scope, this.documentId, this.jobId, p, now, this.node)
       .catch((err: unknown) => this.log.warn({ err }, 'progress event not published'));
-    if (p.stage !== this.lastStage || now - this.lastPersist >= PROGRESS_PERSIST_MS) {
-      this.lastStage = p.stage;
-      this.lastPersist = now;
+    if (this.persisting.due(p.stage, now)) {
       void store
         .updateJob(this.scope, this.jobId, { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs })
         .catch((err: unknown) => this.log.warn({ err }, 'progress not persisted'));

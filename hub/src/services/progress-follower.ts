@@ -2,13 +2,13 @@
  * Follows the progress processor nodes publish (live events, straight from the node to every
  * hub's clients) for what the hub records of it: the first report of a delivery moves a
  * `queued` document to `processing` through the lifecycle, and progress is persisted on the
- * job at each stage change and at most every {@link PROGRESS_PERSIST_MS}, so a page loaded
+ * job at each stage change and at most every second ({@link ProgressThrottle}), so a page loaded
  * later shows where a job is. The `done` and `failed` reports are the lifecycle's own.
  */
 import type { Logger } from 'pino';
 import { DocumentStatus, type ProgressEvent } from '@quire/kernel';
 import type { Store, TeamScope } from '../store/store.ts';
-import { PROGRESS_PERSIST_MS, type DocumentLifecycle } from './document-lifecycle.ts';
+import { ProgressThrottle, type DocumentLifecycle } from './document-lifecycle.ts';
 import type { LiveEvents } from './live-events.ts';
 
 /** Jobs not heard of for this long are forgotten (their node died, or the job ended elsewhere). */
@@ -16,8 +16,7 @@ const FORGET_AFTER_MS = 5 * 60_000;
 
 interface Followed {
   attempt: number;
-  lastStage: string;
-  lastPersist: number;
+  persisting: ProgressThrottle;
   lastHeard: number;
   /** The start of the delivery being recorded, so reports arriving meanwhile wait for it. */
   starting: Promise<void> | null;
@@ -57,7 +56,7 @@ export class ProgressFollower {
     const attempt = p.attempt ?? 1;
     let job = this.#jobs.get(p.jobId);
     if (!job || attempt > job.attempt) {
-      job = { attempt, lastStage: '', lastPersist: 0, lastHeard: now, starting: null };
+      job = { attempt, persisting: new ProgressThrottle(), lastHeard: now, starting: null };
       this.#jobs.set(p.jobId, job);
       job.starting = this.#started(p, attempt).catch((err: unknown) =>
         this.deps.logger.warn({ err, jobId: p.jobId }, 'the start of a delivery was not recorded'),
@@ -65,9 +64,7 @@ export class ProgressFollower {
     }
     job.lastHeard = now;
     if (attempt < job.attempt) return;
-    if (p.stage === job.lastStage && now - job.lastPersist < PROGRESS_PERSIST_MS) return;
-    job.lastStage = p.stage;
-    job.lastPersist = now;
+    if (!job.persisting.due(p.stage, now)) return;
     const scope: TeamScope = { teamId: p.teamId };
     const progress = { stage: p.stage, done: p.done, total: p.total, percent: p.percent, etaMs: p.etaMs };
     void (job.starting ?? Promise.resolve())

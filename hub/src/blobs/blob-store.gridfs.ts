@@ -10,7 +10,7 @@ removes it ends the read with an error). So a reader never sees a partial
  * was. Needs nothing beyond single-document writes and indexes, so it runs on MongoDB and on
  * servers of its wire protocol such as FerretDB.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mongoose, { type Connection } from 'mongoose';
 import { NotFoundError } from '@quire/kernel';
@@ -70,10 +70,7 @@ export class GridFsBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Readable> {
-    const id = await this.#newest(key);
-    const out = new PassThrough();
-    pipeline(this.bucket.openDownloadStream(id), out).catch((err: unknown) => out.destroy(err as Error));
-    return out;
+    return this.bucket.openDownloadStream(await this.#newest(key));
   }
 
   async read(key: string): Promise<Uint8Array> {

@@ -212,7 +212,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         services: { ingest, documents, search, auth, annotations, presence, classification, matches, dashboard },
         events,
         readiness: [
-          async () => ({ name: 'store', ok: store.db.open }),
+          async () => ({ name: 'store', ok: await store.ping().then(() => true, () => false), detail: config.store.driver }),
           async () => ({ name: 'blobs', ok: await blobsReady(), detail: config.blobs.driver }),
           async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
         ],

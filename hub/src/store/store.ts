@@ -611,15 +611,14 @@ export interface LabelSetRepository {
   saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined>;
 }
 
-export interface Store extends LabelSetRepository {
-  start(): Promise<void>;
-  close(): Promise<void>;
-  /** Durable job storage for the in-process bus (same database, same durability). */
-  readonly jobStorage: JobStorage;
-
+/** Teams by id. */
+export interface TeamRepository {
   ensureTeam(team: { id: string; name: string }): Promise<TeamRecord>;
   getTeam(id: string): Promise<TeamRecord | undefined>;
+}
 
+/** People and their sign-in sessions (refresh-token families). */
+export interface AccountRepository {
   /** Inserts a user; a taken address (any case) is a ConflictError with code `EMAIL_TAKEN`. */
   insertUser(user: NewUser): Promise<UserRecord>;
   /**
@@ -634,20 +633,7 @@ export interface Store extends LabelSetRepository {
   deleteUser(id: string): Promise<boolean>;
   countUsers(): Promise<number>;
 
-  /** The user's memberships, oldest first (the first is the user's default team). */
-  listMembershipsOfUser(userId: string): Promise<MembershipRecord[]>;
-  listMembers(scope: TeamScope): Promise<MembershipRecord[]>;
-  getMembership(scope: TeamScope, userId: string): Promise<MembershipRecord | undefined>;
-  /** Adds a member or, for an existing one, keeps the stronger of the two roles. */
-  addMember(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
-  /**
-   * Changes a member's role. NotFoundError for a non-member; ConflictError `LAST_OWNER` when
-   * it would leave the team without an owner (checked and written atomically).
-   */
-  setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
-  /** Removes a member; false for a non-member; ConflictError `LAST_OWNER` for the last owner. */
-  removeMember(scope: TeamScope, userId: string): Promise<boolean>;
-
+  // Sessions.
   insertSession(session: NewSession): Promise<SessionRecord>;
   findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
   /**
@@ -663,6 +649,23 @@ export interface Store extends LabelSetRepository {
   isSessionFamilyActive(familyId: string, at: number): Promise<boolean>;
   /** Deletes tokens that expired, or were revoked, before `before`; answers how many. */
   pruneSessions(before: number): Promise<number>;
+}
+
+/** Who belongs to a team and how they got in: memberships, invitations and API keys. */
+export interface MembershipRepository {
+  /** The user's memberships, oldest first (the first is the user's default team). */
+  listMembershipsOfUser(userId: string): Promise<MembershipRecord[]>;
+  listMembers(scope: TeamScope): Promise<MembershipRecord[]>;
+  getMembership(scope: TeamScope, userId: string): Promise<MembershipRecord | undefined>;
+  /** Adds a member or, for an existing one, keeps the stronger of the two roles. */
+  addMember(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
+  /**
+   * Changes a member's role. NotFoundError for a non-member; ConflictError `LAST_OWNER` when
+   * it would leave the team without an owner (checked and written atomically).
+   */
+  setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord>;
+  /** Removes a member; false for a non-member; ConflictError `LAST_OWNER` for the last owner. */
+  removeMember(scope: TeamScope, userId: string): Promise<boolean>;
 
   insertInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
   findInvitationByTokenHash(tokenHash: string): Promise<InvitationRecord | undefined>;
@@ -681,7 +684,10 @@ export interface Store extends LabelSetRepository {
   touchApiKey(id: string, at: number, minIntervalMs: number): Promise<boolean>;
   /** Revokes a key of the team; false when the team has no such unrevoked key. */
   revokeApiKey(scope: TeamScope, id: string, at: number): Promise<boolean>;
+}
 
+/** The append-only audit log. */
+export interface AuditRepository {
   appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
   /** Newest first; filtered by team and/or actor. */
   listAudit(options: { teamId?: string; actorUserId?: string; limit: number }): Promise<AuditEvent[]>;
@@ -691,7 +697,10 @@ export interface Store extends LabelSetRepository {
    * continues a page.
    */
   listTeamAudit(scope: TeamScope, options: { limit: number; beforeId?: number | null }): Promise<AuditEvent[]>;
+}
 
+/** Documents with what belongs to them alone: jobs, pages, chunks and the document vector. */
+export interface DocumentRepository {
   /** Inserts a document and its first job in one transaction. */
   insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord>;
   getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined>;
@@ -710,16 +719,37 @@ export interface Store extends LabelSetRepository {
    * match, so only callers that show the number pay for it.
    */
   countDocuments(scope: TeamScope, filter?: DocumentFilter): Promise<number>;
-  /** The team's documents counted by status, type and sensitivity, all from one consistent read. */
-  documentCounts(scope: TeamScope): Promise<DocumentCounts>;
-  /**
-   * The team's jobs that finished in [`from`, `to`), per interval of `bucketMs` counted from
-   * `from`, oldest first; intervals in which none finished are left out.
-   */
-  finishedJobs(scope: TeamScope, options: { from: number; to: number; bucketMs: number }): Promise<FinishedJobs[]>;
-  /** The team's annotation and match activity since `since` (epoch ms). */
-  teamActivity(scope: TeamScope, options: { since: number }): Promise<TeamActivity>;
   updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord>;
+  /** Removes the document, its pages, chunks, jobs, annotations and matches. Returns false when it did not exist. */
+  deleteDocument(scope: TeamScope, id: string): Promise<boolean>;
+
+  /** Records the document's embedding (normalised mean of its chunk vectors). */
+  setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void>;
+  /**
+   * Embeddings of the team's documents that have one: of `documentIds` when given, else of
+   * all (with `labelledOnly`, only those a person labelled).
+   */
+  listDocumentVectors(scope: TeamScope, options?: { documentIds?: string[]; labelledOnly?: boolean }): Promise<DocumentVector[]>;
+
+  /** Inserts or replaces pages (by page number). */
+  upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void>;
+  getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]>;
+  /** Inserts or replaces chunks (by ordinal). */
+  upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void>;
+  /** Removes pages above `pageCount` and chunks at or above `chunkCount` (left from an earlier run). */
+  trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void>;
+  getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]>;
+
+  insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord>;
+  getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined>;
+  updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord>;
+
+  /** System use only (start-up recovery): documents still queued or processing, across teams. */
+  listUnfinishedDocuments(): Promise<UnfinishedDocument[]>;
+}
+
+/** A team's live annotations and the ordered log of the operations that made them. */
+export interface AnnotationRepository {
   /**
    * Writes `next` as the annotation's new state and appends the operation to the document's
    * log with the next sequence number, in one step, if the annotation is at
@@ -747,18 +777,10 @@ export interface Store extends LabelSetRepository {
   getAnnotationOp(scope: TeamScope, documentId: string, opId: string): Promise<AnnotationOpRecord | undefined>;
   /** The document's live annotations and the sequence number they reflect, read together. */
   annotationSnapshot(scope: TeamScope, documentId: string): Promise<{ seq: number; annotations: AnnotationRecord[] }>;
+}
 
-  /** Removes the document, its pages, chunks, jobs, annotations and matches. Returns false when it did not exist. */
-  deleteDocument(scope: TeamScope, id: string): Promise<boolean>;
-
-  /** Records the document's embedding (normalised mean of its chunk vectors). */
-  setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void>;
-  /**
-   * Embeddings of the team's documents that have one: of `documentIds` when given, else of
-   * all (with `labelledOnly`, only those a person labelled).
-   */
-  listDocumentVectors(scope: TeamScope, options?: { documentIds?: string[]; labelledOnly?: boolean }): Promise<DocumentVector[]>;
-
+/** A team's match rules and the matches proposed between its documents. */
+export interface MatchRepository {
   insertMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
   /** NotFoundError for a rule the team does not have. */
   updateMatchRule(scope: TeamScope, rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>): Promise<MatchRuleRecord>;
@@ -790,20 +812,40 @@ export interface Store extends LabelSetRepository {
       note: string | null;
     },
   ): Promise<MatchResolution | undefined>;
+}
 
-  /** Inserts or replaces pages (by page number). */
-  upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void>;
-  getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]>;
-  /** Inserts or replaces chunks (by ordinal). */
-  upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void>;
-  /** Removes pages above `pageCount` and chunks at or above `chunkCount` (left from an earlier run). */
-  trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void>;
-  getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]>;
+/** Read-only figures for the team dashboard, each from one consistent read. */
+export interface DashboardQueries {
+  /** The team's documents counted by status, type and sensitivity, all from one consistent read. */
+  documentCounts(scope: TeamScope): Promise<DocumentCounts>;
+  /**
+   * The team's jobs that finished in [`from`, `to`), per interval of `bucketMs` counted from
+   * `from`, oldest first; intervals in which none finished are left out.
+   */
+  finishedJobs(scope: TeamScope, options: { from: number; to: number; bucketMs: number }): Promise<FinishedJobs[]>;
+  /** The team's annotation and match activity since `since` (epoch ms). */
+  teamActivity(scope: TeamScope, options: { since: number }): Promise<TeamActivity>;
+}
 
-  insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord>;
-  getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined>;
-  updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord>;
-
-  /** System use only (start-up recovery): documents still queued or processing, across teams. */
-  listUnfinishedDocuments(): Promise<UnfinishedDocument[]>;
+/**
+ * The whole store a hub runs on: one adapter (SQLite, MongoDB) implementing every
+ * repository, started and closed as one.
+ */
+export interface Store
+  extends
+    TeamRepository,
+    AccountRepository,
+    MembershipRepository,
+    AuditRepository,
+    DocumentRepository,
+    AnnotationRepository,
+    LabelSetRepository,
+    MatchRepository,
+    DashboardQueries {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Health of the connection, for readiness: throws when the store cannot answer. */
+  ping(): Promise<void>;
+  /** Durable job storage for the in-process bus, where the adapter offers one (SQLite). */
+  readonly jobStorage?: JobStorage;
 }

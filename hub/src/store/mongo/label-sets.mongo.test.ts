@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
-import { defineLabelSetContract } from '../label-sets.contract.ts';
+import { defineLabelSetContract } from '../contract/label-sets.contract.ts';
 import { MongoLabelSetRepository } from './label-sets.mongo.ts';
 
 const MONGODB_URL = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildDocument, buildPage, defineStoreContract } from '../contract.ts';
-import { defineLabelSetContract } from '../label-sets.contract.ts';
+import { defineLabelSetContract } from '../contract/label-sets.contract.ts';
 import { migrations } from './migrations.ts';
 import { SqliteStore } from './store.sqlite.ts';
 

@@ -109,6 +109,10 @@ export class SqliteStore implements Store {
 
   async start(): Promise<void> {}
 
+  async ping(): Promise<void> {
+    this.sql('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
-import type { LabelSet, LabelSetRepository, TeamScope } from './store.ts';
+import type { LabelSet, LabelSetRepository, TeamScope } from '../store.ts';
 
 const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);
 

@@ -29,9 +29,10 @@ describe('loadConfig', () => {
       dataDir,
       sqlitePath: join(dataDir, 'quire.sqlite'),
       blobDir: join(dataDir, 'blobs'),
+      mongodbUrl: null,
     });
     assert.ok(isAbsolute(config.store.dataDir));
-    assert.deepEqual(config.search, { driver: 'embedded' });
+    assert.deepEqual(config.search, { driver: 'embedded', sqlitePath: join(dataDir, 'quire.sqlite') });
     assert.equal(config.bus.driver, 'memory');
     assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
     assert.equal(config.log.level, 'info');
@@ -213,6 +214,21 @@ describe('loadConfig', () => {
     const err = refused({ BLOBS: 's3', MONGODB_URL: 'postgres://user:pw-2@db/quire' });
     assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['BLOBS', 'MONGODB_URL']);
     assert.ok(!err.message.includes('pw-2'), 'a connection string is never repeated');
+  });
+
+  it('runs on MongoDB only with MONGODB_URL, AUTH_SECRET and NATS, naming each that is missing', () => {
+    const shared = { STORE: 'mongodb', MONGODB_URL: 'mongodb://db:27017/quire', BUS: 'nats', AUTH_SECRET: 'x'.repeat(40) };
+    const config = loadConfig(shared);
+    assert.equal(config.store.driver, 'mongodb');
+    assert.equal(config.store.mongodbUrl, 'mongodb://db:27017/quire');
+    assert.equal(config.search.sqlitePath, resolve(config.store.dataDir, 'search.sqlite'), 'the index leaves the store its database');
+    assert.equal(loadConfig({}).search.sqlitePath, loadConfig({}).store.sqlitePath, 'embedded: one file');
+    assert.deepEqual(refused({ STORE: 'mongodb' }).problems.map((p) => p.split(':')[0]).sort(), ['AUTH_SECRET', 'BUS', 'MONGODB_URL']);
+    const { AUTH_SECRET: _secret, ...withoutSecret } = shared;
+    const err = refused(withoutSecret);
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['AUTH_SECRET']);
+    assert.match(err.message, /AUTH_SECRET: required with STORE=mongodb/);
+    assert.ok(!err.message.includes('db:27017'), 'a connection string is never repeated');
   });
 
   it('takes NATS credentials as a user with a password, or a token, never both', () => {

@@ -65,11 +65,14 @@ const envSchema = z
     EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
     /** Obtain missing models at start-up (otherwise refuse to start). Default true. */
     MODELS_AUTO_FETCH: bool.default(true),
-    /** Document store driver. Only `sqlite` in the embedded default. */
-    STORE: z.enum(['sqlite']).default('sqlite'),
+    /**
+     * Document store: `sqlite` (the embedded default, one file under DATA_DIR) or `mongodb`
+     * (MONGODB_URL, shared by hub replicas; needs BUS=nats and AUTH_SECRET).
+     */
+    STORE: z.enum(['sqlite', 'mongodb']).default('sqlite'),
     /** Where originals are kept: `fs` (files under DATA_DIR/blobs) or `gridfs` (MongoDB GridFS at MONGODB_URL, shared by hub replicas). */
     BLOBS: z.enum(['fs', 'gridfs']).default('fs'),
-    /** MongoDB connection string (with the database name), for BLOBS=gridfs. Never logged. */
+    /** MongoDB connection string (with the database name), for STORE=mongodb and BLOBS=gridfs. Never logged. */
     MONGODB_URL: z
       .string()
       .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URL')
@@ -218,6 +221,15 @@ const envSchema = z
     if (e.BLOBS === 'gridfs' && e.MONGODB_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['MONGODB_URL'], message: 'required with BLOBS=gridfs' });
     }
+    if (e.STORE === 'mongodb') {
+      if (e.MONGODB_URL === undefined) ctx.addIssue({ code: 'custom', path: ['MONGODB_URL'], message: 'required with STORE=mongodb' });
+      // Replicas must verify each other's tokens: a key generated per data directory would differ.
+      if (e.AUTH_SECRET === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'required with STORE=mongodb, where hubs share their accounts' });
+      }
+      // Accepted jobs must outlive a hub and reach whichever hub or node is free.
+      if (e.BUS !== 'nats') ctx.addIssue({ code: 'custom', path: ['BUS'], message: 'must be nats with STORE=mongodb' });
+    }
     if ((e.NATS_USER === undefined) !== (e.NATS_PASSWORD === undefined)) {
       const missing = e.NATS_USER === undefined ? 'NATS_USER' : 'NATS_PASSWORD';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'set NATS_USER and NATS_PASSWORD together' });
@@ -233,10 +245,21 @@ const envSchema = z
 /** Frozen configuration grouped by concern. */
 export interface Config {
   readonly http: { readonly port: number; readonly host: string; readonly trustProxy: boolean | number | string };
-  readonly store: { readonly driver: 'sqlite'; readonly dataDir: string; readonly sqlitePath: string; readonly blobDir: string };
+  /** `mongodbUrl` is set with `mongodb`; `sqlitePath` is the embedded store's file. */
+  readonly store: {
+    readonly driver: 'sqlite' | 'mongodb';
+    readonly dataDir: string;
+    readonly sqlitePath: string;
+    readonly blobDir: string;
+    readonly mongodbUrl: string | null;
+  };
   /** Where originals are kept; `mongodbUrl` is set with `gridfs`. */
   readonly blobs: { readonly driver: 'fs' | 'gridfs'; readonly mongodbUrl: string | null };
-  readonly search: { readonly driver: 'embedded' };
+  /**
+   * `sqlitePath`: the embedded index's file, the store's own with STORE=sqlite, else
+   * DATA_DIR/search.sqlite (hub replicas on one host share it through DATA_DIR).
+   */
+  readonly search: { readonly driver: 'embedded'; readonly sqlitePath: string };
   readonly bus: {
     readonly driver: 'memory' | 'nats';
     readonly natsUrl: string;
@@ -303,9 +326,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = resolve(e.DATA_DIR);
   return deepFreeze({
     http: { port: e.PORT, host: e.HOST, trustProxy: e.TRUST_PROXY },
-    store: { driver: e.STORE, dataDir, sqlitePath: resolve(dataDir, 'quire.sqlite'), blobDir: resolve(dataDir, 'blobs') },
+    store: {
+      driver: e.STORE,
+      dataDir,
+      sqlitePath: resolve(dataDir, 'quire.sqlite'),
+      blobDir: resolve(dataDir, 'blobs'),
+      mongodbUrl: e.MONGODB_URL ?? null,
+    },
     blobs: { driver: e.BLOBS, mongodbUrl: e.MONGODB_URL ?? null },
-    search: { driver: e.SEARCH },
+    search: { driver: e.SEARCH, sqlitePath: resolve(dataDir, e.STORE === 'sqlite' ? 'quire.sqlite' : 'search.sqlite') },
     bus: {
       driver: e.BUS,
       natsUrl: e.NATS_URL,

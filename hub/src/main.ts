@@ -34,8 +34,7 @@ import { ClassificationService } from './services/classification.service.ts';
 import { DashboardService } from './services/dashboard.service.ts';
 import { MatchService } from './services/match.service.ts';
 import { PresenceService } from './services/presence.service.ts';
-import { SqliteStore } from './store/sqlite/store.sqlite.ts';
-import type { TeamScope } from './store/store.ts';
+import type { Store, TeamScope } from './store/store.ts';
 
 /**
  * The install's first team, owned by its first account; documents uploaded before accounts
@@ -80,9 +79,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     shutdown.add('query embedder', () => embedder.close(), 90);
     const model = { modelId: embedder.modelId, dimension: embedder.dimension };
 
-    const store = new SqliteStore({ filename: config.store.sqlitePath });
-    await store.start();
-    shutdown.add('store', () => store.close(), 100);
+    const store = await openStore(config, shutdown);
     const firstTeam = { id: DEFAULT_TEAM.teamId, name: 'Default team' };
     await store.ensureTeam(firstTeam);
 
@@ -117,14 +114,14 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       logger[seeded === 'skipped' ? 'warn' : 'info']({ seeded }, messages[seeded]);
     }
 
-    const index = new SqliteSearchIndex({ filename: config.store.sqlitePath });
+    const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
     await index.start();
     shutdown.add('search index', () => index.close(), 95);
     await index.ensureModel(model);
 
     const { blobs, blobsReady } = await openBlobStore(config, shutdown);
 
-    const bus: Bus = config.bus.driver === 'nats' ? natsBus(config, 'quire-hub') : new MemoryBus({ storage: store.jobStorage });
+    const bus: Bus = config.bus.driver === 'nats' ? natsBus(config, 'quire-hub') : memoryBus(store);
     await bus.start();
     shutdown.add('bus', () => bus.close(), 80);
 
@@ -261,6 +258,32 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await shutdown.run();
     throw err;
   }
+}
+
+/** The in-process bus, durable in the store's own database (configuration allows it with SQLite only). */
+function memoryBus(store: Store): MemoryBus {
+  if (!store.jobStorage) throw new Error('BUS=memory needs a store that keeps its jobs (STORE=sqlite)');
+  return new MemoryBus({ storage: store.jobStorage });
+}
+
+/**
+ * The store the configuration names, started. Each adapter is loaded only when named: a hub on
+ * MongoDB loads no SQLite store, one on SQLite no mongoose.
+ */
+async function openStore(config: Config, shutdown: Shutdown): Promise<Store> {
+  if (config.store.driver === 'sqlite') {
+    const { SqliteStore } = await import('./store/sqlite/store.sqlite.ts');
+    const store = new SqliteStore({ filename: config.store.sqlitePath });
+    await store.start();
+    shutdown.add('store', () => store.close(), 100);
+    return store;
+  }
+  const [{ default: mongoose }, { MongoStore }] = await Promise.all([import('mongoose'), import('./store/mongo/store.mongo.ts')]);
+  const connection = await mongoose.createConnection(config.store.mongodbUrl!, { serverSelectionTimeoutMS: 10_000 }).asPromise();
+  const store = new MongoStore({ connection });
+  shutdown.add('store', () => store.close(), 100);
+  await store.start();
+  return store;
 }
 
 /**

@@ -84,7 +84,9 @@ export async function runSearchEval(argv: string[], ctx: EvalContext): Promise<n
   const dataDir = mkdtempSync(join(tmpdir(), 'quire-eval-search-'));
   const config: Config = {
     ...ctx.config,
-    store: { ...ctx.config.store, dataDir, sqlitePath: join(dataDir, 'quire.sqlite'), blobDir: join(dataDir, 'blobs') },
+    store: { ...ctx.config.store, driver: 'sqlite', dataDir, sqlitePath: join(dataDir, 'quire.sqlite'), blobDir: join(dataDir, 'blobs') },
+    blobs: { ...ctx.config.blobs, driver: 'fs' },
+    search: { ...ctx.config.search, sqlitePath: join(dataDir, 'quire.sqlite') },
     // A fresh, private Quire: its queue lives in its own data directory.
     bus: { ...ctx.config.bus, driver: 'memory' },
   };
@@ -98,7 +100,7 @@ export async function runSearchEval(argv: string[], ctx: EvalContext): Promise<n
     const ingest = await ingestCorpus(quire, dataset);
     const results: Partial<Record<ModeName, ModeFigures>> = {};
     for (const mode of modes as ModeName[]) results[mode] = await scoreMode(quire, dataset, ingest.aliases, mode);
-    const indexBytes = sqliteFileBytes(config.store.sqlitePath);
+    const indexBytes = sqliteFileBytes(config.search.sqlitePath);
 
     process.stdout.write(
       `\n${dataset.name}: ${dataset.docs.length} passages (${ingest.documents} documents, ${ingest.failed} failed, ${ingest.refused} refused), ` +

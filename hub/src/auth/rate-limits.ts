@@ -11,11 +11,11 @@
  * work and the probing of taken addresses. Addresses are counted as they come, except IPv6
  * ones, which count by their /64 (one host usually holds a whole /64).
  *
- * The counts live in one hub's memory: several hubs behind a balancer each count on their own
- * (rate-limiter-flexible offers shared stores for that case).
+ * The counts live in one hub's memory by default. Hub replicas pass a factory of limiters on
+ * a shared store (`RateLimiterNatsKv`), so the N+1st attempt is refused whichever hub it reaches.
  */
 import { isIPv6 } from 'node:net';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitedError } from '@quire/kernel';
 import { normalizeEmail } from '../store/store.ts';
 
@@ -24,33 +24,39 @@ export interface RateLimitSettings {
   uploadsPerTeamPerMinute: number;
 }
 
+/** Makes one limiter: `points` per `duration` seconds for each key, its keys under `keyPrefix`. */
+export type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
+
+/** Limiters that count in this process's memory. */
+export const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory(options);
+
 /** A limit's key when the request has no known address. */
 const UNKNOWN_ADDRESS = 'unknown';
 
 export class RateLimits {
-  private readonly signInAccount: RateLimiterMemory;
-  private readonly signInAddress: RateLimiterMemory;
-  private readonly uploads: RateLimiterMemory;
-  private readonly signUps: RateLimiterMemory;
+  private readonly signInAccount: RateLimiterAbstract;
+  private readonly signInAddress: RateLimiterAbstract;
+  private readonly uploads: RateLimiterAbstract;
+  private readonly signUps: RateLimiterAbstract;
 
-  constructor(settings: RateLimitSettings) {
+  constructor(settings: RateLimitSettings, limiter: LimiterFactory = memoryLimiters) {
     const windowSeconds = Math.max(1, Math.ceil(settings.signIn.windowMs / 1000));
-    this.signInAccount = new RateLimiterMemory({
+    this.signInAccount = limiter({
       keyPrefix: 'sign-in-account',
       points: settings.signIn.failuresPerAccount,
       duration: windowSeconds,
     });
-    this.signInAddress = new RateLimiterMemory({
+    this.signInAddress = limiter({
       keyPrefix: 'sign-in-address',
       points: settings.signIn.failuresPerAddress,
       duration: windowSeconds,
     });
-    this.signUps = new RateLimiterMemory({
+    this.signUps = limiter({
       keyPrefix: 'sign-up-address',
       points: settings.signIn.failuresPerAddress,
       duration: windowSeconds,
     });
-    this.uploads = new RateLimiterMemory({ keyPrefix: 'upload-team', points: settings.uploadsPerTeamPerMinute, duration: 60 });
+    this.uploads = limiter({ keyPrefix: 'upload-team', points: settings.uploadsPerTeamPerMinute, duration: 60 });
   }
 
   /** Takes a sign-up attempt's point from its address; throws RateLimitedError when it has none left. */
@@ -94,7 +100,7 @@ export function addressKey(ip: string | null | undefined): string {
   return ip;
 }
 
-async function take(limiter: RateLimiterMemory, key: string, message: string): Promise<void> {
+async function take(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (res) {

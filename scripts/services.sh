@@ -7,7 +7,8 @@
 #   npm run services -- status [service...]   exit 0 when every named service is running
 #
 # Services: nats (JetStream), ferretdb (MongoDB wire protocol over SQLite, built from
-# scripts/ferretdb with Go). Each service supplies <name>_start, <name>_stop and
+# scripts/ferretdb with Go), haproxy (installed only: the multi-hub tests start their own
+# balancers on free ports, in front of the hubs they start). Each service supplies <name>_start, <name>_stop and
 # <name>_status; adding one means adding its three functions and its name to SERVICES.
 # Service functions are called by composed name ("${name}_${action}"), not directly.
 # shellcheck disable=SC2317
@@ -15,7 +16,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="$ROOT/.services"
-SERVICES=(nats ferretdb)
+SERVICES=(nats ferretdb haproxy)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -193,6 +194,30 @@ ferretdb_status() {
     log "ferretdb: running (pid $(cat "$FERRETDB_PID"), mongodb://127.0.0.1:$FERRETDB_PORT)"
   else
     log "ferretdb: not running"
+    return 3
+  fi
+}
+
+# --- haproxy: the load balancer in front of hub replicas ----------------------------------
+# Debian installs it under /usr/sbin, which a user's PATH may lack.
+haproxy_binary() { command -v haproxy 2>/dev/null || { [[ -x /usr/sbin/haproxy ]] && echo /usr/sbin/haproxy; }; }
+
+haproxy_start() {
+  haproxy_binary >/dev/null || apt_install haproxy
+  # Debian's package enables a system-wide instance on port 80; the tests need only the binary.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
+    systemctl stop haproxy 2>/dev/null || true
+  fi
+  log "haproxy: installed ($("$(haproxy_binary)" -v | head -1 | cut -d' ' -f1-3)); tests start their own"
+}
+
+haproxy_stop() { :; }
+
+haproxy_status() {
+  if haproxy_binary >/dev/null; then
+    log "haproxy: installed"
+  else
+    log "haproxy: not installed"
     return 3
   fi
 }

@@ -10,7 +10,7 @@ import { Queues } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, ThreadedEmbedder, busOriginals, createClassifier } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
 import { loadAuthSecret } from './auth/secret.ts';
-import { RateLimits, type LimiterFactory } from './auth/rate-limits.ts';
+import { RateLimits } from './auth/rate-limits.ts';
 import type { Config } from './config.ts';
 import { FsBlobStore } from './blobs/blob-store.fs.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
@@ -27,6 +27,7 @@ import { ProgressFollower } from './services/progress-follower.ts';
 import { ResultsService } from './services/results.service.ts';
 import { processNodeId, startProcessing } from './roles/processing.ts';
 import { natsBus, obtainModels } from './roles/shared.ts';
+import { openCoordination } from './roles/coordination.nats.ts';
 import { SearchService } from './services/search.service.ts';
 import type { HubServices } from './services/services.ts';
 import { AnnotationService } from './services/annotation.service.ts';
@@ -83,7 +84,10 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     const firstTeam = { id: DEFAULT_TEAM.teamId, name: 'Default team' };
     await store.ensureTeam(firstTeam);
 
-    const limits = new RateLimits(config.limits, await sharedLimiters(config, shutdown));
+    // Replicas on a shared store coordinate through NATS: rate limits, and who recovers.
+    const coordination = config.store.driver === 'sqlite' ? null : await openCoordination(config, logger.child({ component: 'coordination' }));
+    if (coordination) shutdown.add('coordination', () => coordination.close(), 85);
+    const limits = new RateLimits(config.limits, coordination?.limiters);
     const auth = new AuthService({
       store,
       secret: await loadAuthSecret({ configured: config.auth.secret, dataDir: config.store.dataDir }),
@@ -240,8 +244,10 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       });
     }
 
-    // Documents accepted before a crash whose job never reached the bus are queued again.
-    await ingest.recoverUnfinished();
+    // Documents accepted before a crash whose job never reached the bus are queued again, by
+    // one replica at a time: another that holds the lock is doing it.
+    if (coordination) await coordination.exclusively('recovery', () => ingest.recoverUnfinished());
+    else await ingest.recoverUnfinished();
 
     const url = http?.url ?? null;
     logger.info(
@@ -258,23 +264,6 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await shutdown.run();
     throw err;
   }
-}
-
-/**
- * Hubs on a shared store count rate limits together, in a key-value bucket on their NATS;
- * an embedded hub counts in memory (undefined: the default).
- */
-async function sharedLimiters(config: Config, shutdown: Shutdown): Promise<LimiterFactory | undefined> {
-  if (config.store.driver === 'sqlite') return undefined;
-  const { openNatsLimiters } = await import('./auth/rate-limit-store.nats.ts');
-  const limiters = await openNatsLimiters({
-    servers: config.bus.natsUrl.split(','),
-    bucket: `${config.bus.natsPrefix}-rate-limits`,
-    name: 'quire-hub-rate-limits',
-    auth: config.bus.natsAuth,
-  });
-  shutdown.add('shared rate limits', () => limiters.close(), 85);
-  return limiters.factory;
 }
 
 /** The in-process bus, durable in the store's own database (configuration allows it with SQLite only). */

@@ -7,28 +7,31 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { AppError } from '@quire/kernel';
 import { startNats, type NatsServer } from '../../../test/helpers/topology.ts';
-import { openNatsLimiters, type NatsLimiters } from './rate-limit-store.nats.ts';
+import { RateLimiterNatsKv } from './rate-limit-store.nats.ts';
+import { connect, type NatsConnection } from 'nats';
 import { RateLimits } from './rate-limits.ts';
 
 const limited = (err: unknown): boolean => err instanceof AppError && err.code === 'RATE_LIMITED';
 
 describe('rate limits shared through NATS', () => {
   let nats: NatsServer;
-  const opened: NatsLimiters[] = [];
+  const opened: NatsConnection[] = [];
   before(async () => {
     nats = await startNats();
   });
   after(async () => {
-    for (const l of opened) await l.close();
+    for (const nc of opened) await nc.close();
     await nats?.stop();
   });
 
   async function hubLimits(uploadsPerTeamPerMinute: number, windowMs = 60_000): Promise<RateLimits> {
-    const limiters = await openNatsLimiters({ servers: [nats.url], bucket: 'quire-rate-limits', name: `hub-${opened.length}` });
-    opened.push(limiters);
+    // A connection of its own, as each hub has.
+    const nc = await connect({ servers: nats.url, name: `hub-${opened.length}` });
+    opened.push(nc);
+    const kv = await nc.jetstream().views.kv('quire-rate-limits', { history: 1 });
     return new RateLimits(
       { signIn: { failuresPerAccount: 3, failuresPerAddress: 50, windowMs }, uploadsPerTeamPerMinute },
-      limiters.factory,
+      (options) => new RateLimiterNatsKv({ ...options, kv }),
     );
   }
 

@@ -100,30 +100,3 @@ function lostRace(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; message?: string };
   return e.api_error?.err_code === WRONG_LAST_SEQUENCE || /wrong last sequence|key exists/i.test(e.message ?? '');
 }
-
-/** Limiters on one bucket of the NATS servers at `servers`, and the connection's close. */
-export interface NatsLimiters {
-  factory: (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterNatsKv;
-  close(): Promise<void>;
-}
-
-/** Time a counter's entry is kept after its last change, at most (longer than any window). */
-const BUCKET_MAX_AGE_MS = 24 * 3_600_000;
-
-/** Connects to NATS and opens (creating it when missing) the bucket `bucket` for counters. */
-export async function openNatsLimiters(options: {
-  servers: string[];
-  bucket: string;
-  name: string;
-  auth?: { user: string; pass: string } | { token: string };
-}): Promise<NatsLimiters> {
-  const { connect } = await import('nats');
-  const nc = await connect({ servers: options.servers, name: options.name, ...options.auth });
-  try {
-    const kv = await nc.jetstream().views.kv(options.bucket, { history: 1, ttl: BUCKET_MAX_AGE_MS });
-    return { factory: (limit) => new RateLimiterNatsKv({ ...limit, kv }), close: () => nc.drain() };
-  } catch (err) {
-    await nc.close();
-    throw err;
-  }
-}

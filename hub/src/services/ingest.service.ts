@@ -139,6 +139,9 @@ export class IngestService {
       const doc = await store.getDocument(scope, u.documentId);
       // Results that other nodes finished meanwhile may have been applied already.
       if (!doc || (doc.status !== DocumentStatus.Queued && doc.status !== DocumentStatus.Processing)) continue;
+      // On a bus shared by hubs and nodes, a document being processed has its job in flight
+      // there, and the bus delivers it again should its node die: sent again, it would run twice.
+      if (doc.status === DocumentStatus.Processing && this.deps.jobs.sharesOriginals) continue;
       try {
         await lifecycle.recovered(scope, doc);
       } catch (err) {

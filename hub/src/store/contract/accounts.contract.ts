@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '@quire/kernel';
 import { Role } from '../store.ts';
-import { sha256Hex, buildUser, buildSession, buildInvitation, T0, freezeClock } from './harness.ts';
+import { sha256Hex, buildUser, buildSession, buildInvitation, T0, freezeClock, settle } from './harness.ts';
 import type { StoreTest } from './harness.ts';
 
 export function accountsContract(it: StoreTest): void {
@@ -77,6 +77,42 @@ export function accountsContract(it: StoreTest): void {
       assert.equal(await store.getUser(second.id), undefined);
       assert.equal(await store.countUsers(), 1);
     });
+    it('insertUser under concurrency: of 20 sign-ups with one address in different cases, exactly one succeeds', async ({ store }) => {
+      const local = `grace.${randomUUID()}`;
+      const users = Array.from({ length: 20 }, (_, i) =>
+        buildUser({ email: i % 2 ? `${local}@example.org` : `${local.toUpperCase()}@EXAMPLE.org` }),
+      );
+      const outcomes = await Promise.all(users.map((u) => settle(store.insertUser(u))));
+      const winners = users.filter((_, i) => outcomes[i]!.ok);
+      assert.equal(winners.length, 1, 'exactly one sign-up succeeds');
+      for (const o of outcomes.filter((o) => !o.ok)) {
+        assert.ok(o.error instanceof ConflictError && o.error.code === 'EMAIL_TAKEN', `EMAIL_TAKEN, not ${String(o.error)}`);
+      }
+      assert.equal((await store.findUserByEmail(`${local}@example.org`))?.id, winners[0]!.id);
+      for (const u of users) if (u !== winners[0]) assert.equal(await store.getUser(u.id), undefined);
+    });
+
+    it('insertFirstUser under concurrency: of 20 first sign-ups exactly one creates a user, and only its team', async ({ store }, t) => {
+      if ((await store.countUsers()) > 0) return t.skip('this store holds users already');
+      const attempts = Array.from({ length: 20 }, () => ({
+        user: buildUser(),
+        team: { id: `team-first-${randomUUID()}`, name: 'First team' },
+      }));
+      const results = await Promise.all(attempts.map((x) => store.insertFirstUser(x.user, x.team)));
+      const won = attempts.filter((_, i) => results[i] !== undefined);
+      assert.equal(won.length, 1, 'exactly one first user');
+      assert.equal(await store.countUsers(), 1);
+      const [winner] = won;
+      assert.deepEqual(
+        (await store.listMembers({ teamId: winner!.team.id })).map((m) => [m.userId, m.role]),
+        [[winner!.user.id, 'owner']],
+      );
+      for (const x of attempts) {
+        if (x === winner) continue;
+        assert.equal(await store.getUser(x.user.id), undefined);
+        assert.equal(await store.getTeam(x.team.id), undefined, 'a losing sign-up creates no team');
+      }
+    });
   });
 
   describe('sessions', () => {
@@ -132,6 +168,35 @@ export function accountsContract(it: StoreTest): void {
       assert.equal(await store.isSessionFamilyActive(theirs.familyId, T0), true);
       assert.equal(await store.revokeUserSessions(user.id, T0), 1, 'without an exception, the kept one goes too');
       assert.equal(await store.isSessionFamilyActive(kept.familyId, T0), false);
+    });
+    it('rotateSession under concurrency: of 20 rotations of one token exactly one wins and inserts its token', async ({ store }) => {
+      const user = await store.insertUser(buildUser());
+      const first = await store.insertSession(buildSession(user.id));
+      const rivals = Array.from({ length: 20 }, () => buildSession(user.id, { familyId: first.familyId }));
+      const results = await Promise.all(rivals.map((next, i) => store.rotateSession(first.id, next, T0 + i)));
+      assert.equal(results.filter(Boolean).length, 1, 'exactly one rotation wins');
+      const winner = results.indexOf(true);
+      for (const [i, next] of rivals.entries()) {
+        assert.equal(!!(await store.findSessionByTokenHash(next.tokenHash)), i === winner, 'only the winner inserts its token');
+      }
+      assert.equal((await store.findSessionByTokenHash(first.tokenHash))?.rotatedAt, T0 + winner);
+    });
+
+    it('rotateSession racing revokeSessionFamily: a revoked token never rotates, and the family ends', async ({ store }) => {
+      const user = await store.insertUser(buildUser());
+      for (let round = 0; round < 5; round++) {
+        const first = await store.insertSession(buildSession(user.id));
+        const rivals = Array.from({ length: 20 }, () => buildSession(user.id, { familyId: first.familyId }));
+        const calls: Promise<unknown>[] = rivals.map((next) => store.rotateSession(first.id, next, T0));
+        calls.splice(round * 4, 0, store.revokeSessionFamily(first.familyId, T0));
+        const results = await Promise.all(calls);
+        assert.ok(results.filter((r) => r === true).length <= 1, 'at most one rotation wins');
+        assert.equal(await store.isSessionFamilyActive(first.familyId, T0), false, 'no token of the family outlives the revocation');
+        for (const next of rivals) {
+          const found = await store.findSessionByTokenHash(next.tokenHash);
+          if (found) assert.notEqual(found.revokedAt, null, 'a token issued by a rotation is revoked with its family');
+        }
+      }
     });
   });
 

@@ -102,5 +102,104 @@ export function annotationsContract(it: StoreTest): void {
       assert.equal(await store.lastAnnotationSeq(a, doc.id), 0, 'deleting the document deletes its annotations and log');
       assert.equal(await store.getAnnotation(a, doc.id, 'ann-1'), undefined);
     });
+
+    const CONCURRENT = 20;
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+    it('gives concurrent commits to different annotations of a document distinct, gap-free sequence numbers', async ({ store, a }) => {
+      const doc = await store.insertDocument(a, buildDocument());
+      const results = await Promise.all(
+        range(CONCURRENT).map((i) =>
+          store.commitAnnotationOp(a, {
+            opId: `op-${i}`,
+            actorId: 'u-1',
+            at: T0,
+            op: { type: 'create' },
+            expectedVersion: null,
+            next: annotation(doc.id, { id: `ann-${i}` }),
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        range(CONCURRENT).map(() => 'accepted'),
+      );
+      const seqs = results.map((r) => (r.status === 'accepted' ? r.record.seq : 0)).sort((x, y) => x - y);
+      assert.deepEqual(
+        seqs,
+        range(CONCURRENT).map((i) => i + 1),
+      );
+      const log = await store.listAnnotationOps(a, doc.id, { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        log.map((o) => o.seq),
+        range(CONCURRENT).map((i) => i + 1),
+      );
+      for (const r of results) {
+        if (r.status === 'accepted') assert.equal(log[r.record.seq - 1]?.opId, r.record.opId, 'each answer names its place in the log');
+      }
+      assert.equal(await store.lastAnnotationSeq(a, doc.id), CONCURRENT);
+      assert.equal((await store.listAnnotations(a, doc.id)).length, CONCURRENT);
+      const snapshot = await store.annotationSnapshot(a, doc.id);
+      assert.deepEqual([snapshot.seq, snapshot.annotations.length], [CONCURRENT, CONCURRENT]);
+    });
+
+    it('accepts exactly one of concurrent commits from one expected version of an annotation', async ({ store, a }) => {
+      const doc = await store.insertDocument(a, buildDocument());
+      const created = await store.commitAnnotationOp(a, {
+        opId: 'op-create',
+        actorId: 'u-1',
+        at: T0,
+        op: { type: 'create' },
+        expectedVersion: null,
+        next: annotation(doc.id),
+      });
+      assert.equal(created.status, 'accepted');
+      const results = await Promise.all(
+        range(CONCURRENT).map((i) =>
+          store.commitAnnotationOp(a, {
+            opId: `op-edit-${i}`,
+            actorId: `u-${i}`,
+            at: T0 + 1,
+            op: { type: 'edit' },
+            expectedVersion: 1,
+            next: annotation(doc.id, { version: 2, comment: `edit ${i}`, updatedBy: `u-${i}`, updatedAt: T0 + 1 }),
+          }),
+        ),
+      );
+      const accepted = results.filter((r) => r.status === 'accepted');
+      const conflicts = results.filter((r) => r.status === 'conflict');
+      assert.equal(accepted.length, 1, 'exactly one commit wins');
+      assert.equal(conflicts.length, CONCURRENT - 1, 'every other one conflicts');
+      const winner = accepted[0]!.record.annotation;
+      for (const c of conflicts) assert.deepEqual(c.current, winner, "a conflict answers the winner's state");
+      assert.deepEqual(await store.getAnnotation(a, doc.id, 'ann-1'), winner);
+      assert.deepEqual(await store.listAnnotations(a, doc.id), [winner]);
+      assert.deepEqual(
+        (await store.listAnnotationOps(a, doc.id, { afterSeq: 0, limit: 100 })).map((o) => [o.seq, o.opId]),
+        [
+          [1, 'op-create'],
+          [2, accepted[0]!.record.opId],
+        ],
+      );
+    });
+
+    it('accepts one of concurrent commits of the same operation id and answers the rest as duplicates', async ({ store, a }) => {
+      const doc = await store.insertDocument(a, buildDocument());
+      const commit = {
+        opId: 'op-same',
+        actorId: 'u-1',
+        at: T0,
+        op: { type: 'create' },
+        expectedVersion: null,
+        next: annotation(doc.id),
+      };
+      const results = await Promise.all(range(CONCURRENT).map(() => store.commitAnnotationOp(a, commit)));
+      const accepted = results.filter((r) => r.status === 'accepted');
+      const duplicates = results.filter((r) => r.status === 'duplicate');
+      assert.equal(accepted.length, 1, 'exactly one commit is accepted');
+      assert.equal(duplicates.length, CONCURRENT - 1, 'every other one is a duplicate');
+      for (const d of duplicates) assert.deepEqual(d.record, accepted[0]!.record);
+      assert.equal(await store.lastAnnotationSeq(a, doc.id), 1);
+    });
   });
 }

@@ -64,5 +64,25 @@ export function auditContract(it: StoreTest): void {
       await store.removeMember(a, member.id);
       assert.deepEqual(await store.listTeamAudit(a, { limit: 10 }), [mine[2]], "a former member's sign-ins leave the view");
     });
+
+    it('appendAudit under concurrency: 20 appends at once get 20 distinct, increasing ids', async ({ store, a }) => {
+      const actor = randomUUID();
+      const before = await store.appendAudit({ action: AuditAction.SignedIn, actorUserId: actor });
+      const appended = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.appendAudit({ action: AuditAction.DocumentUploaded, teamId: a.teamId, actorUserId: actor, targetId: `d-${i}` }),
+        ),
+      );
+      const idsOf = appended.map((e) => e.id);
+      assert.equal(new Set(idsOf).size, 20, `ids never repeat: ${idsOf.join(', ')}`);
+      assert.ok(
+        idsOf.every((id) => Number.isInteger(id) && id > before.id),
+        'later appends get greater ids',
+      );
+      const after = await store.appendAudit({ action: AuditAction.SignedOut, actorUserId: actor });
+      assert.ok(idsOf.every((id) => id < after.id));
+      const newestFirst = [after, ...[...appended].sort((x, y) => y.id - x.id), before];
+      assert.deepEqual(await store.listAudit({ actorUserId: actor, limit: 100 }), newestFirst);
+    });
   });
 }

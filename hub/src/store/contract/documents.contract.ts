@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Classification, DocumentStatus, type Fields, NotFoundError, ValidationError } from '@quire/kernel';
 import { DocumentOrder } from '../store.ts';
 import type { DocumentRecord, Page, Store, TeamScope } from '../store.ts';
@@ -642,6 +643,140 @@ export function documentsContract(it: StoreTest): void {
       await store.updateDocument(b, queuedB.id, { status: 'processed' });
       await store.deleteDocument(a, queuedA.id);
       assert.deepEqual(await unfinished(), [entry(a, processingA, retry.id)]);
+    });
+  });
+
+  describe('documents under concurrency', () => {
+    /** Runs every call at once and splits the outcomes. */
+    const race = async <T>(calls: (() => Promise<T>)[]): Promise<{ won: T[]; lost: unknown[] }> => {
+      const outcomes = await Promise.allSettled(calls.map((call) => call()));
+      return {
+        won: outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])),
+        lost: outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : [])),
+      };
+    };
+
+    it('of 20 concurrent inserts of one document exactly one succeeds; the others are refused', async ({ store, a }) => {
+      const input = buildDocument();
+      const { won, lost } = await race(Array.from({ length: 20 }, () => () => store.insertDocument(a, input)));
+      assert.equal(won.length, 1, 'exactly one insert succeeds');
+      assert.equal(lost.length, 19);
+      for (const err of lost) assert.ok(err instanceof Error, `refused with an error: ${String(err)}`);
+      assert.deepEqual(await store.getDocument(a, input.id), won[0]);
+      assert.equal((await store.getJob(a, input.jobId))?.documentId, input.id);
+      assert.deepEqual(ids(await listAll(store, a)), [input.id]);
+      assert.equal(await store.countDocuments(a), 1);
+    });
+
+    it('of 20 concurrent inserts of one id with other jobs and contents, the losers leave nothing behind', async ({ store, a }) => {
+      const id = randomUUID();
+      const inputs = Array.from({ length: 20 }, () => buildDocument({ id }));
+      const { won, lost } = await race(inputs.map((input) => () => store.insertDocument(a, input)));
+      assert.equal(won.length, 1, 'exactly one insert succeeds');
+      assert.equal(lost.length, 19);
+      const winner = inputs.find((input) => input.jobId === won[0]!.jobId)!;
+      assert.deepEqual(await store.getDocument(a, id), won[0]);
+      assert.equal((await store.getJob(a, winner.jobId))?.documentId, id);
+      for (const loser of inputs.filter((input) => input !== winner)) {
+        assert.equal(await store.getJob(a, loser.jobId), undefined, "a refused insert's job is not left behind");
+        assert.equal(await store.findDocumentBySha256(a, loser.sha256), undefined);
+      }
+    });
+
+    it('of 20 concurrent inserts of one content under different ids, one wins and the losers leave nothing', async ({ store, a }) => {
+      const sha256 = buildDocument().sha256;
+      const inputs = Array.from({ length: 20 }, () => buildDocument({ sha256 }));
+      const { won, lost } = await race(inputs.map((input) => () => store.insertDocument(a, input)));
+      assert.equal(won.length, 1, 'exactly one insert succeeds');
+      assert.equal(lost.length, 19);
+      assert.deepEqual(await store.findDocumentBySha256(a, sha256), won[0]);
+      for (const loser of inputs.filter((input) => input.id !== won[0]!.id)) {
+        assert.equal(await store.getDocument(a, loser.id), undefined);
+        assert.equal(await store.getJob(a, loser.jobId), undefined, "a refused insert's job is not left behind");
+      }
+      assert.deepEqual(ids(await listAll(store, a)), [won[0]!.id]);
+    });
+
+    it('concurrent upserts of the same pages and chunks leave exactly one of each', async ({ store, a }) => {
+      const writers = 10;
+      const numbers = [0, 1, 2, 3, 4, 5, 6, 7];
+      for (let round = 0; round < 3; round++) {
+        const doc = await store.insertDocument(a, buildDocument());
+        await Promise.all(
+          Array.from({ length: writers }, (_, w) => [
+            store.upsertChunks(
+              a,
+              doc.id,
+              numbers.map((ordinal) => buildChunk({ ordinal, text: `writer ${w}` })),
+            ),
+            store.upsertPages(
+              a,
+              doc.id,
+              numbers.map((n) => buildPage({ page: n + 1, text: `writer ${w}` })),
+            ),
+          ]).flat(),
+        );
+        const texts = new Set(Array.from({ length: writers }, (_, w) => `writer ${w}`));
+        const chunks = await store.getChunks(a, doc.id);
+        assert.deepEqual(
+          chunks.map((c) => c.ordinal),
+          numbers,
+          'one chunk per ordinal',
+        );
+        assert.ok(
+          chunks.every((c) => texts.has(c.text)),
+          'each chunk is one writer’s',
+        );
+        const pages = await store.getPages(a, doc.id);
+        assert.deepEqual(
+          pages.map((p) => p.page),
+          numbers.map((n) => n + 1),
+          'one page per number',
+        );
+        assert.ok(
+          pages.every((p) => texts.has(p.text)),
+          'each page is one writer’s',
+        );
+      }
+    });
+
+    it('pages and chunks written while their document is deleted do not outlive it', async ({ store, a }) => {
+      for (let round = 0; round < 12; round++) {
+        const doc = await store.insertDocument(a, buildDocument());
+        await store.upsertChunks(a, doc.id, [buildChunk({ ordinal: 0 })]);
+        // The upserts start first; the delete follows after a varying moment, so that it lands
+        // before, between and after their writes.
+        await Promise.all([
+          store.upsertChunks(
+            a,
+            doc.id,
+            [0, 1, 2, 3, 4].map((ordinal) => buildChunk({ ordinal })),
+          ),
+          store.upsertPages(
+            a,
+            doc.id,
+            [1, 2, 3].map((page) => buildPage({ page })),
+          ),
+          delay(round % 4).then(async () => assert.equal(await store.deleteDocument(a, doc.id), true)),
+        ]);
+        assert.equal(await store.getDocument(a, doc.id), undefined);
+        assert.deepEqual(await store.getChunks(a, doc.id), [], `round ${round}: no chunk of the deleted document`);
+        assert.deepEqual(await store.getPages(a, doc.id), [], `round ${round}: no page of the deleted document`);
+        // A document stored again under the id starts empty: nothing of the deleted one shows.
+        await store.insertDocument(a, buildDocument({ id: doc.id }));
+        assert.deepEqual(await store.getChunks(a, doc.id), [], `round ${round}: the new document has no chunks`);
+        assert.deepEqual(await store.getPages(a, doc.id), [], `round ${round}: the new document has no pages`);
+        assert.equal(await store.deleteDocument(a, doc.id), true);
+      }
+    });
+
+    it('of concurrent deletes of one document exactly one answers true', async ({ store, a }) => {
+      const doc = await store.insertDocument(a, buildDocument());
+      await store.upsertChunks(a, doc.id, [buildChunk({ ordinal: 0 })]);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => store.deleteDocument(a, doc.id)));
+      assert.equal(answers.filter(Boolean).length, 1);
+      assert.equal(await store.getDocument(a, doc.id), undefined);
+      assert.equal(await store.getJob(a, doc.jobId), undefined);
     });
   });
 

@@ -144,5 +144,77 @@ export function matchesContract(it: StoreTest): void {
       await store.deleteDocument(a, y.id);
       assert.equal(await store.getMatch(a, 'm-1'), undefined, 'a deleted document takes its matches with it');
     });
+
+    const CONCURRENT = 20;
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+    it('creates one match of concurrent proposals of a pair, and all of them answer its id', async ({ store, a }) => {
+      const x = await store.insertDocument(a, buildDocument());
+      const y = await store.insertDocument(a, buildDocument());
+      const results = await Promise.all(
+        range(CONCURRENT).map((i) =>
+          store.proposeMatch(
+            a,
+            {
+              id: `m-${i}`,
+              kind: 'related',
+              // Half of them see the pair the other way round.
+              documentAId: i % 2 ? y.id : x.id,
+              documentBId: i % 2 ? x.id : y.id,
+              ruleId: null,
+              score: 0.9,
+              passages: [],
+              fields: [],
+            },
+            T0,
+          ),
+        ),
+      );
+      assert.equal(results.filter((r) => r.created).length, 1, 'exactly one proposal creates the match');
+      const id = results.find((r) => r.created)!.match.id;
+      assert.deepEqual(
+        results.map((r) => r.match.id),
+        range(CONCURRENT).map(() => id),
+      );
+      assert.deepEqual(
+        (await store.listMatches(a, { limit: 100 })).map((m) => m.id),
+        [id],
+      );
+    });
+
+    it('accepts exactly one of concurrent resolutions from one version', async ({ store, a }) => {
+      const x = await store.insertDocument(a, buildDocument());
+      const y = await store.insertDocument(a, buildDocument());
+      await store.proposeMatch(
+        a,
+        { id: 'm-1', kind: 'duplicate', documentAId: x.id, documentBId: y.id, ruleId: null, score: 0.98, passages: [], fields: [] },
+        T0,
+      );
+      const results = await Promise.all(
+        range(CONCURRENT).map((i) =>
+          store.resolveMatch(a, 'm-1', {
+            expectedVersion: 1,
+            status: i % 2 ? 'rejected' : 'confirmed',
+            canonicalDocumentId: i % 2 ? null : x.id,
+            by: `u-${i}`,
+            at: T0 + 1,
+            note: `by ${i}`,
+          }),
+        ),
+      );
+      const accepted = results.filter((r) => r?.status === 'accepted');
+      const conflicts = results.filter((r) => r?.status === 'conflict');
+      assert.equal(accepted.length, 1, 'exactly one resolution wins');
+      assert.equal(conflicts.length, CONCURRENT - 1, 'every other one conflicts');
+      const winner = accepted[0]!.match;
+      assert.equal(winner.version, 2);
+      for (const c of conflicts) assert.deepEqual(c.current, winner, "a conflict answers the winner's state");
+      assert.deepEqual(await store.getMatch(a, 'm-1'), winner);
+      assert.deepEqual(
+        (await store.listMatches(a, { status: winner.status, limit: 10 })).map((m) => [m.id, m.resolvedBy]),
+        [['m-1', winner.resolvedBy]],
+      );
+      assert.deepEqual(await store.listMatches(a, { status: 'open', limit: 10 }), []);
+    });
   });
 }

@@ -4,8 +4,35 @@ import { randomUUID } from 'node:crypto';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '@quire/kernel';
 import { Role } from '../store.ts';
-import { sha256Hex, buildUser, buildInvitation, buildApiKey, T0, freezeClock } from './harness.ts';
+import type { Store, TeamScope } from '../store.ts';
+import { sha256Hex, buildUser, buildInvitation, buildApiKey, T0, freezeClock, settle } from './harness.ts';
+import type { Settled } from './harness.ts';
 import type { StoreTest } from './harness.ts';
+
+const isLastOwner = (err: unknown): boolean => err instanceof ConflictError && err.code === 'LAST_OWNER';
+
+/** A new team with the given members, each a new user. */
+async function teamWith(store: Store, roles: Role[]): Promise<{ scope: TeamScope; users: string[] }> {
+  const scope = { teamId: `team-${randomUUID()}` };
+  await store.ensureTeam({ id: scope.teamId, name: 'Racing' });
+  const users: string[] = [];
+  for (const role of roles) {
+    const user = await store.insertUser(buildUser());
+    await store.addMember(scope, user.id, role);
+    users.push(user.id);
+  }
+  return { scope, users };
+}
+
+async function ownersOf(store: Store, scope: TeamScope): Promise<string[]> {
+  return (await store.listMembers(scope)).filter((m) => m.role === Role.Owner).map((m) => m.userId);
+}
+
+/** Asserts that of `outcomes` exactly `ok` succeeded and every other one is a LAST_OWNER conflict. */
+function assertOnlyLastOwner(outcomes: Settled[], ok: number, what: string): void {
+  assert.equal(outcomes.filter((o) => o.ok).length, ok, what);
+  for (const o of outcomes) if (!o.ok) assert.ok(isLastOwner(o.error), `LAST_OWNER, not ${String(o.error)}`);
+}
 
 export function membershipsContract(it: StoreTest): void {
   describe('memberships', () => {
@@ -63,6 +90,56 @@ export function membershipsContract(it: StoreTest): void {
       );
     });
 
+    it('addMember under concurrency: 20 people joining at once all stay; one person added with every role at once ends an owner', async ({
+      store,
+      a,
+    }) => {
+      const roles = [Role.Viewer, Role.Editor, Role.Owner];
+      const users = await Promise.all(Array.from({ length: 20 }, () => store.insertUser(buildUser())));
+      await Promise.all(users.map((u, i) => store.addMember(a, u.id, roles[i % 3]!)));
+      assert.deepEqual(
+        (await store.listMembers(a)).map((m) => [m.userId, m.role]).sort(),
+        users.map((u, i) => [u.id, roles[i % 3]]).sort(),
+      );
+      const one = await store.insertUser(buildUser());
+      await Promise.all(Array.from({ length: 21 }, (_, i) => store.addMember(a, one.id, roles[i % 3]!)));
+      assert.equal((await store.getMembership(a, one.id))?.role, 'owner', 'the strongest role wins');
+    });
+
+    it('two owners demoting or removing each other at once leave the team one owner', async ({ store }) => {
+      const moves: [string, (s: Store, scope: TeamScope, user: string) => Promise<unknown>][] = [
+        ['demote', (s, scope, user) => s.setMemberRole(scope, user, Role.Editor)],
+        ['remove', (s, scope, user) => s.removeMember(scope, user)],
+      ];
+      for (let round = 0; round < 8; round++) {
+        const [first, second] = [moves[round % 2]!, moves[Math.floor(round / 2) % 2]!];
+        const { scope, users } = await teamWith(store, [Role.Owner, Role.Owner]);
+        const [x, y] = users as [string, string];
+        const outcomes = await Promise.all([settle(first[1](store, scope, y)), settle(second[1](store, scope, x))]);
+        assertOnlyLastOwner(outcomes, 1, `${first[0]} and ${second[0]}: exactly one succeeds`);
+        assert.equal((await ownersOf(store, scope)).length, 1, `${first[0]} and ${second[0]}: one owner remains`);
+      }
+    });
+
+    it('20 owners stepping down at once: all but one go, and the team keeps that one', async ({ store }) => {
+      const { scope, users } = await teamWith(
+        store,
+        Array.from({ length: 20 }, () => Role.Owner),
+      );
+      const outcomes = await Promise.all(
+        users.map((u, i) => settle(i % 2 ? store.removeMember(scope, u) : store.setMemberRole(scope, u, Role.Viewer))),
+      );
+      assertOnlyLastOwner(outcomes, 19, 'all but one step down');
+      const owners = await ownersOf(store, scope);
+      assert.equal(owners.length, 1);
+      const kept = users.findIndex((u) => u === owners[0]);
+      assert.equal(outcomes[kept]!.ok, false, 'the owner left is the one refused');
+      for (const [i, u] of users.entries()) {
+        if (i === kept) continue;
+        assert.equal((await store.getMembership(scope, u))?.role, i % 2 ? undefined : 'viewer');
+      }
+    });
+
     it("another team's members are out of reach", async ({ store, a, b }) => {
       const owner = await store.insertUser(buildUser());
       const member = await store.insertUser(buildUser());
@@ -104,6 +181,26 @@ export function membershipsContract(it: StoreTest): void {
       assert.equal(await store.getMembership(a, late.id), undefined);
       assert.equal((await store.findInvitationByTokenHash(expiring.tokenHash))?.acceptedAt, null);
     });
+
+    it('acceptInvitation under concurrency: of 20 people accepting one invitation exactly one joins', async ({ store, a }) => {
+      const owner = await store.insertUser(buildUser());
+      await store.addMember(a, owner.id, Role.Owner);
+      const invitation = await store.insertInvitation(buildInvitation(a, owner.id, { role: Role.Editor }));
+      const people = await Promise.all(Array.from({ length: 20 }, () => store.insertUser(buildUser())));
+      const results = await Promise.all(people.map((p) => store.acceptInvitation(invitation.id, p.id, T0 + 1000)));
+      const joined = people.filter((_, i) => results[i] !== undefined);
+      assert.equal(joined.length, 1, 'accepted once');
+      assert.deepEqual(
+        (await store.listMembers(a)).map((m) => [m.userId, m.role]).sort(),
+        [
+          [owner.id, 'owner'],
+          [joined[0]!.id, 'editor'],
+        ].sort(),
+      );
+      const stored = await store.findInvitationByTokenHash(invitation.tokenHash);
+      assert.equal(stored?.acceptedBy, joined[0]!.id);
+      assert.equal(stored?.acceptedAt, T0 + 1000);
+    });
   });
 
   describe('API keys', () => {
@@ -134,6 +231,31 @@ export function membershipsContract(it: StoreTest): void {
       assert.equal((await store.findApiKeyByHash(input.keyHash))?.revokedAt, T0 + 5);
       assert.equal(await store.revokeApiKey(a, key.id, T0 + 6), false, 'already revoked');
       assert.equal(await store.revokeApiKey(a, randomUUID(), T0), false);
+    });
+
+    it('touchApiKey under concurrency: of 20 touches at one instant exactly one records the use', async ({ store, a }) => {
+      const owner = await store.insertUser(buildUser());
+      const key = await store.insertApiKey(buildApiKey(a, owner.id));
+      for (const at of [T0 + 1000, T0 + 61_000]) {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.touchApiKey(key.id, at, 60_000)));
+        assert.equal(results.filter(Boolean).length, 1, `exactly one touch at ${at - T0} moves lastUsedAt`);
+        assert.equal((await store.findApiKeyByHash(key.keyHash))?.lastUsedAt, at);
+      }
+    });
+
+    it('revokeApiKey racing touches and other revocations: revoked once, and it stays revoked', async ({ store, a }) => {
+      const owner = await store.insertUser(buildUser());
+      for (let round = 0; round < 3; round++) {
+        const key = await store.insertApiKey(buildApiKey(a, owner.id));
+        const calls = Array.from({ length: 20 }, (_, i) =>
+          i % 4 === round ? store.revokeApiKey(a, key.id, T0 + 5) : store.touchApiKey(key.id, T0 + 1000 * i, 500),
+        );
+        const results = await Promise.all(calls);
+        assert.equal(results.filter((r, i) => r && i % 4 === round).length, 1, 'exactly one revocation succeeds');
+        const stored = await store.findApiKeyByHash(key.keyHash);
+        assert.equal(stored?.revokedAt, T0 + 5, 'no touch undoes the revocation');
+        assert.notEqual(stored?.lastUsedAt, null);
+      }
     });
   });
 }

@@ -1,8 +1,763 @@
-/** DocumentRepository on MongoDB, with the dashboard's document and job figures. */
-import type { Connection } from 'mongoose';
+/**
+ * DocumentRepository on MongoDB through mongoose, with the dashboard's document and job
+ * figures. It owns the collections `documents` (`_id` the document id), `jobs` (`_id` the job
+ * id), `pages` and `chunks` (`_id` a key of team, document and page or ordinal, so that a
+ * page or chunk can exist once only).
+ *
+ * Kept to what MongoDB 7/8 and FerretDB 1.24 share: no transactions, and no atomicity taken
+ * from conditional updates (FerretDB applies concurrent ones to one document more than once).
+ * What must happen once is decided by a unique insert; what spans several documents is
+ * ordered so that a write that stops midway leaves nothing a reader can trip over, and can be
+ * retried:
+ * - `insertDocument` writes the job first, then the document: a reader never sees a document
+ *   without its job. A retry adopts a job an earlier try left behind; a document refused by
+ *   its unique keys takes back the job written for it.
+ * - `deleteDocument` removes what belongs to the document first and the document last, so a
+ *   delete that stops midway leaves the document visible and deletable again.
+ * - Pages and chunks written while their document is deleted are removed again by whichever
+ *   of the two finishes last (see {@link MongoDocumentRepository.upsertChunks}).
+ *
+ * A document's labels in force (a person's, else the classifier's) are not stored apart:
+ * filters and counts read both, so a patch never reads before it writes.
+ */
+import type { Connection, Model } from 'mongoose';
+import { Schema } from 'mongoose';
+import { type Classification, ConflictError, DocumentStatus, type Fields, NotFoundError } from '@quire/kernel';
+import {
+  type ChunkRow,
+  type DocumentCounts,
+  type DocumentFilter,
+  DocumentOrder,
+  type DocumentPatch,
+  type DocumentRecord,
+  type DocumentRepository,
+  type DocumentVector,
+  type FinishedJobs,
+  type JobPatch,
+  type JobRecord,
+  type KeyCount,
+  type LabelOverrides,
+  type NewDocument,
+  type Page,
+  type PageRecord,
+  type TeamScope,
+  type UnfinishedDocument,
+  DOCUMENT_ORDER_KEYS,
+  decodeDocumentCursor,
+  encodeDocumentCursor,
+} from '../store.ts';
+import { isDuplicateKey } from './mongo-errors.ts';
 
-export class MongoDocumentRepository {
-  constructor(readonly connection: Connection) {}
+type StoredError = DocumentRecord['error'];
 
-  async start(): Promise<void> {}
+interface DocumentDoc {
+  _id: string;
+  teamId: string;
+  filename: string;
+  /** The file name with ASCII letters in lower case: the name orders sort by it (as SQLite's NOCASE). */
+  nameKey: string;
+  mimeType: string;
+  size: number;
+  sha256: string;
+  blobKey: string;
+  status: DocumentStatus;
+  pageCount: number;
+  chunkCount: number;
+  classification: Classification | null;
+  fields: Fields;
+  modelId: string | null;
+  jobId: string;
+  error: StoredError;
+  createdAt: number;
+  updatedAt: number;
+  processedAt: number | null;
+  labelOverrides: LabelOverrides;
+  /** Float32 values, little-endian; absent until the document is embedded. */
+  vector?: Buffer;
+}
+
+interface JobDoc {
+  _id: string;
+  teamId: string;
+  documentId: string;
+  status: JobRecord['status'];
+  attempts: number;
+  stage: string | null;
+  done: number;
+  total: number;
+  percent: number;
+  etaMs: number | null;
+  error: StoredError;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+interface PageDoc extends PageRecord {
+  _id: string;
+  teamId: string;
+}
+
+interface ChunkDoc extends ChunkRow {
+  _id: string;
+  teamId: string;
+}
+
+const { Mixed } = Schema.Types;
+const nullableString = { type: String, default: null };
+const nullableNumber = { type: Number, default: null };
+
+const documentSchema = new Schema<DocumentDoc>(
+  {
+    _id: { type: String, required: true },
+    teamId: { type: String, required: true },
+    filename: { type: String, required: true },
+    nameKey: { type: String, required: true },
+    mimeType: { type: String, required: true },
+    size: { type: Number, required: true },
+    sha256: { type: String, required: true },
+    blobKey: { type: String, required: true },
+    status: { type: String, required: true },
+    pageCount: { type: Number, required: true },
+    chunkCount: { type: Number, required: true },
+    classification: { type: Mixed, default: null },
+    fields: { type: Mixed, required: true },
+    modelId: nullableString,
+    jobId: { type: String, required: true },
+    error: { type: Mixed, default: null },
+    createdAt: { type: Number, required: true },
+    updatedAt: { type: Number, required: true },
+    processedAt: nullableNumber,
+    labelOverrides: { type: Mixed, required: true },
+    vector: { type: Buffer },
+  },
+  // `minimize: false` keeps empty `fields` and `labelOverrides` objects as written.
+  { collection: 'documents', versionKey: false, autoIndex: false, minimize: false },
+);
+documentSchema.index({ teamId: 1, sha256: 1 }, { unique: true });
+// One index per order, each ending in `_id` so that a cursor is an index seek. The created
+// order's keys never change after insert: documentCounts walks it (see there).
+documentSchema.index({ teamId: 1, createdAt: -1, _id: -1 });
+documentSchema.index({ teamId: 1, nameKey: 1, _id: 1 });
+documentSchema.index({ teamId: 1, size: 1, _id: 1 });
+documentSchema.index({ teamId: 1, status: 1 });
+documentSchema.index({ status: 1, createdAt: 1 });
+
+/**
+ * Reads of documents leave the vector out: it is most of a document's bytes, and only
+ * listDocumentVectors wants it. (Not `select: false` in the schema: FerretDB refuses a
+ * projection on findAndModify.)
+ */
+const NO_VECTOR = { vector: 0 } as const;
+
+/** The created-order index, named where a query must walk it. */
+const BY_CREATED = { teamId: 1, createdAt: -1, _id: -1 } as const;
+
+const jobSchema = new Schema<JobDoc>(
+  {
+    _id: { type: String, required: true },
+    teamId: { type: String, required: true },
+    documentId: { type: String, required: true },
+    status: { type: String, required: true },
+    attempts: { type: Number, required: true },
+    stage: nullableString,
+    done: { type: Number, required: true },
+    total: { type: Number, required: true },
+    percent: { type: Number, required: true },
+    etaMs: nullableNumber,
+    error: { type: Mixed, default: null },
+    createdAt: { type: Number, required: true },
+    updatedAt: { type: Number, required: true },
+    finishedAt: nullableNumber,
+  },
+  { collection: 'jobs', versionKey: false, autoIndex: false, minimize: false },
+);
+jobSchema.index({ teamId: 1, documentId: 1 });
+jobSchema.index({ teamId: 1, finishedAt: 1, status: 1 });
+
+const pageSchema = new Schema<PageDoc>(
+  {
+    _id: { type: String, required: true },
+    teamId: { type: String, required: true },
+    documentId: { type: String, required: true },
+    page: { type: Number, required: true },
+    width: { type: Number, required: true },
+    height: { type: Number, required: true },
+    text: { type: String, required: true },
+    source: { type: String, required: true },
+    confidence: { type: Number, required: true },
+    words: { type: Mixed, required: true },
+  },
+  { collection: 'pages', versionKey: false, autoIndex: false, minimize: false },
+);
+pageSchema.index({ teamId: 1, documentId: 1, page: 1 });
+
+const chunkSchema = new Schema<ChunkDoc>(
+  {
+    _id: { type: String, required: true },
+    teamId: { type: String, required: true },
+    documentId: { type: String, required: true },
+    ordinal: { type: Number, required: true },
+    page: { type: Number, required: true },
+    text: { type: String, required: true },
+    start: { type: Number, required: true },
+    end: { type: Number, required: true },
+    boxes: { type: Mixed, required: true },
+  },
+  { collection: 'chunks', versionKey: false, autoIndex: false, minimize: false },
+);
+chunkSchema.index({ teamId: 1, documentId: 1, ordinal: 1 });
+
+/** How often a batch of page or chunk upserts is sent again after losing an insert race. */
+const UPSERT_ATTEMPTS = 5;
+
+/** The statuses of a document whose processing has not finished. */
+const UNFINISHED: readonly DocumentStatus[] = [DocumentStatus.Queued, DocumentStatus.Processing];
+
+/** What documentCounts groups by: the status and both sources of each label. */
+interface CountKey {
+  status?: DocumentStatus;
+  typeOverride?: string | null;
+  typeClassified?: string | null;
+  sensitivityOverride?: string | null;
+  sensitivityClassified?: string | null;
+}
+
+export class MongoDocumentRepository implements DocumentRepository {
+  readonly #connection: Connection;
+  readonly #documents: Model<DocumentDoc>;
+  readonly #jobs: Model<JobDoc>;
+  readonly #pages: Model<PageDoc>;
+  readonly #chunks: Model<ChunkDoc>;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+    this.#documents = connection.model<DocumentDoc>('Document', documentSchema);
+    this.#jobs = connection.model<JobDoc>('Job', jobSchema);
+    this.#pages = connection.model<PageDoc>('DocumentPage', pageSchema);
+    this.#chunks = connection.model<ChunkDoc>('DocumentChunk', chunkSchema);
+  }
+
+  /** Creates the indexes its schemas declare. */
+  async start(): Promise<void> {
+    await Promise.all([this.#documents, this.#jobs, this.#pages, this.#chunks].map((model) => model.createIndexes()));
+  }
+
+  // --- documents ---------------------------------------------------------------------------
+
+  async insertDocument(scope: TeamScope, doc: NewDocument): Promise<DocumentRecord> {
+    const now = Date.now();
+    // The job first: once the document is visible, so is its job.
+    try {
+      await this.#jobs.create(newJob(scope, { id: doc.jobId, documentId: doc.id }, now));
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      // A job of this document that an earlier try wrote before it stopped is adopted; any
+      // other holder of the id is a conflict.
+      const existing = await this.#jobs.findById(doc.jobId, { teamId: 1, documentId: 1 }).lean();
+      if (existing?.teamId !== scope.teamId || existing.documentId !== doc.id) {
+        throw new ConflictError(`Job ${doc.jobId} exists already`, { code: 'JOB_EXISTS', cause: err });
+      }
+    }
+    const stored: DocumentDoc = {
+      _id: doc.id,
+      teamId: scope.teamId,
+      filename: doc.filename,
+      nameKey: nameKey(doc.filename),
+      mimeType: doc.mimeType,
+      size: doc.size,
+      sha256: doc.sha256,
+      blobKey: doc.blobKey,
+      status: DocumentStatus.Queued,
+      pageCount: 0,
+      chunkCount: 0,
+      classification: null,
+      fields: {},
+      modelId: null,
+      jobId: doc.jobId,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+      processedAt: null,
+      labelOverrides: {},
+    };
+    try {
+      await this.#documents.create(stored);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      // Refused by the id or the team's sha256. The job goes too, unless a concurrent insert
+      // of this very document (same id, same job) won: then the job is the winner's.
+      const owner = await this.#documents.exists({ _id: doc.id, teamId: scope.teamId, jobId: doc.jobId });
+      if (!owner) await this.#jobs.deleteOne({ _id: doc.jobId, teamId: scope.teamId, documentId: doc.id });
+      throw new ConflictError(`Document ${doc.id} or one with the same content exists already`, {
+        code: 'DOCUMENT_EXISTS',
+        cause: err,
+      });
+    }
+    return toDocument(stored);
+  }
+
+  async getDocument(scope: TeamScope, id: string): Promise<DocumentRecord | undefined> {
+    const doc = await this.#documents.findOne({ _id: id, teamId: scope.teamId }, NO_VECTOR).lean<DocumentDoc>();
+    return doc ? toDocument(doc) : undefined;
+  }
+
+  async findDocumentBySha256(scope: TeamScope, sha256: string): Promise<DocumentRecord | undefined> {
+    const doc = await this.#documents.findOne({ teamId: scope.teamId, sha256 }, NO_VECTOR).lean<DocumentDoc>();
+    return doc ? toDocument(doc) : undefined;
+  }
+
+  async listDocuments(
+    scope: TeamScope,
+    options: { filter?: DocumentFilter; orderBy?: DocumentOrder; first: number; after?: string | null },
+  ): Promise<Page<DocumentRecord>> {
+    const order = options.orderBy ?? DocumentOrder.Newest;
+    const { key, descending } = DOCUMENT_ORDER_KEYS[order];
+    const field = key === 'filename' ? 'nameKey' : key;
+    const query = documentQuery(scope, options.filter);
+    if (options.after) {
+      // Keyset: strictly after (key, id) in the order's direction, which its index serves.
+      const cursor = decodeDocumentCursor(order, options.after);
+      const cKey = key === 'filename' ? nameKey(cursor.key as string) : cursor.key;
+      const past = descending ? '$lt' : '$gt';
+      (query.$and ??= []).push({ $or: [{ [field]: { [past]: cKey } }, { [field]: cKey, _id: { [past]: cursor.id } }] });
+    }
+    const direction = descending ? -1 : 1;
+    const docs = await this.#documents
+      .find(query, NO_VECTOR)
+      .sort({ [field]: direction, _id: direction })
+      .limit(options.first + 1)
+      .lean<DocumentDoc[]>();
+    const edges = docs.slice(0, options.first).map((d) => {
+      const node = toDocument(d);
+      return { node, cursor: encodeDocumentCursor(order, node) };
+    });
+    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: docs.length > options.first };
+  }
+
+  async countDocuments(scope: TeamScope, filter?: DocumentFilter): Promise<number> {
+    return this.#documents.countDocuments(documentQuery(scope, filter));
+  }
+
+  async updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord> {
+    const set: Partial<DocumentDoc> = { updatedAt: Date.now() };
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.pageCount !== undefined) set.pageCount = patch.pageCount;
+    if (patch.chunkCount !== undefined) set.chunkCount = patch.chunkCount;
+    if (patch.classification !== undefined) set.classification = plain(patch.classification);
+    if (patch.fields !== undefined) set.fields = plain(patch.fields);
+    if (patch.modelId !== undefined) set.modelId = patch.modelId;
+    if (patch.jobId !== undefined) set.jobId = patch.jobId;
+    if (patch.error !== undefined) set.error = plain(patch.error);
+    if (patch.processedAt !== undefined) set.processedAt = patch.processedAt;
+    if (patch.labelOverrides !== undefined) set.labelOverrides = plain(patch.labelOverrides);
+    const doc = await this.#documents.findOneAndUpdate({ _id: id, teamId: scope.teamId }, { $set: set }, { new: true }).lean<DocumentDoc>();
+    if (!doc) throw new NotFoundError(`Document ${id} not found`);
+    return toDocument(doc);
+  }
+
+  async deleteDocument(scope: TeamScope, id: string): Promise<boolean> {
+    const teamId = scope.teamId;
+    if (!(await this.#documents.exists({ _id: id, teamId }))) return false;
+    const of = { teamId, documentId: id };
+    // What belongs to the document first, the document last: a delete that stops midway
+    // leaves the document listed, to be deleted again.
+    await Promise.all([
+      this.#pages.deleteMany(of),
+      this.#chunks.deleteMany(of),
+      this.#jobs.deleteMany(of),
+      this.#connection.collection('annotations').deleteMany(of),
+      this.#connection.collection('annotation_ops').deleteMany(of),
+      this.#connection.collection('matches').deleteMany({ teamId, $or: [{ documentAId: id }, { documentBId: id }] }),
+    ]);
+    const { deletedCount } = await this.#documents.deleteOne({ _id: id, teamId });
+    // Pages and chunks that a concurrent upsert wrote after the first sweep; one that writes
+    // later still finds the document gone and removes its own (see upsertChunks).
+    await this.#sweep(scope, id);
+    return deletedCount > 0;
+  }
+
+  // --- document vectors ----------------------------------------------------------------------
+
+  async setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void> {
+    const bytes = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+    const { matchedCount } = await this.#documents.updateOne({ _id: id, teamId: scope.teamId }, { $set: { vector: bytes } });
+    if (matchedCount === 0) throw new NotFoundError(`Document ${id} not found`);
+  }
+
+  async listDocumentVectors(scope: TeamScope, options: { documentIds?: string[]; labelledOnly?: boolean } = {}): Promise<DocumentVector[]> {
+    const query: Record<string, unknown> = { teamId: scope.teamId, vector: { $ne: null } };
+    if (options.documentIds) {
+      if (options.documentIds.length === 0) return [];
+      query._id = { $in: options.documentIds };
+    }
+    // Labelled: a person set either label (overrides are stored without empty members).
+    if (options.labelledOnly)
+      query.$or = [{ 'labelOverrides.type': { $exists: true } }, { 'labelOverrides.sensitivity': { $exists: true } }];
+    const docs = await this.#documents
+      .find(query, { _id: 1, vector: 1, classification: 1, labelOverrides: 1 })
+      .sort({ createdAt: 1, _id: 1 })
+      .lean<Pick<DocumentDoc, '_id' | 'vector' | 'classification' | 'labelOverrides'>[]>();
+    return docs.map((d) => ({
+      documentId: d._id,
+      vector: toFloat32(d.vector),
+      classification: d.classification ?? null,
+      labelOverrides: d.labelOverrides ?? {},
+    }));
+  }
+
+  // --- pages and chunks ----------------------------------------------------------------------
+
+  async upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void> {
+    const docs = pages.map((p): PageDoc => ({
+      _id: partKey(scope, documentId, p.page),
+      teamId: scope.teamId,
+      documentId,
+      page: p.page,
+      width: p.width,
+      height: p.height,
+      text: p.text,
+      source: p.source,
+      confidence: p.confidence,
+      words: plain(p.words),
+    }));
+    await this.#upsertParts(scope, documentId, this.#pages, docs);
+  }
+
+  async getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]> {
+    const [exists, docs] = await Promise.all([
+      this.#documents.exists({ _id: documentId, teamId: scope.teamId }),
+      this.#pages.find({ teamId: scope.teamId, documentId }).sort({ page: 1 }).lean<PageDoc[]>(),
+    ]);
+    if (!exists) return [];
+    return docs.map((p) => ({
+      documentId: p.documentId,
+      page: p.page,
+      width: p.width,
+      height: p.height,
+      text: p.text,
+      source: p.source,
+      confidence: p.confidence,
+      words: p.words,
+    }));
+  }
+
+  /**
+   * Writes the chunks, then checks that the document still exists and, when it does not,
+   * removes the document's chunks again. With deleteDocument's sweep after it removes the
+   * document, no chunk outlives its document whichever finishes first.
+   */
+  async upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void> {
+    const docs = chunks.map((c): ChunkDoc => ({
+      _id: partKey(scope, documentId, c.ordinal),
+      teamId: scope.teamId,
+      documentId,
+      ordinal: c.ordinal,
+      page: c.page,
+      text: c.text,
+      start: c.start,
+      end: c.end,
+      boxes: plain(c.boxes),
+    }));
+    await this.#upsertParts(scope, documentId, this.#chunks, docs);
+  }
+
+  async trimDocument(scope: TeamScope, documentId: string, pageCount: number, chunkCount: number): Promise<void> {
+    const of = { teamId: scope.teamId, documentId };
+    await Promise.all([
+      this.#pages.deleteMany({ ...of, page: { $gt: pageCount } }),
+      this.#chunks.deleteMany({ ...of, ordinal: { $gte: chunkCount } }),
+    ]);
+  }
+
+  async getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]> {
+    // Read beside the document, so that chunks a stopped write left of a deleted one stay unseen.
+    const [exists, docs] = await Promise.all([
+      this.#documents.exists({ _id: documentId, teamId: scope.teamId }),
+      this.#chunks.find({ teamId: scope.teamId, documentId }).sort({ ordinal: 1 }).lean<ChunkDoc[]>(),
+    ]);
+    if (!exists) return [];
+    return docs.map((c) => ({
+      documentId: c.documentId,
+      ordinal: c.ordinal,
+      page: c.page,
+      text: c.text,
+      start: c.start,
+      end: c.end,
+      boxes: c.boxes,
+    }));
+  }
+
+  /**
+   * Replaces or inserts each part by its `_id`. Two writers inserting one new part race on
+   * the unique `_id`: the loser's insert is refused (FerretDB does not retry it as MongoDB
+   * does) and the batch is sent again, now replacing. Then the document's existence is checked,
+   * as {@link upsertChunks} says.
+   */
+  async #upsertParts<T extends PageDoc | ChunkDoc>(scope: TeamScope, documentId: string, model: Model<T>, docs: T[]): Promise<void> {
+    if (docs.length === 0) return;
+    const ops = docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // The driver's collection: the documents are written as built, without mongoose's casting.
+        await model.collection.bulkWrite(ops as never, { ordered: false });
+        break;
+      } catch (err) {
+        if (attempt >= UPSERT_ATTEMPTS || !onlyDuplicateKeys(err)) throw err;
+      }
+    }
+    if (!(await this.#documents.exists({ _id: documentId, teamId: scope.teamId }))) await this.#sweep(scope, documentId);
+  }
+
+  /** Removes the document's pages and chunks. */
+  async #sweep(scope: TeamScope, documentId: string): Promise<void> {
+    const of = { teamId: scope.teamId, documentId };
+    await Promise.all([this.#pages.deleteMany(of), this.#chunks.deleteMany(of)]);
+  }
+
+  // --- jobs ----------------------------------------------------------------------------------
+
+  async insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord> {
+    const stored = newJob(scope, job, Date.now());
+    try {
+      await this.#jobs.create(stored);
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new ConflictError(`Job ${job.id} exists already`, { code: 'JOB_EXISTS', cause: err });
+      throw err;
+    }
+    return toJob(stored);
+  }
+
+  async getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined> {
+    const job = await this.#jobs.findOne({ _id: id, teamId: scope.teamId }).lean<JobDoc>();
+    return job ? toJob(job) : undefined;
+  }
+
+  async updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord> {
+    const set: Partial<JobDoc> = { updatedAt: Date.now() };
+    for (const key of JOB_PATCH_KEYS) {
+      const value = patch[key];
+      if (value !== undefined) Object.assign(set, { [key]: key === 'error' ? plain(value) : value });
+    }
+    const job = await this.#jobs.findOneAndUpdate({ _id: id, teamId: scope.teamId }, { $set: set }, { new: true }).lean<JobDoc>();
+    if (!job) throw new NotFoundError(`Job ${id} not found`);
+    return toJob(job);
+  }
+
+  async listUnfinishedDocuments(): Promise<UnfinishedDocument[]> {
+    const docs = await this.#documents
+      .find({ status: { $in: UNFINISHED } }, { _id: 1, teamId: 1, jobId: 1 })
+      .sort({ createdAt: 1, _id: 1 })
+      .lean<Pick<DocumentDoc, '_id' | 'teamId' | 'jobId'>[]>();
+    return docs.map((d) => ({ teamId: d.teamId, documentId: d._id, jobId: d.jobId }));
+  }
+
+  // --- dashboard -----------------------------------------------------------------------------
+
+  /**
+   * One aggregation, one `$group` with its one accumulator (FerretDB computes only the first
+   * of several), keyed by the status and both sources of each label; the figures are summed
+   * from its groups here, so all come from the same pass. That pass walks the created-order
+   * index, whose keys no update changes, so a document updated meanwhile is counted exactly
+   * once, as it was when reached. A point-in-time snapshot would take a transaction, which
+   * FerretDB lacks.
+   */
+  async documentCounts(scope: TeamScope): Promise<DocumentCounts> {
+    const groups = await this.#documents.aggregate<{ _id: CountKey; n: number }>(
+      [
+        { $match: { teamId: scope.teamId } },
+        {
+          $group: {
+            _id: {
+              status: '$status',
+              typeOverride: '$labelOverrides.type.label',
+              typeClassified: '$classification.type.label',
+              sensitivityOverride: '$labelOverrides.sensitivity.label',
+              sensitivityClassified: '$classification.sensitivity.label',
+            },
+            n: { $sum: 1 },
+          },
+        },
+      ],
+      { hint: BY_CREATED },
+    );
+    const byStatus = Object.fromEntries(Object.values(DocumentStatus).map((s) => [s, 0])) as Record<DocumentStatus, number>;
+    const types = new Map<string, number>();
+    const sensitivities = new Map<string, number>();
+    let total = 0;
+    const add = (counts: Map<string, number>, key: string | null | undefined, n: number) => {
+      if (key != null) counts.set(key, (counts.get(key) ?? 0) + n);
+    };
+    for (const { _id: k, n } of groups) {
+      total += n;
+      if (k.status !== undefined && k.status in byStatus) byStatus[k.status] += n;
+      add(types, k.typeOverride ?? k.typeClassified, n);
+      add(sensitivities, k.sensitivityOverride ?? k.sensitivityClassified, n);
+    }
+    return { total, byStatus, byType: mostFirst(types), bySensitivity: mostFirst(sensitivities) };
+  }
+
+  /**
+   * One query for the finished jobs in range, counted into intervals here: FerretDB's `$group`
+   * cannot compute an interval (no `$floor`) nor two sums at once.
+   */
+  async finishedJobs(scope: TeamScope, options: { from: number; to: number; bucketMs: number }): Promise<FinishedJobs[]> {
+    const jobs = await this.#jobs
+      .find(
+        { teamId: scope.teamId, finishedAt: { $gte: options.from, $lt: options.to }, status: { $in: ['succeeded', 'failed'] } },
+        { _id: 0, finishedAt: 1, status: 1 },
+      )
+      .lean<Pick<JobDoc, 'finishedAt' | 'status'>[]>();
+    const buckets = new Map<number, FinishedJobs>();
+    for (const job of jobs) {
+      const b = Math.floor((job.finishedAt! - options.from) / options.bucketMs);
+      let bucket = buckets.get(b);
+      if (!bucket) buckets.set(b, (bucket = { at: options.from + b * options.bucketMs, succeeded: 0, failed: 0 }));
+      if (job.status === 'succeeded') bucket.succeeded++;
+      else bucket.failed++;
+    }
+    return [...buckets.values()].sort((x, y) => x.at - y.at);
+  }
+}
+
+/** The job fields a patch may set. */
+const JOB_PATCH_KEYS: readonly (keyof JobPatch)[] = [
+  'status',
+  'attempts',
+  'stage',
+  'done',
+  'total',
+  'percent',
+  'etaMs',
+  'error',
+  'finishedAt',
+];
+
+/**
+ * A team's documents matching `filter`. A type or sensitivity filter reads the label in
+ * force: the person's where set, else the classifier's.
+ */
+function documentQuery(scope: TeamScope, filter: DocumentFilter = {}): Record<string, unknown> & { $and?: object[] } {
+  const query: Record<string, unknown> & { $and?: object[] } = { teamId: scope.teamId };
+  if (filter.statuses?.length) query.status = { $in: filter.statuses };
+  if (filter.createdFrom !== undefined || filter.createdTo !== undefined) {
+    query.createdAt = {
+      ...(filter.createdFrom !== undefined ? { $gte: filter.createdFrom } : {}),
+      ...(filter.createdTo !== undefined ? { $lt: filter.createdTo } : {}),
+    };
+  }
+  const inForce = (label: 'type' | 'sensitivity', values: string[]) => ({
+    $or: [
+      { [`labelOverrides.${label}.label`]: { $in: values } },
+      { [`labelOverrides.${label}`]: { $exists: false }, [`classification.${label}.label`]: { $in: values } },
+    ],
+  });
+  const and: object[] = [];
+  if (filter.types?.length) and.push(inForce('type', filter.types));
+  if (filter.sensitivities?.length) and.push(inForce('sensitivity', filter.sensitivities));
+  if (and.length) query.$and = and;
+  return query;
+}
+
+/** The name orders' sort key: ASCII letters without case, everything else as it is (SQLite's NOCASE). */
+function nameKey(filename: string): string {
+  return filename.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** The `_id` of a document's page or chunk: unique per team, document and number. */
+function partKey(scope: TeamScope, documentId: string, n: number): string {
+  return JSON.stringify([scope.teamId, documentId, n]);
+}
+
+/**
+ * A value as JSON has it, as the SQLite adapter stores it: members that are undefined are
+ * left out rather than written as null.
+ */
+function plain<T>(value: T): T {
+  return value == null ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** Whether every write a bulk write refused was refused as a duplicate key. */
+function onlyDuplicateKeys(err: unknown): boolean {
+  const writeErrors = (err as { writeErrors?: unknown } | null)?.writeErrors;
+  if (Array.isArray(writeErrors) && writeErrors.length > 0) return writeErrors.every(isDuplicateKey);
+  return isDuplicateKey(err);
+}
+
+/** The vector's bytes as floats, copied out: the driver's buffer need not be 4-byte aligned. */
+function toFloat32(stored: unknown): Float32Array {
+  // A Buffer, or the driver's Binary, whose `value()` is its bytes without spare capacity.
+  const bytes: Uint8Array = stored instanceof Uint8Array ? stored : (stored as { value(): Uint8Array }).value();
+  const vector = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(vector.buffer).set(bytes);
+  return vector;
+}
+
+/** Counts most first, ties by key. */
+function mostFirst(counts: Map<string, number>): KeyCount[] {
+  return [...counts]
+    .map(([key, count]) => ({ key, count }))
+    .sort((x, y) => y.count - x.count || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+}
+
+function newJob(scope: TeamScope, job: { id: string; documentId: string }, now: number): JobDoc {
+  return {
+    _id: job.id,
+    teamId: scope.teamId,
+    documentId: job.documentId,
+    status: 'queued',
+    attempts: 0,
+    stage: null,
+    done: 0,
+    total: 0,
+    percent: 0,
+    etaMs: null,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+  };
+}
+
+function toDocument(d: DocumentDoc): DocumentRecord {
+  return {
+    id: d._id,
+    teamId: d.teamId,
+    filename: d.filename,
+    mimeType: d.mimeType,
+    size: d.size,
+    sha256: d.sha256,
+    blobKey: d.blobKey,
+    status: d.status,
+    pageCount: d.pageCount,
+    chunkCount: d.chunkCount,
+    classification: d.classification ?? null,
+    fields: d.fields ?? {},
+    modelId: d.modelId ?? null,
+    jobId: d.jobId,
+    error: d.error ?? null,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+    processedAt: d.processedAt ?? null,
+    labelOverrides: d.labelOverrides ?? {},
+  };
+}
+
+function toJob(j: JobDoc): JobRecord {
+  return {
+    id: j._id,
+    teamId: j.teamId,
+    documentId: j.documentId,
+    status: j.status,
+    attempts: j.attempts,
+    stage: j.stage ?? null,
+    done: j.done,
+    total: j.total,
+    percent: j.percent,
+    etaMs: j.etaMs ?? null,
+    error: j.error ?? null,
+    createdAt: j.createdAt,
+    updatedAt: j.updatedAt,
+    finishedAt: j.finishedAt ?? null,
+  };
 }

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { JobStorage, StoredJob } from '@quire/bus';
 import { ConflictError, DocumentStatus, NotFoundError, type Classification, type Fields } from '@quire/kernel';
 import { migrations } from './migrations.ts';
+import type { TransferKind, TransferRecords, TransferSource } from '../transfer.ts';
 import {
   DOCUMENT_ORDER_KEYS,
   DocumentOrder,
@@ -90,7 +91,7 @@ function statementCache(db: Database.Database): (sql: string) => Database.Statem
   };
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, TransferSource {
   readonly db: Database.Database;
   readonly jobStorage: JobStorage;
   private readonly sql: (sql: string) => Database.Statement;
@@ -139,7 +140,7 @@ export class SqliteStore implements Store {
 
   async getTeam(id: string): Promise<TeamRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as Row | undefined;
-    return row && { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
+    return row && toTeam(row);
   }
 
   // --- users -------------------------------------------------------------------------------
@@ -747,17 +748,29 @@ export class SqliteStore implements Store {
       `SELECT id, vector, classification, label_overrides FROM documents WHERE ${where.join(' AND ')} ORDER BY created_at, id`,
     ).all(params) as Row[];
     return rows.map((r) => {
-      const bytes = r.vector as Buffer;
-      // Copied out: the buffer may be reused by the driver and need not be 4-byte aligned.
-      const vector = new Float32Array(bytes.byteLength / 4);
-      new Uint8Array(vector.buffer).set(bytes);
       return {
         documentId: String(r.id),
-        vector,
+        vector: vectorOf(r.vector as Buffer),
         classification: parseJson<Classification>(r.classification),
         labelOverrides: parseJson<LabelOverrides>(r.label_overrides) ?? {},
       };
     });
+  }
+
+  // --- transfer (quire migrate-store) ------------------------------------------------------
+
+  /** Pages through a kind's rows in insertion (rowid) order; the position is the last rowid. */
+  async exportRecords<K extends TransferKind>(
+    kind: K,
+    options: { after: string | null; limit: number },
+  ): Promise<{ records: TransferRecords[K][]; next: string | null }> {
+    const { table, map } = EXPORTS[kind];
+    const rows = this.sql(`SELECT rowid AS transfer_position, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`).all(
+      Number(options.after ?? 0),
+      options.limit,
+    ) as Row[];
+    const last = rows.at(-1);
+    return { records: rows.map(map), next: rows.length < options.limit || !last ? null : String(last.transfer_position) };
   }
 
   // --- label sets ----------------------------------------------------------------------------
@@ -939,16 +952,7 @@ export class SqliteStore implements Store {
 
   async getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]> {
     const rows = this.sql('SELECT * FROM pages WHERE team_id = ? AND document_id = ? ORDER BY page').all(scope.teamId, documentId) as Row[];
-    return rows.map((r) => ({
-      documentId: String(r.document_id),
-      page: Number(r.page),
-      width: Number(r.width),
-      height: Number(r.height),
-      text: String(r.text),
-      source: r.source as PageRecord['source'],
-      confidence: Number(r.confidence),
-      words: JSON.parse(String(r.words)),
-    }));
+    return rows.map(toPage);
   }
 
   async upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void> {
@@ -973,15 +977,7 @@ export class SqliteStore implements Store {
       scope.teamId,
       documentId,
     ) as Row[];
-    return rows.map((r) => ({
-      documentId: String(r.document_id),
-      ordinal: Number(r.ordinal),
-      page: Number(r.page),
-      text: String(r.text),
-      start: Number(r.start_offset),
-      end: Number(r.end_offset),
-      boxes: JSON.parse(String(r.boxes)),
-    }));
+    return rows.map(toChunk);
   }
 
   async insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord> {
@@ -1139,6 +1135,65 @@ function isUniqueViolation(err: unknown, column: string): boolean {
 
 const str = (v: unknown): string | null => (v == null ? null : String(v));
 const num = (v: unknown): number | null => (v == null ? null : Number(v));
+
+function toTeam(r: Row): TeamRecord {
+  return { id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) };
+}
+
+function toPage(r: Row): PageRecord {
+  return {
+    documentId: String(r.document_id),
+    page: Number(r.page),
+    width: Number(r.width),
+    height: Number(r.height),
+    text: String(r.text),
+    source: r.source as PageRecord['source'],
+    confidence: Number(r.confidence),
+    words: JSON.parse(String(r.words)),
+  };
+}
+
+function toChunk(r: Row): ChunkRow {
+  return {
+    documentId: String(r.document_id),
+    ordinal: Number(r.ordinal),
+    page: Number(r.page),
+    text: String(r.text),
+    start: Number(r.start_offset),
+    end: Number(r.end_offset),
+    boxes: JSON.parse(String(r.boxes)),
+  };
+}
+
+/** Each kind of record as the store's tables hold it, for {@link SqliteStore.exportRecords}. */
+const EXPORTS: { [K in TransferKind]: { table: string; map: (r: Row) => TransferRecords[K] } } = {
+  teams: { table: 'teams', map: toTeam },
+  users: { table: 'users', map: toUser },
+  memberships: { table: 'memberships', map: toMembership },
+  sessions: { table: 'sessions', map: toSession },
+  invitations: { table: 'invitations', map: toInvitation },
+  apiKeys: { table: 'api_keys', map: toApiKey },
+  audit: { table: 'audit_log', map: toAudit },
+  labelSets: { table: 'team_label_sets', map: (r) => ({ ...toLabelSet(r), teamId: String(r.team_id) }) },
+  documents: {
+    table: 'documents',
+    map: (r) => ({ ...toDocument(r), vector: r.vector ? Array.from(vectorOf(r.vector as Buffer)) : null }),
+  },
+  jobs: { table: 'jobs', map: toJob },
+  pages: { table: 'pages', map: (r) => ({ ...toPage(r), teamId: String(r.team_id) }) },
+  chunks: { table: 'chunks', map: (r) => ({ ...toChunk(r), teamId: String(r.team_id) }) },
+  annotations: { table: 'annotations', map: toAnnotation },
+  annotationOps: { table: 'annotation_ops', map: (r) => ({ ...toAnnotationOp(r), teamId: String(r.team_id) }) },
+  matchRules: { table: 'match_rules', map: toMatchRule },
+  matches: { table: 'matches', map: toMatch },
+};
+
+/** A stored embedding, copied out: the driver may reuse the buffer, which need not be 4-byte aligned. */
+function vectorOf(bytes: Buffer): Float32Array {
+  const vector = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(vector.buffer).set(bytes);
+  return vector;
+}
 
 function toUser(r: Row): UserRecord {
   return {

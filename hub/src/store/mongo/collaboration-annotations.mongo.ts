@@ -157,7 +157,11 @@ export class MongoAnnotationRepository implements AnnotationRepository {
       if (known) return { status: 'duplicate', record: toOpRecord(known) };
       const head = await this.#head(teamId, documentId, annotationId);
       const current = head && toAnnotation(head.annotation);
-      if ((current?.version ?? null) !== input.expectedVersion) return { status: 'conflict', current };
+      if ((current?.version ?? null) !== input.expectedVersion) {
+        // The newer state may be this very operation, accepted after the first look.
+        const accepted = await this.#ops.findOne({ teamId, documentId, opId: input.opId }).lean();
+        return accepted ? { status: 'duplicate', record: toOpRecord(accepted) } : { status: 'conflict', current };
+      }
 
       const seq = (await this.lastAnnotationSeq(scope, documentId)) + 1;
       const doc: AnnotationOpDocument = {

@@ -1,7 +1,8 @@
 /**
  * The `quire` command line: `quire all` (default: the embedded hub with its workers),
  * `quire hub` and `quire processor` (the two halves, on NATS), `quire models` (obtain and
- * verify the models), `quire eval …` (quality evaluations). An invalid configuration stops
+ * verify the models), `quire reindex` and `quire migrate-store` (work on an installation's
+ * data), `quire eval …` (quality evaluations). An invalid configuration stops
  * here with a message naming each variable. Each role loads only its own modules: a processor
  * never loads the hub's store (SQLite), a hub never loads the OCR engine.
  */
@@ -16,6 +17,9 @@ Commands:
   hub       start the hub alone; processor nodes do the processing (BUS=nats)
   processor start a processing node on NATS: no store, no HTTP (BUS=nats)
   models    obtain and verify the embedding models under MODELS_DIR
+  reindex   rebuild the search index from the store
+  migrate-store
+            copy the embedded store and files in DATA_DIR into MongoDB and GridFS (MONGODB_URL)
   eval      measure quality on public datasets (quire eval help)
   help      show this text
 
@@ -64,6 +68,14 @@ async function main(argv: string[]): Promise<number> {
         cacheDir: config.models.cacheDir,
         modelIds: [config.models.embeddingModel],
       });
+    }
+    case 'reindex': {
+      const { runReindexCommand } = await import('./commands/reindex.ts');
+      return runReindexCommand(rest, { config, logger });
+    }
+    case 'migrate-store': {
+      const { runMigrateStoreCommand } = await import('./commands/migrate-store.ts');
+      return runMigrateStoreCommand(rest, { config, logger });
     }
     case 'eval': {
       const { runEvalCommand } = await import('./eval/eval.command.ts');

@@ -9,11 +9,10 @@ import { DEFAULT_OBJECT_TTL_MS, MemoryBus, consumeQueue, type Bus, type Subscrip
 import { Queues } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, ThreadedEmbedder, busOriginals, createClassifier } from '@quire/processors';
 import { SqliteSearchIndex } from '@quire/search';
+import { openBlobStore, openStore } from './adapters.ts';
 import { loadAuthSecret } from './auth/secret.ts';
 import { RateLimits } from './auth/rate-limits.ts';
 import type { Config } from './config.ts';
-import { FsBlobStore } from './blobs/blob-store.fs.ts';
-import type { BlobStore } from './blobs/blob-store.ts';
 import { startHttp, type HttpHandle } from './http/server.ts';
 import { Shutdown } from './lifecycle/shutdown.ts';
 import { AuthService } from './services/auth.service.ts';
@@ -85,7 +84,8 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
     await store.ensureTeam(firstTeam);
 
     // Replicas on a shared store coordinate through NATS: rate limits, and who recovers.
-    const coordination = config.store.driver === 'sqlite' ? null : await openCoordination(config, logger.child({ component: 'coordination' }));
+    const coordination =
+      config.store.driver === 'sqlite' ? null : await openCoordination(config, logger.child({ component: 'coordination' }));
     if (coordination) shutdown.add('coordination', () => coordination.close(), 85);
     const limits = new RateLimits(config.limits, coordination?.limiters);
     const auth = new AuthService({
@@ -213,7 +213,14 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
         services: { ingest, documents, search, auth, annotations, presence, classification, matches, dashboard },
         events,
         readiness: [
-          async () => ({ name: 'store', ok: await store.ping().then(() => true, () => false), detail: config.store.driver }),
+          async () => ({
+            name: 'store',
+            ok: await store.ping().then(
+              () => true,
+              () => false,
+            ),
+            detail: config.store.driver,
+          }),
           async () => ({ name: 'blobs', ok: await blobsReady(), detail: config.blobs.driver }),
           async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
         ],
@@ -270,52 +277,4 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
 function memoryBus(store: Store): MemoryBus {
   if (!store.jobStorage) throw new Error('BUS=memory needs a store that keeps its jobs (STORE=sqlite)');
   return new MemoryBus({ storage: store.jobStorage });
-}
-
-/**
- * The store the configuration names, started. Each adapter is loaded only when named: a hub on
- * MongoDB loads no SQLite store, one on SQLite no mongoose.
- */
-async function openStore(config: Config, shutdown: Shutdown): Promise<Store> {
-  if (config.store.driver === 'sqlite') {
-    const { SqliteStore } = await import('./store/sqlite/store.sqlite.ts');
-    const store = new SqliteStore({ filename: config.store.sqlitePath });
-    await store.start();
-    shutdown.add('store', () => store.close(), 100);
-    return store;
-  }
-  const [{ default: mongoose }, { MongoStore }] = await Promise.all([import('mongoose'), import('./store/mongo/store.mongo.ts')]);
-  const connection = await mongoose.createConnection(config.store.mongodbUrl!, { serverSelectionTimeoutMS: 10_000 }).asPromise();
-  const store = new MongoStore({ connection });
-  shutdown.add('store', () => store.close(), 100);
-  await store.start();
-  return store;
-}
-
-/**
- * The blob store the configuration names, started, with a health check. GridFS (and mongoose)
- * are loaded only when asked for.
- */
-async function openBlobStore(config: Config, shutdown: Shutdown): Promise<{ blobs: BlobStore; blobsReady: () => Promise<boolean> }> {
-  if (config.blobs.driver === 'fs') {
-    const blobs = new FsBlobStore({ dir: config.store.blobDir });
-    await blobs.start();
-    return { blobs, blobsReady: async () => true };
-  }
-  const [{ default: mongoose }, { GridFsBlobStore }] = await Promise.all([import('mongoose'), import('./blobs/blob-store.gridfs.ts')]);
-  const connection = await mongoose.createConnection(config.blobs.mongodbUrl!, { serverSelectionTimeoutMS: 10_000 }).asPromise();
-  shutdown.add('blob store connection', () => connection.close(), 100);
-  const blobs = new GridFsBlobStore({ connection });
-  await blobs.start();
-  return {
-    blobs,
-    blobsReady: async () => {
-      try {
-        await connection.db!.command({ ping: 1 });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  };
 }

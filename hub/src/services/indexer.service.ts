@@ -4,8 +4,8 @@
  * re-run job replaces what an earlier attempt wrote, and the summary trims leftovers.
  */
 import { MismatchError, UnreachableCaseError, type ResultPart } from '@quire/kernel';
-import type { SearchIndex } from '@quire/search';
-import { effectiveLabels, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
+import type { ChunkRecord, SearchIndex } from '@quire/search';
+import { effectiveLabels, type ChunkRow, type DocumentRecord, type Store, type TeamScope } from '../store/store.ts';
 
 export class IndexerService {
   constructor(private readonly deps: { store: Store; index: SearchIndex; model: { modelId: string; dimension: number } }) {}
@@ -27,19 +27,7 @@ export class IndexerService {
           }
         }
         await store.upsertChunks(scope, doc.id, part.chunks);
-        await index.upsertChunks(
-          scope,
-          part.chunks.map((c) => ({
-            documentId: doc.id,
-            ordinal: c.ordinal,
-            text: c.text,
-            page: c.page,
-            boxes: c.boxes,
-            vector: Float32Array.from(c.vector),
-            title: doc.filename,
-            filters: { ...effectiveLabels(doc), createdAt: doc.createdAt },
-          })),
-        );
+        await index.upsertChunks(scope, indexEntries(doc, part.chunks, (c) => Float32Array.from(c.vector)));
         return;
       }
       case 'summary': {
@@ -69,8 +57,37 @@ export class IndexerService {
     }
   }
 
+  /**
+   * Writes a processed document's entries into the index again from the store's chunks and
+   * their new `vectors` (in chunk order), dropping any the document no longer has.
+   */
+  async reindex(scope: TeamScope, doc: DocumentRecord, chunks: readonly ChunkRow[], vectors: readonly Float32Array[]): Promise<void> {
+    const { index } = this.deps;
+    if (vectors.length !== chunks.length) throw new Error(`${chunks.length} chunks but ${vectors.length} vectors`);
+    await index.upsertChunks(scope, indexEntries(doc, chunks, (_, i) => vectors[i]!));
+    await index.truncateDocument(scope, doc.id, chunks.length);
+  }
+
   /** Removes a document's index entries (its rows are removed by the store). */
   async remove(scope: TeamScope, documentId: string): Promise<void> {
     await this.deps.index.deleteDocument(scope, documentId);
   }
+}
+
+/** The index entries of a document's chunks: text, place, vector, and the document's filters. */
+function indexEntries<C extends Omit<ChunkRow, 'documentId'>>(
+  doc: DocumentRecord,
+  chunks: readonly C[],
+  vectorOf: (chunk: C, i: number) => Float32Array,
+): ChunkRecord[] {
+  return chunks.map((c, i) => ({
+    documentId: doc.id,
+    ordinal: c.ordinal,
+    text: c.text,
+    page: c.page,
+    boxes: c.boxes,
+    vector: vectorOf(c, i),
+    title: doc.filename,
+    filters: { ...effectiveLabels(doc), createdAt: doc.createdAt },
+  }));
 }

@@ -615,6 +615,8 @@ export interface LabelSetRepository {
 export interface TeamRepository {
   ensureTeam(team: { id: string; name: string }): Promise<TeamRecord>;
   getTeam(id: string): Promise<TeamRecord | undefined>;
+  /** System use only (reindexing, migration): every team, oldest first. */
+  listTeams(): Promise<TeamRecord[]>;
 }
 
 /** People and their sign-in sessions (refresh-token families). */

@@ -59,6 +59,23 @@ export class MongoLabelSetRepository implements LabelSetRepository {
     return doc ? toLabelSet(doc) : undefined;
   }
 
+  /** Writes teams' current sets as they are (`quire migrate-store`), replacing any of that version. */
+  async importRecords(kind: 'labelSets', records: readonly (StoredLabelSet & { teamId: string })[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#model.bulkWrite(
+      records.map((set) => {
+        const doc = toLabelSetFromImport(set);
+        return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+      }),
+    );
+    for (const set of records) await this.#model.deleteMany({ teamId: set.teamId, version: { $lt: set.version } });
+  }
+
+  /** Teams with a set of their own. */
+  async countRecords(_kind: 'labelSets'): Promise<number> {
+    return (await this.#model.distinct('teamId')).length;
+  }
+
   async saveLabelSet(scope: TeamScope, set: LabelSet, expectedVersion: number): Promise<StoredLabelSet | undefined> {
     const current = await this.getLabelSet(scope);
     if ((current?.version ?? 0) !== expectedVersion) return undefined;
@@ -80,6 +97,17 @@ export class MongoLabelSetRepository implements LabelSetRepository {
     await this.#model.deleteMany({ teamId: scope.teamId, version: { $lt: version } });
     return toLabelSet(doc);
   }
+}
+
+function toLabelSetFromImport(set: StoredLabelSet & { teamId: string }): LabelSetDocument {
+  return {
+    _id: `${set.teamId}:${set.version}`,
+    teamId: set.teamId,
+    version: set.version,
+    types: set.types,
+    sensitivities: set.sensitivities,
+    updatedAt: set.updatedAt,
+  };
 }
 
 function toLabelSet(doc: LabelSetDocument): StoredLabelSet {

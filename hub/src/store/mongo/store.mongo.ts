@@ -12,6 +12,7 @@
  */
 import type { Connection } from 'mongoose';
 import type { Store } from '../store.ts';
+import type { TransferKind, TransferRecords, TransferTarget } from '../transfer.ts';
 import { MongoAccountRepository } from './accounts.mongo.ts';
 import { MongoCollaborationRepository } from './collaboration.mongo.ts';
 import { MongoDocumentRepository } from './documents.mongo.ts';
@@ -29,7 +30,32 @@ export interface MongoStoreOptions {
   owned?: boolean;
 }
 
-export class MongoStore implements Store {
+/** The repository that holds each kind of record. */
+const PART_OF_KIND = {
+  teams: 'teams',
+  users: 'accounts',
+  memberships: 'accounts',
+  sessions: 'accounts',
+  invitations: 'accounts',
+  apiKeys: 'accounts',
+  audit: 'accounts',
+  labelSets: 'labelSets',
+  documents: 'documents',
+  jobs: 'documents',
+  pages: 'documents',
+  chunks: 'documents',
+  annotations: 'collaboration',
+  annotationOps: 'collaboration',
+  matchRules: 'collaboration',
+  matches: 'collaboration',
+} as const satisfies Record<TransferKind, string>;
+
+type TransferPart = {
+  importRecords(kind: TransferKind, records: readonly unknown[]): Promise<void>;
+  countRecords(kind: TransferKind): Promise<number>;
+};
+
+export class MongoStore implements Store, TransferTarget {
   readonly connection: Connection;
   readonly #owned: boolean;
   readonly #teams: MongoTeamRepository;
@@ -64,6 +90,26 @@ export class MongoStore implements Store {
     await this.connection.db!.command({ ping: 1 });
   }
 
+  async importRecords<K extends TransferKind>(kind: K, records: readonly TransferRecords[K][]): Promise<void> {
+    await this.#transferPart(kind).importRecords(kind, records);
+  }
+
+  countRecords(kind: TransferKind): Promise<number> {
+    return this.#transferPart(kind).countRecords(kind);
+  }
+
+  #transferPart(kind: TransferKind): TransferPart {
+    const parts = {
+      teams: this.#teams,
+      accounts: this.#accounts,
+      labelSets: this.#labelSets,
+      documents: this.#documents,
+      collaboration: this.#collaboration,
+    };
+    // Each part takes the kinds PART_OF_KIND gives it.
+    return parts[PART_OF_KIND[kind]] as unknown as TransferPart;
+  }
+
   async #checkSchema(): Promise<void> {
     const meta = this.connection.collection<{ _id: string; version: number; at: number }>('quire_meta');
     try {
@@ -90,6 +136,9 @@ export class MongoStore implements Store {
   }
   getTeam(...a: Parameters<Store['getTeam']>): ReturnType<Store['getTeam']> {
     return this.#teams.getTeam(...a);
+  }
+  listTeams(...a: Parameters<Store['listTeams']>): ReturnType<Store['listTeams']> {
+    return this.#teams.listTeams(...a);
   }
 
   // AccountRepository

@@ -43,6 +43,24 @@ export class MongoTeamRepository implements TeamRepository {
     const doc = await this.#model.findById(id).lean();
     return doc ? toTeam(doc) : undefined;
   }
+
+  /** Writes teams as they are (`quire migrate-store`), replacing any with the same id. */
+  async importRecords(kind: 'teams', records: readonly TeamRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#model.bulkWrite(
+      records.map((t) => ({
+        replaceOne: { filter: { _id: t.id }, replacement: { _id: t.id, name: t.name, createdAt: t.createdAt }, upsert: true },
+      })),
+    );
+  }
+
+  async countRecords(_kind: 'teams'): Promise<number> {
+    return this.#model.countDocuments();
+  }
+
+  async listTeams(): Promise<TeamRecord[]> {
+    return (await this.#model.find().sort({ createdAt: 1, _id: 1 }).lean()).map(toTeam);
+  }
 }
 
 function toTeam(doc: TeamDocument): TeamRecord {

@@ -143,6 +143,10 @@ export class SqliteStore implements Store, TransferSource {
     return row && toTeam(row);
   }
 
+  async listTeams(): Promise<TeamRecord[]> {
+    return (this.sql('SELECT * FROM teams ORDER BY created_at, id').all() as Row[]).map(toTeam);
+  }
+
   // --- users -------------------------------------------------------------------------------
 
   async insertUser(user: NewUser): Promise<UserRecord> {

@@ -339,6 +339,11 @@ export class MongoDocumentRepository implements DocumentRepository {
     return this.#documents.countDocuments(documentQuery(scope, filter));
   }
 
+  /**
+   * One `$set` of the patched fields, which reads nothing first. MongoDB applies it atomically;
+   * FerretDB rewrites the whole document, so of two patches of one document at the same moment
+   * the later may undo the other's fields.
+   */
   async updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord> {
     const set: Partial<DocumentDoc> = { updatedAt: Date.now() };
     if (patch.status !== undefined) set.status = patch.status;

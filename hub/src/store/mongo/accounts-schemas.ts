@@ -43,8 +43,8 @@ export interface SessionRotationDocument {
   _id: string;
   familyId: string;
   userId: string;
-  /** The token issued in its place. */
-  nextId: string;
+  /** The token issued in its place; null for a rotation copied from another store, which does not say. */
+  nextId: string | null;
   /** When the token was rotated: its `rotatedAt`. */
   at: number;
 }
@@ -61,7 +61,8 @@ export interface MembershipState {
 /**
  * A membership as of one version of its team's ledger; `_id` `[team, user, version]` as JSON.
  * Never updated: each change inserts the next version and readers take the newest per team and
- * user, so that a late write of an old version cannot undo a newer one.
+ * user, so that a late write of an old version cannot undo a newer one. Version 0 is a
+ * membership copied in from another store, for a team whose ledger had no entry yet.
  */
 export interface MembershipDocument extends MembershipState {
   _id: string;
@@ -103,7 +104,8 @@ export interface InvitationDocument {
 /** The one acceptance of an invitation; `_id` the invitation id. */
 export interface InvitationAcceptanceDocument {
   _id: string;
-  userId: string;
+  /** The accepter; null only for an acceptance copied from a store that no longer knew them. */
+  userId: string | null;
   at: number;
 }
 
@@ -215,7 +217,7 @@ const sessionRotationSchema = new Schema<SessionRotationDocument>(
     _id: { type: String, required: true },
     familyId: { type: String, required: true },
     userId: { type: String, required: true },
-    nextId: { type: String, required: true },
+    nextId: nullableString,
     at: { type: Number, required: true },
   },
   { ...options, collection: 'accounts_session_rotations' },
@@ -275,7 +277,7 @@ invitationSchema.index({ tokenHash: 1 }, { unique: true });
 invitationSchema.index({ expiresAt: 1 });
 
 const invitationAcceptanceSchema = new Schema<InvitationAcceptanceDocument>(
-  { _id: { type: String, required: true }, userId: { type: String, required: true }, at: { type: Number, required: true } },
+  { _id: { type: String, required: true }, userId: nullableString, at: { type: Number, required: true } },
   { ...options, collection: 'accounts_invitation_acceptances' },
 );
 

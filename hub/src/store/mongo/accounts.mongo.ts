@@ -38,12 +38,22 @@
  *   only its winner (or a later caller finishing its work) writes the key's `revokedAt`.
  * - `appendAudit`: an entry is inserted with `_id` one more than the newest; on a duplicate it
  *   reads the newest again and retries, so ids increase and never repeat.
+ * - `importRecords` (`quire migrate-store`, while no hub runs) writes records as they are,
+ *   replacing those with the same identity, in the layout above: a session's `rotatedAt` as its
+ *   rotation, an invitation's acceptance as its claim, a key's `lastUsedAt` as its one use and
+ *   its `revokedAt` as its revocation (each removed where the record has none). Memberships of a
+ *   team whose ledger has no entry yet are written as version 0 and leave the ledger empty: such
+ *   a team's first change takes the owners from its memberships and writes version 1. A team
+ *   with ledger entries takes each differing membership as a change through its ledger instead.
+ *   Keys and memberships new to the store get their `seq` in the order they arrive, which keeps
+ *   those created in one millisecond in the source's order; a record already there keeps its.
+ *   The first-user claim is not written: `insertFirstUser` defers to any existing user.
  *
  * Not covered, as on MongoDB without transactions: a sign-up racing `insertFirstUser` at its
  * first instant, and a user deleted while another call adds a membership or session for them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Connection } from 'mongoose';
+import type { Connection, Model, RootFilterQuery } from 'mongoose';
 import { Types } from 'mongoose';
 import { ConflictError, NotFoundError } from '@quire/kernel';
 import {
@@ -66,6 +76,7 @@ import {
   type TeamScope,
   type UserRecord,
 } from '../store.ts';
+import type { TransferKind, TransferRecords } from '../transfer.ts';
 import {
   type AccountModels,
   accountModels,
@@ -83,6 +94,9 @@ import {
 import { isDuplicateKey } from './mongo-errors.ts';
 import type { MongoTeamRepository } from './teams.mongo.ts';
 
+/** The kinds of `quire migrate-store` records this repository holds. */
+export type AccountTransferKind = Extract<TransferKind, 'users' | 'memberships' | 'sessions' | 'invitations' | 'apiKeys' | 'audit'>;
+
 /** How long a first-user claim that never finished blocks the next one (ms). */
 export const FIRST_USER_LEASE_MS = 60_000;
 
@@ -95,6 +109,7 @@ const MAX_ATTEMPTS = 1000;
 /** What a membership change does: give the member a role, remove them, or leave them as they are. */
 type MembershipChange = Role | 'remove' | 'keep';
 
+/** People, sessions, memberships, invitations, API keys and the audit log on one mongoose connection. */
 export class MongoAccountRepository implements AccountRepository, MembershipRepository, AuditRepository {
   readonly #models: AccountModels;
 
@@ -304,12 +319,15 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
    * Applies one change to the team's memberships through its ledger (see the file's comment)
    * and answers the membership it leaves. `decide` sees the member's membership and the team's
    * owners as of the newest entry; it may run several times, and may throw to refuse.
+   * `createdAt` sets the membership's creation time (a copied membership); by default a
+   * member keeps theirs and a new one is created `at`.
    */
   async #changeMembership(
     teamId: string,
     userId: string,
     at: number,
     decide: (current: MembershipRecord | undefined, owners: ReadonlySet<string>) => MembershipChange,
+    createdAt?: number,
   ): Promise<MembershipRecord | undefined> {
     const ledger = this.#models.membershipLedger;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -323,7 +341,7 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
 
       const state: MembershipState = {
         role: change === 'remove' ? null : change,
-        createdAt: found?.record.createdAt ?? at,
+        createdAt: createdAt ?? found?.record.createdAt ?? at,
         updatedAt: at,
         seq: found?.seq ?? new Types.ObjectId().toHexString(),
       };
@@ -566,11 +584,244 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
       .lean();
     return docs.map(toAudit);
   }
+
+  // --- transfer (quire migrate-store) ------------------------------------------------------
+
+  /** Writes records of `kind` as they are, replacing those with the same identity (see the file's comment). */
+  async importRecords<K extends AccountTransferKind>(kind: K, records: readonly TransferRecords[K][]): Promise<void> {
+    if (records.length === 0) return;
+    const imports: { [Kind in AccountTransferKind]: (records: readonly TransferRecords[Kind][]) => Promise<void> } = {
+      users: (r) => this.#importUsers(r),
+      memberships: (r) => this.#importMemberships(r),
+      sessions: (r) => this.#importSessions(r),
+      invitations: (r) => this.#importInvitations(r),
+      apiKeys: (r) => this.#importApiKeys(r),
+      audit: (r) => this.#importAudit(r),
+    };
+    const write = imports[kind] as ((records: readonly TransferRecords[K][]) => Promise<void>) | undefined;
+    if (!write) throw new Error(`the account repository holds no ${String(kind)}`);
+    await write(records);
+  }
+
+  /** How many records of `kind` the Store port sees: live memberships only, not their versions or removals. */
+  async countRecords(kind: AccountTransferKind): Promise<number> {
+    const m = this.#models;
+    switch (kind) {
+      case 'users':
+        return m.users.countDocuments();
+      case 'memberships':
+        return this.#countLiveMemberships();
+      case 'sessions':
+        return m.sessions.countDocuments();
+      case 'invitations':
+        return m.invitations.countDocuments();
+      case 'apiKeys':
+        return m.apiKeys.countDocuments();
+      case 'audit':
+        return m.audit.countDocuments();
+      default:
+        throw new Error(`the account repository holds no ${String(kind)}`);
+    }
+  }
+
+  async #importUsers(records: readonly UserRecord[]): Promise<void> {
+    await replaceAll(
+      this.#models.users,
+      records.map((u) => ({
+        _id: u.id,
+        email: u.email,
+        emailNormalized: normalizeEmail(u.email),
+        name: u.name,
+        passwordHash: u.passwordHash,
+        createdAt: u.createdAt,
+        updatedAt: u.updatedAt,
+      })),
+    );
+  }
+
+  async #importMemberships(records: readonly MembershipRecord[]): Promise<void> {
+    const { memberships, membershipLedger } = this.#models;
+    const teamIds = [...new Set(records.map((r) => r.teamId))];
+    const ledgered = new Set<string>(await membershipLedger.distinct('teamId', { teamId: { $in: teamIds } }));
+    const direct = records.filter((r) => !ledgered.has(r.teamId));
+    const ids = direct.map((r) => JSON.stringify([r.teamId, r.userId, 0]));
+    const seqs = await existingSeqs(memberships, ids);
+    await replaceAll(
+      memberships,
+      direct.map((r, i) => ({
+        _id: ids[i]!,
+        teamId: r.teamId,
+        userId: r.userId,
+        version: 0,
+        role: r.role,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        seq: seqs.get(ids[i]!) ?? new Types.ObjectId().toHexString(),
+      })),
+    );
+    // The ledger keeps the owners of these teams: each differing membership becomes a change.
+    for (const r of records.filter((record) => ledgered.has(record.teamId))) {
+      await this.#changeMembership(
+        r.teamId,
+        r.userId,
+        r.updatedAt,
+        (current) => (sameMembership(current, r) ? 'keep' : r.role),
+        r.createdAt,
+      );
+    }
+  }
+
+  async #countLiveMemberships(): Promise<number> {
+    const newest = new Map<string, { version: number; live: boolean }>();
+    const docs = this.#models.memberships.find({}, { teamId: 1, userId: 1, version: 1, role: 1 }).lean().cursor();
+    for await (const doc of docs) {
+      const key = JSON.stringify([doc.teamId, doc.userId]);
+      const seen = newest.get(key);
+      if (!seen || doc.version > seen.version) newest.set(key, { version: doc.version, live: doc.role !== null });
+    }
+    return [...newest.values()].filter((m) => m.live).length;
+  }
+
+  async #importSessions(records: readonly SessionRecord[]): Promise<void> {
+    const { sessions, sessionRotations } = this.#models;
+    await replaceAll(
+      sessions,
+      records.map((s) => ({
+        _id: s.id,
+        familyId: s.familyId,
+        userId: s.userId,
+        tokenHash: s.tokenHash,
+        createdAt: s.createdAt,
+        expiresAt: s.expiresAt,
+        revokedAt: s.revokedAt,
+        ip: s.ip,
+        userAgent: s.userAgent,
+      })),
+    );
+    await replaceAll(
+      sessionRotations,
+      records.flatMap((s) =>
+        s.rotatedAt === null ? [] : [{ _id: s.id, familyId: s.familyId, userId: s.userId, nextId: null, at: s.rotatedAt }],
+      ),
+    );
+    await deleteIds(
+      sessionRotations,
+      records.filter((s) => s.rotatedAt === null).map((s) => s.id),
+    );
+  }
+
+  async #importInvitations(records: readonly InvitationRecord[]): Promise<void> {
+    const { invitations, invitationAcceptances } = this.#models;
+    await replaceAll(
+      invitations,
+      records.map((i) => ({
+        _id: i.id,
+        teamId: i.teamId,
+        email: i.email,
+        role: i.role,
+        tokenHash: i.tokenHash,
+        createdBy: i.createdBy,
+        createdAt: i.createdAt,
+        expiresAt: i.expiresAt,
+        acceptedAt: i.acceptedAt,
+        acceptedBy: i.acceptedBy,
+      })),
+    );
+    await replaceAll(
+      invitationAcceptances,
+      records.flatMap((i) => (i.acceptedAt === null ? [] : [{ _id: i.id, userId: i.acceptedBy, at: i.acceptedAt }])),
+    );
+    await deleteIds(
+      invitationAcceptances,
+      records.filter((i) => i.acceptedAt === null).map((i) => i.id),
+    );
+  }
+
+  async #importApiKeys(records: readonly ApiKeyRecord[]): Promise<void> {
+    const { apiKeys, apiKeyUses, apiKeyRevocations } = this.#models;
+    const ids = records.map((k) => k.id);
+    const seqs = await existingSeqs(apiKeys, ids);
+    await replaceAll(
+      apiKeys,
+      records.map((k) => ({
+        _id: k.id,
+        teamId: k.teamId,
+        name: k.name,
+        prefix: k.prefix,
+        keyHash: k.keyHash,
+        role: k.role,
+        createdBy: k.createdBy,
+        createdAt: k.createdAt,
+        seq: seqs.get(k.id) ?? new Types.ObjectId().toHexString(),
+        revokedAt: k.revokedAt,
+      })),
+    );
+    // A key's last use becomes its one recorded use, as if it were its first.
+    const uses: ApiKeyUseDocument[] = records.flatMap((k) =>
+      k.lastUsedAt === null ? [] : [{ _id: `${k.id}:${NEVER_USED}`, keyId: k.id, from: NEVER_USED, at: k.lastUsedAt }],
+    );
+    await replaceAll(apiKeyUses, uses);
+    await apiKeyUses.deleteMany({ keyId: { $in: ids }, _id: { $nin: uses.map((u) => u._id) } });
+    await replaceAll(
+      apiKeyRevocations,
+      records.flatMap((k) => (k.revokedAt === null ? [] : [{ _id: k.id, at: k.revokedAt }])),
+    );
+    await deleteIds(
+      apiKeyRevocations,
+      records.filter((k) => k.revokedAt === null).map((k) => k.id),
+    );
+  }
+
+  async #importAudit(records: readonly AuditEvent[]): Promise<void> {
+    await replaceAll(
+      this.#models.audit,
+      records.map((e) => ({
+        _id: e.id,
+        at: e.at,
+        action: e.action,
+        teamId: e.teamId,
+        actorUserId: e.actorUserId,
+        actorApiKeyId: e.actorApiKeyId,
+        targetType: e.targetType,
+        targetId: e.targetId,
+        ip: e.ip,
+        details: e.details,
+      })),
+    );
+  }
 }
 
 /** `role` for a member who has none, or whose role is weaker; else no change. */
 function stronger(current: MembershipRecord | undefined, role: Role): MembershipChange {
   return !current || ROLE_RANK[role] > ROLE_RANK[current.role] ? role : 'keep';
+}
+
+/** Whether `current` is exactly the membership `record` describes. */
+function sameMembership(current: MembershipRecord | undefined, record: MembershipRecord): boolean {
+  return (
+    current !== undefined &&
+    current.role === record.role &&
+    current.createdAt === record.createdAt &&
+    current.updatedAt === record.updatedAt
+  );
+}
+
+/** Writes `docs` as they are in one unordered bulk write, replacing or inserting each by `_id`. */
+async function replaceAll<T extends { _id: string | number }>(model: Model<T>, docs: readonly T[]): Promise<void> {
+  if (docs.length === 0) return;
+  const ops = docs.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } }));
+  await model.bulkWrite(ops as Parameters<Model<T>['bulkWrite']>[0], { ordered: false });
+}
+
+/** The `seq` of those of `ids` already stored, so that importing again keeps their order. */
+async function existingSeqs<T extends { _id: string; seq: string }>(model: Model<T>, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const docs = (await model.find({ _id: { $in: ids } } as RootFilterQuery<T>, { seq: 1 }).lean()) as { _id: string; seq: string }[];
+  return new Map(docs.map((d) => [d._id, d.seq]));
+}
+
+async function deleteIds<T extends { _id: string }>(model: Model<T>, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await model.deleteMany({ _id: { $in: ids } });
 }
 
 function assertAnotherOwner(owners: ReadonlySet<string>, userId: string): void {

@@ -2,13 +2,25 @@
 // `npm test`: prepares what the suite needs on a fresh machine (the services from
 // scripts/services.sh, the models, the generated fixtures, the built web UI), runs every *.test.ts under the
 // workspace folders (or the paths given) with Node's test runner through tsx, and stops the
-// services it started. Test files run one at a time: several start real servers.
+// services it started. Test files run one at a time: several start real servers. The
+// end-to-end suites then run a second time on the scale-out topology (QUIRE_TEST_SCALE_OUT=0
+// leaves that out, for a quick run).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Suites that `npm test` runs a second time on the scale-out topology. */
+const SCALE_OUT_SUITES = [
+  'test/e2e.test.ts',
+  'test/collab.test.ts',
+  'test/matches.test.ts',
+  'test/labels.test.ts',
+  'test/dashboard.test.ts',
+  'test/authorization-matrix.test.ts',
+];
 process.chdir(root);
 
 function run(cmd, args, what) {
@@ -52,11 +64,21 @@ try {
     process.exitCode = 1;
   } else {
     const started = Date.now();
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
-      stdio: 'inherit',
-    });
+    const runFiles = (list, env = {}) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...list], {
+        stdio: 'inherit',
+        env: { ...process.env, ...env },
+      }).status ?? 1;
+    let status = runFiles(files);
+    // The end-to-end suites again, on the scale-out topology: hub replicas on MongoDB and NATS
+    // behind HAProxy, with a processor node (see test/helpers/scale-out.ts).
+    const again = files.filter((f) => SCALE_OUT_SUITES.includes(f));
+    if (again.length > 0 && process.env.QUIRE_TEST_SCALE_OUT !== '0') {
+      console.log(`\nthe end-to-end suites on the scale-out topology: ${again.join(', ')}`);
+      status ||= runFiles(again, { QUIRE_TEST_TOPOLOGY: 'scale-out' });
+    }
     console.log(`test suite wall time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    process.exitCode = result.status ?? 1;
+    process.exitCode = status;
   }
 } catch (err) {
   console.error(err.message);

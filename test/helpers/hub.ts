@@ -54,7 +54,17 @@ export interface StartHubOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * Starts a hub. With QUIRE_TEST_TOPOLOGY=scale-out, a suite that asks for an embedded hub gets
+ * the scale-out topology instead (two hubs on MongoDB and NATS behind HAProxy, a processor
+ * node; see {@link startScaleOut}), reached through the balancer: `npm test` runs the
+ * end-to-end suites a second time that way.
+ */
 export async function startHub(options: StartHubOptions = {}): Promise<HubProcess> {
+  if (process.env.QUIRE_TEST_TOPOLOGY === 'scale-out' && !options.dataDir && (options.role ?? 'all') === 'all') {
+    const { scaleOutHub } = await import('./scale-out.ts');
+    return scaleOutHub(options);
+  }
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quire-hub-')));
   const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), join(repoRoot, 'hub/src/cli.ts'), options.role ?? 'all'];
   const child = spawn(process.execPath, args, {

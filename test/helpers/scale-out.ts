@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { startBalancer, type Balancer } from './balancer.ts';
-import { bearer, gql, OWNER, signIn, startHub, upload, type HubProcess } from './hub.ts';
+import { bearer, gql, OWNER, signIn, startHub, upload, type HubProcess, type StartHubOptions } from './hub.ts';
 import { freePort, startNats, startProcessor, type NatsServer, type ProcessorProcess } from './topology.ts';
 
 const MONGODB_SERVER = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
@@ -104,4 +104,27 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The scale-out topology in the shape of one hub, for suites written against {@link startHub}:
+ * its URL is the balancer's, its owner the seeded one, and its `child` the processor node (the
+ * process whose pool runs the jobs).
+ */
+export async function scaleOutHub(options: StartHubOptions): Promise<HubProcess> {
+  if (!options.seedOwner) throw new Error('the scale-out topology always seeds the owner: start the suite with seedOwner');
+  const topology = await startScaleOut({ env: options.env });
+  const [first] = topology.hubs;
+  return {
+    url: topology.url,
+    dataDir: first!.dataDir,
+    ownerToken: topology.ownerToken,
+    ownerAuth: topology.ownerAuth,
+    gql: topology.gql,
+    upload: topology.upload,
+    child: topology.processor.child,
+    output: () => topology.hubs.map((h) => h.output()).join('\n') + topology.processor.output(),
+    kill9: () => first!.kill9(),
+    stop: () => topology.stop(),
+  };
 }

@@ -27,7 +27,10 @@ export class IndexerService {
           }
         }
         await store.upsertChunks(scope, doc.id, part.chunks);
-        await index.upsertChunks(scope, indexEntries(doc, part.chunks, (c) => Float32Array.from(c.vector)));
+        await index.upsertChunks(
+          scope,
+          indexEntries(doc, part.chunks, (c) => Float32Array.from(c.vector)),
+        );
         return;
       }
       case 'summary': {
@@ -64,7 +67,10 @@ export class IndexerService {
   async reindex(scope: TeamScope, doc: DocumentRecord, chunks: readonly ChunkRow[], vectors: readonly Float32Array[]): Promise<void> {
     const { index } = this.deps;
     if (vectors.length !== chunks.length) throw new Error(`${chunks.length} chunks but ${vectors.length} vectors`);
-    await index.upsertChunks(scope, indexEntries(doc, chunks, (_, i) => vectors[i]!));
+    await index.upsertChunks(
+      scope,
+      indexEntries(doc, chunks, (_, i) => vectors[i]!),
+    );
     await index.truncateDocument(scope, doc.id, chunks.length);
   }
 

@@ -30,7 +30,7 @@ export class ReindexService {
     let chunks = 0;
     for (const team of teams) {
       const scope = { teamId: team.id };
-      for (let after: string | null = null; ; ) {
+      for (let after: string | null = null; ;) {
         const page = await store.listDocuments(scope, { filter: { statuses: [DocumentStatus.Processed] }, first: 100, after });
         for (const { node: doc } of page.edges) {
           const rows = await store.getChunks(scope, doc.id);

@@ -223,10 +223,18 @@ describe('loadConfig', () => {
     assert.equal(config.store.mongodbUrl, 'mongodb://db:27017/quire');
     assert.equal(config.search.sqlitePath, resolve(config.store.dataDir, 'search.sqlite'), 'the index leaves the store its database');
     assert.equal(loadConfig({}).search.sqlitePath, loadConfig({}).store.sqlitePath, 'embedded: one file');
-    assert.deepEqual(refused({ STORE: 'mongodb' }).problems.map((p) => p.split(':')[0]).sort(), ['AUTH_SECRET', 'BUS', 'MONGODB_URL']);
+    assert.deepEqual(
+      refused({ STORE: 'mongodb' })
+        .problems.map((p) => p.split(':')[0])
+        .sort(),
+      ['AUTH_SECRET', 'BUS', 'MONGODB_URL'],
+    );
     const { AUTH_SECRET: _secret, ...withoutSecret } = shared;
     const err = refused(withoutSecret);
-    assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['AUTH_SECRET']);
+    assert.deepEqual(
+      err.problems.map((p) => p.split(':')[0]),
+      ['AUTH_SECRET'],
+    );
     assert.match(err.message, /AUTH_SECRET: required with STORE=mongodb/);
     assert.ok(!err.message.includes('db:27017'), 'a connection string is never repeated');
   });

@@ -43,7 +43,10 @@ export async function startBalancer(ports: readonly number[]): Promise<Balancer>
     '  balance roundrobin',
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
-    '  default-server inter 250ms fall 2 rise 1',
+    // A check gets 2 s to answer: a busy hub is slow, not gone (a gone one refuses at once,
+    // and its requests are sent to another hub by `option redispatch`).
+    '  timeout check 2s',
+    '  default-server inter 500ms fall 2 rise 1',
     ...ports.map((p, i) => `  server hub${i} 127.0.0.1:${p} check`),
     '',
   ].join('\n');

@@ -186,7 +186,12 @@ export async function gql(
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
-  return (await res.json()) as { data?: any; errors?: any[] };
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as { data?: any; errors?: any[] };
+  } catch {
+    throw new Error(`POST ${url}/graphql answered ${res.status} without JSON: ${text.slice(0, 300)}`);
+  }
 }
 
 /**

@@ -2,9 +2,17 @@
  * AnnotationRepository on MongoDB. The operation log `annotation_ops` is the truth; the
  * `annotations` collection is a view of it, one row per annotation, that writers keep up to
  * date after each accepted operation. Design and reasons: see `collaboration.mongo.ts`.
+ *
+ * Imports (`quire migrate-store`, while no hub runs) write rows and log entries as they are,
+ * settled (no entry pending). What the log adds to a record is derived from the log itself:
+ * an entry's `fromVersion` is the version of the annotation's previous entry (0 for its
+ * first), its `firstSeq` the seq of the annotation's first entry, and a row's `seq` and
+ * `firstSeq` those of its annotation's last and first entries. Rows come before the log, so
+ * importing entries places the rows of their annotations afresh; a row whose annotation has no
+ * entry yet is at seq 0.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection, Model } from 'mongoose';
+import type { AnyBulkWriteOperation, Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
 import type {
   AnnotationAnchor,
@@ -116,6 +124,16 @@ const rowSchema = new Schema<AnnotationRowDocument>(
 );
 rowSchema.index({ teamId: 1, documentId: 1, id: 1 }, { unique: true });
 rowSchema.index({ teamId: 1, createdAt: 1 });
+
+/** One annotation, across documents and teams. */
+interface AnnotationKey {
+  teamId: string;
+  documentId: string;
+  annotationId: string;
+}
+
+/** What an import reads of a log entry. */
+type LogEntry = Pick<AnnotationOpDocument, '_id' | 'seq' | 'fromVersion' | 'firstSeq'> & { version: number };
 
 /** How often a commit re-reads the log after another operation took the place it tried. */
 const MAX_COMMIT_ATTEMPTS = 200;
@@ -260,6 +278,138 @@ export class MongoAnnotationRepository implements AnnotationRepository {
     return count;
   }
 
+  /** Writes annotations' rows as they are, each at the log's positions for it (see the file's comment). */
+  async importAnnotations(records: readonly AnnotationRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const logs = await this.#logsOf(records.map((r) => ({ teamId: r.teamId, documentId: r.documentId, annotationId: r.id })));
+    const rows = new Map<string, AnnotationRowDocument>();
+    for (const r of records) {
+      const key = keyOf({ teamId: r.teamId, documentId: r.documentId, annotationId: r.id });
+      const log = logs.get(key) ?? [];
+      rows.set(key, toRow({ annotation: toAnnotation(r), seq: log.at(-1)?.seq ?? 0, firstSeq: log[0]?.seq ?? 0 }));
+    }
+    await this.#rows.bulkWrite(
+      [...rows.values()].map((row) => ({
+        replaceOne: { filter: { teamId: row.teamId, documentId: row.documentId, id: row.id }, replacement: row, upsert: true },
+      })),
+    );
+  }
+
+  /**
+   * Writes log entries as they are, settled, each replacing the entry at its place in its
+   * document's log; then derives the log positions of their annotations' entries and rows
+   * (see the file's comment), entries already stored included.
+   */
+  async importOps(records: readonly (AnnotationOpRecord & { teamId: string })[]): Promise<void> {
+    if (records.length === 0) return;
+    const batch = new Map<string, AnnotationOpRecord & { teamId: string }>();
+    for (const r of records) batch.set(JSON.stringify([r.teamId, r.documentId, r.seq]), r);
+    const incoming = new Map<string, (AnnotationOpRecord & { teamId: string })[]>();
+    for (const r of batch.values()) {
+      const key = keyOf({ teamId: r.teamId, documentId: r.documentId, annotationId: r.annotation.id });
+      incoming.set(key, [...(incoming.get(key) ?? []), r]);
+    }
+    const logs = await this.#logsOf(
+      [...incoming.values()].map(([r]) => ({ teamId: r!.teamId, documentId: r!.documentId, annotationId: r!.annotation.id })),
+    );
+
+    const fixes: AnyBulkWriteOperation<AnnotationOpDocument>[] = [];
+    const replacements: AnyBulkWriteOperation<AnnotationOpDocument>[] = [];
+    const rows: AnyBulkWriteOperation<AnnotationRowDocument>[] = [];
+    for (const [key, ops] of incoming) {
+      const stored = new Map((logs.get(key) ?? []).map((e) => [e.seq, e]));
+      const log = [...new Set([...stored.keys(), ...ops.map((r) => r.seq)])].sort((x, y) => x - y);
+      const bySeq = new Map(ops.map((r) => [r.seq, r]));
+      const firstSeq = log[0]!;
+      let fromVersion = 0;
+      for (const seq of log) {
+        const entry = stored.get(seq);
+        const record = bySeq.get(seq);
+        // A stored entry placed otherwise before (entries imported out of log order) moves first.
+        if (entry && (entry.fromVersion !== fromVersion || entry.firstSeq !== firstSeq)) {
+          fixes.push({ updateOne: { filter: { _id: entry._id }, update: { $set: { fromVersion, firstSeq } } } });
+        }
+        if (record) {
+          const { teamId, documentId } = record;
+          const doc: AnnotationOpDocument = {
+            _id: entry?._id ?? JSON.stringify([teamId, documentId, seq]),
+            teamId,
+            documentId,
+            seq,
+            opId: record.opId,
+            actorId: record.actorId ?? null,
+            at: record.at,
+            op: record.op,
+            annotationId: record.annotation.id,
+            fromVersion,
+            firstSeq,
+            annotation: toAnnotation({ ...record.annotation, teamId }),
+            pending: false,
+          };
+          replacements.push({ replaceOne: { filter: { teamId, documentId, seq }, replacement: doc, upsert: true } });
+          fromVersion = record.annotation.version;
+        } else if (entry) {
+          fromVersion = entry.version;
+        }
+      }
+      const [r] = ops;
+      rows.push({
+        updateOne: {
+          filter: { teamId: r!.teamId, documentId: r!.documentId, id: r!.annotation.id },
+          update: { $set: { seq: log.at(-1)!, firstSeq } },
+        },
+      });
+    }
+    // Stored entries move first, the latest first: a stored entry's fromVersion is at most the
+    // one derived here (it was derived from part of the log), so no write takes a version moved
+    // from that another entry still holds.
+    await this.#ops.bulkWrite([...fixes.reverse(), ...replacements]);
+    await this.#rows.bulkWrite(rows);
+  }
+
+  /** Annotations as the port sees them: the rows, and those only the log holds yet. */
+  async countAnnotations(): Promise<number> {
+    const pending = await this.#ops.find({ pending: true }, { teamId: 1, documentId: 1, annotationId: 1 }).lean();
+    const keys = new Map(pending.map((d) => [keyOf(d), d]));
+    let count = await this.#rows.countDocuments();
+    for (const { teamId, documentId, annotationId } of keys.values()) {
+      if (!(await this.#rows.exists({ teamId, documentId, id: annotationId }))) count += 1;
+    }
+    return count;
+  }
+
+  /** Accepted operations. */
+  async countOps(): Promise<number> {
+    return this.#ops.countDocuments();
+  }
+
+  /** The stored log entries of each of `keys`' annotations, in log order. */
+  async #logsOf(keys: readonly AnnotationKey[]): Promise<Map<string, LogEntry[]>> {
+    const byDocument = new Map<string, { teamId: string; documentId: string; ids: Set<string> }>();
+    for (const k of keys) {
+      const doc = JSON.stringify([k.teamId, k.documentId]);
+      const group = byDocument.get(doc) ?? { teamId: k.teamId, documentId: k.documentId, ids: new Set<string>() };
+      group.ids.add(k.annotationId);
+      byDocument.set(doc, group);
+    }
+    const logs = new Map<string, LogEntry[]>();
+    for (const { teamId, documentId, ids } of byDocument.values()) {
+      const entries = await this.#ops
+        .find(
+          { teamId, documentId, annotationId: { $in: [...ids] } },
+          { _id: 1, annotationId: 1, seq: 1, fromVersion: 1, firstSeq: 1, 'annotation.version': 1 },
+        )
+        .sort({ seq: 1 })
+        .lean();
+      for (const e of entries) {
+        const key = keyOf({ teamId, documentId, annotationId: e.annotationId });
+        const entry: LogEntry = { _id: e._id, seq: e.seq, fromVersion: e.fromVersion, firstSeq: e.firstSeq, version: e.annotation.version };
+        logs.set(key, [...(logs.get(key) ?? []), entry]);
+      }
+    }
+    return logs;
+  }
+
   /** The newest operation on an annotation: its state in the log. */
   async #head(teamId: string, documentId: string, annotationId: string): Promise<AnnotationOpDocument | undefined> {
     const doc = await this.#ops.findOne({ teamId, documentId, annotationId }).sort({ seq: -1 }).lean();
@@ -321,6 +471,10 @@ export class MongoAnnotationRepository implements AnnotationRepository {
     }
     throw new Error(`annotation ${annotationId} did not settle after ${MAX_SETTLE_ROUNDS} rounds`);
   }
+}
+
+function keyOf(k: AnnotationKey): string {
+  return JSON.stringify([k.teamId, k.documentId, k.annotationId]);
 }
 
 /** Oldest first: by creation time, then by the place of the creating operation in the log. */

@@ -3,9 +3,15 @@
  * (`collab_match_resolutions`), which is the truth for a match's status and version; the
  * `matches` document carries the evidence and a copy of the newest resolution. Design and
  * reasons: see `collaboration.mongo.ts`.
+ *
+ * Imports (`quire migrate-store`, while no hub runs) write rules and matches as they are, a
+ * match keeping the `_id` it has when already stored. A match's ledger is left settled at the
+ * match's version: the entry of that version (from 2 on: version 1 is the proposal) carries
+ * the match's resolution, and no other entry remains, so the next resolution, from that
+ * version, is entry `<match>:<version + 1>`.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection, Model } from 'mongoose';
+import type { AnyBulkWriteOperation, Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
 import { ConflictError, NotFoundError } from '@quire/kernel';
 import { flipPassage, matchPairKey } from '../store.ts';
@@ -180,6 +186,55 @@ export class MongoMatchRepository implements MatchRepository {
 
   async listMatchRules(scope: TeamScope): Promise<MatchRuleRecord[]> {
     return (await this.#rules.find({ teamId: scope.teamId }).sort({ createdAt: 1, id: 1 }).lean()).map(toRule);
+  }
+
+  /** Writes rules as they are, replacing a team's rule of the same id. */
+  async importRules(records: readonly MatchRuleRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#rules.bulkWrite(
+      records.map((r) => {
+        const doc: MatchRuleDocument = {
+          ...ruleFields(r),
+          teamId: r.teamId,
+          id: r.id,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+        };
+        return { replaceOne: { filter: { teamId: r.teamId, id: r.id }, replacement: doc, upsert: true } };
+      }),
+    );
+  }
+
+  /** Writes matches as they are, replacing a team's match of the same id, each with its ledger settled. */
+  async importMatches(records: readonly MatchRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const batch = new Map(records.map((r) => [JSON.stringify([r.teamId, r.id]), r]));
+    const byTeam = new Map<string, string[]>();
+    for (const r of batch.values()) byTeam.set(r.teamId, [...(byTeam.get(r.teamId) ?? []), r.id]);
+    const keys = new Map<string, string>();
+    for (const [teamId, ids] of byTeam) {
+      const stored = await this.#matches.find({ teamId, id: { $in: ids } }, { _id: 1, id: 1 }).lean();
+      for (const d of stored) keys.set(JSON.stringify([teamId, d.id]), d._id);
+    }
+    const docs = [...batch].map(([key, r]): MatchDocument => {
+      const identity = { _id: keys.get(key) ?? randomUUID(), pairKey: matchPairKey(r) };
+      return { ...toMatch({ ...r, ...identity }), ...identity };
+    });
+    await this.#matches.bulkWrite(docs.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })));
+    await this.#resolutions.bulkWrite(
+      docs.flatMap((doc): AnyBulkWriteOperation<ResolutionDocument>[] => {
+        const entryId = `${doc._id}:${doc.version}`;
+        const others: AnyBulkWriteOperation<ResolutionDocument> = { deleteMany: { filter: { matchKey: doc._id, _id: { $ne: entryId } } } };
+        if (doc.version < 2) return [others];
+        const entry: ResolutionDocument = { ...resolutionOf(doc), _id: entryId, teamId: doc.teamId, matchKey: doc._id, pending: false };
+        return [others, { replaceOne: { filter: { _id: entryId }, replacement: entry, upsert: true } }];
+      }),
+    );
+  }
+
+  /** Rules, or matches: how many are stored. */
+  async countRecords(kind: 'matchRules' | 'matches'): Promise<number> {
+    return kind === 'matchRules' ? this.#rules.countDocuments() : this.#matches.countDocuments();
   }
 
   // --- matches -----------------------------------------------------------------------------

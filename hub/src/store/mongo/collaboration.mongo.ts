@@ -41,8 +41,12 @@
  */
 import type { Connection } from 'mongoose';
 import type { AnnotationRepository, DashboardQueries, MatchRepository, TeamActivity, TeamScope } from '../store.ts';
+import type { TransferRecords } from '../transfer.ts';
 import { MongoAnnotationRepository } from './collaboration-annotations.mongo.ts';
 import { MongoMatchRepository } from './collaboration-matches.mongo.ts';
+
+/** The kinds of transferred records this repository holds. */
+export type CollaborationTransferKind = 'annotations' | 'annotationOps' | 'matchRules' | 'matches';
 
 /** Annotations and matches, one repository object with the team activity they feed. */
 export class MongoCollaborationRepository implements AnnotationRepository, MatchRepository, Pick<DashboardQueries, 'teamActivity'> {
@@ -57,6 +61,38 @@ export class MongoCollaborationRepository implements AnnotationRepository, Match
   /** Creates the indexes its schemas declare. */
   async start(): Promise<void> {
     await Promise.all([this.#annotations.start(), this.#matches.start()]);
+  }
+
+  /**
+   * Writes records of `kind` as they are (`quire migrate-store`, while no hub runs), settled
+   * and idempotently: see the comments of the annotation and match repositories.
+   */
+  async importRecords<K extends CollaborationTransferKind>(kind: K, records: readonly TransferRecords[K][]): Promise<void> {
+    switch (kind) {
+      case 'annotations':
+        return this.#annotations.importAnnotations(records as readonly TransferRecords['annotations'][]);
+      case 'annotationOps':
+        return this.#annotations.importOps(records as readonly TransferRecords['annotationOps'][]);
+      case 'matchRules':
+        return this.#matches.importRules(records as readonly TransferRecords['matchRules'][]);
+      case 'matches':
+        return this.#matches.importMatches(records as readonly TransferRecords['matches'][]);
+    }
+    throw new Error(`not a kind of collaboration record: ${String(kind)}`);
+  }
+
+  /** How many records of `kind` the store holds, as the Store port reads them. */
+  countRecords(kind: CollaborationTransferKind): Promise<number> {
+    switch (kind) {
+      case 'annotations':
+        return this.#annotations.countAnnotations();
+      case 'annotationOps':
+        return this.#annotations.countOps();
+      case 'matchRules':
+      case 'matches':
+        return this.#matches.countRecords(kind);
+    }
+    return Promise.reject(new Error(`not a kind of collaboration record: ${String(kind)}`));
   }
 
   // AnnotationRepository

@@ -16,6 +16,8 @@
  *   delete that stops midway leaves the document visible and deletable again.
  * - Pages and chunks written while their document is deleted are removed again by whichever
  *   of the two finishes last (see {@link MongoDocumentRepository.upsertChunks}).
+ * - `importRecords` (`quire migrate-store`, while no hub runs) replaces each record by its
+ *   `_id`, so writing a batch twice leaves it once (see there).
  *
  * A document's labels in force (a person's, else the classifier's) are not stored apart:
  * filters and counts read both, so a patch never reads before it writes.
@@ -46,9 +48,13 @@ import {
   decodeDocumentCursor,
   encodeDocumentCursor,
 } from '../store.ts';
+import type { TransferKind, TransferRecords } from '../transfer.ts';
 import { isDuplicateKey } from './mongo-errors.ts';
 
 type StoredError = DocumentRecord['error'];
+
+/** The kinds of record `quire migrate-store` copies through this repository. */
+export type DocumentTransferKind = Extract<TransferKind, 'documents' | 'jobs' | 'pages' | 'chunks'>;
 
 interface DocumentDoc {
   _id: string;
@@ -385,8 +391,7 @@ export class MongoDocumentRepository implements DocumentRepository {
   // --- document vectors ----------------------------------------------------------------------
 
   async setDocumentVector(scope: TeamScope, id: string, vector: Float32Array): Promise<void> {
-    const bytes = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-    const { matchedCount } = await this.#documents.updateOne({ _id: id, teamId: scope.teamId }, { $set: { vector: bytes } });
+    const { matchedCount } = await this.#documents.updateOne({ _id: id, teamId: scope.teamId }, { $set: { vector: vectorBytes(vector) } });
     if (matchedCount === 0) throw new NotFoundError(`Document ${id} not found`);
   }
 
@@ -501,16 +506,7 @@ export class MongoDocumentRepository implements DocumentRepository {
    */
   async #upsertParts<T extends PageDoc | ChunkDoc>(scope: TeamScope, documentId: string, model: Model<T>, docs: T[]): Promise<void> {
     if (docs.length === 0) return;
-    const ops = docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // The driver's collection: the documents are written as built, without mongoose's casting.
-        await model.collection.bulkWrite(ops as never, { ordered: false });
-        break;
-      } catch (err) {
-        if (attempt >= UPSERT_ATTEMPTS || !onlyDuplicateKeys(err)) throw err;
-      }
-    }
+    await replaceAll(model, docs);
     if (!(await this.#documents.exists({ _id: documentId, teamId: scope.teamId }))) await this.#sweep(scope, documentId);
   }
 
@@ -623,6 +619,173 @@ export class MongoDocumentRepository implements DocumentRepository {
     }
     return [...buckets.values()].sort((x, y) => x.at - y.at);
   }
+
+  // --- transfer ------------------------------------------------------------------------------
+
+  /**
+   * Writes records of `kind` as they are (ids, statuses, timestamps and all) in this
+   * repository's layout, with what it derives (a document's `nameKey`, its vector's bytes; a
+   * page's or chunk's `_id`), each replacing the one with its `_id`: writing them twice leaves
+   * them once. Documents come before their jobs, pages and chunks. A page or chunk whose
+   * document this store lacks is not written: the Store port would never show it.
+   */
+  async importRecords<K extends DocumentTransferKind>(kind: K, records: readonly TransferRecords[K][]): Promise<void> {
+    if (records.length === 0) return;
+    switch (kind) {
+      case 'documents':
+        return replaceAll(this.#documents, (records as readonly TransferRecords['documents'][]).map(importedDocument));
+      case 'jobs':
+        return replaceAll(this.#jobs, (records as readonly TransferRecords['jobs'][]).map(importedJob));
+      case 'pages': {
+        const pages = await this.#ofExisting(records as readonly TransferRecords['pages'][]);
+        return replaceAll(this.#pages, pages.map(importedPage));
+      }
+      case 'chunks': {
+        const chunks = await this.#ofExisting(records as readonly TransferRecords['chunks'][]);
+        return replaceAll(this.#chunks, chunks.map(importedChunk));
+      }
+      default:
+        throw new Error(`the document repository holds no ${String(kind)}`);
+    }
+  }
+
+  /**
+   * How many records of `kind` the Store port sees: every document and job; the pages and
+   * chunks of documents that exist (getPages and getChunks show no others).
+   */
+  async countRecords(kind: DocumentTransferKind): Promise<number> {
+    switch (kind) {
+      case 'documents':
+        return this.#documents.countDocuments();
+      case 'jobs':
+        return this.#jobs.countDocuments();
+      case 'pages':
+        return this.#countOfExisting(this.#pages);
+      case 'chunks':
+        return this.#countOfExisting(this.#chunks);
+      default:
+        throw new Error(`the document repository holds no ${String(kind)}`);
+    }
+  }
+
+  /** The records whose document exists in their team. */
+  async #ofExisting<T extends { teamId: string; documentId: string }>(records: readonly T[]): Promise<T[]> {
+    const existing = await this.#existingDocuments(records);
+    return records.filter((r) => existing.has(ownerKey(r)));
+  }
+
+  /** Of the given team and document pairs, those whose document exists, by {@link ownerKey}. */
+  async #existingDocuments(owners: readonly { teamId: string; documentId: string }[]): Promise<Set<string>> {
+    const ids = [...new Set(owners.map((o) => o.documentId))];
+    const docs = await this.#documents.find({ _id: { $in: ids } }, { _id: 1, teamId: 1 }).lean<Pick<DocumentDoc, '_id' | 'teamId'>[]>();
+    return new Set(docs.map((d) => ownerKey({ teamId: d.teamId, documentId: d._id })));
+  }
+
+  /**
+   * The pages or chunks whose document exists: counted per team and document in one `$group`,
+   * then the documents looked up a slice at a time.
+   */
+  async #countOfExisting(model: Model<PageDoc> | Model<ChunkDoc>): Promise<number> {
+    const groups = await (model as Model<PageDoc>).aggregate<{ _id: { teamId: string; documentId: string }; n: number }>([
+      { $group: { _id: { teamId: '$teamId', documentId: '$documentId' }, n: { $sum: 1 } } },
+    ]);
+    let count = 0;
+    for (let i = 0; i < groups.length; i += COUNT_SLICE) {
+      const slice = groups.slice(i, i + COUNT_SLICE);
+      const existing = await this.#existingDocuments(slice.map((g) => g._id));
+      for (const g of slice) if (existing.has(ownerKey(g._id))) count += g.n;
+    }
+    return count;
+  }
+}
+
+/** How many documents countRecords looks up at once. */
+const COUNT_SLICE = 1000;
+
+/** A team and document pair as one string. */
+function ownerKey(owner: { teamId: string; documentId: string }): string {
+  return JSON.stringify([owner.teamId, owner.documentId]);
+}
+
+/** A copied document in this layout: with its `nameKey`, and its vector's bytes where it has one. */
+function importedDocument(r: TransferRecords['documents']): DocumentDoc {
+  const doc: DocumentDoc = {
+    _id: r.id,
+    teamId: r.teamId,
+    filename: r.filename,
+    nameKey: nameKey(r.filename),
+    mimeType: r.mimeType,
+    size: r.size,
+    sha256: r.sha256,
+    blobKey: r.blobKey,
+    status: r.status,
+    pageCount: r.pageCount,
+    chunkCount: r.chunkCount,
+    classification: plain(r.classification),
+    fields: plain(r.fields),
+    modelId: r.modelId,
+    jobId: r.jobId,
+    error: plain(r.error),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    processedAt: r.processedAt,
+    labelOverrides: plain(r.labelOverrides),
+  };
+  if (r.vector) doc.vector = vectorBytes(Float32Array.from(r.vector));
+  return doc;
+}
+
+function importedJob(r: TransferRecords['jobs']): JobDoc {
+  return {
+    _id: r.id,
+    teamId: r.teamId,
+    documentId: r.documentId,
+    status: r.status,
+    attempts: r.attempts,
+    stage: r.stage,
+    done: r.done,
+    total: r.total,
+    percent: r.percent,
+    etaMs: r.etaMs,
+    error: plain(r.error),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+function importedPage(r: TransferRecords['pages']): PageDoc {
+  return {
+    _id: partKey(r, r.documentId, r.page),
+    teamId: r.teamId,
+    documentId: r.documentId,
+    page: r.page,
+    width: r.width,
+    height: r.height,
+    text: r.text,
+    source: r.source,
+    confidence: r.confidence,
+    words: plain(r.words),
+  };
+}
+
+function importedChunk(r: TransferRecords['chunks']): ChunkDoc {
+  return {
+    _id: partKey(r, r.documentId, r.ordinal),
+    teamId: r.teamId,
+    documentId: r.documentId,
+    ordinal: r.ordinal,
+    page: r.page,
+    text: r.text,
+    start: r.start,
+    end: r.end,
+    boxes: plain(r.boxes),
+  };
+}
+
+/** A vector as stored: its Float32 values' bytes, little-endian (the platform's order). */
+function vectorBytes(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 }
 
 /** The job fields a patch may set. */
@@ -680,6 +843,23 @@ function partKey(scope: TeamScope, documentId: string, n: number): string {
  */
 function plain<T>(value: T): T {
   return value == null ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/**
+ * Replaces or inserts each of `docs` by its `_id`, written as built (the driver's collection,
+ * without mongoose's casting). A batch that lost an insert race on an `_id` is sent again.
+ */
+async function replaceAll<T extends { _id: string }>(model: Model<T>, docs: readonly T[]): Promise<void> {
+  if (docs.length === 0) return;
+  const ops = docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } }));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await model.collection.bulkWrite(ops as never, { ordered: false });
+      return;
+    } catch (err) {
+      if (attempt >= UPSERT_ATTEMPTS || !onlyDuplicateKeys(err)) throw err;
+    }
+  }
 }
 
 /** Whether every write a bulk write refused was refused as a duplicate key. */

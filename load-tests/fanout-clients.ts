@@ -3,7 +3,9 @@
  * clients never share an event loop with the server they measure. Not a command of its own.
  *
  * Over IPC it receives one {@link ConnectRequest}, opens that many Socket.IO clients (each
- * subscribed to the document's room) or plain ws clients, and answers `{ type: 'ready' }`.
+ * subscribed to the document's room) or plain ws clients, spread evenly over `urls` when the
+ * request names several servers (load-tests/replicas.bench.ts: hub replicas), and answers
+ * `{ type: 'ready' }`.
  * Every broadcast carries a sequence number (`done` of the progress event); when the last of
  * the clients has received number n it sends `{ type: 'received', seq: n, atMs }`, where
  * `atMs` is read from the machine's monotonic clock (`process.hrtime`), which every process
@@ -18,6 +20,12 @@ export interface ConnectRequest {
   type: 'connect';
   kind: 'socket.io' | 'ws';
   url: string;
+  /**
+   * Servers to spread the clients over in turn (client i goes to `urls[i % urls.length]`), in
+   * place of `url`; every client still counts towards one `received` per broadcast. Default:
+   * all on `url`.
+   */
+  urls?: string[];
   count: number;
   /** The document whose room every Socket.IO client joins. */
   documentId?: string;
@@ -76,14 +84,16 @@ async function openWs(url: string): Promise<WebSocket> {
 
 async function connect(request: ConnectRequest): Promise<() => void> {
   expected = request.count;
+  const urls = request.urls?.length ? request.urls : [request.url];
   const sockets: Socket[] = [];
   const plain: WebSocket[] = [];
   for (let start = 0; start < request.count; start += CONNECT_BATCH) {
     const batch = Math.min(CONNECT_BATCH, request.count - start);
     await Promise.all(
-      Array.from({ length: batch }, async () => {
-        if (request.kind === 'socket.io') sockets.push(await openSocketIo(request.url, request.documentId!, request.token));
-        else plain.push(await openWs(request.url));
+      Array.from({ length: batch }, async (_, i) => {
+        const url = urls[(start + i) % urls.length]!;
+        if (request.kind === 'socket.io') sockets.push(await openSocketIo(url, request.documentId!, request.token));
+        else plain.push(await openWs(url));
       }),
     );
   }

@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     console.error('starting NATS, two hubs on MongoDB, a processor node and HAProxy…');
     const topology = await started(startScaleOut({ env: { LOG_LEVEL: process.env.QUIRE_TEST_LOG_LEVEL ?? 'warn' } }), (t) => t.stop());
     signal.throwIfAborted();
-    console.error(`database and NATS prefix: ${prefixOf(topology)}`);
+    console.error(`database and NATS prefix: ${topology.natsPrefix}`);
     const hubs = topology.hubs.map((h) => ({ url: h.url, pid: h.child.pid }));
     const teamId = (await topology.gql(TEAM_QUERY)).data?.me?.currentTeam?.id as string | undefined;
     if (!teamId) throw new Error('the owner has no current team');
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     console.error(`upload → searchable: ${DOCS} documents through the balancer…`);
     const searchable = await measureSearchable(topology, signal);
 
-    const bus = new NatsBus({ servers: topology.nats.url, prefix: prefixOf(topology), name: 'replicas-bench' });
+    const bus = new NatsBus({ servers: topology.nats.url, prefix: topology.natsPrefix, name: 'replicas-bench' });
     await bus.start();
     cleanups.push(() => bus.close());
 
@@ -356,7 +356,7 @@ async function main(): Promise<void> {
           );
           if (index < 0 && r.lost === WARMUP_OPS && WARMUP_OPS > 0) {
             throw new Error(
-              `no warm-up event reached every client of the ${run.label} run: is the NATS prefix ${prefixOf(topology)} the hubs' own?`,
+              `no warm-up event reached every client of the ${run.label} run: is the NATS prefix ${topology.natsPrefix} the hubs' own?`,
             );
           }
           if (index < 0) continue;
@@ -414,11 +414,6 @@ async function started<T>(pending: Promise<T>, stop: (value: T) => Promise<void>
     if (value !== null) await stop(value);
   });
   return pending;
-}
-
-/** The topology's NATS prefix: scale-out.ts names the topology's database after it. */
-function prefixOf(topology: ScaleOut): string {
-  return new URL(topology.mongodbUrl).pathname.replace(/^\/+/, '');
 }
 
 /** Uploads a text document through the balancer and resolves with its id once it is processed. */

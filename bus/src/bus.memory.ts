@@ -75,6 +75,10 @@ export class MemoryBus implements Bus {
   readonly #objectTtlMs: number;
   readonly #objects = new Map<string, MemoryObject>();
 
+  connected(): boolean {
+    return this.#lifecycle.state === 'started';
+  }
+
   constructor(options: MemoryBusOptions) {
     this.#storage = options.storage;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bus', adapter: 'memory' });

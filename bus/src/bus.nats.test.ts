@@ -268,6 +268,41 @@ describe('NatsBus across connections', () => {
   });
 });
 
+describe('NatsBus readiness', () => {
+  it(
+    'says it is connected while its server answers, not while the server is down, again once it is back',
+    { timeout: 60_000 },
+    async (t) => {
+      const port = await freePort();
+      const store = await tempDir(t);
+      const launch = () =>
+        spawn('nats-server', ['--addr', '127.0.0.1', '--port', String(port), '--jetstream', '--store_dir', store], { stdio: 'ignore' });
+      let server = launch();
+      t.after(() => server.kill('SIGKILL'));
+      const servers = `nats://127.0.0.1:${port}`;
+      const bus = new NatsBus({ servers, prefix: uniquePrefix(), timeoutMs: 2000 });
+      assert.equal(bus.connected(), false, 'not before start');
+      await waitForAsync(
+        () =>
+          bus.start().then(
+            () => true,
+            () => false,
+          ),
+        'the bus started',
+        15_000,
+      );
+      assert.equal(bus.connected(), true);
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+      await waitFor(() => !bus.connected(), 'the bus reports the lost server', 10_000);
+      server = launch();
+      await waitFor(() => bus.connected(), 'the bus reports the server back', 20_000);
+      await bus.close();
+      assert.equal(bus.connected(), false, 'not after close');
+    },
+  );
+});
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -157,6 +157,8 @@ export class NatsBus implements Bus {
   readonly #options: Required<Omit<NatsBusOptions, 'logger' | 'auth'>> & Pick<NatsBusOptions, 'auth'>;
   readonly #log: Logger;
   readonly #lifecycle = new Lifecycle('NatsBus');
+  /** Between a lost connection and its reconnection (the client retries by itself). */
+  #disconnected = false;
   readonly #consumers = new Set<NatsJobConsumer>();
   readonly #subscriptions = new Set<NatsSubscription>();
   /** Set by `start`, all at once. */
@@ -478,8 +480,15 @@ export class NatsBus implements Bus {
     return true;
   }
 
+  connected(): boolean {
+    const nc = this.#conn?.nc;
+    return this.#lifecycle.state === 'started' && !this.#disconnected && nc !== undefined && !nc.isClosed();
+  }
+
   async #watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
+      if (status.type === 'disconnect') this.#disconnected = true;
+      if (status.type === 'reconnect') this.#disconnected = false;
       if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
         this.#log.warn({ status: status.type, data: String(status.data) }, 'NATS connection status');
       }

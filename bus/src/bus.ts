@@ -181,6 +181,11 @@ export interface Bus {
   /** Stops consumers (in-flight jobs are released for redelivery), then disconnects. */
   close(): Promise<void>;
   /**
+   * Whether the bus can take work now (readiness): started, not closed, and for a bus on a
+   * server, connected to it. A disconnected bus may reconnect by itself.
+   */
+  connected(): boolean;
+  /**
    * Enqueues a job; resolves once it is stored (durably where `capabilities.durableJobs`).
    * Refuses (`PayloadTooLargeError`) an envelope whose JSON exceeds {@link MAX_JOB_BYTES}.
    */

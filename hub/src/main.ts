@@ -222,7 +222,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
             detail: config.store.driver,
           }),
           async () => ({ name: 'blobs', ok: await blobsReady(), detail: config.blobs.driver }),
-          async () => ({ name: 'bus', ok: true, detail: config.bus.driver }),
+          async () => ({ name: 'bus', ok: bus.connected(), detail: config.bus.driver }),
         ],
         metrics,
         webDir: config.ui.dir,

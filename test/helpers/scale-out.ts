@@ -28,6 +28,8 @@ export interface ScaleOut {
   processor: ProcessorProcess;
   balancer: Balancer;
   mongodbUrl: string;
+  /** The NATS subject and stream prefix the hubs and the node share. */
+  natsPrefix: string;
   gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: any[] }>;
   upload(file: { name: string; data: Uint8Array; type?: string }): Promise<{ status: number; body: any }>;
   /** Starts hub `i` again on its port (after {@link HubProcess.kill9} or a stop). */
@@ -91,6 +93,7 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
       processor,
       balancer,
       mongodbUrl,
+      natsPrefix: prefix,
       gql: (query, variables = {}) => gql(balancer.url, query, variables, ownerAuth),
       upload: (file) => upload(balancer.url, file, ownerAuth),
       startHub: launch,

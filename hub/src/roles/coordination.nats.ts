@@ -28,7 +28,7 @@ export interface Coordination {
   close(): Promise<void>;
 }
 
-export async function openCoordination(config: Config, logger: Logger): Promise<Coordination> {
+export async function openCoordination(config: Config, logger: Logger, options: { lockMaxAgeMs?: number } = {}): Promise<Coordination> {
   const { connect } = await import('nats');
   const nc: NatsConnection = await connect({
     servers: config.bus.natsUrl.split(','),
@@ -39,7 +39,7 @@ export async function openCoordination(config: Config, logger: Logger): Promise<
     const js = nc.jetstream();
     const prefix = config.bus.natsPrefix;
     const counters = await js.views.kv(`${prefix}-rate-limits`, { history: 1, ttl: COUNTER_MAX_AGE_MS });
-    const locks = await js.views.kv(`${prefix}-locks`, { history: 1, ttl: LOCK_MAX_AGE_MS });
+    const locks = await js.views.kv(`${prefix}-locks`, { history: 1, ttl: options.lockMaxAgeMs ?? LOCK_MAX_AGE_MS });
     const holder = randomUUID();
     return {
       limiters: (options) => new RateLimiterNatsKv({ ...options, kv: counters }),

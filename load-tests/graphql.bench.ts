@@ -1,30 +1,42 @@
 /**
- * Requests per second and latency of Quire's GraphQL `document(id)` and `search`, beside a
- * bare Express JSON route answering with a body of the same size, in the same run.
+ * Requests per second and latency of Quire's GraphQL `document(id)`, a `documents` page and
+ * `search`, on the SQLite and the MongoDB store, each beside a bare Express JSON route
+ * answering with a body of the same size, in the same run.
  *
- *   node --import tsx load-tests/graphql.bench.ts [--duration 10] [--connections 10] \
- *     [--rounds 3] [--warmup 3] [--search-mode HYBRID]
+ *   node --import tsx load-tests/graphql.bench.ts [--store sqlite|mongodb|both] \
+ *     [--targets document,documents,search] [--duration 10] [--connections 10] [--rounds 3] \
+ *     [--warmup 3] [--documents 20] [--search-mode HYBRID]
  *
- * A real hub (`quire all`) starts as a child process with a fresh temporary DATA_DIR, and the
- * documents notes.txt, notes.md and text-report.pdf from test/fixtures/generated are uploaded
- * and processed first, so `document(id)` (text-report.pdf: metadata, classification, fields
- * and chunks) and `search` (a paraphrase of the report, first 10, `--search-mode`, default
- * HYBRID, which embeds the query on every request) answer with real results. The baseline is
- * this file again in a second child process (`--serve-bare`): a minimal Express app whose
- * POST routes parse the same JSON request body and answer with `res.json()` of the very
- * response Quire gave, so both sides serialise the same payload. autocannon drives both from
- * this process with `--connections` connections.
+ * For each store of `--store` (default both) a real hub (`quire all`, NODE_ENV=production as
+ * the `quire` command sets it unless NODE_ENV is given) starts as a child process with a fresh
+ * temporary DATA_DIR: with `sqlite` on its defaults (SQLite store, blobs
+ * on disk, in-process bus); with `mongodb` on a fresh database of the MongoDB-wire server at
+ * MONGODB_URL (default 127.0.0.1:27017, the services script's FerretDB) with GridFS originals,
+ * a random AUTH_SECRET and a `nats-server` of its own (`BUS=nats`; the `all` role processes
+ * from it too). The documents notes.txt, notes.md and text-report.pdf from
+ * test/fixtures/generated, and small generated text files up to `--documents` in all, are
+ * uploaded and processed first, so `document(id)` (text-report.pdf: metadata, classification,
+ * fields and chunks), `documents` (the web UI's list query: a page of `--documents`, newest
+ * first, with the total count and each row's latest job) and `search` (a paraphrase of the
+ * report, first 10, `--search-mode`, default HYBRID, which embeds the query on every request)
+ * answer with real results. The baseline is this file again in a second child process
+ * (`--serve-bare`): a minimal Express app whose POST routes parse the same JSON request body
+ * and answer with `res.json()` of the very response Quire gave, so both sides serialise the
+ * same payload; every store's target has a baseline of its own. autocannon drives them all
+ * from this process with `--connections` connections. The MongoDB database is dropped at the
+ * end.
  *
  * Each target gets one unmeasured warm-up run of `--warmup` seconds, then `--rounds` rounds of
  * `--duration` seconds; the targets take turns within every round (the order reversed on odd
- * rounds), so a change of load on the machine falls on all of them alike. Reported per target: the median over the rounds of
- * requests/s and of the p50 and p99 latency, the spread of the rounds, and the ratios
- * Quire ÷ bare. The child processes and the data directory are removed at the end, also
- * after an error or Ctrl-C.
+ * rounds), so a change of load on the machine falls on all of them alike. Reported per target:
+ * the median over the rounds of requests/s and of the p50 and p99 latency, the spread of the
+ * rounds, and the ratios Quire ÷ bare per store, side by side. The child processes, the data
+ * directories and the database are removed at the end, also after an error or Ctrl-C.
  *
  * Measures, never asserts. The last line is JSON.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,14 +47,17 @@ import autocannon from 'autocannon';
 import { describeMachine, formatTable, inTurn, jsonLine, measureRoundFigures, type RoundSummary } from '../hub/src/eval/report.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { repoRoot, startHub, waitFor, type HubProcess } from '../test/helpers/hub.ts';
-import { cleanUpOnExit } from './cleanups.ts';
+import { cleanUpOnExit, type Cleanups } from './cleanups.ts';
 
 const { values: args } = parseArgs({
   options: {
+    store: { type: 'string', default: 'both' },
+    targets: { type: 'string', default: 'document,documents,search' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
+    documents: { type: 'string', default: '20' },
     'search-mode': { type: 'string', default: 'HYBRID' },
     'serve-bare': { type: 'boolean', default: false },
   },
@@ -51,7 +66,25 @@ const DURATION_S = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const ROUNDS = Number(args.rounds);
 const WARMUP_S = Number(args.warmup);
+const DOCUMENTS = Number(args.documents);
 const SEARCH_MODE = args['search-mode'];
+
+/** The stores a hub can run on here. */
+const Store = { Sqlite: 'sqlite', Mongodb: 'mongodb' } as const;
+type Store = (typeof Store)[keyof typeof Store];
+
+/** The GraphQL operations measured. */
+const Operation = { Document: 'document', Documents: 'documents', Search: 'search' } as const;
+type Operation = (typeof Operation)[keyof typeof Operation];
+
+function chosen<T extends string>(option: string, all: readonly T[], what: string): T[] {
+  const names = option === 'both' || option === 'all' ? all : option.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !all.includes(n as T));
+  if (unknown.length || names.length === 0) throw new Error(`--${what} takes ${all.join(', ')} (or both/all), not ${option}`);
+  return [...new Set(names)] as T[];
+}
+
+const MONGODB_SERVER = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
 
 const UPLOADS = [FIXTURES['notes.txt'], FIXTURES['notes.md'], FIXTURES['text-report.pdf']];
 const REPORT = FIXTURES['text-report.pdf'];
@@ -63,6 +96,15 @@ const DOCUMENT_QUERY = `query($id: ID!) { document(id: $id) {
   chunks { ordinal page text start end boxes { x y w h } }
 } }`;
 
+/** The web UI's document list (web/src/lib/stores/document-list.svelte.ts). */
+const DOCUMENTS_QUERY = `query($filter: DocumentFilter, $orderBy: DocumentOrder, $first: Int, $after: String) {
+  documents(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    totalCount
+    pageInfo { endCursor hasNextPage }
+    nodes { id filename mimeType size status pageCount type sensitivity createdAt error { message } job { stage percent etaMs } }
+  }
+}`;
+
 const SEARCH_QUERY = `query($q: String!, $mode: SearchMode!) { search(query: $q, mode: $mode, first: 10) {
   document { id filename } chunkOrdinal page boxes { x y w h } snippet highlights { start end } scores { text vector hybrid } rank
 } }`;
@@ -70,6 +112,9 @@ const SEARCH_QUERY = `query($q: String!, $mode: SearchMode!) { search(query: $q,
 /** One thing autocannon drives: a URL and the POST body it sends. */
 interface Target {
   name: string;
+  store: Store;
+  operation: Operation;
+  side: 'quire' | 'bare';
   url: string;
   body: string;
   /** Extra request headers (the hub's bearer token). */
@@ -150,18 +195,62 @@ async function startBare(payloads: Record<string, unknown>): Promise<{ url: stri
   }
 }
 
-// --- the measurement -------------------------------------------------------------------------
+// --- the hubs --------------------------------------------------------------------------------
 
-async function prepareHub(hub: HubProcess): Promise<{ reportId: string }> {
-  const ids = new Map<string, string>();
-  for (const fixture of UPLOADS) {
-    const { status, body } = await hub.upload({
-      name: fixture.file,
-      data: await readFile(fixturePath(fixture.file)),
-      type: fixture.mime ?? undefined,
+/**
+ * Starts a hub on `store`, registering its clean-up: for `mongodb` a NATS server of its own
+ * and a fresh database, dropped at the end.
+ */
+async function startStoreHub(store: Store, { cleanups, signal }: Cleanups): Promise<HubProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), `quire-graphql-${store}-`));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  // As the `quire` command runs it (bin/quire.mjs): graphql-js, among others, skips its
+  // development-only checks on every field in production.
+  let env: Record<string, string> = { NODE_ENV: process.env.NODE_ENV ?? 'production' };
+  if (store === Store.Mongodb) {
+    const { startNats } = await import('../test/helpers/topology.ts');
+    const { default: mongoose } = await import('mongoose');
+    const prefix = `graphql-bench-${randomUUID().slice(0, 8)}`;
+    const mongodbUrl = `${MONGODB_SERVER.replace(/\/+$/, '')}/${prefix}`;
+    const nats = await startNats();
+    cleanups.push(() => nats.stop());
+    cleanups.push(async () => {
+      const connection = await mongoose.createConnection(mongodbUrl, { serverSelectionTimeoutMS: 3000 }).asPromise();
+      await connection.dropDatabase();
+      await connection.close();
     });
-    if (status >= 300) throw new Error(`upload of ${fixture.file} answered ${status}: ${JSON.stringify(body)}`);
-    ids.set(fixture.file, body.documentId);
+    env = {
+      ...env,
+      STORE: 'mongodb',
+      BLOBS: 'gridfs',
+      MONGODB_URL: mongodbUrl,
+      AUTH_SECRET: randomBytes(32).toString('base64url'),
+      BUS: 'nats',
+      NATS_URL: nats.url,
+      NATS_PREFIX: prefix,
+    };
+  }
+  const hub = await startHub({ dataDir, signal, seedOwner: true, env });
+  cleanups.push(() => hub.stop({ keepData: true }));
+  return hub;
+}
+
+/** Uploads the fixtures and generated notes up to `--documents` and waits until all are processed. */
+async function prepareHub(hub: HubProcess): Promise<{ reportId: string }> {
+  const files: { name: string; data: Uint8Array; type?: string }[] = [];
+  for (const fixture of UPLOADS) {
+    files.push({ name: fixture.file, data: await readFile(fixturePath(fixture.file)), type: fixture.mime ?? undefined });
+  }
+  // Each note differs, so none is a duplicate of another.
+  for (let i = files.length; i < DOCUMENTS; i++) {
+    const text = `Meeting note ${i}\n\nThe supplier confirmed delivery ${i} for the spring order; invoice follows next week.\n`;
+    files.push({ name: `note-${String(i).padStart(3, '0')}.txt`, data: Buffer.from(text), type: 'text/plain' });
+  }
+  const ids = new Map<string, string>();
+  for (const file of files) {
+    const { status, body } = await hub.upload(file);
+    if (status >= 300) throw new Error(`upload of ${file.name} answered ${status}: ${JSON.stringify(body)}`);
+    ids.set(file.name, body.documentId);
   }
   for (const [file, id] of ids) {
     await waitFor(
@@ -190,49 +279,70 @@ async function answerOf(
   return response;
 }
 
+/** The request of each operation, its target's label and what makes its answer empty. */
+function requestOf(operation: Operation, reportId: string) {
+  switch (operation) {
+    case Operation.Document:
+      return {
+        label: 'document(id)',
+        query: DOCUMENT_QUERY,
+        variables: { id: reportId },
+        empty: (d: any) => !d?.document?.chunks?.length,
+      };
+    case Operation.Documents:
+      return {
+        label: `documents(first: ${DOCUMENTS})`,
+        query: DOCUMENTS_QUERY,
+        variables: { orderBy: 'NEWEST', first: DOCUMENTS },
+        empty: (d: any) => (d?.documents?.nodes?.length ?? 0) < DOCUMENTS,
+      };
+    case Operation.Search:
+      return {
+        label: `search ${SEARCH_MODE}`,
+        query: SEARCH_QUERY,
+        variables: { q: REPORT.query, mode: SEARCH_MODE },
+        empty: (d: any) => !d?.search?.length,
+      };
+    default:
+      throw new Error(`no such operation: ${operation as string}`);
+  }
+}
+
 async function main(): Promise<void> {
-  const { cleanups, cleanUp, signal } = cleanUpOnExit();
+  const stores = chosen(args.store, Object.values(Store), 'store');
+  const operations = chosen(args.targets, Object.values(Operation), 'targets');
+  const cleanup = cleanUpOnExit();
+  const { cleanups, cleanUp } = cleanup;
 
   try {
     // Imported here, not at the top: the bare server role has no use for the drawing libraries.
     const { ensureFixtures } = await import('../test/fixtures/generate.ts');
     await ensureFixtures();
-    console.error('starting the hub…');
-    const dataDir = await mkdtemp(join(tmpdir(), 'quire-graphql-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const hub = await startHub({ dataDir, signal, seedOwner: true });
-    cleanups.push(() => hub.stop());
-    const { reportId } = await prepareHub(hub);
-
-    const documentVariables = { id: reportId };
-    const searchVariables = { q: REPORT.query, mode: SEARCH_MODE };
-    const documentAnswer = await answerOf(hub, DOCUMENT_QUERY, documentVariables, (d) => !d?.document?.chunks?.length);
-    const searchAnswer = await answerOf(hub, SEARCH_QUERY, searchVariables, (d) => !d?.search?.length);
-
-    const bare = await startBare({ document: documentAnswer, search: searchAnswer });
-    cleanups.push(() => bare.stop());
 
     const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
-    const documentBody = JSON.stringify({ query: DOCUMENT_QUERY, variables: documentVariables });
-    const searchBody = JSON.stringify({ query: SEARCH_QUERY, variables: searchVariables });
-    const targets: Target[] = [
-      {
-        name: 'quire document(id)',
-        url: `${hub.url}/graphql`,
-        body: documentBody,
-        headers: hub.ownerAuth,
-        responseBytes: bytes(documentAnswer),
-      },
-      { name: 'bare, document size', url: `${bare.url}/document`, body: documentBody, responseBytes: bytes(documentAnswer) },
-      {
-        name: `quire search ${SEARCH_MODE}`,
-        url: `${hub.url}/graphql`,
-        body: searchBody,
-        headers: hub.ownerAuth,
-        responseBytes: bytes(searchAnswer),
-      },
-      { name: 'bare, search size', url: `${bare.url}/search`, body: searchBody, responseBytes: bytes(searchAnswer) },
-    ];
+    const payloads: Record<string, unknown> = {};
+    const pending: (Omit<Target, 'url'> & { url: string | null; path: string })[] = [];
+    const hubs = new Map<Store, HubProcess>();
+    for (const store of stores) {
+      console.error(`starting the ${store} hub…`);
+      const hub = await startStoreHub(store, cleanup);
+      hubs.set(store, hub);
+      const { reportId } = await prepareHub(hub);
+      for (const operation of operations) {
+        const { label, query, variables, empty } = requestOf(operation, reportId);
+        const answer = await answerOf(hub, query, variables, empty);
+        const body = JSON.stringify({ query, variables });
+        const path = `${store}-${operation}`;
+        payloads[path] = answer;
+        const shared = { store, operation, body, responseBytes: bytes(answer), path };
+        pending.push({ ...shared, name: `quire ${store} ${label}`, side: 'quire', url: `${hub.url}/graphql`, headers: hub.ownerAuth });
+        pending.push({ ...shared, name: `bare, ${store} ${operation} size`, side: 'bare', url: null });
+      }
+    }
+
+    const bare = await startBare(payloads);
+    cleanups.push(() => bare.stop());
+    const targets: Target[] = pending.map(({ path, ...t }) => ({ ...t, url: t.url ?? `${bare.url}/${path}` }));
 
     // Every round runs each target once, the order reversed on odd rounds; the warm-up round
     // runs each for `--warmup` seconds.
@@ -261,6 +371,9 @@ async function main(): Promise<void> {
 
     const summaries = targets.map((t) => ({
       target: t.name,
+      store: t.store,
+      operation: t.operation,
+      side: t.side,
       url: new URL(t.url).pathname,
       responseBytes: t.responseBytes,
       requestsPerSec: figures[`${t.name}|requestsPerSec`]!,
@@ -269,12 +382,18 @@ async function main(): Promise<void> {
       ...failures.get(t.name)!,
     }));
     type Summary = (typeof summaries)[number];
-    const [quireDocument, bareDocument, quireSearch, bareSearch] = summaries as [Summary, Summary, Summary, Summary];
+    const find = (store: Store, operation: Operation, side: Target['side']) =>
+      summaries.find((s) => s.store === store && s.operation === operation && s.side === side)!;
     const ratio = (quire: Summary, base: Summary) => ({
       requestsPerSec: quire.requestsPerSec.median / base.requestsPerSec.median,
       p99Ms: quire.p99Ms.median / base.p99Ms.median,
     });
-    const ratios = { document: ratio(quireDocument, bareDocument), search: ratio(quireSearch, bareSearch) };
+    const ratios = Object.fromEntries(
+      stores.map((store) => [
+        store,
+        Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, 'quire'), find(store, op, 'bare'))])),
+      ]),
+    ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
 
     const spread = (s: RoundSummary) => `±${s.spreadPct.toFixed(0)}%`;
     console.log(
@@ -299,8 +418,8 @@ async function main(): Promise<void> {
     );
     console.log(
       `\n${formatTable(
-        ['quire ÷ bare', 'req/s', 'p99'],
-        Object.entries(ratios).map(([name, r]) => [name, r.requestsPerSec, r.p99Ms]),
+        ['quire ÷ bare', ...stores.flatMap((store) => [`${store} req/s`, `${store} p99`])],
+        operations.map((op) => [op, ...stores.flatMap((store) => [ratios[store][op].requestsPerSec, ratios[store][op].p99Ms])]),
       )}\n`,
     );
     console.log(
@@ -309,7 +428,9 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         rounds: ROUNDS,
         warmupS: WARMUP_S,
+        documents: DOCUMENTS,
         searchMode: SEARCH_MODE,
+        stores,
         targets: summaries,
         ratios,
       }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getIntrospectionQuery, parse } from 'graphql';
-import { checkIntrospection, checkOperationLimits, INTROSPECTION_MAX_DEPTH } from './limits.ts';
+import { checkIntrospection, checkOperationLimits, checkOperationLimitsCached, INTROSPECTION_MAX_DEPTH } from './limits.ts';
 import { buildSchema } from './server.ts';
 
 const schema = buildSchema();
@@ -67,5 +67,48 @@ describe('GraphQL operation limits', () => {
     assert.equal((refusal?.details as { maxCost: number }).maxCost, 1000);
     // documents + 200 × (nodes + 1 × (pages + 10 × (words + 250 × 0 for the scalar text)))
     assert.equal((refusal?.details as { cost: number }).cost, 1 + 200 * (1 + 1 * (1 + 10 * 1)));
+  });
+
+  it('answers as the full check when it reuses what it found for the same parsed operation', () => {
+    const limits = { maxDepth: 6, maxCost: 1000 };
+    const cached = checkOperationLimitsCached(limits);
+    const codes = (errors: { extensions: Record<string, unknown> }[]) => errors.map((e) => [e.extensions.code, e.extensions.details]);
+    const pages = parse(
+      `query($n: Int, $id: ID) { documents(first: $n) { nodes { id pages { words { text } } } } document(id: $id) { id } }`,
+    );
+    const introspects = parse(`query($id: ID!) { __type(name: "Document") { name } document(id: $id) { id } }`);
+    const closed = { access: 'authenticated', authenticated: false } as const;
+    const open = { access: 'authenticated', authenticated: true } as const;
+    const cases: [typeof pages, Record<string, unknown>, typeof open | typeof closed][] = [
+      [pages, { n: 10, id: 'a' }, open],
+      [pages, { n: 10, id: 'b' }, open],
+      [pages, { n: 200, id: 'a' }, open],
+      [pages, { n: 10 }, open],
+      [pages, { n: null, id: 'a' }, open],
+      [pages, { id: 'a' }, open],
+      [pages, { n: 'many', id: 'a' }, open],
+      [pages, { n: 10, id: 'a' }, closed],
+      [introspects, { id: 'a' }, open],
+      [introspects, { id: 'a' }, closed],
+      [introspects, { id: 'b' }, open],
+      [introspects, {}, open],
+    ];
+    for (const round of [1, 2]) {
+      for (const [document, variables, caller] of cases) {
+        const request = { schema, document, variables };
+        const run = (check: () => { extensions: Record<string, unknown> }[]) => {
+          try {
+            return codes(check());
+          } catch (err) {
+            return (err as Error).message;
+          }
+        };
+        assert.deepEqual(
+          run(() => cached(request, caller)),
+          run(() => checkOperationLimits(limits, request, caller)),
+          `round ${round}: ${JSON.stringify(variables)} ${caller.authenticated}`,
+        );
+      }
+    }
   });
 });

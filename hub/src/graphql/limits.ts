@@ -15,14 +15,18 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
+  Kind,
   NoSchemaIntrospectionCustomRule,
   getNamedType,
   getNullableType,
+  getOperationAST,
+  getVariableValues,
   isLeafType,
   isListType,
   validate,
   type DocumentNode,
   type GraphQLSchema,
+  type TypeNode,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { IntrospectionAccess } from '../config.ts';
@@ -66,6 +70,10 @@ const LIST_SIZES: Record<string, number> = {
 };
 const DEFAULT_LIST_SIZE = 10;
 
+/**
+ * The cost of a field. It reads no argument but a numeric `first`: {@link checkOperationLimitsCached}
+ * relies on that to reuse a cost for requests that differ only in string and id variables.
+ */
 const estimateCost: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   // The schema's own description (introspection) is free: tools ask for it whole.
   if (field.name.startsWith('__') || getNamedType(field.type).name.startsWith('__')) return 0;
@@ -105,11 +113,22 @@ const introspectionRefusal = (access: IntrospectionAccess) =>
  * an operation that introspects the schema to a caller who may not is refused first, alone,
  * as {@link checkIntrospection} would, in the same pass over the operation.
  */
-export function checkOperationLimits(
-  limits: OperationLimits,
-  request: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null },
-  caller?: IntrospectionCaller,
-): GraphQLError[] {
+export function checkOperationLimits(limits: OperationLimits, request: OperationRequest, caller?: IntrospectionCaller): GraphQLError[] {
+  const refused = shapeRefusals(limits, request, caller);
+  if (refused.length) return refused;
+  return costRefusals(limits, costOf(request));
+}
+
+/** An operation to check: its parsed document, the operation chosen and the variables sent. */
+export interface OperationRequest {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+/** The refusals of an operation's introspection, depth and aliases, in one pass over it. */
+function shapeRefusals(limits: OperationLimits, request: OperationRequest, caller?: IntrospectionCaller): GraphQLError[] {
   const errors: GraphQLError[] = [];
   let depthRefused = false;
   const tooDeep = (maxDepth: number) => (_ctx: unknown, err: GraphQLError) => {
@@ -146,23 +165,28 @@ export function checkOperationLimits(
     }),
   ]);
   if (closed && introspects.length) return [introspectionRefusal(caller.access)];
-  if (errors.length) return errors;
-  const cost = getComplexity({
+  return errors;
+}
+
+/** The estimated cost of the operation chosen; throws what graphql-query-complexity finds wrong with its variables. */
+function costOf(request: OperationRequest): number {
+  return getComplexity({
     schema: request.schema,
     query: request.document,
     operationName: request.operationName ?? undefined,
     variables: request.variables ?? {},
     estimators: [estimateCost],
   });
-  if (cost > limits.maxCost) {
-    errors.push(
-      tooComplex(`The operation would cost about ${cost}; at most ${limits.maxCost} is allowed (ask for fewer items or fields)`, {
-        maxCost: limits.maxCost,
-        cost,
-      }),
-    );
-  }
-  return errors;
+}
+
+function costRefusals(limits: OperationLimits, cost: number): GraphQLError[] {
+  if (cost <= limits.maxCost) return [];
+  return [
+    tooComplex(`The operation would cost about ${cost}; at most ${limits.maxCost} is allowed (ask for fewer items or fields)`, {
+      maxCost: limits.maxCost,
+      cost,
+    }),
+  ];
 }
 
 /**
@@ -180,4 +204,81 @@ export function checkIntrospection(
   if (mayIntrospect({ access, authenticated })) return [];
   if (!validate(request.schema, request.document, [NoSchemaIntrospectionCustomRule]).length) return [];
   return [introspectionRefusal(access)];
+}
+
+/** Types of variables whose values no cost depends on (see estimateCost): only whether they are sent, or null, does. */
+const UNPRICED_VARIABLE_TYPES: ReadonlySet<string> = new Set(['ID', 'String']);
+
+/** What is known of one parsed operation from earlier requests that sent it. */
+interface KnownOperation {
+  /** It passed the depth and alias limits, with introspection open to the caller… */
+  passedOpen: boolean;
+  /** …and with introspection closed to the caller. */
+  passedClosed: boolean;
+  /** Its costs, by operation name and the variables that can change them. */
+  costs: Map<string, number>;
+}
+
+/** Most costs kept for one operation: they differ only by list sizes, filters and the like. */
+const MAX_COSTS_PER_OPERATION = 64;
+
+/**
+ * {@link checkOperationLimits} for one server's `limits`, remembering what it found for each
+ * parsed operation. Apollo Server hands every request with the same query text the same parsed
+ * document, so its introspection, depth and aliases are checked once (per whether the caller
+ * may introspect) and its cost worked out once per operation name and values of the variables
+ * that can change it: numbers, booleans, enums and input objects in full, strings and ids only
+ * by whether they are sent or null. An operation refused for its shape is checked in full
+ * every time, and so are variables that do not fit their types; every refusal is built afresh,
+ * exactly as {@link checkOperationLimits} builds it. Operations parsed anew for every request
+ * (graphql-ws) gain nothing, and lose nothing.
+ */
+export function checkOperationLimitsCached(
+  limits: OperationLimits,
+): (request: OperationRequest, caller?: IntrospectionCaller) => GraphQLError[] {
+  const known = new WeakMap<DocumentNode, KnownOperation>();
+  return (request, caller) => {
+    let entry = known.get(request.document);
+    const closed = caller !== undefined && !mayIntrospect(caller);
+    if (!entry || !(closed ? entry.passedClosed : entry.passedOpen)) {
+      const refused = shapeRefusals(limits, request, caller);
+      if (refused.length) return refused;
+      entry ??= { passedOpen: false, passedClosed: false, costs: new Map() };
+      if (closed) entry.passedClosed = true;
+      else entry.passedOpen = true;
+      known.set(request.document, entry);
+    }
+    const key = costKeyOf(request);
+    if (key === undefined) return costRefusals(limits, costOf(request));
+    let cost = entry.costs.get(key);
+    if (cost === undefined) {
+      cost = costOf(request);
+      if (entry.costs.size >= MAX_COSTS_PER_OPERATION) entry.costs.clear();
+      entry.costs.set(key, cost);
+    }
+    return costRefusals(limits, cost);
+  };
+}
+
+/**
+ * The operation name and the variables its cost can depend on, as a string; undefined when the
+ * operation is not found or its variables do not fit their types.
+ */
+function costKeyOf(request: OperationRequest): string | undefined {
+  const operation = getOperationAST(request.document, request.operationName);
+  if (!operation) return undefined;
+  const definitions = operation.variableDefinitions ?? [];
+  const variables = request.variables ?? {};
+  if (getVariableValues(request.schema, definitions, variables).errors) return undefined;
+  const parts = definitions.map(({ variable, type }) => {
+    const value = variables[variable.name.value];
+    if (value === undefined) return 0;
+    if (value === null) return 1;
+    return UNPRICED_VARIABLE_TYPES.has(namedTypeOf(type)) ? 2 : [value];
+  });
+  return JSON.stringify([request.operationName ?? null, parts]);
+}
+
+function namedTypeOf(type: TypeNode): string {
+  return type.kind === Kind.NAMED_TYPE ? type.name.value : namedTypeOf(type.type);
 }

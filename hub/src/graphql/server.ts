@@ -20,7 +20,7 @@ import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
 import { dashboardResolvers } from './dashboard.resolvers.ts';
 import type { IntrospectionAccess } from '../config.ts';
-import { checkOperationLimits, type OperationLimits } from './limits.ts';
+import { checkOperationLimitsCached, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -70,6 +70,7 @@ export async function startGraphQL(deps: {
   logger: Logger;
 }): Promise<GraphQLEndpoints> {
   const { logger } = deps;
+  const checkOperationLimits = checkOperationLimitsCached(deps.limits);
   // Upgrades are routed by path in the HTTP layer; this server takes only `/graphql`.
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
   const wsServer = useServer(
@@ -90,7 +91,6 @@ export async function startGraphQL(deps: {
           (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress,
         );
         const refused = checkOperationLimits(
-          deps.limits,
           { schema: deps.schema, document, operationName: payload.operationName, variables: payload.variables },
           { access: deps.introspection, authenticated: contextValue.auth.principal !== null },
         );
@@ -117,7 +117,6 @@ export async function startGraphQL(deps: {
           return {
             async didResolveOperation({ request, document, schema, contextValue }) {
               const [refused] = checkOperationLimits(
-                deps.limits,
                 { schema, document, operationName: request.operationName, variables: request.variables },
                 { access: deps.introspection, authenticated: contextValue.auth.principal !== null },
               );

@@ -98,16 +98,6 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     }
   });
 
-  app.use(healthRouter({ checks: deps.readiness, isShuttingDown: () => shuttingDown }));
-  app.use(
-    documentsRouter({
-      ingest: deps.services.ingest,
-      documents: deps.services.documents,
-      maxUploadBytes: deps.maxUploadBytes,
-      scopeFor: (req, route) => teamScopeFor(authOf(req), route),
-    }),
-  );
-
   const graphql: GraphQLEndpoints = await startGraphQL({
     httpServer: server,
     schema: buildSchema(),
@@ -129,10 +119,21 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     services: deps.services,
     events: deps.events,
   });
+  // First after the caller: the API's busiest path passes no other router on its way.
   app.use(
     '/graphql',
     express.json({ limit: deps.requestBodyMaxBytes }),
     expressMiddleware(graphql.apollo, { context: async ({ req }) => context(authOf(req)) }),
+  );
+
+  app.use(healthRouter({ checks: deps.readiness, isShuttingDown: () => shuttingDown }));
+  app.use(
+    documentsRouter({
+      ingest: deps.services.ingest,
+      documents: deps.services.documents,
+      maxUploadBytes: deps.maxUploadBytes,
+      scopeFor: (req, route) => teamScopeFor(authOf(req), route),
+    }),
   );
 
   app.use(express.static(deps.webDir, { index: 'index.html', maxAge: '1h' }));

@@ -16,8 +16,11 @@
  * - `rotateSession`: the rotation that inserts `accounts_session_rotations` `_id` = the
  *   rotated token's id wins (that record is the token's `rotatedAt`). A revoked token is not
  *   rotated; a revocation landing between the claim and the new token's insert is caught by
- *   reading the token again afterwards, and the rotation then takes itself back. Revocations
- *   are the only updates of a session document.
+ *   reading the token again afterwards, and the rotation then takes itself back. A revocation
+ *   whose update read the family before the new token's insert, but wrote the rotated token
+ *   only after the rotation's check, catches the new token itself: it passes over the family
+ *   again until a pass finds no unrevoked token. Revocations are the only updates of a session
+ *   document.
  * - Memberships: all changes of one team's memberships go through its ledger
  *   (`accounts_membership_ledger`, `_id` `<team>:<version>`). A change reads the newest entry
  *   (version n, carrying the team's owners after it), first makes sure that entry's effect is
@@ -251,12 +254,32 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
   }
 
   async revokeSessionFamily(familyId: string, at: number): Promise<number> {
-    return (await this.#models.sessions.updateMany({ familyId, revokedAt: null }, { $set: { revokedAt: at } })).modifiedCount;
+    return this.#revokeFamilies([familyId], at);
   }
 
   async revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number> {
     const filter = keepFamilyId === undefined ? { userId, revokedAt: null } : { userId, revokedAt: null, familyId: { $ne: keepFamilyId } };
-    return (await this.#models.sessions.updateMany(filter, { $set: { revokedAt: at } })).modifiedCount;
+    const familyIds = await this.#models.sessions.distinct('familyId', filter);
+    return familyIds.length === 0 ? 0 : this.#revokeFamilies(familyIds, at);
+  }
+
+  /**
+   * Revokes every token of the families, passing over them again until a pass finds none
+   * unrevoked. An update reads the matching documents before it writes them, so a token that a
+   * rotation inserts between the two is missed by that pass; the rotation's own check of the
+   * rotated token can still see it unrevoked, but then the pass's write of that token comes
+   * after the new token's insert, and the next pass revokes the new token.
+   */
+  async #revokeFamilies(familyIds: readonly string[], at: number): Promise<number> {
+    let revoked = 0;
+    for (;;) {
+      const { modifiedCount } = await this.#models.sessions.updateMany(
+        { familyId: { $in: familyIds }, revokedAt: null },
+        { $set: { revokedAt: at } },
+      );
+      if (modifiedCount === 0) return revoked;
+      revoked += modifiedCount;
+    }
   }
 
   async isSessionFamilyActive(familyId: string, at: number): Promise<boolean> {

@@ -13,12 +13,16 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { openFsBlobs, openGridFs, openMongoStore, openSqliteStore } from '../adapters.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { TRANSFER_ORDER, type TransferKind, type TransferRecords, type TransferSource, type TransferTarget } from '../store/transfer.ts';
+
+/** Reads and writes in flight at once: a server answers many in the time of one round trip. */
+const CONCURRENCY = 16;
 
 export const MIGRATE_USAGE = `Usage: quire migrate-store [--batch N] [--verify-only]
 
@@ -141,12 +145,17 @@ export async function copyInstallation(deps: {
   if (at.done) return;
   for (;;) {
     const { records, next } = await source.exportRecords('documents', { after: at.after, limit: batch });
-    for (const doc of records) {
-      if (await deps.targetBlobs.exists(doc.blobKey)) continue;
-      if (!(await deps.sourceBlobs.exists(doc.blobKey))) continue;
-      await deps.targetBlobs.put(doc.blobKey, await deps.sourceBlobs.get(doc.blobKey));
-      at.copied += 1;
-    }
+    const limit = pLimit(CONCURRENCY);
+    await Promise.all(
+      records.map((doc) =>
+        limit(async () => {
+          if (await deps.targetBlobs.exists(doc.blobKey)) return;
+          if (!(await deps.sourceBlobs.exists(doc.blobKey))) return;
+          await deps.targetBlobs.put(doc.blobKey, await deps.sourceBlobs.get(doc.blobKey));
+          at.copied += 1;
+        }),
+      ),
+    );
     at.after = next ?? at.after;
     at.done = next === null;
     await save(at);
@@ -176,10 +185,13 @@ export async function verifyCopy(deps: {
         after,
         limit: deps.batch,
       });
-      for (const record of records) {
+      // Read back concurrently, compared in order: the sums do not depend on timing.
+      const limit = pLimit(CONCURRENCY);
+      const answers = await Promise.all(records.map((record) => limit(() => readBack(record as never))));
+      for (const [i, record] of records.entries()) {
         count += 1;
         const expected = canonical(comparable(kind, record));
-        const answer = await readBack(record as never);
+        const answer = answers[i];
         const actual = answer === undefined ? 'missing' : canonical(answer);
         sourceSum.update(expected);
         targetSum.update(actual);
@@ -219,11 +231,20 @@ async function verifyOriginals(deps: {
       limit: deps.batch,
     });
     const { records, next } = page;
-    for (const doc of records) {
-      if (!(await deps.sourceBlobs.exists(doc.blobKey))) continue;
+    const limit = pLimit(CONCURRENCY);
+    const found = await Promise.all(
+      records.map((doc) =>
+        limit(async () => {
+          if (!(await deps.sourceBlobs.exists(doc.blobKey))) return null;
+          return (await deps.targetBlobs.exists(doc.blobKey)) ? hashOf(await deps.targetBlobs.get(doc.blobKey)) : 'missing';
+        }),
+      ),
+    );
+    for (const [i, doc] of records.entries()) {
+      const copied = found[i];
+      if (copied === null || copied === undefined) continue;
       source += 1;
       sourceSum.update(doc.sha256);
-      const copied = (await deps.targetBlobs.exists(doc.blobKey)) ? await hashOf(await deps.targetBlobs.get(doc.blobKey)) : 'missing';
       if (copied !== 'missing') target += 1;
       targetSum.update(copied);
       if (copied !== doc.sha256 && differing.length < 20) differing.push(doc.id);
@@ -272,12 +293,15 @@ function identity(kind: TransferKind, record: unknown): string {
  */
 async function readerOf(kind: TransferKind, target: Store): Promise<(record: any) => Promise<unknown>> {
   const perDocument = <T>(load: (teamId: string, documentId: string) => Promise<T[]>) => {
-    let key = '';
-    let rows: Promise<T[]> = Promise.resolve([]);
+    // Records of one document come together: only the last few documents are kept.
+    const cache = new Map<string, Promise<T[]>>();
     return (teamId: string, documentId: string) => {
-      if (key !== `${teamId}/${documentId}`) {
-        key = `${teamId}/${documentId}`;
+      const key = `${teamId}/${documentId}`;
+      let rows = cache.get(key);
+      if (!rows) {
         rows = load(teamId, documentId);
+        cache.set(key, rows);
+        if (cache.size > 4 * CONCURRENCY) cache.delete(cache.keys().next().value!);
       }
       return rows;
     };

@@ -212,7 +212,7 @@ export const resolvers = {
     // characters; every reader gets the clean name, as the file route sends it.
     filename: (d: DocumentRecord) => sanitizeFilename(d.filename),
     status: (d: DocumentRecord) => upper(d.status),
-    job: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.job(scopeOf(d), d.jobId),
+    job: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.loaders.job.load({ scope: scopeOf(d), id: d.jobId }),
     pages: async (d: DocumentRecord, _: unknown, ctx: GraphQLContext) =>
       (await ctx.services.documents.pages(scopeOf(d), d.id)).map((p) => ({ ...p, number: p.page })),
     chunks: (d: DocumentRecord, _: unknown, ctx: GraphQLContext) => ctx.services.documents.chunks(scopeOf(d), d.id),

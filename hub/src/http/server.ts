@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TEAM_HEADER, resolveRequestAuth, teamScopeFor, type RequestAuth } from '../auth/request-auth.ts';
 import type { IntrospectionAccess } from '../config.ts';
-import type { GraphQLContext } from '../graphql/context.ts';
+import { createLoaders, type GraphQLContext } from '../graphql/context.ts';
 import { buildSchema, startGraphQL, type GraphQLEndpoints } from '../graphql/server.ts';
 import { attachCollab } from '../realtime/collab.ts';
 import { startSocketServer } from '../realtime/socket.ts';
@@ -118,6 +118,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
     auth,
     services: deps.services,
     events: deps.events,
+    loaders: createLoaders(deps.services),
   });
   // First after the caller: the API's busiest path passes no other router on its way.
   app.use(

@@ -12,7 +12,7 @@
  * that was already rotated means it was copied, so the whole family is revoked, and access
  * tokens of a revoked family stop working at once (each request checks the family).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
@@ -158,6 +158,7 @@ const sessionRevoked = () => new AuthenticationError('This session has ended; si
 
 export class AuthService {
   private readonly store: Store;
+  private readonly key: KeyObject;
   private readonly now: () => number;
   private readonly hashing: PasswordHashing;
   private dummyHash: Promise<string> | undefined;
@@ -166,6 +167,8 @@ export class AuthService {
 
   constructor(private readonly options: AuthServiceOptions) {
     this.store = options.store;
+    // Imported once: jose would import raw key bytes again on every signature and check.
+    this.key = createSecretKey(options.secret);
     this.now = options.now ?? Date.now;
     this.hashing = options.passwordHashing ?? { memoryCost: 19_456, timeCost: 2 };
   }
@@ -524,7 +527,7 @@ export class AuthService {
     if (bearer.startsWith(TokenPrefix.ApiKey)) return this.authenticateApiKey(bearer, meta);
     let claims: { sub?: unknown; sid?: unknown };
     try {
-      ({ payload: claims } = await jwtVerify(bearer, this.options.secret, {
+      ({ payload: claims } = await jwtVerify(bearer, this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,
@@ -567,8 +570,12 @@ export class AuthService {
       if (!key || key.revokedAt !== null) throw new AuthenticationError('This API key has been revoked', { code: 'SESSION_REVOKED' });
       return { ...principal, memberships: [{ teamId: key.teamId, role: key.role }] };
     }
-    if (!(await this.store.isSessionFamilyActive(principal.sessionId, this.now()))) throw sessionRevoked();
-    const memberships = await this.store.listMembershipsOfUser(principal.userId);
+    // Both reads at once: on a store behind a network they cost one round trip, not two.
+    const [active, memberships] = await Promise.all([
+      this.store.isSessionFamilyActive(principal.sessionId, this.now()),
+      this.store.listMembershipsOfUser(principal.userId),
+    ]);
+    if (!active) throw sessionRevoked();
     return { ...principal, memberships: memberships.map((m) => ({ teamId: m.teamId, role: m.role })) };
   }
 
@@ -660,7 +667,7 @@ export class AuthService {
       .setAudience(AUDIENCE)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
-      .sign(this.options.secret);
+      .sign(this.key);
     return { accessToken, accessTokenExpiresAt: exp * 1000 };
   }
 

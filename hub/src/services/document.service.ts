@@ -80,6 +80,11 @@ export class DocumentService {
     return this.deps.store.getJob(scope, id);
   }
 
+  /** The team's jobs among `ids` (in no particular order), in one read. */
+  async jobs(scope: TeamScope, ids: readonly string[]): Promise<JobRecord[]> {
+    return this.deps.store.getJobs(scope, ids);
+  }
+
   pages(scope: TeamScope, documentId: string) {
     return this.deps.store.getPages(scope, documentId);
   }

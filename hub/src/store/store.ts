@@ -744,6 +744,8 @@ export interface DocumentRepository {
 
   insertJob(scope: TeamScope, job: { id: string; documentId: string }): Promise<JobRecord>;
   getJob(scope: TeamScope, id: string): Promise<JobRecord | undefined>;
+  /** The team's jobs among `ids`, in no particular order; unknown ids are left out. */
+  getJobs(scope: TeamScope, ids: readonly string[]): Promise<JobRecord[]>;
   updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord>;
 
   /** System use only (start-up recovery): documents still queued or processing, across teams. */

@@ -613,6 +613,22 @@ export function documentsContract(it: StoreTest): void {
       assert.equal(await store.getJob(a, randomUUID()), undefined);
       await assert.rejects(store.updateJob(a, randomUUID(), { status: 'running' }), NotFoundError);
     });
+
+    it("getJobs answers the team's jobs among the ids in one read, leaving out unknown ids and other teams' jobs", async ({
+      store,
+      a,
+      b,
+    }) => {
+      const [one, two] = [await store.insertDocument(a, buildDocument()), await store.insertDocument(a, buildDocument())];
+      const retry = await store.insertJob(a, { id: randomUUID(), documentId: one.id });
+      const theirs = await store.insertDocument(b, buildDocument());
+      const ids = [one.jobId, two.jobId, retry.id, theirs.jobId, randomUUID()];
+      const found = await store.getJobs(a, ids);
+      const byId = (x: { id: string }, y: { id: string }) => (x.id < y.id ? -1 : 1);
+      assert.deepEqual([...found].sort(byId), [(await store.getJob(a, one.jobId))!, (await store.getJob(a, two.jobId))!, retry].sort(byId));
+      assert.deepEqual(await store.getJobs(b, ids), [(await store.getJob(b, theirs.jobId))!]);
+      assert.deepEqual(await store.getJobs(a, []), []);
+    });
   });
 
   describe('listUnfinishedDocuments', () => {

@@ -534,6 +534,11 @@ export class MongoDocumentRepository implements DocumentRepository {
     return job ? toJob(job) : undefined;
   }
 
+  async getJobs(scope: TeamScope, ids: readonly string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    return (await this.#jobs.find({ _id: { $in: [...ids] }, teamId: scope.teamId }).lean<JobDoc[]>()).map(toJob);
+  }
+
   async updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord> {
     const set: Partial<JobDoc> = { updatedAt: Date.now() };
     for (const key of JOB_PATCH_KEYS) {

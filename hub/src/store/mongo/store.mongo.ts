@@ -292,6 +292,9 @@ export class MongoStore implements Store, TransferTarget {
   getJob(...a: Parameters<Store['getJob']>): ReturnType<Store['getJob']> {
     return this.#documents.getJob(...a);
   }
+  getJobs(...a: Parameters<Store['getJobs']>): ReturnType<Store['getJobs']> {
+    return this.#documents.getJobs(...a);
+  }
   updateJob(...a: Parameters<Store['updateJob']>): ReturnType<Store['updateJob']> {
     return this.#documents.updateJob(...a);
   }

@@ -1004,6 +1004,14 @@ export class SqliteStore implements Store, TransferSource {
     return row && toJob(row);
   }
 
+  async getJobs(scope: TeamScope, ids: readonly string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const where: string[] = ['team_id = @team'];
+    const params: Record<string, unknown> = { team: scope.teamId };
+    addIn(where, params, 'id', 'id', ids);
+    return (this.sql(`SELECT * FROM jobs WHERE ${where.join(' AND ')}`).all(params) as Row[]).map(toJob);
+  }
+
   async updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord> {
     const sets: string[] = ['updated_at = @now'];
     const params: Record<string, unknown> = { team: scope.teamId, id, now: Date.now() };

@@ -6,62 +6,23 @@
  * dropped after.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it, mock } from 'node:test';
-import mongoose from 'mongoose';
 import { type Classification, DocumentStatus, type Fields } from '@quire/kernel';
 import { type DocumentFilter, DocumentOrder, type DocumentRecord, type LabelOverrides, type Store, type TeamScope } from '../store.ts';
-import { SqliteStore } from '../sqlite/store.sqlite.ts';
+import type { SqliteStore } from '../sqlite/store.sqlite.ts';
 import type { TransferRecords } from '../transfer.ts';
-import { MongoStore } from './store.mongo.ts';
-
-const MONGODB_URL = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
+import type { MongoStore } from './store.mongo.ts';
+import { storeFixtures } from './testing.ts';
 
 /** The kinds this test copies, in the copying order. */
 const KINDS = ['teams', 'documents', 'jobs', 'pages', 'chunks'] as const;
 type Kind = (typeof KINDS)[number];
 type Pages = { [K in Kind]: TransferRecords[K][][] };
 
-let base: Promise<mongoose.Connection> | undefined;
-function connect(): Promise<mongoose.Connection> {
-  base ??= mongoose
-    .createConnection(MONGODB_URL, { serverSelectionTimeoutMS: 3000 })
-    .asPromise()
-    .catch((err: unknown) => {
-      throw new Error(`No MongoDB-wire server at ${MONGODB_URL}; run \`npm run services -- start\``, { cause: err });
-    });
-  return base;
-}
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-  await (await base?.catch(() => undefined))?.close();
-});
-
-async function openSqlite(): Promise<SqliteStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'quire-transfer-'));
-  const store = new SqliteStore({ filename: join(dir, 'quire.sqlite') });
-  await store.start();
-  cleanups.push(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return store;
-}
-
-async function openMongo(): Promise<MongoStore> {
-  const connection = (await connect()).useDb(`transfer-${randomUUID().slice(0, 8)}`, { useCache: false });
-  const store = new MongoStore({ connection, owned: false });
-  await store.start();
-  cleanups.push(async () => {
-    await connection.dropDatabase();
-  });
-  return store;
-}
+const fixtures = storeFixtures();
+after(() => fixtures.close());
+const openSqlite = () => fixtures.openSqlite();
+const openMongo = () => fixtures.openMongo('transfer');
 
 const A: TeamScope = { teamId: 'team-a' };
 const B: TeamScope = { teamId: 'team-b' };

@@ -129,8 +129,8 @@ const RUNS: Run[] = [
   },
   {
     id: 'graphql',
-    title: 'GraphQL: document(id) and search vs a bare Express JSON route',
-    what: 'requests/s and p99 with autocannon',
+    title: 'GraphQL: document(id), a documents page and search vs a bare Express JSON route, on SQLite and on MongoDB',
+    what: "requests/s and p99 with autocannon; the MongoDB store on the services script's FerretDB",
     argv: tsx('graphql.bench.ts'),
   },
   {
@@ -162,6 +162,12 @@ const RUNS: Run[] = [
       '--scans',
       d('ocr/sroie_receipts_subset/images'),
     ),
+  },
+  {
+    id: 'replicas',
+    title: 'Hub replicas: live events to 1,000 clients on one hub and on two, upload → searchable through the balancer',
+    what: 'Socket.IO delay from a NATS event to the last of 1,000 clients; two hubs on MongoDB (FerretDB) and NATS behind HAProxy',
+    argv: tsx('replicas.bench.ts'),
   },
   {
     id: 'search-1m',

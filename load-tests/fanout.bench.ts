@@ -36,13 +36,11 @@
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -62,7 +60,7 @@ import { ensureFixtures } from '../test/fixtures/generate.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/manifest.ts';
 import { OWNER, bearer, repoRoot, signIn, upload, waitFor } from '../test/helpers/hub.ts';
 import { cleanUpOnExit } from './cleanups.ts';
-import type { ClientsMessage, ConnectRequest } from './fanout-clients.ts';
+import { ClientsProcess, checkOpenFiles, monotonicMs, sequencedProgress } from './clients-process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,76 +74,6 @@ const SIZES = args.sizes.split(',').map(Number);
 const OPS = Number(args.ops);
 const WARMUP_OPS = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
-/** An operation not seen by every client within this time counts as lost. */
-const OP_TIMEOUT_MS = 10_000;
-const CLIENTS_SCRIPT = fileURLToPath(new URL('./fanout-clients.ts', import.meta.url));
-
-/** Milliseconds on the machine-wide monotonic clock, as the clients' process reads it. */
-const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
-
-/** A child process holding `count` clients of one kind. */
-class ClientsProcess {
-  private readonly waiters = new Map<number, (atMs: number) => void>();
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (raw) => {
-      const message = raw as ClientsMessage;
-      if (message.type === 'received') {
-        this.waiters.get(message.seq)?.(message.atMs);
-        this.waiters.delete(message.seq);
-      }
-    });
-  }
-
-  static async start(request: ConnectRequest): Promise<ClientsProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLIENTS_SCRIPT], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const clients = new ClientsProcess(child);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.on('message', (raw) => {
-          const message = raw as ClientsMessage;
-          if (message.type === 'ready') {
-            if (message.connected === request.count) resolve();
-            else reject(new Error(`${message.connected} of ${request.count} ${request.kind} clients connected`));
-          } else if (message.type === 'error') reject(new Error(`${request.kind} clients: ${message.message}`));
-        });
-        child.once('exit', (code) => reject(new Error(`${request.kind} clients exited with ${code}`)));
-        child.send(request);
-      });
-    } catch (err) {
-      await clients.close();
-      throw err;
-    }
-    return clients;
-  }
-
-  /** When the last client received `seq` (monotonic ms), or null if it did not in time. */
-  received(seq: number): Promise<number | null> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(seq);
-        resolve(null);
-      }, OP_TIMEOUT_MS);
-      this.waiters.set(seq, (atMs) => {
-        clearTimeout(timer);
-        resolve(atMs);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    if (this.child.connected) this.child.send({ type: 'close' });
-    const force = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(force);
-  }
-}
 
 /** One side of the comparison: its clients and how it issues an operation. */
 interface Side {
@@ -172,13 +100,6 @@ async function runOps(side: Side, count: number): Promise<{ latenciesMs: number[
   return { latenciesMs, lost };
 }
 
-/** The open-file limits of this process (children inherit them). */
-function openFileLimits(): { soft: number; hard: number } {
-  const out = spawnSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
-  const read = (v: string | undefined) => (v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v));
-  return { soft: read(out[0]), hard: read(out[1]) };
-}
-
 interface SideResult {
   p50Ms: RoundSummary;
   p99Ms: RoundSummary;
@@ -188,16 +109,10 @@ interface SideResult {
 }
 
 async function main(): Promise<void> {
-  const limits = openFileLimits();
   // This process holds the server end of every connection of both sides at once, each child
   // the client ends of one side; the rest covers the store, models, workers and pipes.
   const needed = 2 * Math.max(...SIZES) + 512;
-  console.error(`open-file limit (ulimit -n): soft ${limits.soft}, hard ${limits.hard}; this run needs about ${needed}`);
-  if (limits.soft < needed) {
-    throw new Error(
-      `the open-file limit ${limits.soft} is below ${needed}: raise it (ulimit -n ${Math.min(limits.hard, needed * 2)}) or pass smaller --sizes`,
-    );
-  }
+  const limits = checkOpenFiles(needed, 'smaller --sizes');
 
   const { cleanups, cleanUp } = cleanUpOnExit();
 
@@ -250,17 +165,7 @@ async function main(): Promise<void> {
     const wsUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
 
     const jobId = randomUUID();
-    const progress = (seq: number): ProgressEvent => ({
-      jobId,
-      documentId,
-      teamId: DEFAULT_TEAM.teamId,
-      stage: 'fanout',
-      done: seq,
-      total: seq,
-      percent: 100,
-      etaMs: null,
-      at: Date.now(),
-    });
+    const progress = (seq: number): ProgressEvent => sequencedProgress({ jobId, documentId, teamId: DEFAULT_TEAM.teamId }, seq);
     // The frames as they go out: a Socket.IO event packet, and the baseline's JSON message.
     const payloadBytes = {
       socketIo: Buffer.byteLength(`42${JSON.stringify(['job:progress', progress(0)])}`),

@@ -47,12 +47,11 @@
  *
  * Measures, never asserts. The last line is JSON.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NatsBus, publishEvent } from '@quire/bus';
 import { Events, type ProgressEvent } from '@quire/kernel';
@@ -67,10 +66,10 @@ import {
   type LatencySummary,
   type RoundSummary,
 } from '../hub/src/eval/report.ts';
-import { repoRoot } from '../test/helpers/hub.ts';
 import { startScaleOut, type ScaleOut } from '../test/helpers/scale-out.ts';
 import { cleanUpOnExit } from './cleanups.ts';
-import type { ClientsMessage, ConnectRequest } from './fanout-clients.ts';
+import { ClientsProcess, checkOpenFiles, monotonicMs, sequencedProgress } from './clients-process.ts';
+import { measureSearchable, uniqueWord, type SearchableFigures } from './searchable.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,20 +87,13 @@ const WARMUP_OPS = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
 const DOCS = Number(args.docs);
 const POLL_MS = Number(args['poll-ms']);
-/** An operation not seen by every client within this time counts as lost. */
-const OP_TIMEOUT_MS = 10_000;
 /** How long one document may take to be processed, or to become searchable, before the run gives up on it. */
 const DOCUMENT_TIMEOUT_MS = 120_000;
 /** How long the processes' CPU time is watched with nothing published, for the baseline. */
 const IDLE_MS = 5_000;
-const CLIENTS_SCRIPT = fileURLToPath(new URL('./fanout-clients.ts', import.meta.url));
 
 const DOCUMENT_QUERY = `query($id: ID!) { document(id: $id) { status } }`;
-const SEARCH_QUERY = `query($q: String!) { search(query: $q, mode: TEXT, first: 5) { document { id } } }`;
 const TEAM_QUERY = `{ me { currentTeam { id } } }`;
-
-/** Milliseconds on the machine-wide monotonic clock, as the clients' process reads it. */
-const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Clock ticks per second of /proc's CPU times. */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
@@ -116,71 +108,6 @@ async function cpuMs(pid: number | undefined): Promise<number | null> {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
     return null;
-  }
-}
-
-/** A child process holding clients of one run (the same layout as fanout.bench.ts). */
-class ClientsProcess {
-  private readonly waiters = new Map<number, (atMs: number) => void>();
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (raw) => {
-      const message = raw as ClientsMessage;
-      if (message.type === 'received') {
-        this.waiters.get(message.seq)?.(message.atMs);
-        this.waiters.delete(message.seq);
-      }
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  /** Starts the process and resolves once every client has joined; `register` gets it first, for clean-up. */
-  static async start(request: ConnectRequest, register: (clients: ClientsProcess) => void): Promise<ClientsProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLIENTS_SCRIPT], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const clients = new ClientsProcess(child);
-    register(clients);
-    await new Promise<void>((resolve, reject) => {
-      child.on('message', (raw) => {
-        const message = raw as ClientsMessage;
-        if (message.type === 'ready') {
-          if (message.connected === request.count) resolve();
-          else reject(new Error(`${message.connected} of ${request.count} clients connected`));
-        } else if (message.type === 'error') reject(new Error(`clients: ${message.message}`));
-      });
-      child.once('exit', (code) => reject(new Error(`the clients' process exited with ${code}`)));
-      child.send(request);
-    });
-    return clients;
-  }
-
-  /** When the last client received `seq` (monotonic ms), or null if it did not in time. */
-  received(seq: number): Promise<number | null> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(seq);
-        resolve(null);
-      }, OP_TIMEOUT_MS);
-      this.waiters.set(seq, (atMs) => {
-        clearTimeout(timer);
-        resolve(atMs);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    if (this.child.connected) this.child.send({ type: 'close' });
-    const force = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(force);
   }
 }
 
@@ -211,33 +138,14 @@ interface RunResult {
   cpuMsPerOp: CpuPerOp;
 }
 
-interface Searchable {
-  latencyMs: LatencySummary;
-  uploadMs: LatencySummary;
-  lost: number;
-}
-
-/** The open-file limits of this process (children inherit them). */
-function openFileLimits(): { soft: number; hard: number } {
-  const out = spawnSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
-  const read = (v: string | undefined) => (v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v));
-  return { soft: read(out[0]), hard: read(out[1]) };
-}
-
 const cleanup = cleanUpOnExit();
 
 async function main(): Promise<void> {
   const { cleanups, cleanUp, signal } = cleanup;
-  const limits = openFileLimits();
   // The first hub holds the server end of every client of the one-hub run and half of the
   // other's; each clients' process holds its run's ends; the rest covers the store, NATS and pipes.
   const needed = CLIENTS + Math.ceil(CLIENTS / 2) + 512;
-  console.error(`open-file limit (ulimit -n): soft ${limits.soft}, hard ${limits.hard}; this run needs about ${needed}`);
-  if (limits.soft < needed) {
-    throw new Error(
-      `the open-file limit ${limits.soft} is below ${needed}: raise it (ulimit -n ${Math.min(limits.hard, needed * 2)}) or pass a smaller --clients`,
-    );
-  }
+  const limits = checkOpenFiles(needed, 'a smaller --clients');
 
   try {
     console.error('starting NATS, two hubs on MongoDB, a processor node and HAProxy…');
@@ -256,7 +164,7 @@ async function main(): Promise<void> {
     }
 
     console.error(`upload → searchable: ${DOCS} documents through the balancer…`);
-    const searchable = await measureSearchable(topology, signal);
+    const searchable = await measureSearchable(topology, { count: DOCS, pollMs: POLL_MS, timeoutMs: DOCUMENT_TIMEOUT_MS, signal });
 
     const bus = new NatsBus({ servers: topology.nats.url, prefix: topology.natsPrefix, name: 'replicas-bench' });
     await bus.start();
@@ -285,17 +193,7 @@ async function main(): Promise<void> {
 
     const jobId = randomUUID();
     let nextSeq = 1;
-    const progress = (documentId: string, seq: number): ProgressEvent => ({
-      jobId,
-      documentId,
-      teamId,
-      stage: 'fanout',
-      done: seq,
-      total: seq,
-      percent: 100,
-      etaMs: null,
-      at: Date.now(),
-    });
+    const progress = (documentId: string, seq: number): ProgressEvent => sequencedProgress({ jobId, documentId, teamId }, seq);
     const payloadBytes = Buffer.byteLength(`42${JSON.stringify(['job:progress', progress(rooms[0]!, 0)])}`);
 
     // Between events a hub still works (HAProxy's health checks, Socket.IO heartbeats, NATS
@@ -432,53 +330,14 @@ async function uploadProcessed(topology: ScaleOut, name: string, text: string, s
   }
 }
 
-/** `--docs` one-page text documents, each uploaded once the previous one is searchable (as topology.bench.ts). */
-async function measureSearchable(topology: ScaleOut, signal: AbortSignal): Promise<Searchable> {
-  const latencies: number[] = [];
-  const uploads: number[] = [];
-  let lost = 0;
-  for (let i = 0; i < DOCS && !signal.aborted; i++) {
-    const word = uniqueWord();
-    const text =
-      `Delivery note ${i + 1}\n\nThe consignment with reference ${word} arrived this morning in good order. ` +
-      `It was checked against the order, signed for at the loading dock and filed with the week's other notes.\n`;
-    const t0 = performance.now();
-    const res = await topology.upload({ name: `searchable-${i + 1}.txt`, data: new TextEncoder().encode(text), type: 'text/plain' });
-    uploads.push(performance.now() - t0);
-    if (res.status !== 202) throw new Error(`upload refused (${res.status}): ${JSON.stringify(res.body)}`);
-    const id = res.body.documentId as string;
-    // A loop of its own rather than waitFor, whose 250 ms pause would be the resolution.
-    const deadline = Date.now() + DOCUMENT_TIMEOUT_MS;
-    for (;;) {
-      const hits = ((await topology.gql(SEARCH_QUERY, { q: word })).data?.search ?? []) as { document: { id: string } }[];
-      if (hits.some((h) => h.document.id === id)) {
-        latencies.push(performance.now() - t0);
-        break;
-      }
-      if (Date.now() > deadline || signal.aborted) {
-        lost += 1;
-        break;
-      }
-      await sleep(POLL_MS);
-    }
-  }
-  signal.throwIfAborted();
-  return { latencyMs: summarizeLatency(latencies), uploadMs: summarizeLatency(uploads), lost };
-}
-
 /** A CPU rate (CPU ms per wall ms) as a percentage of one core. */
 function pct(rate: number | null | undefined): number | null {
   return rate == null ? null : rate * 100;
 }
 
-/** A word in no document and no dictionary: twelve random lowercase letters. */
-function uniqueWord(): string {
-  return [...randomBytes(12)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
-}
-
 function report(r: {
   results: Record<Run['name'], RunResult>;
-  searchable: Searchable;
+  searchable: SearchableFigures;
   payloadBytes: number;
   limits: { soft: number; hard: number };
   idleCpuPct: { hubs: (number | null)[]; clients: (number | null)[] };

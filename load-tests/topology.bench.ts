@@ -34,7 +34,7 @@
  * Measures, never asserts. Every process and temporary directory is removed at the end, also
  * after an error or Ctrl-C. The last line is JSON.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +46,7 @@ import { startHub, type HubProcess } from '../test/helpers/hub.ts';
 import { startNats, startProcessor, type NatsServer, type ProcessorProcess } from '../test/helpers/topology.ts';
 import { cleanUpOnExit } from './cleanups.ts';
 import { buildMix, DocKind, describeMix, makeUnique, parseWeights, type BenchDocument } from './ingest-mix.ts';
+import { measureSearchable as measureSearchableFigures, type SearchableFigures } from './searchable.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,7 +77,6 @@ const hubEnv = { LOG_LEVEL: process.env.QUIRE_TEST_LOG_LEVEL ?? 'warn', PROCESSO
 const nodeEnv = { LOG_LEVEL: 'info', PROCESSOR_WORKERS: String(NODE_WORKERS) };
 
 const DOCUMENT_QUERY = `query($id: ID!) { document(id: $id) { status pageCount error { code message stage } } }`;
-const SEARCH_QUERY = `query($q: String!) { search(query: $q, mode: TEXT, first: 5) { document { id } } }`;
 const NODES_QUERY = `{ dashboard { nodes { id concurrency executionProvider } } }`;
 
 /** What the Socket.IO client of the topology's hub heard during one ingest run. */
@@ -103,11 +103,8 @@ interface IngestRun {
   liveDelayMs: LatencySummary;
 }
 
-interface Searchable {
+interface Searchable extends SearchableFigures {
   where: string;
-  latencyMs: LatencySummary;
-  uploadMs: LatencySummary;
-  lost: number;
 }
 
 const cleanup = cleanUpOnExit();
@@ -287,41 +284,7 @@ async function measureIngest(
 
 /** `--samples` one-page text documents, each uploaded once the previous one is searchable. */
 async function measureSearchable(hub: HubProcess, where: string, signal: AbortSignal): Promise<Searchable> {
-  const latencies: number[] = [];
-  const uploads: number[] = [];
-  let lost = 0;
-  for (let i = 0; i < SAMPLES && !signal.aborted; i++) {
-    const word = uniqueWord();
-    const text =
-      `Delivery note ${i + 1}\n\nThe consignment with reference ${word} arrived this morning in good order. ` +
-      `It was checked against the order, signed for at the loading dock and filed with the week's other notes.\n`;
-    const t0 = performance.now();
-    const res = await hub.upload({ name: `searchable-${i + 1}.txt`, data: new TextEncoder().encode(text), type: 'text/plain' });
-    uploads.push(performance.now() - t0);
-    if (res.status !== 202) throw new Error(`upload refused (${res.status}): ${JSON.stringify(res.body)}`);
-    const id = res.body.documentId as string;
-    // A loop of its own rather than waitFor, whose 250 ms pause would be the resolution.
-    const deadline = Date.now() + SAMPLE_TIMEOUT_MS;
-    for (;;) {
-      const hits = ((await hub.gql(SEARCH_QUERY, { q: word })).data?.search ?? []) as { document: { id: string } }[];
-      if (hits.some((h) => h.document.id === id)) {
-        latencies.push(performance.now() - t0);
-        break;
-      }
-      if (Date.now() > deadline || signal.aborted) {
-        lost += 1;
-        break;
-      }
-      await sleep(POLL_MS);
-    }
-  }
-  signal.throwIfAborted();
-  return { where, latencyMs: summarizeLatency(latencies), uploadMs: summarizeLatency(uploads), lost };
-}
-
-/** A word in no document and no dictionary: twelve random lowercase letters. */
-function uniqueWord(): string {
-  return [...randomBytes(12)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
+  return { where, ...(await measureSearchableFigures(hub, { count: SAMPLES, pollMs: POLL_MS, timeoutMs: SAMPLE_TIMEOUT_MS, signal })) };
 }
 
 function report(r: {

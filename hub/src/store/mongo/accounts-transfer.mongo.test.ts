@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import { after, describe, it, mock } from 'node:test';
 import { AuditAction, Role, type Store } from '../store.ts';
 import type { SqliteStore } from '../sqlite/store.sqlite.ts';
-import type { TransferRecords } from '../transfer.ts';
 import type { MongoStore } from './store.mongo.ts';
-import { storeFixtures } from './testing.ts';
+import { allRecords, exportPages, importPages, storeFixtures, type TransferPages } from './testing.ts';
 
 /** The kinds this test copies, in the copying order. */
 const KINDS = ['teams', 'users', 'memberships', 'sessions', 'invitations', 'apiKeys', 'audit'] as const;
 type Kind = (typeof KINDS)[number];
-type Pages = { [K in Kind]: TransferRecords[K][][] };
+type Pages = TransferPages<Kind>;
 
 const fixtures = storeFixtures();
 after(() => fixtures.close());
@@ -127,32 +126,15 @@ async function fillAt(store: SqliteStore, now: number): Promise<void> {
 }
 
 /** Every record of each kind, in pages of `limit`. */
-async function exportAll(source: SqliteStore, limit: number): Promise<Pages> {
-  const pages = {} as Record<Kind, unknown[][]>;
-  for (const kind of KINDS) {
-    pages[kind] = [];
-    let after: string | null = null;
-    do {
-      const page: { records: unknown[]; next: string | null } = await source.exportRecords(kind, { after, limit });
-      if (page.records.length > 0) pages[kind].push(page.records);
-      after = page.next;
-    } while (after !== null);
-  }
-  return pages as Pages;
-}
+const exportAll = (source: SqliteStore, limit: number): Promise<Pages> => exportPages(source, KINDS, limit);
 
-async function importAll(target: MongoStore, pages: Pages, kinds: readonly Kind[] = KINDS): Promise<void> {
-  for (const kind of kinds) for (const page of pages[kind]) await target.importRecords(kind, page);
-}
-
-function all<K extends Kind>(pages: Pages, kind: K): TransferRecords[K][] {
-  return pages[kind].flat() as TransferRecords[K][];
-}
+/** Imports the pages of `kinds`, every kind this test copies by default. */
+const importAll = (target: MongoStore, pages: Pages, kinds: readonly Kind[] = KINDS): Promise<void> => importPages(target, pages, kinds);
 
 /** What the Store port answers about everything in `pages`. */
 async function view(store: Store, pages: Pages): Promise<unknown> {
-  const users = all(pages, 'users');
-  const teams = all(pages, 'teams');
+  const users = allRecords(pages, 'users');
+  const teams = allRecords(pages, 'teams');
   return {
     teams: await Promise.all(teams.map((t) => store.getTeam(t.id))),
     users: await Promise.all(
@@ -161,11 +143,11 @@ async function view(store: Store, pages: Pages): Promise<unknown> {
     countUsers: await store.countUsers(),
     members: await Promise.all(teams.map((t) => store.listMembers({ teamId: t.id }))),
     membershipsOfUsers: await Promise.all(users.map((u) => store.listMembershipsOfUser(u.id))),
-    membership: await Promise.all(all(pages, 'memberships').map((m) => store.getMembership({ teamId: m.teamId }, m.userId))),
-    sessions: await Promise.all(all(pages, 'sessions').map((s) => store.findSessionByTokenHash(s.tokenHash))),
-    activeFamilies: await Promise.all(all(pages, 'sessions').map((s) => store.isSessionFamilyActive(s.familyId, Date.now()))),
-    invitations: await Promise.all(all(pages, 'invitations').map((i) => store.findInvitationByTokenHash(i.tokenHash))),
-    apiKeys: await Promise.all(all(pages, 'apiKeys').map((k) => store.findApiKeyByHash(k.keyHash))),
+    membership: await Promise.all(allRecords(pages, 'memberships').map((m) => store.getMembership({ teamId: m.teamId }, m.userId))),
+    sessions: await Promise.all(allRecords(pages, 'sessions').map((s) => store.findSessionByTokenHash(s.tokenHash))),
+    activeFamilies: await Promise.all(allRecords(pages, 'sessions').map((s) => store.isSessionFamilyActive(s.familyId, Date.now()))),
+    invitations: await Promise.all(allRecords(pages, 'invitations').map((i) => store.findInvitationByTokenHash(i.tokenHash))),
+    apiKeys: await Promise.all(allRecords(pages, 'apiKeys').map((k) => store.findApiKeyByHash(k.keyHash))),
     apiKeyLists: await Promise.all(teams.map((t) => store.listApiKeys({ teamId: t.id }))),
     audit: await store.listAudit({ limit: 100 }),
     auditOfActor: await store.listAudit({ actorUserId: 'ann', limit: 100 }),
@@ -184,7 +166,7 @@ describe('MongoAccountRepository transfer', () => {
 
     assert.deepEqual(await view(target, pages), await view(source, pages));
     for (const kind of KINDS) {
-      assert.equal(await target.countRecords(kind), all(pages, kind).length, kind);
+      assert.equal(await target.countRecords(kind), allRecords(pages, kind).length, kind);
     }
     // The state that moved with the records, spelled out.
     const s1 = await target.findSessionByTokenHash('token-s1');
@@ -208,7 +190,7 @@ describe('MongoAccountRepository transfer', () => {
 
     assert.deepEqual(await view(target, pages), await view(source, pages));
     for (const kind of KINDS) {
-      assert.equal(await target.countRecords(kind), all(pages, kind).length, kind);
+      assert.equal(await target.countRecords(kind), allRecords(pages, kind).length, kind);
     }
   });
 
@@ -237,7 +219,7 @@ describe('MongoAccountRepository transfer', () => {
         ['fay', Role.Viewer],
       ],
     );
-    assert.equal(await target.countRecords('memberships'), all(pages, 'memberships').length + 1);
+    assert.equal(await target.countRecords('memberships'), allRecords(pages, 'memberships').length + 1);
     // Importing again into a team with ledger entries replaces the memberships through the ledger.
     await importAll(target, pages, ['memberships']);
     const members = await target.listMembers(teamA);
@@ -248,7 +230,7 @@ describe('MongoAccountRepository transfer', () => {
     await target.setMemberRole(teamA, 'bob', Role.Viewer);
     await assert.rejects(target.setMemberRole(teamA, 'ann', Role.Viewer), { code: 'LAST_OWNER' });
     assert.equal(await target.removeMember(teamA, 'cat'), true);
-    assert.equal(await target.countRecords('memberships'), all(pages, 'memberships').length);
+    assert.equal(await target.countRecords('memberships'), allRecords(pages, 'memberships').length);
 
     // Sessions: an imported token rotates once; a rotated or revoked one does not.
     const next = { id: 's6', familyId: 's4', userId: 'cat', tokenHash: 'token-s6', expiresAt: now + HOUR, ip: null, userAgent: null };
@@ -281,7 +263,7 @@ describe('MongoAccountRepository transfer', () => {
     assert.equal(await target.revokeApiKey(teamA, 'k3', now), true);
 
     // Audit: ids go on after the highest imported one.
-    const highest = Math.max(...all(pages, 'audit').map((e) => e.id));
+    const highest = Math.max(...allRecords(pages, 'audit').map((e) => e.id));
     assert.equal((await target.appendAudit({ action: AuditAction.MemberRemoved, teamId: 'team-a' })).id, highest + 1);
   });
 });

@@ -10,14 +10,13 @@ import { after, describe, it, mock } from 'node:test';
 import { type Classification, DocumentStatus, type Fields } from '@quire/kernel';
 import { type DocumentFilter, DocumentOrder, type DocumentRecord, type LabelOverrides, type Store, type TeamScope } from '../store.ts';
 import type { SqliteStore } from '../sqlite/store.sqlite.ts';
-import type { TransferRecords } from '../transfer.ts';
 import type { MongoStore } from './store.mongo.ts';
-import { storeFixtures } from './testing.ts';
+import { allRecords, exportPages, importPages, storeFixtures, type TransferPages } from './testing.ts';
 
 /** The kinds this test copies, in the copying order. */
 const KINDS = ['teams', 'documents', 'jobs', 'pages', 'chunks'] as const;
 type Kind = (typeof KINDS)[number];
-type Pages = { [K in Kind]: TransferRecords[K][][] };
+type Pages = TransferPages<Kind>;
 
 const fixtures = storeFixtures();
 after(() => fixtures.close());
@@ -256,27 +255,10 @@ async function fillDocument(store: SqliteStore, spec: Spec): Promise<void> {
 }
 
 /** Every record of each kind, in pages of `limit`. */
-async function exportAll(source: SqliteStore, limit: number): Promise<Pages> {
-  const pages = {} as Record<Kind, unknown[][]>;
-  for (const kind of KINDS) {
-    pages[kind] = [];
-    let after: string | null = null;
-    do {
-      const page: { records: unknown[]; next: string | null } = await source.exportRecords(kind, { after, limit });
-      if (page.records.length > 0) pages[kind].push(page.records);
-      after = page.next;
-    } while (after !== null);
-  }
-  return pages as Pages;
-}
+const exportAll = (source: SqliteStore, limit: number): Promise<Pages> => exportPages(source, KINDS, limit);
 
-async function importAll(target: MongoStore, pages: Pages, kinds: readonly Kind[] = KINDS): Promise<void> {
-  for (const kind of kinds) for (const page of pages[kind]) await target.importRecords(kind, page);
-}
-
-function all<K extends Kind>(pages: Pages, kind: K): TransferRecords[K][] {
-  return pages[kind].flat() as TransferRecords[K][];
-}
+/** Imports the pages of `kinds`, every kind this test copies by default. */
+const importAll = (target: MongoStore, pages: Pages, kinds: readonly Kind[] = KINDS): Promise<void> => importPages(target, pages, kinds);
 
 const FILTERS: DocumentFilter[] = [
   {},
@@ -304,7 +286,7 @@ async function walk(store: Store, scope: TeamScope, orderBy: DocumentOrder, filt
 
 /** What the Store port answers about the documents, jobs, pages and chunks in `pages`. */
 async function view(store: Store, pages: Pages): Promise<unknown> {
-  const documents = all(pages, 'documents');
+  const documents = allRecords(pages, 'documents');
   const perTeam = async <T>(read: (scope: TeamScope) => Promise<T>) => Promise.all(TEAMS.map(read));
   return {
     documents: await Promise.all(documents.map((d) => store.getDocument({ teamId: d.teamId }, d.id))),
@@ -329,7 +311,7 @@ async function view(store: Store, pages: Pages): Promise<unknown> {
         store.listDocumentVectors(scope, { documentIds: ['d02', 'd10'], labelledOnly: true }),
       ]),
     ),
-    jobs: await Promise.all(all(pages, 'jobs').map((j) => store.getJob({ teamId: j.teamId }, j.id))),
+    jobs: await Promise.all(allRecords(pages, 'jobs').map((j) => store.getJob({ teamId: j.teamId }, j.id))),
     pages: await Promise.all(documents.map((d) => store.getPages({ teamId: d.teamId }, d.id))),
     chunks: await Promise.all(documents.map((d) => store.getChunks({ teamId: d.teamId }, d.id))),
     unfinished: await store.listUnfinishedDocuments(),
@@ -345,7 +327,7 @@ async function copied(): Promise<{ source: SqliteStore; target: MongoStore; page
 }
 
 async function assertCounts(target: MongoStore, pages: Pages): Promise<void> {
-  for (const kind of KINDS) assert.equal(await target.countRecords(kind), all(pages, kind).length, kind);
+  for (const kind of KINDS) assert.equal(await target.countRecords(kind), allRecords(pages, kind).length, kind);
 }
 
 /** A document as read, without the time of its last change. */
@@ -402,7 +384,7 @@ describe('MongoDocumentRepository transfer', () => {
     await target.updateDocument(A, 'd01', { status: 'failed', labelOverrides: {} });
     await target.setDocumentVector(A, 'd05', Float32Array.from([9, 9, 9]));
     await target.updateJob(A, 'd05-j0', { status: 'running' });
-    await target.upsertPages(A, 'd01', [{ ...all(pages, 'pages')[0]!, text: 'changed' }]);
+    await target.upsertPages(A, 'd01', [{ ...allRecords(pages, 'pages')[0]!, text: 'changed' }]);
     await importAll(target, pages);
 
     assert.deepEqual(await view(target, pages), await view(source, pages));
@@ -422,11 +404,11 @@ describe('MongoDocumentRepository transfer', () => {
 
     assert.deepEqual(await target.getPages(A, 'gone'), []);
     assert.deepEqual(await target.getChunks(A, 'gone'), []);
-    assert.equal(await target.countRecords('pages'), all(pages, 'pages').length - 1);
-    assert.equal(await target.countRecords('chunks'), all(pages, 'chunks').length - 1);
+    assert.equal(await target.countRecords('pages'), allRecords(pages, 'pages').length - 1);
+    assert.equal(await target.countRecords('chunks'), allRecords(pages, 'chunks').length - 1);
     // Nor one a delete that stopped midway left in MongoDB.
     await target.connection.collection('chunks').insertOne({ _id: 'left' as never, teamId: B.teamId, documentId: 'gone', ordinal: 0 });
-    assert.equal(await target.countRecords('chunks'), all(pages, 'chunks').length - 1);
+    assert.equal(await target.countRecords('chunks'), allRecords(pages, 'chunks').length - 1);
   });
 
   it('goes on with the hub operations on imported records', async () => {

@@ -110,35 +110,49 @@ interface ChunkDoc extends ChunkRow {
 }
 
 const { Mixed } = Schema.Types;
+const requiredString = { type: String, required: true };
+const requiredNumber = { type: Number, required: true };
+const requiredMixed = { type: Mixed, required: true };
 const nullableString = { type: String, default: null };
 const nullableNumber = { type: Number, default: null };
+const nullableMixed = { type: Mixed, default: null };
+
+/** The keys of a job, page or chunk: its own, and its document's in its team. */
+const documentPartKeys = { _id: requiredString, teamId: requiredString, documentId: requiredString };
+
+/**
+ * The options of every schema here: the repository's `start()` creates the indexes, and
+ * `minimize: false` keeps empty objects (a document's `fields` and `labelOverrides`) as written.
+ */
+function schemaOptions(collection: string) {
+  return { collection, versionKey: false, autoIndex: false, minimize: false } as const;
+}
 
 const documentSchema = new Schema<DocumentDoc>(
   {
-    _id: { type: String, required: true },
-    teamId: { type: String, required: true },
-    filename: { type: String, required: true },
-    nameKey: { type: String, required: true },
-    mimeType: { type: String, required: true },
-    size: { type: Number, required: true },
-    sha256: { type: String, required: true },
-    blobKey: { type: String, required: true },
-    status: { type: String, required: true },
-    pageCount: { type: Number, required: true },
-    chunkCount: { type: Number, required: true },
-    classification: { type: Mixed, default: null },
-    fields: { type: Mixed, required: true },
+    _id: requiredString,
+    teamId: requiredString,
+    filename: requiredString,
+    nameKey: requiredString,
+    mimeType: requiredString,
+    size: requiredNumber,
+    sha256: requiredString,
+    blobKey: requiredString,
+    status: requiredString,
+    pageCount: requiredNumber,
+    chunkCount: requiredNumber,
+    classification: nullableMixed,
+    fields: requiredMixed,
     modelId: nullableString,
-    jobId: { type: String, required: true },
-    error: { type: Mixed, default: null },
-    createdAt: { type: Number, required: true },
-    updatedAt: { type: Number, required: true },
+    jobId: requiredString,
+    error: nullableMixed,
+    createdAt: requiredNumber,
+    updatedAt: requiredNumber,
     processedAt: nullableNumber,
-    labelOverrides: { type: Mixed, required: true },
+    labelOverrides: requiredMixed,
     vector: { type: Buffer },
   },
-  // `minimize: false` keeps empty `fields` and `labelOverrides` objects as written.
-  { collection: 'documents', versionKey: false, autoIndex: false, minimize: false },
+  schemaOptions('documents'),
 );
 documentSchema.index({ teamId: 1, sha256: 1 }, { unique: true });
 // One index per order, each ending in `_id` so that a cursor is an index seek. The created
@@ -161,56 +175,50 @@ const BY_CREATED = { teamId: 1, createdAt: -1, _id: -1 } as const;
 
 const jobSchema = new Schema<JobDoc>(
   {
-    _id: { type: String, required: true },
-    teamId: { type: String, required: true },
-    documentId: { type: String, required: true },
-    status: { type: String, required: true },
-    attempts: { type: Number, required: true },
+    ...documentPartKeys,
+    status: requiredString,
+    attempts: requiredNumber,
     stage: nullableString,
-    done: { type: Number, required: true },
-    total: { type: Number, required: true },
-    percent: { type: Number, required: true },
+    done: requiredNumber,
+    total: requiredNumber,
+    percent: requiredNumber,
     etaMs: nullableNumber,
-    error: { type: Mixed, default: null },
-    createdAt: { type: Number, required: true },
-    updatedAt: { type: Number, required: true },
+    error: nullableMixed,
+    createdAt: requiredNumber,
+    updatedAt: requiredNumber,
     finishedAt: nullableNumber,
   },
-  { collection: 'jobs', versionKey: false, autoIndex: false, minimize: false },
+  schemaOptions('jobs'),
 );
 jobSchema.index({ teamId: 1, documentId: 1 });
 jobSchema.index({ teamId: 1, finishedAt: 1, status: 1 });
 
 const pageSchema = new Schema<PageDoc>(
   {
-    _id: { type: String, required: true },
-    teamId: { type: String, required: true },
-    documentId: { type: String, required: true },
-    page: { type: Number, required: true },
-    width: { type: Number, required: true },
-    height: { type: Number, required: true },
-    text: { type: String, required: true },
-    source: { type: String, required: true },
-    confidence: { type: Number, required: true },
-    words: { type: Mixed, required: true },
+    ...documentPartKeys,
+    page: requiredNumber,
+    width: requiredNumber,
+    height: requiredNumber,
+    text: requiredString,
+    source: requiredString,
+    confidence: requiredNumber,
+    words: requiredMixed,
   },
-  { collection: 'pages', versionKey: false, autoIndex: false, minimize: false },
+  schemaOptions('pages'),
 );
 pageSchema.index({ teamId: 1, documentId: 1, page: 1 });
 
 const chunkSchema = new Schema<ChunkDoc>(
   {
-    _id: { type: String, required: true },
-    teamId: { type: String, required: true },
-    documentId: { type: String, required: true },
-    ordinal: { type: Number, required: true },
-    page: { type: Number, required: true },
-    text: { type: String, required: true },
-    start: { type: Number, required: true },
-    end: { type: Number, required: true },
-    boxes: { type: Mixed, required: true },
+    ...documentPartKeys,
+    ordinal: requiredNumber,
+    page: requiredNumber,
+    text: requiredString,
+    start: requiredNumber,
+    end: requiredNumber,
+    boxes: requiredMixed,
   },
-  { collection: 'chunks', versionKey: false, autoIndex: false, minimize: false },
+  schemaOptions('chunks'),
 );
 chunkSchema.index({ teamId: 1, documentId: 1, ordinal: 1 });
 
@@ -265,28 +273,7 @@ export class MongoDocumentRepository implements DocumentRepository {
         throw new ConflictError(`Job ${doc.jobId} exists already`, { code: 'JOB_EXISTS', cause: err });
       }
     }
-    const stored: DocumentDoc = {
-      _id: doc.id,
-      teamId: scope.teamId,
-      filename: doc.filename,
-      nameKey: nameKey(doc.filename),
-      mimeType: doc.mimeType,
-      size: doc.size,
-      sha256: doc.sha256,
-      blobKey: doc.blobKey,
-      status: DocumentStatus.Queued,
-      pageCount: 0,
-      chunkCount: 0,
-      classification: null,
-      fields: {},
-      modelId: null,
-      jobId: doc.jobId,
-      error: null,
-      createdAt: now,
-      updatedAt: now,
-      processedAt: null,
-      labelOverrides: {},
-    };
+    const stored = toDocumentDoc(newDocument(scope, doc, now));
     try {
       await this.#documents.create(stored);
     } catch (err) {
@@ -351,17 +338,7 @@ export class MongoDocumentRepository implements DocumentRepository {
    * the later may undo the other's fields.
    */
   async updateDocument(scope: TeamScope, id: string, patch: DocumentPatch): Promise<DocumentRecord> {
-    const set: Partial<DocumentDoc> = { updatedAt: Date.now() };
-    if (patch.status !== undefined) set.status = patch.status;
-    if (patch.pageCount !== undefined) set.pageCount = patch.pageCount;
-    if (patch.chunkCount !== undefined) set.chunkCount = patch.chunkCount;
-    if (patch.classification !== undefined) set.classification = plain(patch.classification);
-    if (patch.fields !== undefined) set.fields = plain(patch.fields);
-    if (patch.modelId !== undefined) set.modelId = patch.modelId;
-    if (patch.jobId !== undefined) set.jobId = patch.jobId;
-    if (patch.error !== undefined) set.error = plain(patch.error);
-    if (patch.processedAt !== undefined) set.processedAt = patch.processedAt;
-    if (patch.labelOverrides !== undefined) set.labelOverrides = plain(patch.labelOverrides);
+    const set = patchSet(patch, DOCUMENT_PATCH_KEYS);
     const doc = await this.#documents.findOneAndUpdate({ _id: id, teamId: scope.teamId }, { $set: set }, { new: true }).lean<DocumentDoc>();
     if (!doc) throw new NotFoundError(`Document ${id} not found`);
     return toDocument(doc);
@@ -419,37 +396,12 @@ export class MongoDocumentRepository implements DocumentRepository {
   // --- pages and chunks ----------------------------------------------------------------------
 
   async upsertPages(scope: TeamScope, documentId: string, pages: readonly Omit<PageRecord, 'documentId'>[]): Promise<void> {
-    const docs = pages.map((p): PageDoc => ({
-      _id: partKey(scope, documentId, p.page),
-      teamId: scope.teamId,
-      documentId,
-      page: p.page,
-      width: p.width,
-      height: p.height,
-      text: p.text,
-      source: p.source,
-      confidence: p.confidence,
-      words: plain(p.words),
-    }));
+    const docs = pages.map((p) => toPageDoc(scope, documentId, p));
     await this.#upsertParts(scope, documentId, this.#pages, docs);
   }
 
   async getPages(scope: TeamScope, documentId: string): Promise<PageRecord[]> {
-    const [exists, docs] = await Promise.all([
-      this.#documents.exists({ _id: documentId, teamId: scope.teamId }),
-      this.#pages.find({ teamId: scope.teamId, documentId }).sort({ page: 1 }).lean<PageDoc[]>(),
-    ]);
-    if (!exists) return [];
-    return docs.map((p) => ({
-      documentId: p.documentId,
-      page: p.page,
-      width: p.width,
-      height: p.height,
-      text: p.text,
-      source: p.source,
-      confidence: p.confidence,
-      words: p.words,
-    }));
+    return (await this.#partsOf(scope, documentId, this.#pages, 'page')).map(toPage);
   }
 
   /**
@@ -458,17 +410,7 @@ export class MongoDocumentRepository implements DocumentRepository {
    * document, no chunk outlives its document whichever finishes first.
    */
   async upsertChunks(scope: TeamScope, documentId: string, chunks: readonly Omit<ChunkRow, 'documentId'>[]): Promise<void> {
-    const docs = chunks.map((c): ChunkDoc => ({
-      _id: partKey(scope, documentId, c.ordinal),
-      teamId: scope.teamId,
-      documentId,
-      ordinal: c.ordinal,
-      page: c.page,
-      text: c.text,
-      start: c.start,
-      end: c.end,
-      boxes: plain(c.boxes),
-    }));
+    const docs = chunks.map((c) => toChunkDoc(scope, documentId, c));
     await this.#upsertParts(scope, documentId, this.#chunks, docs);
   }
 
@@ -481,21 +423,7 @@ export class MongoDocumentRepository implements DocumentRepository {
   }
 
   async getChunks(scope: TeamScope, documentId: string): Promise<ChunkRow[]> {
-    // Read beside the document, so that chunks a stopped write left of a deleted one stay unseen.
-    const [exists, docs] = await Promise.all([
-      this.#documents.exists({ _id: documentId, teamId: scope.teamId }),
-      this.#chunks.find({ teamId: scope.teamId, documentId }).sort({ ordinal: 1 }).lean<ChunkDoc[]>(),
-    ]);
-    if (!exists) return [];
-    return docs.map((c) => ({
-      documentId: c.documentId,
-      ordinal: c.ordinal,
-      page: c.page,
-      text: c.text,
-      start: c.start,
-      end: c.end,
-      boxes: c.boxes,
-    }));
+    return (await this.#partsOf(scope, documentId, this.#chunks, 'ordinal')).map(toChunk);
   }
 
   /**
@@ -508,6 +436,26 @@ export class MongoDocumentRepository implements DocumentRepository {
     if (docs.length === 0) return;
     await replaceAll(model, docs);
     if (!(await this.#documents.exists({ _id: documentId, teamId: scope.teamId }))) await this.#sweep(scope, documentId);
+  }
+
+  /**
+   * The document's pages or chunks in `order`, none where the document does not exist: read
+   * beside the document, so that parts a stopped write left of a deleted one stay unseen.
+   */
+  async #partsOf<T extends PageDoc | ChunkDoc>(
+    scope: TeamScope,
+    documentId: string,
+    model: Model<T>,
+    order: 'page' | 'ordinal',
+  ): Promise<T[]> {
+    const [exists, docs] = await Promise.all([
+      this.#documents.exists({ _id: documentId, teamId: scope.teamId }),
+      model
+        .find({ teamId: scope.teamId, documentId })
+        .sort({ [order]: 1 })
+        .lean<T[]>(),
+    ]);
+    return exists ? docs : [];
   }
 
   /** Removes the document's pages and chunks. */
@@ -540,11 +488,7 @@ export class MongoDocumentRepository implements DocumentRepository {
   }
 
   async updateJob(scope: TeamScope, id: string, patch: JobPatch): Promise<JobRecord> {
-    const set: Partial<JobDoc> = { updatedAt: Date.now() };
-    for (const key of JOB_PATCH_KEYS) {
-      const value = patch[key];
-      if (value !== undefined) Object.assign(set, { [key]: key === 'error' ? plain(value) : value });
-    }
+    const set = patchSet(patch, JOB_PATCH_KEYS);
     const job = await this.#jobs.findOneAndUpdate({ _id: id, teamId: scope.teamId }, { $set: set }, { new: true }).lean<JobDoc>();
     if (!job) throw new NotFoundError(`Job ${id} not found`);
     return toJob(job);
@@ -640,7 +584,7 @@ export class MongoDocumentRepository implements DocumentRepository {
       case 'documents':
         return replaceAll(this.#documents, (records as readonly TransferRecords['documents'][]).map(importedDocument));
       case 'jobs':
-        return replaceAll(this.#jobs, (records as readonly TransferRecords['jobs'][]).map(importedJob));
+        return replaceAll(this.#jobs, (records as readonly TransferRecords['jobs'][]).map(toJobDoc));
       case 'pages': {
         const pages = await this.#ofExisting(records as readonly TransferRecords['pages'][]);
         return replaceAll(this.#pages, pages.map(importedPage));
@@ -714,84 +658,39 @@ function ownerKey(owner: { teamId: string; documentId: string }): string {
 
 /** A copied document in this layout: with its `nameKey`, and its vector's bytes where it has one. */
 function importedDocument(r: TransferRecords['documents']): DocumentDoc {
-  const doc: DocumentDoc = {
-    _id: r.id,
-    teamId: r.teamId,
-    filename: r.filename,
-    nameKey: nameKey(r.filename),
-    mimeType: r.mimeType,
-    size: r.size,
-    sha256: r.sha256,
-    blobKey: r.blobKey,
-    status: r.status,
-    pageCount: r.pageCount,
-    chunkCount: r.chunkCount,
-    classification: plain(r.classification),
-    fields: plain(r.fields),
-    modelId: r.modelId,
-    jobId: r.jobId,
-    error: plain(r.error),
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    processedAt: r.processedAt,
-    labelOverrides: plain(r.labelOverrides),
-  };
+  const doc = toDocumentDoc(r);
   if (r.vector) doc.vector = vectorBytes(Float32Array.from(r.vector));
   return doc;
 }
 
-function importedJob(r: TransferRecords['jobs']): JobDoc {
-  return {
-    _id: r.id,
-    teamId: r.teamId,
-    documentId: r.documentId,
-    status: r.status,
-    attempts: r.attempts,
-    stage: r.stage,
-    done: r.done,
-    total: r.total,
-    percent: r.percent,
-    etaMs: r.etaMs,
-    error: plain(r.error),
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    finishedAt: r.finishedAt,
-  };
-}
-
+/** A copied page in this layout; the record names its own team and document. */
 function importedPage(r: TransferRecords['pages']): PageDoc {
-  return {
-    _id: partKey(r, r.documentId, r.page),
-    teamId: r.teamId,
-    documentId: r.documentId,
-    page: r.page,
-    width: r.width,
-    height: r.height,
-    text: r.text,
-    source: r.source,
-    confidence: r.confidence,
-    words: plain(r.words),
-  };
+  return toPageDoc(r, r.documentId, r);
 }
 
+/** A copied chunk in this layout; the record names its own team and document. */
 function importedChunk(r: TransferRecords['chunks']): ChunkDoc {
-  return {
-    _id: partKey(r, r.documentId, r.ordinal),
-    teamId: r.teamId,
-    documentId: r.documentId,
-    ordinal: r.ordinal,
-    page: r.page,
-    text: r.text,
-    start: r.start,
-    end: r.end,
-    boxes: plain(r.boxes),
-  };
+  return toChunkDoc(r, r.documentId, r);
 }
 
 /** A vector as stored: its Float32 values' bytes, little-endian (the platform's order). */
 function vectorBytes(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 }
+
+/** The document fields a patch may set. */
+const DOCUMENT_PATCH_KEYS: readonly (keyof DocumentPatch)[] = [
+  'status',
+  'pageCount',
+  'chunkCount',
+  'classification',
+  'fields',
+  'modelId',
+  'jobId',
+  'error',
+  'processedAt',
+  'labelOverrides',
+];
 
 /** The job fields a patch may set. */
 const JOB_PATCH_KEYS: readonly (keyof JobPatch)[] = [
@@ -805,6 +704,22 @@ const JOB_PATCH_KEYS: readonly (keyof JobPatch)[] = [
   'error',
   'finishedAt',
 ];
+
+/** The fields whose values are JSON objects, stored {@link plain}. */
+const JSON_FIELDS: ReadonlySet<string> = new Set(['classification', 'fields', 'error', 'labelOverrides']);
+
+/**
+ * One `$set` of `updatedAt` and each of `keys` that `patch` defines, JSON objects made
+ * {@link plain}.
+ */
+function patchSet<P extends object>(patch: P, keys: readonly (keyof P & string)[]): Record<string, unknown> {
+  const set: Record<string, unknown> = { updatedAt: Date.now() };
+  for (const key of keys) {
+    const value = patch[key];
+    if (value !== undefined) set[key] = JSON_FIELDS.has(key) ? plain(value) : value;
+  }
+  return set;
+}
 
 /**
  * A team's documents matching `filter`. A type or sensitivity filter reads the label in
@@ -890,9 +805,28 @@ function mostFirst(counts: Map<string, number>): KeyCount[] {
     .sort((x, y) => y.count - x.count || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
 }
 
-function newJob(scope: TeamScope, job: { id: string; documentId: string }, now: number): JobDoc {
+/** A new document as insertDocument writes it: queued, with nothing derived yet. */
+function newDocument(scope: TeamScope, doc: NewDocument, now: number): DocumentRecord {
   return {
-    _id: job.id,
+    ...doc,
+    teamId: scope.teamId,
+    status: DocumentStatus.Queued,
+    pageCount: 0,
+    chunkCount: 0,
+    classification: null,
+    fields: {},
+    modelId: null,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    processedAt: null,
+    labelOverrides: {},
+  };
+}
+
+function newJob(scope: TeamScope, job: { id: string; documentId: string }, now: number): JobDoc {
+  return toJobDoc({
+    id: job.id,
     teamId: scope.teamId,
     documentId: job.documentId,
     status: 'queued',
@@ -906,7 +840,7 @@ function newJob(scope: TeamScope, job: { id: string; documentId: string }, now: 
     createdAt: now,
     updatedAt: now,
     finishedAt: null,
-  };
+  });
 }
 
 function toDocument(d: DocumentDoc): DocumentRecord {
@@ -950,4 +884,77 @@ function toJob(j: JobDoc): JobRecord {
     updatedAt: j.updatedAt,
     finishedAt: j.finishedAt ?? null,
   };
+}
+
+/** A document in this layout, with its `nameKey`; its vector is written apart. */
+function toDocumentDoc(r: DocumentRecord): DocumentDoc {
+  return {
+    _id: r.id,
+    teamId: r.teamId,
+    filename: r.filename,
+    nameKey: nameKey(r.filename),
+    mimeType: r.mimeType,
+    size: r.size,
+    sha256: r.sha256,
+    blobKey: r.blobKey,
+    status: r.status,
+    pageCount: r.pageCount,
+    chunkCount: r.chunkCount,
+    classification: plain(r.classification),
+    fields: plain(r.fields),
+    modelId: r.modelId,
+    jobId: r.jobId,
+    error: plain(r.error),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    processedAt: r.processedAt,
+    labelOverrides: plain(r.labelOverrides),
+  };
+}
+
+function toJobDoc(r: JobRecord): JobDoc {
+  return {
+    _id: r.id,
+    teamId: r.teamId,
+    documentId: r.documentId,
+    status: r.status,
+    attempts: r.attempts,
+    stage: r.stage,
+    done: r.done,
+    total: r.total,
+    percent: r.percent,
+    etaMs: r.etaMs,
+    error: plain(r.error),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+/** A page's own fields, without its document. */
+function pageFields(p: Omit<PageRecord, 'documentId'>): Omit<PageRecord, 'documentId'> {
+  return { page: p.page, width: p.width, height: p.height, text: p.text, source: p.source, confidence: p.confidence, words: p.words };
+}
+
+/** A page of the team's document in this layout, keyed by {@link partKey}. */
+function toPageDoc(scope: TeamScope, documentId: string, p: Omit<PageRecord, 'documentId'>): PageDoc {
+  return { _id: partKey(scope, documentId, p.page), teamId: scope.teamId, documentId, ...pageFields(p), words: plain(p.words) };
+}
+
+function toPage(p: PageDoc): PageRecord {
+  return { documentId: p.documentId, ...pageFields(p) };
+}
+
+/** A chunk's own fields, without its document. */
+function chunkFields(c: Omit<ChunkRow, 'documentId'>): Omit<ChunkRow, 'documentId'> {
+  return { ordinal: c.ordinal, page: c.page, text: c.text, start: c.start, end: c.end, boxes: c.boxes };
+}
+
+/** A chunk of the team's document in this layout, keyed by {@link partKey}. */
+function toChunkDoc(scope: TeamScope, documentId: string, c: Omit<ChunkRow, 'documentId'>): ChunkDoc {
+  return { _id: partKey(scope, documentId, c.ordinal), teamId: scope.teamId, documentId, ...chunkFields(c), boxes: plain(c.boxes) };
+}
+
+function toChunk(c: ChunkDoc): ChunkRow {
+  return { documentId: c.documentId, ...chunkFields(c) };
 }

@@ -1,7 +1,8 @@
 /**
  * Test fixtures for the MongoDB adapters: one connection per test file to MONGODB_URL (or the
- * services script's FerretDB on 127.0.0.1:27017), a fresh database per store, and temporary
- * SQLite stores to copy from. Everything opened is closed, and dropped or removed, by `close()`.
+ * services script's FerretDB on 127.0.0.1:27017), a fresh database per store, temporary SQLite
+ * stores to copy from, and the copying itself as `quire migrate-store` pages it. Everything
+ * opened is closed, and dropped or removed, by `close()`.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { SqliteStore } from '../sqlite/store.sqlite.ts';
+import type { TransferKind, TransferRecords } from '../transfer.ts';
 import { MongoStore } from './store.mongo.ts';
 
 export const MONGODB_URL = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
@@ -55,4 +57,36 @@ export function storeFixtures(): StoreFixtures {
       await (await base?.catch(() => undefined))?.close();
     },
   };
+}
+
+/** The records of each of some kinds, as the pages a source answered them in. */
+export type TransferPages<K extends TransferKind> = { [P in K]: TransferRecords[P][][] };
+
+/** Every record of each of `kinds` in `source`, in pages of `limit`. */
+export async function exportPages<K extends TransferKind>(
+  source: SqliteStore,
+  kinds: readonly K[],
+  limit: number,
+): Promise<TransferPages<K>> {
+  const pages = {} as Record<K, unknown[][]>;
+  for (const kind of kinds) {
+    pages[kind] = [];
+    let after: string | null = null;
+    do {
+      const page: { records: unknown[]; next: string | null } = await source.exportRecords(kind, { after, limit });
+      if (page.records.length > 0) pages[kind].push(page.records);
+      after = page.next;
+    } while (after !== null);
+  }
+  return pages as TransferPages<K>;
+}
+
+/** Imports the pages of each of `kinds` into `target`, in that order, a page at a time. */
+export async function importPages<K extends TransferKind>(target: MongoStore, pages: TransferPages<K>, kinds: readonly K[]): Promise<void> {
+  for (const kind of kinds) for (const page of pages[kind]) await target.importRecords(kind, page);
+}
+
+/** Every record of `kind`, its pages joined. */
+export function allRecords<K extends TransferKind, P extends K>(pages: TransferPages<K>, kind: P): TransferRecords[P][] {
+  return pages[kind].flat() as TransferRecords[P][];
 }

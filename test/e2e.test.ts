@@ -257,12 +257,16 @@ describe('upload → live progress → processed → search', () => {
     const jobId = res.data.reprocessDocument.job.id;
     const msgs = await subscribeAll(ws, JOB_PROGRESS, { jobId });
     assert.equal(msgs.at(-1).jobProgress.status, 'SUCCEEDED');
+    // The job succeeds first; the document becomes processed once its matches are proposed.
     const chunks = await waitFor(
-      async () => (await hub.gql('query($id: ID!) { document(id: $id) { status chunkCount } }', { id: documentId })).data.document,
+      async () => {
+        const doc = (await hub.gql('query($id: ID!) { document(id: $id) { status chunkCount } }', { id: documentId })).data.document;
+        return doc?.status === 'PROCESSED' && doc;
+      },
       10_000,
       'document processed',
     );
-    assert.equal(chunks.status, 'PROCESSED');
+    assert.ok(chunks.chunkCount > 0);
   });
 
   test('GraphQL errors carry extensions.code', async () => {

@@ -414,8 +414,7 @@ export class MongoMatchRepository implements MatchRepository {
 
   /** The match with the ledger's newest resolution, where that is newer than the match's copy. */
   async #withNewestResolution(doc: MatchDocument): Promise<MatchDocument> {
-    const newest = await this.#newestResolution(doc._id);
-    return newest && newest.version > doc.version ? { ...doc, ...resolutionOf(newest) } : doc;
+    return withResolution(doc, await this.#newestResolution(doc._id));
   }
 
   /** As {@link #withNewestResolution}, for many matches in one read of the ledger. */
@@ -424,10 +423,7 @@ export class MongoMatchRepository implements MatchRepository {
     const entries = await this.#resolutions.find({ matchKey: { $in: docs.map((d) => d._id) } }).lean();
     const newest = new Map<string, ResolutionDocument>();
     for (const e of entries) if (e.version > (newest.get(e.matchKey)?.version ?? 0)) newest.set(e.matchKey, e);
-    return docs.map((doc) => {
-      const n = newest.get(doc._id);
-      return n && n.version > doc.version ? { ...doc, ...resolutionOf(n) } : doc;
-    });
+    return docs.map((doc) => withResolution(doc, newest.get(doc._id)));
   }
 
   /**
@@ -443,6 +439,11 @@ export class MongoMatchRepository implements MatchRepository {
     }
     throw new Error(`match ${matchKey} did not settle after ${MAX_SETTLE_ROUNDS} rounds`);
   }
+}
+
+/** The match as the ledger entry leaves it, where the entry is newer than the match's copy. */
+function withResolution(doc: MatchDocument, entry: ResolutionDocument | undefined): MatchDocument {
+  return entry && entry.version > doc.version ? { ...doc, ...resolutionOf(entry) } : doc;
 }
 
 function resolutionOf(r: Resolution): Resolution {

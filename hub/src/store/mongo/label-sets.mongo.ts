@@ -11,6 +11,7 @@ import type { Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
 import type { LabelDefinition } from '@quire/kernel';
 import type { LabelSet, LabelSetRepository, StoredLabelSet, TeamScope } from '../store.ts';
+import { isDuplicateKey } from './mongo-errors.ts';
 
 interface LabelSetDocument {
   _id: string;
@@ -38,9 +39,6 @@ const labelSetSchema = new Schema<LabelSetDocument>(
   { collection: 'label_sets', versionKey: false, autoIndex: false },
 );
 labelSetSchema.index({ teamId: 1, version: -1 });
-
-/** The MongoDB duplicate-key error code. */
-const DUPLICATE_KEY = 11000;
 
 export class MongoLabelSetRepository implements LabelSetRepository {
   readonly #model: Model<LabelSetDocument>;
@@ -91,7 +89,7 @@ export class MongoLabelSetRepository implements LabelSetRepository {
     try {
       await this.#model.create(doc);
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) return undefined;
+      if (isDuplicateKey(err)) return undefined;
       throw err;
     }
     await this.#model.deleteMany({ teamId: scope.teamId, version: { $lt: version } });

@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     console.error('uploading the two documents whose rooms the clients join…');
     const rooms: string[] = [];
     for (const name of ['one-hub', 'two-hubs']) {
-      rooms.push(await uploadProcessed(topology, `room-${name}.txt`, `The room of the ${name} run, ${uniqueWord()}.\n`, signal));
+      rooms.push(await uploadRoom(topology, `room-${name}.txt`, `The room of the ${name} run, ${uniqueWord()}.\n`, signal));
     }
 
     console.error(`upload → searchable: ${DOCS} documents through the balancer…`);
@@ -315,7 +315,7 @@ async function started<T>(pending: Promise<T>, stop: (value: T) => Promise<void>
 }
 
 /** Uploads a text document through the balancer and resolves with its id once it is processed. */
-async function uploadProcessed(topology: ScaleOut, name: string, text: string, signal: AbortSignal): Promise<string> {
+async function uploadRoom(topology: ScaleOut, name: string, text: string, signal: AbortSignal): Promise<string> {
   const res = await topology.upload({ name, data: new TextEncoder().encode(text), type: 'text/plain' });
   if (res.status !== 202) throw new Error(`upload of ${name} answered ${res.status}: ${JSON.stringify(res.body)}`);
   const id = res.body.documentId as string;

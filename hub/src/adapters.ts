@@ -4,6 +4,7 @@
  * when named: a hub on MongoDB loads no SQLite store, one on SQLite no mongoose.
  */
 import type { Connection } from 'mongoose';
+import { SqliteSearchIndex } from '@quire/search';
 import type { BlobStore } from './blobs/blob-store.ts';
 import type { FsBlobStore } from './blobs/blob-store.fs.ts';
 import type { GridFsBlobStore } from './blobs/blob-store.gridfs.ts';
@@ -52,13 +53,18 @@ export async function openFsBlobs(dir: string): Promise<FsBlobStore> {
   return blobs;
 }
 
-/** Originals in GridFS at `url`, with the connection that closes them. */
-export async function openGridFs(url: string): Promise<{ blobs: GridFsBlobStore; connection: Connection }> {
+/** Originals in GridFS on an open connection, which the caller closes. */
+export async function gridFsOn(connection: Connection): Promise<GridFsBlobStore> {
   const { GridFsBlobStore } = await import('./blobs/blob-store.gridfs.ts');
-  const connection = await connectMongo(url);
   const blobs = new GridFsBlobStore({ connection });
   await blobs.start();
-  return { blobs, connection };
+  return blobs;
+}
+
+/** Originals in GridFS at `url`, with the connection that closes them. */
+export async function openGridFs(url: string): Promise<{ blobs: GridFsBlobStore; connection: Connection }> {
+  const connection = await connectMongo(url);
+  return { blobs: await gridFsOn(connection), connection };
 }
 
 /** The store the configuration names, started. */
@@ -67,6 +73,19 @@ export async function openStore(config: Config, closer: Closer): Promise<Store> 
     config.store.driver === 'sqlite' ? await openSqliteStore(config.store.sqlitePath) : await openMongoStore(config.store.mongodbUrl!);
   closer.add('store', () => store.close(), 100);
   return store;
+}
+
+/** The search index under DATA_DIR, started, holding `model`'s vectors (a mismatch is refused). */
+export async function openSearchIndex(
+  config: Config,
+  model: { modelId: string; dimension: number },
+  closer: Closer,
+): Promise<SqliteSearchIndex> {
+  const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
+  await index.start();
+  closer.add('search index', () => index.close(), 95);
+  await index.ensureModel(model);
+  return index;
 }
 
 /** The blob store the configuration names, started, with a health check. */

@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_OBJECT_TTL_MS, MemoryBus, consumeQueue, type Bus, type Subscription } from '@quire/bus';
 import { Queues } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES, ThreadedEmbedder, busOriginals, createClassifier } from '@quire/processors';
-import { SqliteSearchIndex } from '@quire/search';
-import { openBlobStore, openStore } from './adapters.ts';
+import { openBlobStore, openSearchIndex, openStore } from './adapters.ts';
 import { loadAuthSecret } from './auth/secret.ts';
 import { RateLimits } from './auth/rate-limits.ts';
 import type { Config } from './config.ts';
@@ -118,10 +117,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       logger[seeded === 'skipped' ? 'warn' : 'info']({ seeded }, messages[seeded]);
     }
 
-    const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
-    await index.start();
-    shutdown.add('search index', () => index.close(), 95);
-    await index.ensureModel(model);
+    const index = await openSearchIndex(config, model, shutdown);
 
     const { blobs, blobsReady } = await openBlobStore(config, shutdown);
 

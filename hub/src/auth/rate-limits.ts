@@ -28,7 +28,7 @@ export interface RateLimitSettings {
 export type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
 /** Limiters that count in this process's memory. */
-export const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory(options);
+const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory(options);
 
 /** A limit's key when the request has no known address. */
 const UNKNOWN_ADDRESS = 'unknown';

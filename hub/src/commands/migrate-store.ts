@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { openFsBlobs, openGridFs, openMongoStore, openSqliteStore } from '../adapters.ts';
+import { gridFsOn, openFsBlobs, openMongoStore, openSqliteStore } from '../adapters.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
@@ -63,11 +63,12 @@ export async function runMigrateStoreCommand(argv: string[], ctx: { config: Conf
   const source = await openSqliteStore(config.store.sqlitePath);
   const sourceBlobs = await openFsBlobs(config.store.blobDir);
   const target = await openMongoStore(config.store.mongodbUrl);
-  const gridfs = await openGridFs(config.store.mongodbUrl);
+  // GridFS on the store's own connection.
+  const targetBlobs = await gridFsOn(target.connection);
   try {
     const say = (line: string) => process.stderr.write(`${line}\n`);
-    if (!options.verifyOnly) await copyInstallation({ source, sourceBlobs, target, targetBlobs: gridfs.blobs, batch: options.batch, say });
-    const reports = await verifyCopy({ source, sourceBlobs, target, targetBlobs: gridfs.blobs, batch: options.batch });
+    if (!options.verifyOnly) await copyInstallation({ source, sourceBlobs, target, targetBlobs, batch: options.batch, say });
+    const reports = await verifyCopy({ source, sourceBlobs, target, targetBlobs, batch: options.batch });
     let ok = true;
     for (const r of reports) {
       const same = r.source === r.target && r.sourceSum === r.targetSum && r.differing.length === 0;
@@ -79,7 +80,6 @@ export async function runMigrateStoreCommand(argv: string[], ctx: { config: Conf
     say(ok ? 'The copy is complete and verified.' : 'The copy differs from the source; run the command again to continue it.');
     return ok ? 0 : 1;
   } finally {
-    await gridfs.connection.close();
     await target.close();
     await sourceBlobs.close();
     await source.close();
@@ -240,9 +240,9 @@ async function verifyOriginals(deps: {
         }),
       ),
     );
-    for (const [i, doc] of records.entries()) {
-      const copied = found[i];
-      if (copied === null || copied === undefined) continue;
+    for (const [i, copied] of found.entries()) {
+      if (copied === null) continue;
+      const doc = records[i]!;
       source += 1;
       sourceSum.update(doc.sha256);
       if (copied !== 'missing') target += 1;

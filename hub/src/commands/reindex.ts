@@ -4,9 +4,8 @@
  * replaced whole, so searches answer throughout.
  */
 import type { Logger } from 'pino';
-import { SqliteSearchIndex } from '@quire/search';
 import { ThreadedEmbedder } from '@quire/processors';
-import { openStore } from '../adapters.ts';
+import { openSearchIndex, openStore } from '../adapters.ts';
 import type { Config } from '../config.ts';
 import { Shutdown } from '../lifecycle/shutdown.ts';
 import { obtainModels } from '../roles/shared.ts';
@@ -20,10 +19,9 @@ search index (the store named by STORE; the index under DATA_DIR).`;
 
 export async function runReindexCommand(argv: string[], ctx: { config: Config; logger: Logger }): Promise<number> {
   if (argv.length > 0) {
-    process.stderr.write(
-      `${argv[0] === 'help' || argv[0] === '--help' ? '' : `unknown option ${JSON.stringify(argv[0])}\n\n`}${REINDEX_USAGE}\n`,
-    );
-    return argv[0] === 'help' || argv[0] === '--help' ? 0 : 2;
+    const help = argv[0] === 'help' || argv[0] === '--help';
+    process.stderr.write(`${help ? '' : `unknown option ${JSON.stringify(argv[0])}\n\n`}${REINDEX_USAGE}\n`);
+    return help ? 0 : 2;
   }
   const { config, logger } = ctx;
   const shutdown = new Shutdown(logger.child({ component: 'lifecycle' }));
@@ -33,10 +31,7 @@ export async function runReindexCommand(argv: string[], ctx: { config: Config; l
     shutdown.add('embedder', () => embedder.close(), 90);
     const model = { modelId: embedder.modelId, dimension: embedder.dimension };
     const store = await openStore(config, shutdown);
-    const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
-    await index.start();
-    shutdown.add('search index', () => index.close(), 95);
-    await index.ensureModel(model);
+    const index = await openSearchIndex(config, model, shutdown);
     const reindex = new ReindexService({ store, indexer: new IndexerService({ store, index, model }), embedder });
     const started = Date.now();
     let last = 0;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { RateLimiterNatsKv } from '../auth/rate-limit-store.nats.ts';
 import type { LimiterFactory } from '../auth/rate-limits.ts';
 import type { Config } from '../config.ts';
+import { natsServers } from './shared.ts';
 
 /** Time a counter's entry is kept after its last change, at most (longer than any window). */
 const COUNTER_MAX_AGE_MS = 24 * 3_600_000;
@@ -30,11 +31,8 @@ export interface Coordination {
 
 export async function openCoordination(config: Config, logger: Logger, options: { lockMaxAgeMs?: number } = {}): Promise<Coordination> {
   const { connect } = await import('nats');
-  const nc: NatsConnection = await connect({
-    servers: config.bus.natsUrl.split(','),
-    name: 'quire-hub-coordination',
-    ...config.bus.natsAuth,
-  });
+  const { servers, auth } = natsServers(config);
+  const nc: NatsConnection = await connect({ servers, name: 'quire-hub-coordination', ...auth });
   try {
     const js = nc.jetstream();
     const prefix = config.bus.natsPrefix;

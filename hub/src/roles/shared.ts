@@ -18,12 +18,12 @@ export async function obtainModels(config: Config, logger: Logger): Promise<void
   });
 }
 
+/** The NATS servers of the configuration and the credentials to present to them. */
+export function natsServers(config: Config): { servers: string[]; auth: Config['bus']['natsAuth'] } {
+  return { servers: config.bus.natsUrl.split(','), auth: config.bus.natsAuth };
+}
+
 /** The NATS bus of the configuration, not yet started; `name` shows in the server's monitoring. */
 export function natsBus(config: Config, name: string): NatsBus {
-  return new NatsBus({
-    servers: config.bus.natsUrl.split(','),
-    prefix: config.bus.natsPrefix,
-    name,
-    auth: config.bus.natsAuth,
-  });
+  return new NatsBus({ ...natsServers(config), prefix: config.bus.natsPrefix, name });
 }

@@ -38,9 +38,8 @@ import {
   type NewMatch,
   type Store,
   type TeamScope,
-  flipPassage,
-  matchPairKey,
 } from '../store/store.ts';
+import { flipPassage, matchPairKey } from '../store/rules.ts';
 import type { LiveEvents } from './live-events.ts';
 
 /**

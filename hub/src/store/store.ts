@@ -2,7 +2,8 @@
  * The Store port: documents, pages, chunks and jobs; users, teams, memberships, sessions,
  * invitations, API keys and the audit log. Every read and write of team data takes a
  * {@link TeamScope}; ids of another team behave exactly like ids that do not exist.
- * Adapters: `SqliteStore` (embedded default). All methods are async so that a networked
+ * Adapters: `SqliteStore` (embedded default) and `MongoStore`; the rules they apply inside
+ * their atomic steps are written once in `rules.ts`. All methods are async so that a networked
  * adapter fits the same contract.
  *
  * Secrets never reach the store in the clear: refresh tokens, invitation tokens and API keys
@@ -177,21 +178,6 @@ export interface MatchRecord {
 }
 
 export type NewMatch = Pick<MatchRecord, 'id' | 'kind' | 'documentAId' | 'documentBId' | 'ruleId' | 'score' | 'passages' | 'fields'>;
-
-/** The same passage pair seen from the other document. */
-export function flipPassage(p: MatchPassage): MatchPassage {
-  return { chunkA: p.chunkB, pageA: p.pageB, textA: p.textB, chunkB: p.chunkA, pageB: p.pageA, textB: p.textA, similarity: p.similarity };
-}
-
-/**
- * What makes two proposals the same match: the two documents, whichever way round, and the
- * rule (similarity matches share one key, so a related pair that becomes a duplicate stays
- * one match).
- */
-export function matchPairKey(m: Pick<NewMatch, 'kind' | 'ruleId' | 'documentAId' | 'documentBId'>): string {
-  const [x, y] = [m.documentAId, m.documentBId].sort();
-  return m.kind === 'rule' ? `rule:${m.ruleId ?? ''}:${x}:${y}` : `similarity:${x}:${y}`;
-}
 
 /** What resolving a match came to. */
 export type MatchResolution = { status: 'accepted'; match: MatchRecord } | { status: 'conflict'; current: MatchRecord };

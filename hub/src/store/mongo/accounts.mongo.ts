@@ -74,11 +74,11 @@ import {
   type NewUser,
   normalizeEmail,
   Role,
-  ROLE_RANK,
   type SessionRecord,
   type TeamScope,
   type UserRecord,
 } from '../store.ts';
+import { assertTeamKeepsOwner, raisedRole } from '../rules.ts';
 import type { TransferKind, TransferRecords } from '../transfer.ts';
 import {
   type AccountModels,
@@ -320,7 +320,7 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
   async setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord> {
     const changed = await this.#changeMembership(scope.teamId, userId, Date.now(), (current, owners) => {
       if (!current) throw new NotFoundError(`User ${userId} is not a member of this team`);
-      if (current.role === Role.Owner && role !== Role.Owner) assertAnotherOwner(owners, userId);
+      assertTeamKeepsOwner({ userId, from: current.role, to: role }, () => owners);
       return role;
     });
     return changed!;
@@ -331,7 +331,7 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
     await this.#changeMembership(scope.teamId, userId, Date.now(), (current, owners) => {
       removed = false;
       if (!current) return 'keep';
-      if (current.role === Role.Owner) assertAnotherOwner(owners, userId);
+      assertTeamKeepsOwner({ userId, from: current.role, to: null }, () => owners);
       removed = true;
       return 'remove';
     });
@@ -816,7 +816,7 @@ export class MongoAccountRepository implements AccountRepository, MembershipRepo
 
 /** `role` for a member who has none, or whose role is weaker; else no change. */
 function stronger(current: MembershipRecord | undefined, role: Role): MembershipChange {
-  return !current || ROLE_RANK[role] > ROLE_RANK[current.role] ? role : 'keep';
+  return raisedRole(current?.role, role) ?? 'keep';
 }
 
 /** Whether `current` is exactly the membership `record` describes. */
@@ -845,12 +845,6 @@ async function existingSeqs<T extends { _id: string; seq: string }>(model: Model
 
 async function deleteIds<T extends { _id: string }>(model: Model<T>, ids: readonly string[]): Promise<void> {
   if (ids.length > 0) await model.deleteMany({ _id: { $in: ids } });
-}
-
-function assertAnotherOwner(owners: ReadonlySet<string>, userId: string): void {
-  if (![...owners].some((owner) => owner !== userId)) {
-    throw new ConflictError('A team keeps at least one owner', { code: 'LAST_OWNER' });
-  }
 }
 
 /**

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { AnyBulkWriteOperation, Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
 import { ConflictError, NotFoundError } from '@quire/kernel';
-import { flipPassage, matchPairKey } from '../store.ts';
+import { matchPairKey, refreshedEvidence } from '../rules.ts';
 import type {
   MatchCondition,
   MatchedField,
@@ -278,14 +278,11 @@ export class MongoMatchRepository implements MatchRepository {
     // The match's copy of its newest resolution first, so that the refresh below goes by it.
     await this.#settle(existing._id);
     const current = await this.#withNewestResolution(existing);
-    if (current.status === 'open') {
-      // The pair keeps the orientation it was proposed in; evidence found the other way round is turned.
-      const flipped = existing.documentAId !== match.documentAId;
-      const passages = flipped ? match.passages.map(flipPassage) : match.passages;
-      const fields = flipped ? match.fields.map(flipField) : match.fields;
+    const evidence = refreshedEvidence(current, match);
+    if (evidence) {
       await this.#matches.updateOne(
         { _id: existing._id, status: 'open', version: current.version },
-        { $set: { kind: match.kind, score: match.score, passages, fields, updatedAt: at } },
+        { $set: { ...evidence, updatedAt: at } },
       );
       // A server that updates without isolation may have written back a status a concurrent
       // resolution had just replaced: the ledger puts it right.
@@ -462,10 +459,6 @@ function ruleFields(
   rule: Omit<MatchRuleRecord, 'teamId' | 'createdAt' | 'updatedAt'>,
 ): Pick<MatchRuleDocument, 'name' | 'typeA' | 'typeB' | 'conditions' | 'enabled'> {
   return { name: rule.name, typeA: rule.typeA, typeB: rule.typeB, conditions: rule.conditions, enabled: rule.enabled };
-}
-
-function flipField(f: MatchedField): MatchedField {
-  return { fieldA: f.fieldB, fieldB: f.fieldA, valueA: f.valueB, valueB: f.valueA, comparison: f.comparison };
 }
 
 function toRule(doc: MatchRuleDocument): MatchRuleRecord {

@@ -9,11 +9,11 @@ import Database from 'better-sqlite3';
 import type { JobStorage, StoredJob } from '@quire/bus';
 import { ConflictError, DocumentStatus, NotFoundError, type Classification, type Fields } from '@quire/kernel';
 import { migrations } from './migrations.ts';
+import { assertTeamKeepsOwner, matchPairKey, raisedRole, refreshedEvidence } from '../rules.ts';
 import type { TransferKind, TransferRecords, TransferSource } from '../transfer.ts';
 import {
   DOCUMENT_ORDER_KEYS,
   DocumentOrder,
-  ROLE_RANK,
   decodeDocumentCursor,
   encodeDocumentCursor,
   normalizeEmail,
@@ -30,8 +30,6 @@ import {
   type MatchStatus,
   type MatchedField,
   type NewMatch,
-  flipPassage,
-  matchPairKey,
   type AnnotationCommit,
   type AnnotationOpRecord,
   type AnnotationRecord,
@@ -139,7 +137,7 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async getTeam(id: string): Promise<TeamRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM teams WHERE id = ?').get(id) as Row | undefined;
     return row && toTeam(row);
   }
 
@@ -158,9 +156,9 @@ export class SqliteStore implements Store, TransferSource {
     // better-sqlite3 transactions are synchronous, so the emptiness check and the inserts
     // cannot interleave with another sign-up.
     const inserted = this.db.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM users LIMIT 1').get()) return false;
+      if (this.sql('SELECT 1 FROM users LIMIT 1').get()) return false;
       const now = Date.now();
-      this.db.prepare('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, now);
+      this.sql('INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (?, ?, ?)').run(team.id, team.name, now);
       this.insertUserRow(user, now);
       this.db
         .prepare(`INSERT INTO memberships (team_id, user_id, role, created_at, updated_at) VALUES (?, ?, 'owner', ?, ?)`)
@@ -186,31 +184,31 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     return row && toUser(row);
   }
 
   async findUserByEmail(email: string): Promise<UserRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM users WHERE email_normalized = ?').get(normalizeEmail(email)) as Row | undefined;
+    const row = this.sql('SELECT * FROM users WHERE email_normalized = ?').get(normalizeEmail(email)) as Row | undefined;
     return row && toUser(row);
   }
 
   async updateUserPassword(id: string, passwordHash: string): Promise<void> {
-    const info = this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, Date.now(), id);
+    const info = this.sql('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, Date.now(), id);
     if (info.changes === 0) throw new NotFoundError(`User ${id} not found`);
   }
 
   async deleteUser(id: string): Promise<boolean> {
     // Memberships and sessions go with the user (ON DELETE CASCADE).
-    return this.db.prepare('DELETE FROM users WHERE id = ?').run(id).changes > 0;
+    return this.sql('DELETE FROM users WHERE id = ?').run(id).changes > 0;
   }
 
   async countUsers(): Promise<number> {
-    return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    return (this.sql('SELECT count(*) AS n FROM users').get() as { n: number }).n;
   }
 
   private mustGetUser(id: string): UserRecord {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new NotFoundError(`User ${id} not found`);
     return toUser(row);
   }
@@ -218,17 +216,17 @@ export class SqliteStore implements Store, TransferSource {
   // --- memberships -------------------------------------------------------------------------
 
   async listMembershipsOfUser(userId: string): Promise<MembershipRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, rowid').all(userId) as Row[];
+    const rows = this.sql('SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, rowid').all(userId) as Row[];
     return rows.map(toMembership);
   }
 
   async listMembers(scope: TeamScope): Promise<MembershipRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM memberships WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
+    const rows = this.sql('SELECT * FROM memberships WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
     return rows.map(toMembership);
   }
 
   async getMembership(scope: TeamScope, userId: string): Promise<MembershipRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as Row | undefined;
+    const row = this.sql('SELECT * FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as Row | undefined;
     return row && toMembership(row);
   }
 
@@ -239,23 +237,29 @@ export class SqliteStore implements Store, TransferSource {
 
   /** Inserts the membership, or raises an existing one to `role` if that is stronger. */
   private addMemberRow(teamId: string, userId: string, role: Role, now: number): void {
-    const existing = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(teamId, userId) as
+    const existing = this.sql('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(teamId, userId) as
       { role: Role } | undefined;
+    const raised = raisedRole(existing?.role, role);
+    if (raised === null) return;
     if (!existing) {
-      this.db
-        .prepare('INSERT INTO memberships (team_id, user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
-        .run(teamId, userId, role, now, now);
-    } else if (ROLE_RANK[role] > ROLE_RANK[existing.role]) {
-      this.db.prepare('UPDATE memberships SET role = ?, updated_at = ? WHERE team_id = ? AND user_id = ?').run(role, now, teamId, userId);
+      this.sql('INSERT INTO memberships (team_id, user_id, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(
+        teamId,
+        userId,
+        raised,
+        now,
+        now,
+      );
+    } else {
+      this.sql('UPDATE memberships SET role = ?, updated_at = ? WHERE team_id = ? AND user_id = ?').run(raised, now, teamId, userId);
     }
   }
 
   async setMemberRole(scope: TeamScope, userId: string, role: Role): Promise<MembershipRecord> {
     this.db.transaction(() => {
-      const current = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
+      const current = this.sql('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
         { role: Role } | undefined;
       if (!current) throw new NotFoundError(`User ${userId} is not a member of this team`);
-      if (current.role === 'owner' && role !== 'owner') this.assertAnotherOwner(scope.teamId, userId);
+      assertTeamKeepsOwner({ userId, from: current.role, to: role }, () => this.ownerIds(scope.teamId));
       this.db
         .prepare('UPDATE memberships SET role = ?, updated_at = ? WHERE team_id = ? AND user_id = ?')
         .run(role, Date.now(), scope.teamId, userId);
@@ -265,19 +269,19 @@ export class SqliteStore implements Store, TransferSource {
 
   async removeMember(scope: TeamScope, userId: string): Promise<boolean> {
     return this.db.transaction(() => {
-      const current = this.db.prepare('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
+      const current = this.sql('SELECT role FROM memberships WHERE team_id = ? AND user_id = ?').get(scope.teamId, userId) as
         { role: Role } | undefined;
       if (!current) return false;
-      if (current.role === 'owner') this.assertAnotherOwner(scope.teamId, userId);
-      return this.db.prepare('DELETE FROM memberships WHERE team_id = ? AND user_id = ?').run(scope.teamId, userId).changes > 0;
+      assertTeamKeepsOwner({ userId, from: current.role, to: null }, () => this.ownerIds(scope.teamId));
+      return this.sql('DELETE FROM memberships WHERE team_id = ? AND user_id = ?').run(scope.teamId, userId).changes > 0;
     })();
   }
 
-  private assertAnotherOwner(teamId: string, userId: string): void {
-    const others = this.db
-      .prepare(`SELECT count(*) AS n FROM memberships WHERE team_id = ? AND role = 'owner' AND user_id <> ?`)
-      .get(teamId, userId) as { n: number };
-    if (others.n === 0) throw new ConflictError('A team keeps at least one owner', { code: 'LAST_OWNER' });
+  /** The team's owners, for {@link assertTeamKeepsOwner}. */
+  private ownerIds(teamId: string): string[] {
+    return (this.sql(`SELECT user_id FROM memberships WHERE team_id = ? AND role = 'owner'`).all(teamId) as { user_id: string }[]).map(
+      (r) => r.user_id,
+    );
   }
 
   // --- sessions ----------------------------------------------------------------------------
@@ -297,14 +301,14 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    const row = this.sql('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return row && toSession(row);
   }
 
   async rotateSession(currentId: string, next: NewSession, at: number): Promise<boolean> {
     return this.db.transaction(() => {
       const won =
-        this.db.prepare('UPDATE sessions SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL').run(at, currentId)
+        this.sql('UPDATE sessions SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL').run(at, currentId)
           .changes === 1;
       if (won) this.insertSessionRow(next, at);
       return won;
@@ -312,7 +316,7 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async revokeSessionFamily(familyId: string, at: number): Promise<number> {
-    return this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL').run(at, familyId).changes;
+    return this.sql('UPDATE sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL').run(at, familyId).changes;
   }
 
   async revokeUserSessions(userId: string, at: number, keepFamilyId?: string): Promise<number> {
@@ -326,11 +330,11 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async pruneSessions(before: number): Promise<number> {
-    return this.db.prepare('DELETE FROM sessions WHERE expires_at < @before OR revoked_at < @before').run({ before }).changes;
+    return this.sql('DELETE FROM sessions WHERE expires_at < @before OR revoked_at < @before').run({ before }).changes;
   }
 
   private mustGetSession(id: string): SessionRecord {
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new NotFoundError(`Session ${id} not found`);
     return toSession(row);
   }
@@ -344,11 +348,11 @@ export class SqliteStore implements Store, TransferSource {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(inv.id, inv.teamId, inv.email, inv.role, inv.tokenHash, inv.createdBy, Date.now(), inv.expiresAt);
-    return toInvitation(this.db.prepare('SELECT * FROM invitations WHERE id = ?').get(inv.id) as Row);
+    return toInvitation(this.sql('SELECT * FROM invitations WHERE id = ?').get(inv.id) as Row);
   }
 
   async findInvitationByTokenHash(tokenHash: string): Promise<InvitationRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM invitations WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    const row = this.sql('SELECT * FROM invitations WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return row && toInvitation(row);
   }
 
@@ -368,7 +372,7 @@ export class SqliteStore implements Store, TransferSource {
   }
 
   async pruneInvitations(before: number): Promise<number> {
-    return this.db.prepare('DELETE FROM invitations WHERE expires_at < ?').run(before).changes;
+    return this.sql('DELETE FROM invitations WHERE expires_at < ?').run(before).changes;
   }
 
   // --- API keys ----------------------------------------------------------------------------
@@ -377,16 +381,16 @@ export class SqliteStore implements Store, TransferSource {
     this.db
       .prepare(`INSERT INTO api_keys (id, team_id, name, prefix, key_hash, role, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(key.id, key.teamId, key.name, key.prefix, key.keyHash, key.role, key.createdBy, Date.now());
-    return toApiKey(this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(key.id) as Row);
+    return toApiKey(this.sql('SELECT * FROM api_keys WHERE id = ?').get(key.id) as Row);
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    const row = this.sql('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
     return row && toApiKey(row);
   }
 
   async listApiKeys(scope: TeamScope): Promise<ApiKeyRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
+    const rows = this.sql('SELECT * FROM api_keys WHERE team_id = ? ORDER BY created_at, rowid').all(scope.teamId) as Row[];
     return rows.map(toApiKey);
   }
 
@@ -400,7 +404,7 @@ export class SqliteStore implements Store, TransferSource {
 
   async revokeApiKey(scope: TeamScope, id: string, at: number): Promise<boolean> {
     return (
-      this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE team_id = ? AND id = ? AND revoked_at IS NULL').run(at, scope.teamId, id)
+      this.sql('UPDATE api_keys SET revoked_at = ? WHERE team_id = ? AND id = ? AND revoked_at IS NULL').run(at, scope.teamId, id)
         .changes === 1
     );
   }
@@ -837,16 +841,13 @@ export class SqliteStore implements Store, TransferSource {
     return this.db.transaction(() => {
       const existing = this.sql('SELECT * FROM matches WHERE team_id = ? AND pair_key = ?').get(scope.teamId, pairKey) as Row | undefined;
       if (existing) {
-        if (existing.status === 'open') {
-          // The pair keeps the orientation it was proposed in; evidence found the other way round is turned.
-          const flipped = existing.document_a !== match.documentAId;
-          const passages = flipped ? match.passages.map(flipPassage) : match.passages;
-          const fields = flipped ? match.fields.map(flipField) : match.fields;
+        const evidence = refreshedEvidence({ status: existing.status as MatchStatus, documentAId: String(existing.document_a) }, match);
+        if (evidence) {
           this.sql('UPDATE matches SET kind = ?, score = ?, passages = ?, fields = ?, updated_at = ? WHERE team_id = ? AND id = ?').run(
-            match.kind,
-            match.score,
-            JSON.stringify(passages),
-            JSON.stringify(fields),
+            evidence.kind,
+            evidence.score,
+            JSON.stringify(evidence.passages),
+            JSON.stringify(evidence.fields),
             at,
             scope.teamId,
             existing.id,
@@ -1394,10 +1395,6 @@ function toDocument(r: Row): DocumentRecord {
 function toLabelSet(r: Row): StoredLabelSet {
   const labels = JSON.parse(String(r.labels)) as LabelSet;
   return { types: labels.types, sensitivities: labels.sensitivities, version: Number(r.version), updatedAt: Number(r.updated_at) };
-}
-
-function flipField(f: MatchedField): MatchedField {
-  return { fieldA: f.fieldB, fieldB: f.fieldA, valueA: f.valueB, valueB: f.valueA, comparison: f.comparison };
 }
 
 function toMatchRule(r: Row): MatchRuleRecord {

@@ -5,7 +5,7 @@
  *
  *   node --import tsx load-tests/graphql.bench.ts [--store sqlite|mongodb|both] \
  *     [--targets document,documents,search] [--duration 10] [--connections 10] [--rounds 3] \
- *     [--warmup 3] [--documents 20] [--search-mode HYBRID]
+ *     [--warmup 3] [--documents 20] [--search-mode HYBRID] [--cpu-prof DIR]
  *
  * For each store of `--store` (default both) a real hub (`quire all`, NODE_ENV=production as
  * the `quire` command sets it unless NODE_ENV is given) starts as a child process with a fresh
@@ -60,6 +60,7 @@ const { values: args } = parseArgs({
     documents: { type: 'string', default: '20' },
     'search-mode': { type: 'string', default: 'HYBRID' },
     'serve-bare': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -230,7 +231,14 @@ async function startStoreHub(store: Store, { cleanups, signal }: Cleanups): Prom
       NATS_PREFIX: prefix,
     };
   }
-  const hub = await startHub({ dataDir, signal, seedOwner: true, env });
+  const hub = await startHub({
+    dataDir,
+    signal,
+    seedOwner: true,
+    env,
+    // A V8 CPU profile of each hub, written when it stops (open it in Chrome's DevTools).
+    nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [],
+  });
   cleanups.push(() => hub.stop({ keepData: true }));
   return hub;
 }

@@ -144,6 +144,17 @@ describe('GraphQL depth and cost limits', () => {
     assert.equal(costly.body.errors?.[0]?.extensions.details.maxCost, 300);
   });
 
+  test('variables that do not fit the operation are refused as bad input, before it runs', async () => {
+    const query = `query($n: Int!) { documents(first: $n) { totalCount } }`;
+    for (const variables of [{}, { n: 'five' }, { n: null }]) {
+      const refused = await post(query, variables);
+      assert.equal(refused.status, 400, JSON.stringify(variables));
+      assert.equal(refused.body.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+      assert.equal(refused.body.data, undefined);
+    }
+    assert.equal(typeof ((await post(query, { n: 1 })).body.data as any)?.documents.totalCount, 'number');
+  });
+
   test('the limits apply to graphql-ws subscriptions too', async () => {
     const client = createClient({
       url: hub.url.replace('http', 'ws') + '/graphql',

@@ -168,15 +168,27 @@ function shapeRefusals(limits: OperationLimits, request: OperationRequest, calle
   return errors;
 }
 
-/** The estimated cost of the operation chosen; throws what graphql-query-complexity finds wrong with its variables. */
+/**
+ * The estimated cost of the operation chosen. Variables that do not fit the operation (one
+ * missing, of the wrong type) are refused here, before anything runs: a GraphQLError with
+ * `BAD_USER_INPUT` and HTTP status 400, as graphql-js would refuse them on execution.
+ */
 function costOf(request: OperationRequest): number {
-  return getComplexity({
-    schema: request.schema,
-    query: request.document,
-    operationName: request.operationName ?? undefined,
-    variables: request.variables ?? {},
-    estimators: [estimateCost],
-  });
+  try {
+    return getComplexity({
+      schema: request.schema,
+      query: request.document,
+      operationName: request.operationName ?? undefined,
+      variables: request.variables ?? {},
+      estimators: [estimateCost],
+    });
+  } catch (err) {
+    if (!(err instanceof GraphQLError)) throw err;
+    throw new GraphQLError(err.message, {
+      nodes: err.nodes,
+      extensions: { ...err.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } },
+    });
+  }
 }
 
 function costRefusals(limits: OperationLimits, cost: number): GraphQLError[] {

@@ -108,8 +108,8 @@ export const resolvers = {
         nodes: page.edges.map((e) => e.node),
         edges: page.edges,
         pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
-        // Counted only when asked for: a count visits every match, a page only its own rows.
-        totalCount: () => ctx.services.documents.count(scope, filter),
+        // Counted only when asked for (DocumentConnection.totalCount): a count visits every match, a page only its own rows.
+        count: () => ctx.services.documents.count(scope, filter),
       };
     },
     job: (_: unknown, args: QueryJobArgs, ctx: GraphQLContext) => ctx.services.documents.job(teamScopeFor(ctx.auth, 'Query.job'), args.id),
@@ -222,6 +222,10 @@ export const resolvers = {
 
   Job: {
     status: (j: JobRecord) => upper(j.status),
+  },
+
+  DocumentConnection: {
+    totalCount: (c: { count: () => Promise<number> }) => c.count(),
   },
 
   DocumentOrder: {

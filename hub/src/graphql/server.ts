@@ -20,6 +20,7 @@ import { accountResolvers } from './accounts.resolvers.ts';
 import { collabResolvers } from './collab.resolvers.ts';
 import { dashboardResolvers } from './dashboard.resolvers.ts';
 import type { IntrospectionAccess } from '../config.ts';
+import { compiledExecution } from './compiled-execution.ts';
 import { checkOperationLimitsCached, type OperationLimits } from './limits.ts';
 import { resolvers } from './resolvers.ts';
 import type { GraphQLContext } from './context.ts';
@@ -104,7 +105,9 @@ export async function startGraphQL(deps: {
     wss,
   );
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: deps.schema,
+    gateway: compiledExecution(deps.schema),
+    // Compact JSON: Apollo's default indents every response.
+    stringifyResult: (result) => JSON.stringify(result),
     formatError: (formatted, error) => formatError(formatted, error, logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: deps.httpServer }),

@@ -26,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readVectors, vectorCacheFile, writeVectors } from './vector-cache.ts';
 import { TransformersEmbedder } from '../processors/src/index.ts';
-import { HYBRID_MIN_TERM_SHARE, SearchMode, SqliteSearchIndex, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
+import { HYBRID_MIN_TERM_SHARE, SearchMode, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
+import { SqliteSearchIndex } from '../search/src/embedded/search-index.sqlite.ts';
 import { loadBeirDataset, passageText, type BeirDataset } from '../search/src/eval/beir.ts';
 import { mean, mrrAtK, ndcgAtK, recallAtK } from '../search/src/eval/metrics.ts';
 

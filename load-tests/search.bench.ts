@@ -42,7 +42,8 @@ import {
 } from '../hub/src/eval/report.ts';
 import type { RoundSummary } from '../hub/src/eval/report.ts';
 import { seededRandom } from '@quire/processors/eval';
-import { SearchMode, SqliteSearchIndex } from '../search/src/index.ts';
+import { SearchMode } from '../search/src/index.ts';
+import { SqliteSearchIndex } from '../search/src/embedded/search-index.sqlite.ts';
 import type { ChunkRecord, SearchFilter, SearchQuery } from '../search/src/index.ts';
 
 const { values: args } = parseArgs({

@@ -1,10 +1,11 @@
 /**
  * Opening the adapters the configuration names, for the hub and for the commands that work
  * on an installation (`quire reindex`, `quire migrate-store`). Each adapter is loaded only
- * when named: a hub on MongoDB loads no SQLite store, one on SQLite no mongoose.
+ * when named: a hub on MongoDB loads no SQLite store, one on SQLite no mongoose, and the
+ * embedded search index's SQLite is loaded only when it is the index named.
  */
 import type { Connection } from 'mongoose';
-import { SqliteSearchIndex } from '@quire/search';
+import type { SearchIndex } from '@quire/search';
 import type { BlobStore } from './blobs/blob-store.ts';
 import type { FsBlobStore } from './blobs/blob-store.fs.ts';
 import type { GridFsBlobStore } from './blobs/blob-store.gridfs.ts';
@@ -75,12 +76,9 @@ export async function openStore(config: Config, closer: Closer): Promise<Store> 
   return store;
 }
 
-/** The search index under DATA_DIR, started, holding `model`'s vectors (a mismatch is refused). */
-export async function openSearchIndex(
-  config: Config,
-  model: { modelId: string; dimension: number },
-  closer: Closer,
-): Promise<SqliteSearchIndex> {
+/** The search index the configuration names, started, holding `model`'s vectors (a mismatch is refused). */
+export async function openSearchIndex(config: Config, model: { modelId: string; dimension: number }, closer: Closer): Promise<SearchIndex> {
+  const { SqliteSearchIndex } = await import('@quire/search/embedded');
   const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
   await index.start();
   closer.add('search index', () => index.close(), 95);

@@ -1,3 +1,7 @@
-/** Public entry of @quire/search: the SearchIndex port and its adapters. */
+/**
+ * Public entry of @quire/search: the SearchIndex port and the search pipeline its adapters
+ * share. The adapters are entries of their own, loaded only by whoever names them:
+ * `@quire/search/embedded` (SQLite) and `@quire/search/elasticsearch`.
+ */
 export * from './search-index.ts';
-export * from './embedded/search-index.sqlite.ts';
+export * from './ranked-search.ts';

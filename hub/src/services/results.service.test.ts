@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { MemoryBus, type Delivery } from '@quire/bus';
 import { Queues, resultObjectKey, type ProcessJob, type ProcessResult, type ResultPart } from '@quire/kernel';
 import { DEFAULT_DOCUMENT_TYPES, DEFAULT_SENSITIVITIES } from '@quire/processors';
-import { SqliteSearchIndex } from '@quire/search';
+import { SqliteSearchIndex } from '@quire/search/embedded';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
 import { buildDocument } from '../store/contract.ts';
 import { SqliteStore } from '../store/sqlite/store.sqlite.ts';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { MAX_QUERY_TERMS, matchExpression, parseTextQuery, phraseExpression } from './fts-query.ts';
+import { MAX_QUERY_TERMS, parseTextQuery } from '../text-query.ts';
+import { matchExpression, phraseExpression } from './fts-query.ts';
 
 test('words are split like unicode61, deduplicated, stopwords dropped from the OR list only', () => {
   assert.equal(parseTextQuery(''), null);

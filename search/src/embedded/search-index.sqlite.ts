@@ -16,18 +16,8 @@
  */
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { type Box, InternalError, MismatchError, type TeamScope, UnreachableCaseError, ValidationError } from '@quire/kernel';
-import {
-  HYBRID_MIN_TERM_SHARE,
-  SearchMode,
-  fuseReciprocalRank,
-  hybridDepth,
-  minimumTermsToMatch,
-  validateChunk,
-  validateChunkFilters,
-  validateScope,
-  validateSearchQuery,
-} from '../search-index.ts';
+import { type Box, InternalError, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
+import { HYBRID_MIN_TERM_SHARE, validateChunk, validateChunkFilters, validateScope, validateSearchQuery } from '../search-index.ts';
 import type {
   ChunkFilters,
   ChunkRecord,
@@ -38,9 +28,10 @@ import type {
   SearchIndex,
   SearchQuery,
 } from '../search-index.ts';
-import { matchExpression, parseTextQuery, phraseExpression, termExpressions } from './fts-query.ts';
-import type { TextQuery } from './fts-query.ts';
-import { buildSnippet, rangesFromMarkup } from './snippet.ts';
+import { matchExpression, phraseExpression, termExpressions } from './fts-query.ts';
+import { rankedSearch, type RankedHit } from '../ranked-search.ts';
+import { buildSnippet, rangesFromMarkup } from '../snippet.ts';
+import { parseTextQuery, type TextQuery } from '../text-query.ts';
 
 /** Where the index keeps its tables, and how hybrid queries treat the text list. */
 export type SqliteSearchIndexOptions = (
@@ -132,7 +123,7 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** A ranked list of chunk ids with the score that ranked them. */
-type Ranked = Array<{ id: number; score: number }>;
+type Ranked = Array<{ key: number; score: number }>;
 
 interface ChunkRow {
   id: number;
@@ -369,37 +360,10 @@ export class SqliteSearchIndex implements SearchIndex {
     if (teamKey === null || hasEmptyIncludeList(q.filter)) return [];
     const textQuery = q.text === '' ? null : parseTextQuery(q.text);
 
-    let ranked: Array<{ id: number; scores: SearchHit['scores'] }>;
-    switch (q.mode) {
-      case SearchMode.Text:
-        ranked = textQuery ? this.#textList(teamKey, textQuery, q.filter, q.k).map((h) => ({ id: h.id, scores: { text: h.score } })) : [];
-        break;
-      case SearchMode.Vector:
-        ranked = this.#vectorList(teamKey, q.vector!, q.filter, q.k).map((h) => ({ id: h.id, scores: { vector: h.score } }));
-        break;
-      case SearchMode.Hybrid: {
-        const depth = hybridDepth(q.k);
-        const text = textQuery
-          ? this.#textList(teamKey, textQuery, q.filter, depth, minimumTermsToMatch(textQuery.terms.length, this.#hybridMinTermShare))
-          : [];
-        const vector = this.#vectorList(teamKey, q.vector!, q.filter, depth);
-        const textScores = new Map(text.map((h) => [h.id, h.score]));
-        const vectorScores = new Map(vector.map((h) => [h.id, h.score]));
-        ranked = fuseReciprocalRank([text.map((h) => h.id), vector.map((h) => h.id)])
-          .slice(0, q.k)
-          .map((e) => ({
-            id: e.key,
-            scores: {
-              ...(textScores.has(e.key) ? { text: textScores.get(e.key)! } : {}),
-              ...(vectorScores.has(e.key) ? { vector: vectorScores.get(e.key)! } : {}),
-              hybrid: e.score,
-            },
-          }));
-        break;
-      }
-      default:
-        throw new UnreachableCaseError(q.mode);
-    }
+    const ranked = await rankedSearch(q, textQuery, this.#hybridMinTermShare, {
+      text: (limit, minTerms) => this.#textList(teamKey, textQuery!, q.filter, limit, minTerms),
+      vector: (limit) => this.#vectorList(teamKey, q.vector!, q.filter, limit),
+    });
     return this.#hydrate(teamKey, ranked, textQuery);
   }
 
@@ -567,7 +531,7 @@ export class SqliteSearchIndex implements SearchIndex {
       params.minTerms = int(minTerms);
     }
     const sql =
-      `SELECT c.id AS id, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
+      `SELECT c.id AS key, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
       ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid' +
       ' WHERE search_fts MATCH @expr AND c.team_key = @team' +
       this.#chunkFilterSql(filter, params) +
@@ -628,14 +592,14 @@ export class SqliteSearchIndex implements SearchIndex {
     return rows
       .filter((r) => !skip.has(r.document_id))
       .slice(0, limit)
-      .map((r) => ({ id: r.id, score: 1 - r.distance }));
+      .map((r) => ({ key: r.id, score: 1 - r.distance }));
   }
 
   /** Exact k-NN by scanning the filtered chunks of the team; the fallback of {@link #vectorList}. */
   #vectorScan(teamKey: number, vector: Float32Array, filter: SearchFilter, limit: number): Ranked {
     const params: Record<string, unknown> = { vector: vectorBlob(vector), team: int(teamKey), limit: int(limit) };
     const sql =
-      'SELECT c.id AS id, 1 - vec_distance_cosine(v.embedding, @vector) AS score' +
+      'SELECT c.id AS key, 1 - vec_distance_cosine(v.embedding, @vector) AS score' +
       ' FROM search_chunks c CROSS JOIN search_vec v ON v.id = c.id WHERE c.team_key = @team' +
       this.#chunkFilterSql(filter, params) +
       ' ORDER BY score DESC, c.id LIMIT @limit';
@@ -643,12 +607,12 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /** Loads the ranked chunks (still confined to the team) and cuts their snippets. */
-  #hydrate(teamKey: number, ranked: Array<{ id: number; scores: SearchHit['scores'] }>, textQuery: TextQuery | null): SearchHit[] {
+  #hydrate(teamKey: number, ranked: ReadonlyArray<RankedHit<number>>, textQuery: TextQuery | null): SearchHit[] {
     if (ranked.length === 0) return [];
     const rows = this.#prepare(
       `SELECT id, document_id, ordinal, page, boxes, body FROM search_chunks
        WHERE team_key = ? AND id IN (SELECT value FROM json_each(?))`,
-    ).all(teamKey, JSON.stringify(ranked.map((r) => r.id))) as ChunkRow[];
+    ).all(teamKey, JSON.stringify(ranked.map((r) => r.key))) as ChunkRow[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     const highlight = textQuery
       ? this.#prepare(
@@ -658,7 +622,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const expr = textQuery ? matchExpression(teamKey, textQuery) : '';
     const hits: SearchHit[] = [];
     for (const r of ranked) {
-      const row = byId.get(r.id);
+      const row = byId.get(r.key);
       if (!row) continue;
       const marked = highlight?.get({ open: MARK_OPEN, close: MARK_CLOSE, expr, id: int(row.id) }) as { marked: string | null } | undefined;
       const matches = marked?.marked ? rangesFromMarkup(marked.marked, row.body, MARK_OPEN, MARK_CLOSE) : [];

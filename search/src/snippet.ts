@@ -2,7 +2,7 @@
  * Snippets: a window of a chunk around its densest cluster of matches, with the match
  * ranges moved into the window's coordinates.
  */
-import type { Highlight } from '../search-index.ts';
+import type { Highlight } from './search-index.ts';
 
 /** Target snippet length in characters. */
 export const SNIPPET_CHARS = 200;

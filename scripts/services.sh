@@ -8,7 +8,8 @@
 #
 # Services: nats (JetStream), ferretdb (MongoDB wire protocol over SQLite, built from
 # scripts/ferretdb with Go), haproxy (installed only: the multi-hub tests start their own
-# balancers on free ports, in front of the hubs they start). Each service supplies <name>_start, <name>_stop and
+# balancers on free ports, in front of the hubs they start), elasticsearch (a single node built
+# from scripts/elasticsearch with Maven; Java 21+). Each service supplies <name>_start, <name>_stop and
 # <name>_status; adding one means adding its three functions and its name to SERVICES.
 # Service functions are called by composed name ("${name}_${action}"), not directly.
 # shellcheck disable=SC2317
@@ -16,7 +17,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="$ROOT/.services"
-SERVICES=(nats ferretdb haproxy)
+SERVICES=(nats ferretdb haproxy elasticsearch)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -218,6 +219,124 @@ haproxy_status() {
     log "haproxy: installed"
   else
     log "haproxy: not installed"
+    return 3
+  fi
+}
+
+# --- elasticsearch: a single Elasticsearch node from the Maven Central jars -----------------
+# A development and test node only (see scripts/elasticsearch/README.md). Built once from
+# scripts/elasticsearch into a cache folder keyed by a hash of its files, so a fresh clone on the
+# same machine reuses the build. The transport port is the first free one in 9300-9399.
+ELASTICSEARCH_PORT=${ELASTICSEARCH_PORT:-9200}
+ELASTICSEARCH_DIR="$STATE_DIR/elasticsearch"
+ELASTICSEARCH_PID="$ELASTICSEARCH_DIR/elasticsearch.pid"
+ELASTICSEARCH_LOG="$ELASTICSEARCH_DIR/elasticsearch.log"
+ELASTICSEARCH_SRC="$ROOT/scripts/elasticsearch"
+ELASTICSEARCH_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/quire/elasticsearch"
+
+# java_major JAVA_HOME: the feature version (17, 21, 25...) of that JDK, or nothing.
+java_major() {
+  [[ -x $1/bin/java ]] || return 0
+  "$1/bin/java" -version 2>&1 | sed -nE '1s/.* version "(1\.)?([0-9]+).*/\2/p'
+}
+
+# Elasticsearch 9 needs Java 21 or later: ES_JAVA_HOME if set, else Temurin 25, else any JDK under
+# /usr/lib/jvm that is recent enough.
+elasticsearch_java_home() {
+  if [[ -n ${ES_JAVA_HOME:-} ]]; then
+    local major
+    major=$(java_major "$ES_JAVA_HOME")
+    [[ -n $major && $major -ge 21 ]] || die "elasticsearch: ES_JAVA_HOME=$ES_JAVA_HOME is not a Java 21+ JDK"
+    printf '%s\n' "$ES_JAVA_HOME"
+    return 0
+  fi
+  local home major
+  for home in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+    major=$(java_major "$home")
+    if [[ -n $major && $major -ge 21 && -x $home/bin/javac ]]; then
+      printf '%s\n' "$home"
+      return 0
+    fi
+  done
+  die "elasticsearch: needs a Java 21+ JDK (e.g. apt-get install openjdk-21-jdk-headless or temurin-25-jdk); none under /usr/lib/jvm, and ES_JAVA_HOME is not set"
+}
+
+# The folder with the node's runtime classpath (lib/) for the current sources.
+elasticsearch_build_dir() {
+  local key
+  key=$(cd "$ELASTICSEARCH_SRC" && find pom.xml src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  printf '%s/%s\n' "$ELASTICSEARCH_CACHE" "$key"
+}
+
+elasticsearch_build() {
+  local dir=$1 java_home=$2
+  [[ -d $dir/lib ]] && return 0
+  command -v mvn >/dev/null || apt_install maven
+  log "elasticsearch: building $(basename "$dir") (first time only: Maven fetches ~45 MB of jars, 10-60 s)"
+  mkdir -p "$ELASTICSEARCH_CACHE"
+  rm -rf "$dir.tmp"
+  if ! (cd "$ELASTICSEARCH_SRC" && JAVA_HOME=$java_home nice -n 10 mvn -q -B package -Dquire.build.dir="$dir.tmp") \
+    >"$ELASTICSEARCH_CACHE/build.log" 2>&1; then
+    tail -n 20 "$ELASTICSEARCH_CACHE/build.log" >&2
+    die "elasticsearch: build failed (see $ELASTICSEARCH_CACHE/build.log)"
+  fi
+  mv "$dir.tmp" "$dir"
+}
+
+elasticsearch_ready() {
+  if ! pid_alive "$ELASTICSEARCH_PID" java; then
+    tail -n 20 "$ELASTICSEARCH_LOG" >&2
+    die "elasticsearch: exited while starting (see $ELASTICSEARCH_LOG)"
+  fi
+  port_open "$ELASTICSEARCH_PORT" || return 1
+  curl -fsS --max-time 3 "http://127.0.0.1:$ELASTICSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1
+}
+
+elasticsearch_start() {
+  if pid_alive "$ELASTICSEARCH_PID" java; then
+    log "elasticsearch: already running (pid $(cat "$ELASTICSEARCH_PID"), http://127.0.0.1:$ELASTICSEARCH_PORT)"
+    return 0
+  fi
+  if port_open "$ELASTICSEARCH_PORT"; then
+    die "elasticsearch: port $ELASTICSEARCH_PORT is taken by a process this script did not start; stop it or set ELASTICSEARCH_PORT"
+  fi
+  command -v curl >/dev/null || apt_install curl
+  local java_home dir
+  # Service functions run under "||", where set -e is off: a failure in $(...) must exit here.
+  java_home=$(elasticsearch_java_home) || exit 1
+  dir=$(elasticsearch_build_dir) || exit 1
+  elasticsearch_build "$dir" "$java_home"
+  mkdir -p "$ELASTICSEARCH_DIR"/{home,data,logs,tmp}
+  # The heap and GC suit a small test node; ES_JAVA_OPTS adds to or overrides them.
+  # shellcheck disable=SC2086 # ES_JAVA_OPTS is a list of options
+  setsid "$java_home/bin/java" \
+    -Xms512m -Xmx1g -XX:+UseSerialGC \
+    --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -Djava.io.tmpdir="$ELASTICSEARCH_DIR/tmp" \
+    -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true \
+    ${ES_JAVA_OPTS:-} \
+    -cp "$dir/lib/*" dev.quire.esnode.Main \
+    -Epath.home="$ELASTICSEARCH_DIR/home" -Epath.data="$ELASTICSEARCH_DIR/data" -Epath.logs="$ELASTICSEARCH_DIR/logs" \
+    -Ehttp.port="$ELASTICSEARCH_PORT" -Etransport.port=9300-9399 \
+    </dev/null >>"$ELASTICSEARCH_LOG" 2>&1 &
+  echo $! >"$ELASTICSEARCH_PID"
+  # A cold JVM takes 5-15 s here; allow for a busy machine.
+  wait_for 90 "elasticsearch on port $ELASTICSEARCH_PORT (see $ELASTICSEARCH_LOG)" elasticsearch_ready
+  log "elasticsearch: running (pid $(cat "$ELASTICSEARCH_PID"), http://127.0.0.1:$ELASTICSEARCH_PORT)"
+}
+
+elasticsearch_stop() {
+  stop_pid elasticsearch "$ELASTICSEARCH_PID"
+  rm -rf "$ELASTICSEARCH_DIR"
+  log "elasticsearch: stopped"
+}
+
+elasticsearch_status() {
+  if pid_alive "$ELASTICSEARCH_PID" java && port_open "$ELASTICSEARCH_PORT" &&
+    curl -fsS --max-time 3 "http://127.0.0.1:$ELASTICSEARCH_PORT/_cluster/health" >/dev/null 2>&1; then
+    log "elasticsearch: running (pid $(cat "$ELASTICSEARCH_PID"), http://127.0.0.1:$ELASTICSEARCH_PORT)"
+  else
+    log "elasticsearch: not running"
     return 3
   fi
 }

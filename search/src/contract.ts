@@ -380,7 +380,8 @@ export function defineSearchIndexContract(name: string, make: SearchIndexFactory
           assert.ok(Math.abs((hit.scores.vector ?? NaN) - expected) < 1e-4, `${hit.documentId}: ${hit.scores.vector} ≈ ${expected}`);
           assert.equal(hit.scores.text, undefined);
         }
-        const top3 = await search(index, TEAM_A, { mode: SearchMode.Vector, vector: angled(1.1), k: 3 });
+        // Off a3's own angle, so that no two chunks tie (a1 and a4 are equally far from 1.1).
+        const top3 = await search(index, TEAM_A, { mode: SearchMode.Vector, vector: angled(1.15), k: 3 });
         assert.deepEqual(ids(top3), ['a3', 'a2', 'a4']);
       });
     });

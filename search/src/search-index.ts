@@ -6,7 +6,7 @@
  * Rules every adapter shares (validation, result depth, fusion) live at the bottom of this
  * file so that the embedded and the Elasticsearch adapters rank and refuse alike.
  */
-import { type Box, type TeamScope, ValidationError } from '@quire/kernel';
+import { type Box, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
 
 /** How a query ranks: BM25 over the text, k-NN over the vectors, or both fused by RRF. */
 export const SearchMode = { Text: 'text', Vector: 'vector', Hybrid: 'hybrid' } as const;
@@ -203,6 +203,26 @@ export interface ValidatedQuery {
 
 function invalid(message: string, field: string): ValidationError {
   return new ValidationError(message, { details: { field } });
+}
+
+/** Refuses a model without an id, or whose dimension is not an integer from 1 to `maxDimension`. */
+export function validateModel(model: IndexedModel, maxDimension: number): void {
+  if (typeof model?.modelId !== 'string' || model.modelId === '') {
+    throw new ValidationError('modelId is required', { details: { field: 'modelId' } });
+  }
+  if (!Number.isInteger(model.dimension) || model.dimension < 1 || model.dimension > maxDimension) {
+    throw new ValidationError(`dimension must be an integer from 1 to ${maxDimension}`, { details: { field: 'dimension' } });
+  }
+}
+
+/** The refusal of `requested` by an index that holds vectors of `recorded`. */
+export function modelMismatch(recorded: IndexedModel, requested: IndexedModel): MismatchError {
+  return new MismatchError(
+    'EMBEDDING_MODEL_MISMATCH',
+    `The search index holds vectors of ${recorded.modelId} (${recorded.dimension} dimensions); ` +
+      `refusing ${requested.modelId} (${requested.dimension} dimensions). Re-index with one model.`,
+    { details: { recorded, requested: { modelId: requested.modelId, dimension: requested.dimension } } },
+  );
 }
 
 /** Refuses a missing or blank team id. */

@@ -17,7 +17,15 @@
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { type Box, InternalError, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
-import { HYBRID_MIN_TERM_SHARE, validateChunk, validateChunkFilters, validateScope, validateSearchQuery } from '../search-index.ts';
+import {
+  HYBRID_MIN_TERM_SHARE,
+  modelMismatch,
+  validateChunk,
+  validateChunkFilters,
+  validateModel,
+  validateScope,
+  validateSearchQuery,
+} from '../search-index.ts';
 import type {
   ChunkFilters,
   ChunkRecord,
@@ -225,14 +233,7 @@ export class SqliteSearchIndex implements SearchIndex {
 
   async ensureModel(model: IndexedModel): Promise<void> {
     const db = this.#open();
-    if (typeof model?.modelId !== 'string' || model.modelId === '') {
-      throw new ValidationError('modelId is required', { details: { field: 'modelId' } });
-    }
-    if (!Number.isInteger(model.dimension) || model.dimension < 1 || model.dimension > this.capabilities.maxDimension) {
-      throw new ValidationError(`dimension must be an integer from 1 to ${this.capabilities.maxDimension}`, {
-        details: { field: 'dimension' },
-      });
-    }
+    validateModel(model, this.capabilities.maxDimension);
     const recorded = db
       .transaction((): IndexedModel => {
         const existing = this.#readModel(db);
@@ -254,14 +255,7 @@ export class SqliteSearchIndex implements SearchIndex {
         return { modelId: model.modelId, dimension: model.dimension };
       })
       .immediate();
-    if (recorded.modelId !== model.modelId || recorded.dimension !== model.dimension) {
-      throw new MismatchError(
-        'EMBEDDING_MODEL_MISMATCH',
-        `The search index holds vectors of ${recorded.modelId} (${recorded.dimension} dimensions); ` +
-          `refusing ${model.modelId} (${model.dimension} dimensions). Re-index with one model.`,
-        { details: { recorded, requested: { modelId: model.modelId, dimension: model.dimension } } },
-      );
-    }
+    if (recorded.modelId !== model.modelId || recorded.dimension !== model.dimension) throw modelMismatch(recorded, model);
     this.#model = recorded;
   }
 

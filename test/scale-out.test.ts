@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
@@ -133,6 +135,28 @@ after(async () => {
 });
 
 describe('hub replicas behind a load balancer', () => {
+  test('a hub on MongoDB and Elasticsearch loads no SQLite module, and /readyz says which adapters answer', async (t) => {
+    for (const hub of topology.hubs) {
+      const ready = await (await fetch(`${hub.url}/readyz`)).json();
+      assert.deepEqual(
+        ready.checks.map((c: { name: string; ok: boolean; detail: string }) => [c.name, c.ok, c.detail]),
+        [
+          ['store', true, 'mongodb'],
+          ['blobs', true, 'gridfs'],
+          ['search', true, 'elasticsearch'],
+          ['bus', true, 'nats'],
+        ],
+      );
+      const maps = `/proc/${hub.child.pid}/maps`;
+      if (!existsSync(maps)) {
+        t.skip('no /proc here: the loaded native modules cannot be listed');
+        continue;
+      }
+      // A native addon is mapped into the process once loaded: SQLite's and sqlite-vec's are not.
+      assert.doesNotMatch(await readFile(maps, 'utf8'), /better_sqlite3\.node|vec0\.so/, `hub ${hub.url}`);
+    }
+  });
+
   test('a Socket.IO and a graphql-ws client on hub B follow a document uploaded through hub A', { timeout: 180_000 }, async () => {
     const [a, b] = topology.hubs as [(typeof topology.hubs)[0], (typeof topology.hubs)[0]];
     const socket = io(b.url, { transports: ['websocket'], auth: { token: topology.ownerToken } });

@@ -1,8 +1,8 @@
 /**
  * Opening the adapters the configuration names, for the hub and for the commands that work
  * on an installation (`quire reindex`, `quire migrate-store`). Each adapter is loaded only
- * when named: a hub on MongoDB loads no SQLite store, one on SQLite no mongoose, and the
- * embedded search index's SQLite is loaded only when it is the index named.
+ * when named: a hub on MongoDB loads no SQLite store, one on SQLite no mongoose, and a hub
+ * on MongoDB and Elasticsearch no SQLite module at all.
  */
 import type { Connection } from 'mongoose';
 import type { SearchIndex } from '@quire/search';
@@ -76,14 +76,31 @@ export async function openStore(config: Config, closer: Closer): Promise<Store> 
   return store;
 }
 
-/** The search index the configuration names, started, holding `model`'s vectors (a mismatch is refused). */
-export async function openSearchIndex(config: Config, model: { modelId: string; dimension: number }, closer: Closer): Promise<SearchIndex> {
-  const { SqliteSearchIndex } = await import('@quire/search/embedded');
-  const index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
+/**
+ * The search index the configuration names, started, holding `model`'s vectors (a mismatch is
+ * refused), with a health check.
+ */
+export async function openSearchIndex(
+  config: Config,
+  model: { modelId: string; dimension: number },
+  closer: Closer,
+): Promise<{ index: SearchIndex; indexReady: () => Promise<boolean> }> {
+  let index: SearchIndex;
+  let indexReady = async () => true;
+  if (config.search.elasticsearch) {
+    const { ElasticsearchSearchIndex } = await import('@quire/search/elasticsearch');
+    const { nodes, apiKey, indexPrefix, vectorIndexType } = config.search.elasticsearch;
+    const elasticsearch = new ElasticsearchSearchIndex({ node: nodes, apiKey: apiKey ?? undefined, indexPrefix, vectorIndexType });
+    indexReady = () => elasticsearch.ping();
+    index = elasticsearch;
+  } else {
+    const { SqliteSearchIndex } = await import('@quire/search/embedded');
+    index = new SqliteSearchIndex({ filename: config.search.sqlitePath });
+  }
   await index.start();
   closer.add('search index', () => index.close(), 95);
   await index.ensureModel(model);
-  return index;
+  return { index, indexReady };
 }
 
 /** The blob store the configuration names, started, with a health check. */

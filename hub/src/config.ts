@@ -77,8 +77,25 @@ const envSchema = z
       .string()
       .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URL')
       .optional(),
-    /** Search index driver. Only `embedded` (SQLite FTS5 + sqlite-vec) for now. */
-    SEARCH: z.enum(['embedded']).default('embedded'),
+    /**
+     * Search index: `embedded` (SQLite FTS5 + sqlite-vec under DATA_DIR, one host) or
+     * `elasticsearch` (ELASTICSEARCH_URL, shared by hub replicas on any host).
+     */
+    SEARCH: z.enum(['embedded', 'elasticsearch']).default('embedded'),
+    /** Elasticsearch node(s), comma-separated, for SEARCH=elasticsearch; credentials may be in the URL. Never logged. */
+    ELASTICSEARCH_URL: z
+      .string()
+      .regex(/^https?:\/\/[^,]+(,https?:\/\/[^,]+)*$/, 'http(s):// URLs, comma-separated')
+      .optional(),
+    /** An Elasticsearch API key (the base64 `id:key` form), instead of credentials in the URL. Never logged. */
+    ELASTICSEARCH_API_KEY: z.string().min(1).optional(),
+    /** Names of Quire's indexes: the alias `<prefix>-chunks`, so several installs can share a cluster. */
+    ELASTICSEARCH_INDEX_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, - and _, at most 64')
+      .default('quire'),
+    /** HNSW variant of the vector field of a new index: float32 `hnsw`, or quantised `int8_hnsw`, `int4_hnsw`, `bbq_hnsw`. */
+    ELASTICSEARCH_VECTOR_INDEX: z.enum(['hnsw', 'int8_hnsw', 'int4_hnsw', 'bbq_hnsw']).default('int8_hnsw'),
     /** Job bus: `memory` (in-process, durable in the store) or `nats` (JetStream). */
     BUS: z.enum(['memory', 'nats']).default('memory'),
     /** NATS server(s), comma-separated, when BUS=nats. */
@@ -221,6 +238,9 @@ const envSchema = z
     if (e.BLOBS === 'gridfs' && e.MONGODB_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['MONGODB_URL'], message: 'required with BLOBS=gridfs' });
     }
+    if (e.SEARCH === 'elasticsearch' && e.ELASTICSEARCH_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ELASTICSEARCH_URL'], message: 'required with SEARCH=elasticsearch' });
+    }
     if (e.STORE === 'mongodb') {
       if (e.MONGODB_URL === undefined) ctx.addIssue({ code: 'custom', path: ['MONGODB_URL'], message: 'required with STORE=mongodb' });
       // Replicas must verify each other's tokens: a key generated per data directory would differ.
@@ -257,9 +277,19 @@ export interface Config {
   readonly blobs: { readonly driver: 'fs' | 'gridfs'; readonly mongodbUrl: string | null };
   /**
    * `sqlitePath`: the embedded index's file, the store's own with STORE=sqlite, else
-   * DATA_DIR/search.sqlite (hub replicas on one host share it through DATA_DIR).
+   * DATA_DIR/search.sqlite (hub replicas on one host share it through DATA_DIR);
+   * `elasticsearch` is set with SEARCH=elasticsearch.
    */
-  readonly search: { readonly driver: 'embedded'; readonly sqlitePath: string };
+  readonly search: {
+    readonly driver: 'embedded' | 'elasticsearch';
+    readonly sqlitePath: string;
+    readonly elasticsearch: {
+      readonly nodes: string[];
+      readonly apiKey: string | null;
+      readonly indexPrefix: string;
+      readonly vectorIndexType: 'hnsw' | 'int8_hnsw' | 'int4_hnsw' | 'bbq_hnsw';
+    } | null;
+  };
   readonly bus: {
     readonly driver: 'memory' | 'nats';
     readonly natsUrl: string;
@@ -334,7 +364,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mongodbUrl: e.MONGODB_URL ?? null,
     },
     blobs: { driver: e.BLOBS, mongodbUrl: e.MONGODB_URL ?? null },
-    search: { driver: e.SEARCH, sqlitePath: resolve(dataDir, e.STORE === 'sqlite' ? 'quire.sqlite' : 'search.sqlite') },
+    search: {
+      driver: e.SEARCH,
+      sqlitePath: resolve(dataDir, e.STORE === 'sqlite' ? 'quire.sqlite' : 'search.sqlite'),
+      elasticsearch:
+        e.SEARCH === 'elasticsearch'
+          ? {
+              nodes: e.ELASTICSEARCH_URL!.split(','),
+              apiKey: e.ELASTICSEARCH_API_KEY ?? null,
+              indexPrefix: e.ELASTICSEARCH_INDEX_PREFIX,
+              vectorIndexType: e.ELASTICSEARCH_VECTOR_INDEX,
+            }
+          : null,
+    },
     bus: {
       driver: e.BUS,
       natsUrl: e.NATS_URL,
@@ -390,7 +432,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Variables whose values are never repeated in a message. */
-const SECRET_VARIABLES = new Set(['AUTH_SECRET', 'QUIRE_ADMIN_PASSWORD', 'METRICS_TOKEN', 'NATS_PASSWORD', 'NATS_TOKEN', 'MONGODB_URL']);
+const SECRET_VARIABLES = new Set([
+  'AUTH_SECRET',
+  'QUIRE_ADMIN_PASSWORD',
+  'METRICS_TOKEN',
+  'NATS_PASSWORD',
+  'NATS_TOKEN',
+  'MONGODB_URL',
+  'ELASTICSEARCH_URL',
+  'ELASTICSEARCH_API_KEY',
+]);
 
 function describeValue(env: Record<string, string | undefined>, path: PropertyKey[]): string {
   const key = path[0];

@@ -117,7 +117,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
       logger[seeded === 'skipped' ? 'warn' : 'info']({ seeded }, messages[seeded]);
     }
 
-    const index = await openSearchIndex(config, model, shutdown);
+    const { index, indexReady } = await openSearchIndex(config, model, shutdown);
 
     const { blobs, blobsReady } = await openBlobStore(config, shutdown);
 
@@ -218,6 +218,7 @@ export async function startQuire(config: Config, logger: Logger, options: StartO
             detail: config.store.driver,
           }),
           async () => ({ name: 'blobs', ok: await blobsReady(), detail: config.blobs.driver }),
+          async () => ({ name: 'search', ok: await indexReady(), detail: config.search.driver }),
           async () => ({ name: 'bus', ok: bus.connected(), detail: config.bus.driver }),
         ],
         metrics,

@@ -1,20 +1,23 @@
 /**
  * The scale-out topology as real processes: hub replicas (`quire hub`) on one MongoDB-wire
- * database (MongoDB store and GridFS originals) and one NATS server, behind a real HAProxy,
- * with a `quire processor` node doing the processing. The database is a fresh one on the
- * services script's server (MONGODB_URL, default FerretDB on 127.0.0.1:27017), dropped by
- * `stop()`; the NATS server and the balancer are the test's own, on free ports.
+ * database (MongoDB store and GridFS originals), one Elasticsearch index and one NATS server,
+ * behind a real HAProxy, with a `quire processor` node doing the processing. The database and
+ * the index are fresh ones on the services script's servers (MONGODB_URL, default FerretDB on
+ * 127.0.0.1:27017; ELASTICSEARCH_URL, default 127.0.0.1:9200), dropped by `stop()`; the NATS
+ * server and the balancer are the test's own, on free ports.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
 import mongoose from 'mongoose';
 import { startBalancer, type Balancer } from './balancer.ts';
 import { bearer, gql, OWNER, signIn, startHub, upload, type HubProcess, type StartHubOptions } from './hub.ts';
 import { freePort, startNats, startProcessor, type NatsServer, type ProcessorProcess } from './topology.ts';
 
 const MONGODB_SERVER = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
+const ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 
 export interface ScaleOut {
   /** The balancer's URL: what clients use. */
@@ -42,7 +45,6 @@ export interface ScaleOut {
 export async function startScaleOut(options: { hubs?: number; env?: Record<string, string> } = {}): Promise<ScaleOut> {
   const prefix = `scale-${randomUUID().slice(0, 8)}`;
   const mongodbUrl = `${MONGODB_SERVER.replace(/\/+$/, '')}/${prefix}`;
-  // Replicas on one host share the embedded search index through one data directory.
   const dataDir = await mkdtemp(join(tmpdir(), 'quire-scale-out-'));
   const ports = await Promise.all(Array.from({ length: options.hubs ?? 2 }, () => freePort()));
   const started: { stop(): Promise<unknown> }[] = [];
@@ -56,6 +58,9 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
     BUS: 'nats',
     NATS_URL: nats.url,
     NATS_PREFIX: prefix,
+    SEARCH: 'elasticsearch',
+    ELASTICSEARCH_URL,
+    ELASTICSEARCH_INDEX_PREFIX: prefix,
     ...options.env,
   };
   const hubs: HubProcess[] = [];
@@ -69,10 +74,21 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
     await connection.dropDatabase();
     await connection.close();
   };
+  // By name: the server refuses to delete indexes by wildcard.
+  const deleteIndexes = async () => {
+    const client = new Client({ node: ELASTICSEARCH_URL });
+    try {
+      const { indices } = await client.indices.resolveIndex({ name: `${prefix}-*` });
+      if (indices.length) await client.indices.delete({ index: indices.map((i) => i.name) });
+    } finally {
+      await client.close();
+    }
+  };
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     for (const hub of hubs) await hub?.stop({ keepData: true }).catch(() => undefined);
     await dropDatabase().catch(() => undefined);
+    await deleteIndexes().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {

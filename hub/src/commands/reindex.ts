@@ -31,7 +31,7 @@ export async function runReindexCommand(argv: string[], ctx: { config: Config; l
     shutdown.add('embedder', () => embedder.close(), 90);
     const model = { modelId: embedder.modelId, dimension: embedder.dimension };
     const store = await openStore(config, shutdown);
-    const index = await openSearchIndex(config, model, shutdown);
+    const { index } = await openSearchIndex(config, model, shutdown);
     const reindex = new ReindexService({ store, indexer: new IndexerService({ store, index, model }), embedder });
     const started = Date.now();
     let last = 0;

@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       mongodbUrl: null,
     });
     assert.ok(isAbsolute(config.store.dataDir));
-    assert.deepEqual(config.search, { driver: 'embedded', sqlitePath: join(dataDir, 'quire.sqlite') });
+    assert.deepEqual(config.search, { driver: 'embedded', sqlitePath: join(dataDir, 'quire.sqlite'), elasticsearch: null });
     assert.equal(config.bus.driver, 'memory');
     assert.equal(config.limits.uploadMaxBytes, 100 * 1024 * 1024);
     assert.equal(config.log.level, 'info');
@@ -214,6 +214,23 @@ describe('loadConfig', () => {
     const err = refused({ BLOBS: 's3', MONGODB_URL: 'postgres://user:pw-2@db/quire' });
     assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['BLOBS', 'MONGODB_URL']);
     assert.ok(!err.message.includes('pw-2'), 'a connection string is never repeated');
+  });
+
+  it('searches in Elasticsearch at ELASTICSEARCH_URL, which it then wants, and never repeats its credentials', () => {
+    const config = loadConfig({ SEARCH: 'elasticsearch', ELASTICSEARCH_URL: 'http://es-1:9200,https://quire:pw-3@es-2:9200' });
+    assert.deepEqual(config.search.elasticsearch, {
+      nodes: ['http://es-1:9200', 'https://quire:pw-3@es-2:9200'],
+      apiKey: null,
+      indexPrefix: 'quire',
+      vectorIndexType: 'int8_hnsw',
+    });
+    assert.deepEqual(
+      refused({ SEARCH: 'elasticsearch' }).problems.map((p) => p.split(':')[0]),
+      ['ELASTICSEARCH_URL'],
+    );
+    const err = refused({ SEARCH: 'opensearch', ELASTICSEARCH_URL: 'es://quire:pw-4@es', ELASTICSEARCH_INDEX_PREFIX: 'Quire!' });
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['ELASTICSEARCH_INDEX_PREFIX', 'ELASTICSEARCH_URL', 'SEARCH']);
+    assert.ok(!err.message.includes('pw-4'), 'a connection string is never repeated');
   });
 
   it('runs on MongoDB only with MONGODB_URL, AUTH_SECRET and NATS, naming each that is missing', () => {

@@ -22,7 +22,11 @@
  * answer with real results. The baseline is this file again in a second child process
  * (`--serve-bare`): a minimal Express app whose POST routes parse the same JSON request body
  * and answer with `res.json()` of the very response Quire gave, so both sides serialise the
- * same payload; every store's target has a baseline of its own. autocannon drives them all
+ * same payload; every store's target has a baseline of its own. The same child serves a third
+ * side, "apollo only": the same answer through Quire's GraphQL layer without the rest of the
+ * hub (Apollo Server, the express integration, Quire's schema and compiled execution, with
+ * `Query` fields returning the recorded data), so the gap to bare Express splits into what
+ * the GraphQL layer costs and what auth, headers and the store add. autocannon drives them all
  * from this process with `--connections` connections. The MongoDB database is dropped at the
  * end.
  *
@@ -115,7 +119,8 @@ interface Target {
   name: string;
   store: Store;
   operation: Operation;
-  side: 'quire' | 'bare';
+  /** Quire itself, the bare Express route, or Quire's GraphQL layer alone (Apollo, schema, execution). */
+  side: 'quire' | 'bare' | 'apollo';
   url: string;
   body: string;
   /** Extra request headers (the hub's bearer token). */
@@ -155,27 +160,48 @@ async function drive(target: Target, seconds: number): Promise<Run> {
 
 /**
  * Serves the payloads received over IPC at `POST /<name>`, parsing the JSON request body as
- * Apollo does, and reports its port to the parent.
+ * Apollo does, and reports its port to the parent. At `POST /apollo-<name>` it serves the
+ * same answer through Quire's GraphQL layer alone: Apollo Server with the express
+ * integration, Quire's schema and its compiled execution, whose `Query` fields return the
+ * recorded data, with no caller, security headers or store behind them.
  */
 async function serveBare(): Promise<void> {
   const { default: express } = await import('express');
-  const payloads = await new Promise<Record<string, unknown>>((resolve) =>
-    process.once('message', (m) => resolve(m as Record<string, unknown>)),
+  const { ApolloServer } = await import('@apollo/server');
+  const { expressMiddleware } = await import('@as-integrations/express5');
+  const { makeExecutableSchema } = await import('@graphql-tools/schema');
+  const { typeDefs } = await import('@quire/graphql');
+  const { compiledExecution } = await import('../hub/src/graphql/compiled-execution.ts');
+  const payloads = await new Promise<Record<string, { data: Record<string, unknown> }>>((resolve) =>
+    process.once('message', (m) => resolve(m as Record<string, { data: Record<string, unknown> }>)),
   );
   const app = express();
   app.disable('x-powered-by');
+  const servers: InstanceType<typeof ApolloServer>[] = [];
+  for (const [name, payload] of Object.entries(payloads)) {
+    const Query = Object.fromEntries(Object.entries(payload.data).map(([field, value]) => [field, () => value]));
+    const apollo = new ApolloServer({
+      gateway: compiledExecution(makeExecutableSchema({ typeDefs, resolvers: { Query } })),
+      stringifyResult: (result) => JSON.stringify(result),
+    });
+    await apollo.start();
+    servers.push(apollo);
+    app.use(`/apollo-${name}`, express.json({ limit: '1mb' }), expressMiddleware(apollo));
+  }
   app.post('/:name', express.json({ limit: '1mb' }), (req, res) => {
     const payload = payloads[String(req.params.name)];
     if (payload === undefined) res.status(404).json({ error: { code: 'NOT_FOUND' } });
     else res.json(payload);
   });
   const server = app.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
-  process.once('disconnect', () => server.close(() => process.exit(0)));
+  process.once('disconnect', () => server.close(() => void Promise.all(servers.map((a) => a.stop())).then(() => process.exit(0))));
 }
 
 async function startBare(payloads: Record<string, unknown>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve-bare'], {
     cwd: repoRoot,
+    // As the hubs run: Apollo and graphql-js skip their development-only work in production.
+    env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -345,6 +371,7 @@ async function main(): Promise<void> {
         const shared = { store, operation, body, responseBytes: bytes(answer), path };
         pending.push({ ...shared, name: `quire ${store} ${label}`, side: 'quire', url: `${hub.url}/graphql`, headers: hub.ownerAuth });
         pending.push({ ...shared, name: `bare, ${store} ${operation} size`, side: 'bare', url: null });
+        pending.push({ ...shared, name: `apollo only, ${store} ${operation}`, side: 'apollo', url: null, path: `apollo-${path}` });
       }
     }
 
@@ -402,6 +429,13 @@ async function main(): Promise<void> {
         Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, 'quire'), find(store, op, 'bare'))])),
       ]),
     ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
+    // Quire's GraphQL layer alone against the bare route: how much of the gap is Apollo and execution.
+    const apolloRatios = Object.fromEntries(
+      stores.map((store) => [
+        store,
+        Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, 'apollo'), find(store, op, 'bare'))])),
+      ]),
+    ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
 
     const spread = (s: RoundSummary) => `±${s.spreadPct.toFixed(0)}%`;
     console.log(
@@ -431,6 +465,12 @@ async function main(): Promise<void> {
       )}\n`,
     );
     console.log(
+      `${formatTable(
+        ['apollo only ÷ bare', ...stores.flatMap((store) => [`${store} req/s`, `${store} p99`])],
+        operations.map((op) => [op, ...stores.flatMap((store) => [apolloRatios[store][op].requestsPerSec, apolloRatios[store][op].p99Ms])]),
+      )}\n`,
+    );
+    console.log(
       jsonLine('graphql', {
         durationS: DURATION_S,
         connections: CONNECTIONS,
@@ -441,6 +481,7 @@ async function main(): Promise<void> {
         stores,
         targets: summaries,
         ratios,
+        apolloRatios,
       }),
     );
   } finally {

@@ -364,13 +364,13 @@ export class MongoMatchRepository implements MatchRepository {
       this.#matches.countDocuments({ teamId, status: 'open' }),
       this.#matches.countDocuments({ teamId, status: { $in: ['confirmed', 'rejected'] }, resolvedAt: { $gte: since } }),
     ]);
-    for (const key of pending) {
-      const doc = await this.#matches.findById(key).lean();
-      if (!doc) continue;
-      const newest = await this.#withNewestResolution(doc);
-      open += isOpen(newest) - isOpen(doc);
-      resolved += isResolved(newest) - isResolved(doc);
-    }
+    // The pending matches and their ledgers in two reads, however many are pending.
+    const docs = pending.length ? await this.#matches.find({ _id: { $in: pending } }).lean() : [];
+    const current = await this.#withNewestResolutions(docs);
+    docs.forEach((doc, i) => {
+      open += isOpen(current[i]) - isOpen(doc);
+      resolved += isResolved(current[i]) - isResolved(doc);
+    });
     return { open, resolved };
   }
 

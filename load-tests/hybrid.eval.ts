@@ -4,15 +4,17 @@
  *
  *   node --import tsx load-tests/hybrid.eval.ts \
  *     ../shared/data/retrieval/dbpedia_subset_agentset ../shared/data/retrieval/msmarco_subset_agentset \
- *     [--shares 0.34,0.5,0.67,1] [--models-dir .models] [--model Xenova/all-MiniLM-L6-v2] [--cache DIR]
+ *     [--shares 0.34,0.5,0.67,1] [--vector-weights 1,1.5,2,3] [--models-dir .models] \
+ *     [--model Xenova/all-MiniLM-L6-v2] [--cache DIR]
  *
  * Each dataset folder holds corpus.jsonl (`_id`, `title`, `text`), queries.jsonl (`_id`, `text`)
  * and qrels/test.tsv. Every passage is one chunk (title in the title column, text in the body;
  * MiniLM reads the first 256 tokens of `title + " " + text`, as BEIR's dense retrieval does)
  * in a fresh SqliteSearchIndex on a temp file. Every judged query runs in TEXT, VECTOR and
  * HYBRID, HYBRID once with share 0 (every BM25 hit fused: the old rule) and once per share in
- * `--shares` (default: the shipped `HYBRID_MIN_TERM_SHARE`). Hits are mapped to document ids
- * (best chunk per document) and scored with nDCG@10, Recall@100 and MRR@10 over the judged
+ * `--shares` (default: the shipped `HYBRID_MIN_TERM_SHARE`), and at the shipped share once per
+ * weight of the vector list in `--vector-weights` (default: the shipped `HYBRID_VECTOR_WEIGHT`).
+ * Hits are mapped to document ids (best chunk per document) and scored with nDCG@10, Recall@100 and MRR@10 over the judged
  * queries (search/src/eval/metrics.ts).
  *
  * Corpus vectors are cached in `--cache` (default: a folder under the OS temp dir), one file
@@ -26,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readVectors, vectorCacheFile, writeVectors } from './vector-cache.ts';
 import { TransformersEmbedder } from '../processors/src/index.ts';
-import { HYBRID_MIN_TERM_SHARE, SearchMode, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
+import { HYBRID_MIN_TERM_SHARE, HYBRID_VECTOR_WEIGHT, SearchMode, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
 import { SqliteSearchIndex } from '../search/src/embedded/search-index.sqlite.ts';
 import { loadBeirDataset, passageText, type BeirDataset } from '../search/src/eval/beir.ts';
 import { mean, mrrAtK, ndcgAtK, recallAtK } from '../search/src/eval/metrics.ts';
@@ -40,6 +42,7 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     shares: { type: 'string', default: String(HYBRID_MIN_TERM_SHARE) },
+    'vector-weights': { type: 'string', default: String(HYBRID_VECTOR_WEIGHT) },
     'models-dir': { type: 'string', default: join(repoRoot, '.models') },
     model: { type: 'string', default: 'Xenova/all-MiniLM-L6-v2' },
     cache: { type: 'string', default: join(tmpdir(), 'quire-hybrid-eval') },
@@ -50,6 +53,11 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 const shares = args.shares.split(',').map(Number);
+const vectorWeights = args['vector-weights'].split(',').map(Number);
+if (vectorWeights.some((w) => !(w > 0))) {
+  console.error(`--vector-weights takes positive numbers: ${args['vector-weights']}`);
+  process.exit(2);
+}
 if (shares.some((s) => !(s > 0 && s <= 1))) {
   console.error(`--shares takes numbers in (0, 1]: ${args.shares}`);
   process.exit(2);
@@ -131,7 +139,7 @@ for (const dir of positionals) {
   const rows: Record<string, Scores> = {};
   // One index object per rule over the same file: the rule is a constructor option.
   for (const share of [0, ...shares]) {
-    const index = new SqliteSearchIndex({ filename: file, hybridMinTermShare: share });
+    const index = new SqliteSearchIndex({ filename: file, hybrid: { minTermShare: share } });
     await index.start();
     if (share === 0) {
       rows.TEXT = await evaluate(index, ds, (q) => ({ mode: SearchMode.Text, text: q.text, k: DEPTH }), queryVectors);
@@ -139,6 +147,19 @@ for (const dir of positionals) {
     }
     const label = share === 0 ? 'HYBRID old (share 0)' : `HYBRID new (share ${share})`;
     rows[label] = await evaluate(index, ds, (q) => ({ mode: SearchMode.Hybrid, text: q.text, vector: q.vector, k: DEPTH }), queryVectors);
+    await index.close();
+  }
+  // And per weight of the vector list, at the shipped share.
+  for (const vectorWeight of vectorWeights) {
+    if (vectorWeight === HYBRID_VECTOR_WEIGHT) continue;
+    const index = new SqliteSearchIndex({ filename: file, hybrid: { vectorWeight } });
+    await index.start();
+    rows[`HYBRID vector weight ${vectorWeight}`] = await evaluate(
+      index,
+      ds,
+      (q) => ({ mode: SearchMode.Hybrid, text: q.text, vector: q.vector, k: DEPTH }),
+      queryVectors,
+    );
     await index.close();
   }
   rmSync(tmp, { recursive: true, force: true });

@@ -4,9 +4,49 @@
  * ranked lists (BM25 and k-NN, already confined to the team and the filter) and hydrates the
  * keys this returns; the ranking rules themselves are written once, here.
  */
-import { UnreachableCaseError } from '@quire/kernel';
-import { SearchMode, fuseReciprocalRank, hybridDepth, minimumTermsToMatch, type SearchHit, type ValidatedQuery } from './search-index.ts';
+import { UnreachableCaseError, ValidationError } from '@quire/kernel';
+import {
+  HYBRID_MIN_TERM_SHARE,
+  SearchMode,
+  fuseReciprocalRank,
+  hybridDepth,
+  minimumTermsToMatch,
+  type SearchHit,
+  type ValidatedQuery,
+} from './search-index.ts';
 import type { TextQuery } from './text-query.ts';
+
+/**
+ * Weight of the vector list against the text list (weight 1) in hybrid fusion. Measured with
+ * load-tests/hybrid.eval.ts and all-MiniLM-L6-v2 (see HYBRID_VECTOR_WEIGHT's figures in
+ * load-tests/RESULTS.md): equal weights left hybrid below vector alone on DBpedia.
+ */
+export const HYBRID_VECTOR_WEIGHT = 1;
+
+/** How hybrid queries treat their two lists; each adapter takes these as an option. */
+export interface HybridOptions {
+  /**
+   * Share of a query's distinct content terms (0 to 1) a BM25 hit must contain to enter
+   * hybrid fusion; exact-phrase hits always enter. Default {@link HYBRID_MIN_TERM_SHARE}; 0
+   * fuses every BM25 hit (plain OR). Text mode is never affected.
+   */
+  minTermShare?: number;
+  /** Weight of the vector list in fusion, the text list's being 1. Default {@link HYBRID_VECTOR_WEIGHT}. */
+  vectorWeight?: number;
+}
+
+/** `options` with defaults applied; refuses values out of range (ValidationError). */
+export function hybridSettings(options: HybridOptions = {}): Required<HybridOptions> {
+  const minTermShare = options.minTermShare ?? HYBRID_MIN_TERM_SHARE;
+  const vectorWeight = options.vectorWeight ?? HYBRID_VECTOR_WEIGHT;
+  if (!(minTermShare >= 0 && minTermShare <= 1)) {
+    throw new ValidationError('hybrid.minTermShare must be a number from 0 to 1', { details: { field: 'hybrid.minTermShare' } });
+  }
+  if (!(vectorWeight > 0 && Number.isFinite(vectorWeight))) {
+    throw new ValidationError('hybrid.vectorWeight must be a positive number', { details: { field: 'hybrid.vectorWeight' } });
+  }
+  return { minTermShare, vectorWeight };
+}
 
 /** One entry of an adapter's ranked list: its key for the chunk and that list's score. */
 export interface ListEntry<K> {
@@ -34,13 +74,13 @@ export interface RankedHit<K> {
 /**
  * Ranks `query` with `lists`: text mode takes the text list (nothing when the text has no
  * word), vector mode the vector list, hybrid both at {@link hybridDepth}, the text list
- * restricted to hits with {@link minimumTermsToMatch} of the terms at `hybridMinTermShare`,
- * fused by reciprocal rank and cut to `k`.
+ * restricted to hits with {@link minimumTermsToMatch} of the terms at `hybrid.minTermShare`,
+ * fused by reciprocal rank with the vector list weighted `hybrid.vectorWeight`, and cut to `k`.
  */
 export async function rankedSearch<K>(
   query: ValidatedQuery,
   textQuery: TextQuery | null,
-  hybridMinTermShare: number,
+  hybrid: Required<HybridOptions>,
   lists: RankedLists<K>,
 ): Promise<RankedHit<K>[]> {
   switch (query.mode) {
@@ -51,12 +91,12 @@ export async function rankedSearch<K>(
     case SearchMode.Hybrid: {
       const depth = hybridDepth(query.k);
       const [text, vector] = await Promise.all([
-        textQuery ? lists.text(depth, minimumTermsToMatch(textQuery.terms.length, hybridMinTermShare)) : [],
+        textQuery ? lists.text(depth, minimumTermsToMatch(textQuery.terms.length, hybrid.minTermShare)) : [],
         lists.vector(depth),
       ]);
       const textScores = new Map(text.map((h) => [h.key, h.score]));
       const vectorScores = new Map(vector.map((h) => [h.key, h.score]));
-      return fuseReciprocalRank([text.map((h) => h.key), vector.map((h) => h.key)])
+      return fuseReciprocalRank([text.map((h) => h.key), vector.map((h) => h.key)], [1, hybrid.vectorWeight])
         .slice(0, query.k)
         .map((e) => ({
           key: e.key,

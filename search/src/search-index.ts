@@ -225,6 +225,21 @@ export function modelMismatch(recorded: IndexedModel, requested: IndexedModel): 
   );
 }
 
+/** The recorded model, or the refusal to index before one is recorded (`EMBEDDING_MODEL_NOT_RECORDED`). */
+export function recordedModel(model: IndexedModel | null): IndexedModel {
+  if (!model) {
+    throw new ValidationError('No embedding model is recorded; call ensureModel before indexing', {
+      code: 'EMBEDDING_MODEL_NOT_RECORDED',
+    });
+  }
+  return model;
+}
+
+/** Whether a filter names an empty include list, which matches nothing (see {@link SearchFilter}). */
+export function matchesNothing(f: SearchFilter): boolean {
+  return [f.types, f.sensitivities, f.documentIds].some((list) => list !== undefined && list.length === 0);
+}
+
 /** Refuses a missing or blank team id. */
 export function validateScope(scope: TeamScope): void {
   if (typeof scope?.teamId !== 'string' || scope.teamId.trim() === '') {
@@ -336,10 +351,11 @@ export interface FusedEntry<K> {
 }
 
 /**
- * Reciprocal rank fusion: each key scores Σ 1/(RRF_K + rank) over the lists it appears in.
- * Ties go to the better single rank, then to earlier lists, so the order is deterministic.
+ * Reciprocal rank fusion: each key scores Σ weight/(RRF_K + rank) over the lists it appears
+ * in (every weight 1 unless given). Ties go to the better single rank, then to earlier lists,
+ * so the order is deterministic.
  */
-export function fuseReciprocalRank<K>(lists: readonly (readonly K[])[]): FusedEntry<K>[] {
+export function fuseReciprocalRank<K>(lists: readonly (readonly K[])[], weights?: readonly number[]): FusedEntry<K>[] {
   const byKey = new Map<K, FusedEntry<K>>();
   lists.forEach((list, listIndex) => {
     list.forEach((key, position) => {
@@ -349,7 +365,7 @@ export function fuseReciprocalRank<K>(lists: readonly (readonly K[])[]): FusedEn
         byKey.set(key, entry);
       }
       entry.ranks[listIndex] = position + 1;
-      entry.score += 1 / (RRF_K + position + 1);
+      entry.score += (weights?.[listIndex] ?? 1) / (RRF_K + position + 1);
     });
   });
   const best = (e: FusedEntry<K>): number => Math.min(...e.ranks.map((r) => r ?? Infinity));

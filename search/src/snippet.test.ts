@@ -49,3 +49,20 @@ test('ranges are recovered from highlight() markup, even when the text contains 
   assert.deepEqual(marked(original, rangesFromMarkup('a << b <<invoice>> >> c', original, open, close)), ['invoice']);
   assert.deepEqual(rangesFromMarkup('unrelated', 'different text', open, close), [], 'misaligned markup yields no ranges');
 });
+
+test('matches apart by white space only read as one mark, whichever way an engine marked a phrase', () => {
+  const text = 'Harbour rope, 12 crates of harbour  rope for the pier.';
+  const words = [
+    { start: 0, end: 7 },
+    { start: 8, end: 12 },
+    { start: 27, end: 34 },
+    { start: 36, end: 40 },
+  ];
+  assert.deepEqual(marked(text, buildSnippet(text, words).highlights), ['Harbour rope', 'harbour  rope']);
+  assert.deepEqual(marked(text, buildSnippet(text, [words[1]!, words[0]!]).highlights), ['Harbour rope'], 'in any order');
+  assert.deepEqual(
+    marked(text, buildSnippet(text, [words[1]!, { start: 14, end: 16 }]).highlights),
+    ['rope', '12'],
+    'punctuation keeps marks apart',
+  );
+});

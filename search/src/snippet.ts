@@ -4,6 +4,13 @@
  */
 import type { Highlight } from './search-index.ts';
 
+/**
+ * The marks an engine's highlighter puts around matches, for {@link rangesFromMarkup}:
+ * control characters that chunk text does not hold.
+ */
+export const MARK_OPEN = '\u0001\u0002\u0003';
+export const MARK_CLOSE = '\u0003\u0002\u0001';
+
 /** Target snippet length in characters. */
 export const SNIPPET_CHARS = 200;
 /** A chunk up to this long is its own snippet: cutting it would save little. */
@@ -11,6 +18,21 @@ const WHOLE_CHUNK_CHARS = 240;
 /** How far an edge may move to avoid cutting a word. */
 const WORD_SNAP_CHARS = 24;
 const ELLIPSIS = '…';
+
+/**
+ * Matches in order, those separated by white space only joined into one: the words of a
+ * phrase read as one mark, however an engine's highlighter marked them (FTS5 marks a phrase
+ * match whole, Lucene's unified highlighter word by word).
+ */
+function joinAdjacent(text: string, matches: readonly Highlight[]): Highlight[] {
+  const joined: Highlight[] = [];
+  for (const m of [...matches].sort((a, b) => a.start - b.start)) {
+    const last = joined.at(-1);
+    if (last && m.start >= last.end && /^\s*$/.test(text.slice(last.end, m.start))) last.end = Math.max(last.end, m.end);
+    else joined.push({ ...m });
+  }
+  return joined;
+}
 
 /** A snippet and the match ranges within it. */
 export interface Snippet {
@@ -42,10 +64,11 @@ function snapEnd(text: string, end: number, limit: number): number {
 /**
  * Picks the window of about `width` characters holding the most matches (the earliest
  * such window on ties), centres it on them, snaps its edges to word boundaries and marks
- * cut edges with an ellipsis. `matches` are ranges in `text`, sorted and disjoint.
+ * cut edges with an ellipsis. `found` are ranges in `text`, disjoint; those apart by white space only are joined.
  */
-export function buildSnippet(text: string, matches: readonly Highlight[], width = SNIPPET_CHARS): Snippet {
-  if (text.length <= Math.max(width, WHOLE_CHUNK_CHARS)) return { snippet: text, highlights: [...matches] };
+export function buildSnippet(text: string, found: readonly Highlight[], width = SNIPPET_CHARS): Snippet {
+  const matches = joinAdjacent(text, found);
+  if (text.length <= Math.max(width, WHOLE_CHUNK_CHARS)) return { snippet: text, highlights: matches };
 
   let spanStart = 0;
   let spanEnd = 0;

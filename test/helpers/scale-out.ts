@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import mongoose from 'mongoose';
+import { deleteIndexes } from '@quire/search/elasticsearch';
 import { startBalancer, type Balancer } from './balancer.ts';
 import { bearer, gql, OWNER, signIn, startHub, upload, type HubProcess, type StartHubOptions } from './hub.ts';
 import { freePort, startNats, startProcessor, type NatsServer, type ProcessorProcess } from './topology.ts';
@@ -74,12 +75,10 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
     await connection.dropDatabase();
     await connection.close();
   };
-  // By name: the server refuses to delete indexes by wildcard.
-  const deleteIndexes = async () => {
+  const dropIndexes = async () => {
     const client = new Client({ node: ELASTICSEARCH_URL });
     try {
-      const { indices } = await client.indices.resolveIndex({ name: `${prefix}-*` });
-      if (indices.length) await client.indices.delete({ index: indices.map((i) => i.name) });
+      await deleteIndexes(client, prefix);
     } finally {
       await client.close();
     }
@@ -88,7 +87,7 @@ export async function startScaleOut(options: { hubs?: number; env?: Record<strin
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     for (const hub of hubs) await hub?.stop({ keepData: true }).catch(() => undefined);
     await dropDatabase().catch(() => undefined);
-    await deleteIndexes().catch(() => undefined);
+    await dropIndexes().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { defineSearchIndexContract } from '../contract.ts';
-import { ElasticsearchSearchIndex } from './search-index.elasticsearch.ts';
+import { ElasticsearchSearchIndex, deleteIndexes } from './search-index.elasticsearch.ts';
 
 const ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 const admin = new Client({ node: ELASTICSEARCH_URL });
@@ -21,9 +21,7 @@ defineSearchIndexContract('ElasticsearchSearchIndex', async () => {
   return {
     index: new ElasticsearchSearchIndex({ node: ELASTICSEARCH_URL, indexPrefix: prefix, replicas: 0 }),
     cleanup: async () => {
-      // Indexes are deleted by name: the server refuses wildcard deletes.
-      const { indices } = await admin.indices.resolveIndex({ name: `${prefix}-*` });
-      if (indices.length) await admin.indices.delete({ index: indices.map((i) => i.name) });
+      await deleteIndexes(admin, prefix);
     },
   };
 });

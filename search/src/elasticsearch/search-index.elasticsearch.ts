@@ -21,9 +21,10 @@
  */
 import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import { type Box, InternalError, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
-import { rankedSearch, type ListEntry, type RankedHit } from '../ranked-search.ts';
+import { hybridSettings, rankedSearch, type HybridOptions, type ListEntry, type RankedHit } from '../ranked-search.ts';
 import {
-  HYBRID_MIN_TERM_SHARE,
+  matchesNothing,
+  recordedModel,
   modelMismatch,
   validateChunk,
   validateChunkFilters,
@@ -39,7 +40,7 @@ import {
   type SearchIndex,
   type SearchQuery,
 } from '../search-index.ts';
-import { buildSnippet, rangesFromMarkup } from '../snippet.ts';
+import { MARK_CLOSE, MARK_OPEN, buildSnippet, rangesFromMarkup } from '../snippet.ts';
 import { parseTextQuery, type TextQuery } from '../text-query.ts';
 
 /** Version of the index layout; a layout this build does not know is refused. */
@@ -62,8 +63,8 @@ export interface ElasticsearchSearchIndexOptions {
   /** Shards and replicas of new indexes; Elasticsearch's defaults when absent. */
   shards?: number;
   replicas?: number;
-  /** Share of a query's terms a BM25 hit needs to enter hybrid fusion; see HYBRID_MIN_TERM_SHARE. */
-  hybridMinTermShare?: number;
+  /** How hybrid queries treat their two lists (defaults: the shipped rules). */
+  hybrid?: HybridOptions;
 }
 
 /** The `_source` of one chunk. */
@@ -98,8 +99,6 @@ const ID_PAGE = 1_000;
 const CANDIDATES_PER_HIT = 10;
 const MIN_CANDIDATES = 100;
 const MAX_CANDIDATES = 10_000;
-const MARK_OPEN = '\u0001\u0002\u0003';
-const MARK_CLOSE = '\u0003\u0002\u0001';
 /**
  * How title and body are analysed: English stop words and Porter stems as the `english`
  * analyzer, with case and diacritics folded ('CAFE' finds 'café'), as the embedded index's
@@ -126,24 +125,20 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   readonly #options: ElasticsearchSearchIndexOptions;
   readonly #alias: string;
-  readonly #hybridMinTermShare: number;
+  readonly #hybrid: Required<HybridOptions>;
   #client: Client | null = null;
   #model: IndexedModel | null = null;
 
   constructor(options: ElasticsearchSearchIndexOptions) {
     if (!options.client && !options.node)
       throw new ValidationError('An Elasticsearch node URL is required', { details: { field: 'node' } });
-    const share = options.hybridMinTermShare ?? HYBRID_MIN_TERM_SHARE;
-    if (!(share >= 0 && share <= 1)) {
-      throw new ValidationError('hybridMinTermShare must be a number from 0 to 1', { details: { field: 'hybridMinTermShare' } });
-    }
+    this.#hybrid = hybridSettings(options.hybrid);
     const prefix = options.indexPrefix ?? 'quire';
     if (!/^[a-z0-9][a-z0-9_-]*$/.test(prefix)) {
       throw new ValidationError('indexPrefix must be lowercase letters, digits, - and _', { details: { field: 'indexPrefix' } });
     }
     this.#options = options;
     this.#alias = `${prefix}-chunks`;
-    this.#hybridMinTermShare = share;
   }
 
   /** Connects and reads the recorded model, if an index exists already. */
@@ -264,10 +259,10 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     validateScope(scope);
     this.#open();
     const q = validateSearchQuery(query, this.#currentModel()?.dimension ?? null);
-    if (!this.#currentModel() || hasEmptyIncludeList(q.filter)) return [];
+    if (!this.#currentModel() || matchesNothing(q.filter)) return [];
     const textQuery = q.text === '' ? null : parseTextQuery(q.text);
     const found = new Map<string, Found>();
-    const ranked = await rankedSearch(q, textQuery, this.#hybridMinTermShare, {
+    const ranked = await rankedSearch(q, textQuery, this.#hybrid, {
       text: (limit, minTerms) => this.#textList(scope, textQuery!, q.filter, limit, minTerms, found),
       vector: (limit) => this.#vectorList(scope, q.vector!, q.filter, limit, textQuery, found),
     });
@@ -492,13 +487,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   }
 
   #requireModel(): IndexedModel {
-    const model = this.#currentModel();
-    if (!model) {
-      throw new ValidationError('No embedding model is recorded; call ensureModel before indexing', {
-        code: 'EMBEDDING_MODEL_NOT_RECORDED',
-      });
-    }
-    return model;
+    return recordedModel(this.#currentModel());
   }
 
   #open(): Client {
@@ -517,6 +506,15 @@ export function indexedWords(text: string): string {
   return text.replace(/[^\p{L}\p{N}\p{M}]+/gu, (gap) => ' '.repeat(gap.length));
 }
 
+/**
+ * Deletes every index of `indexPrefix` (the alias's current and earlier ones), by name: a
+ * server refuses wildcard deletes by default. For tests and for removing an installation.
+ */
+export async function deleteIndexes(client: Client, indexPrefix: string): Promise<void> {
+  const { indices } = await client.indices.resolveIndex({ name: `${indexPrefix}-chunks*` });
+  if (indices.length) await client.indices.delete({ index: indices.map((i) => i.name) });
+}
+
 /** A chunk's document id: team, document and ordinal, unambiguous whatever the ids hold. */
 function chunkId(teamId: string, documentId: string, ordinal: number): string {
   return `${encodeURIComponent(teamId)}/${encodeURIComponent(documentId)}/${ordinal}`;
@@ -524,10 +522,6 @@ function chunkId(teamId: string, documentId: string, ordinal: number): string {
 
 function excludeClauses(f: SearchFilter): estypes.QueryDslQueryContainer[] {
   return f.excludeDocumentIds?.length ? [{ terms: { documentId: f.excludeDocumentIds } }] : [];
-}
-
-function hasEmptyIncludeList(f: SearchFilter): boolean {
-  return f.types?.length === 0 || f.sensitivities?.length === 0 || f.documentIds?.length === 0;
 }
 
 /** Marks the query's words (stemmed as indexed) over the whole body, for snippets cut here. */

@@ -18,7 +18,8 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { type Box, InternalError, MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
 import {
-  HYBRID_MIN_TERM_SHARE,
+  matchesNothing,
+  recordedModel,
   modelMismatch,
   validateChunk,
   validateChunkFilters,
@@ -37,8 +38,8 @@ import type {
   SearchQuery,
 } from '../search-index.ts';
 import { matchExpression, phraseExpression, termExpressions } from './fts-query.ts';
-import { rankedSearch, type RankedHit } from '../ranked-search.ts';
-import { buildSnippet, rangesFromMarkup } from '../snippet.ts';
+import { hybridSettings, rankedSearch, type HybridOptions, type RankedHit } from '../ranked-search.ts';
+import { MARK_CLOSE, MARK_OPEN, buildSnippet, rangesFromMarkup } from '../snippet.ts';
 import { parseTextQuery, type TextQuery } from '../text-query.ts';
 
 /** Where the index keeps its tables, and how hybrid queries treat the text list. */
@@ -64,13 +65,8 @@ export type SqliteSearchIndexOptions = (
       db: Database.Database;
     }
 ) & {
-  /**
-   * Share of a query's distinct content terms (0 to 1) a BM25 hit must contain to enter
-   * hybrid fusion; exact-phrase hits always enter. Default {@link HYBRID_MIN_TERM_SHARE};
-   * 0 fuses every BM25 hit (plain OR). Text mode is never affected. Exposed so evaluations
-   * can compare rules on one index.
-   */
-  hybridMinTermShare?: number;
+  /** How hybrid queries treat their two lists (defaults: the shipped rules); exposed so evaluations can compare rules on one index. */
+  hybrid?: HybridOptions;
 };
 
 /** Schema version this code writes; a file with a newer one is refused. */
@@ -87,8 +83,6 @@ const VEC_MAX_K = 4096;
  */
 const VEC_CHUNK_SIZE = 256;
 /** Markers for FTS5 `highlight()`; control characters so they do not occur in real text. */
-const MARK_OPEN = '\u0001\u0002\u0003';
-const MARK_CLOSE = '\u0003\u0002\u0001';
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -168,29 +162,21 @@ function upperBound(createdTo: number): bigint {
   return BigInt(Math.ceil(createdTo));
 }
 
-function hasEmptyIncludeList(f: SearchFilter): boolean {
-  return [f.types, f.sensitivities, f.documentIds].some((list) => list !== undefined && list.length === 0);
-}
-
 /** The SearchIndex over SQLite FTS5 and sqlite-vec: the embedded default. */
 export class SqliteSearchIndex implements SearchIndex {
   /** vec0 accepts up to 8192 dimensions. */
   readonly capabilities: IndexCapabilities = { hybrid: true, maxDimension: 8192 };
 
   readonly #options: SqliteSearchIndexOptions;
-  readonly #hybridMinTermShare: number;
+  readonly #hybrid: Required<HybridOptions>;
   #db: Database.Database | null = null;
   #model: IndexedModel | null = null;
   readonly #teamKeys = new Map<string, number>();
   readonly #statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteSearchIndexOptions) {
-    const share = options.hybridMinTermShare ?? HYBRID_MIN_TERM_SHARE;
-    if (!(share >= 0 && share <= 1)) {
-      throw new ValidationError('hybridMinTermShare must be a number from 0 to 1', { details: { field: 'hybridMinTermShare' } });
-    }
+    this.#hybrid = hybridSettings(options.hybrid);
     this.#options = options;
-    this.#hybridMinTermShare = share;
   }
 
   /** Opens the connection (when given a filename), loads sqlite-vec and migrates the schema. */
@@ -351,10 +337,10 @@ export class SqliteSearchIndex implements SearchIndex {
     this.#open();
     const q = validateSearchQuery(query, this.#currentModel()?.dimension ?? null);
     const teamKey = this.#teamKey(scope.teamId, false);
-    if (teamKey === null || hasEmptyIncludeList(q.filter)) return [];
+    if (teamKey === null || matchesNothing(q.filter)) return [];
     const textQuery = q.text === '' ? null : parseTextQuery(q.text);
 
-    const ranked = await rankedSearch(q, textQuery, this.#hybridMinTermShare, {
+    const ranked = await rankedSearch(q, textQuery, this.#hybrid, {
       text: (limit, minTerms) => this.#textList(teamKey, textQuery!, q.filter, limit, minTerms),
       vector: (limit) => this.#vectorList(teamKey, q.vector!, q.filter, limit),
     });
@@ -423,13 +409,7 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   #requireModel(): IndexedModel {
-    const model = this.#currentModel();
-    if (!model) {
-      throw new ValidationError('No embedding model is recorded; call ensureModel before indexing', {
-        code: 'EMBEDDING_MODEL_NOT_RECORDED',
-      });
-    }
-    return model;
+    return recordedModel(this.#currentModel());
   }
 
   /**

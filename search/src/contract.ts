@@ -10,6 +10,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MismatchError, type TeamScope, ValidationError } from '@quire/kernel';
+import { HYBRID_VECTOR_WEIGHT } from './ranked-search.ts';
 import { MAX_K, RRF_K, SearchMode } from './search-index.ts';
 import type { ChunkRecord, IndexedModel, SearchFilter, SearchHit, SearchIndex, SearchQuery } from './search-index.ts';
 
@@ -397,7 +398,7 @@ export function defineSearchIndexContract(name: string, make: SearchIndexFactory
         const hits = await search(index, TEAM_A, { mode: SearchMode.Hybrid, text: 'solar turbine', vector: angled(0) });
         assert.equal(hits[0]?.documentId, 'both');
         const top = hits[0]!;
-        assert.ok(Math.abs((top.scores.hybrid ?? 0) - 2 / (RRF_K + 1)) < 1e-9);
+        assert.ok(Math.abs((top.scores.hybrid ?? 0) - (1 + HYBRID_VECTOR_WEIGHT) / (RRF_K + 1)) < 1e-9, 'first in both lists');
         assert.equal(typeof top.scores.text, 'number');
         assert.ok(Math.abs((top.scores.vector ?? 0) - 1) < 1e-5);
         assert.deepEqual(sorted(ids(hits.slice(1, 3))), ['text-only', 'vector-only']);

@@ -36,7 +36,7 @@ describe('rankedSearch', () => {
   it('fuses hybrid lists taken at hybrid depth, the text list needing the share of terms', async () => {
     const { fixed, asked } = lists(['a', 'b', 'c'], ['c', 'd']);
     const query = validateSearchQuery({ mode: SearchMode.Hybrid, text: 'red boat harbour', vector, k: 2 }, 2);
-    const hits = await rankedSearch(query, parseTextQuery('red boat harbour'), hybridSettings({ minTermShare: 1 }), fixed);
+    const hits = await rankedSearch(query, parseTextQuery('red boat harbour'), hybridSettings({ minTermShare: 1, vectorWeight: 1 }), fixed);
     assert.deepEqual(asked, { text: [[hybridDepth(2), 3]], vector: [hybridDepth(2)] });
     // c is third in one list and first in the other: it beats a, first in one list only.
     assert.deepEqual(

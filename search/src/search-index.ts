@@ -103,7 +103,8 @@ export interface SearchHit {
    * Per-mode scores, absent when that mode did not rank the hit:
    * `text` is BM25 (higher is better; hits containing the query as an exact phrase rank
    * above all others, so within a list the order is phrase first, then `text`), `vector` is
-   * cosine similarity in [-1, 1], `hybrid` is Σ 1/({@link RRF_K} + rank) over both lists.
+   * cosine similarity in [-1, 1], `hybrid` is Σ weight/({@link RRF_K} + rank) over both lists
+   * (the text list's weight 1, the vector list's HYBRID_VECTOR_WEIGHT unless configured).
    * In hybrid mode the text list holds only hits with enough of the query's terms (see
    * {@link minimumTermsToMatch}), so a hybrid hit may lack a `text` score it has in text mode.
    */

@@ -423,19 +423,22 @@ async function main(): Promise<void> {
       requestsPerSec: quire.requestsPerSec.median / base.requestsPerSec.median,
       p99Ms: quire.p99Ms.median / base.p99Ms.median,
     });
-    const ratios = Object.fromEntries(
-      stores.map((store) => [
-        store,
-        Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, 'quire'), find(store, op, 'bare'))])),
-      ]),
-    ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
+    /** `side` ÷ bare Express, per store and operation. */
+    const ratiosOf = (side: Target['side']) =>
+      Object.fromEntries(
+        stores.map((store) => [
+          store,
+          Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, side), find(store, op, 'bare'))])),
+        ]),
+      ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
+    const ratios = ratiosOf('quire');
     // Quire's GraphQL layer alone against the bare route: how much of the gap is Apollo and execution.
-    const apolloRatios = Object.fromEntries(
-      stores.map((store) => [
-        store,
-        Object.fromEntries(operations.map((op) => [op, ratio(find(store, op, 'apollo'), find(store, op, 'bare'))])),
-      ]),
-    ) as Record<Store, Record<Operation, { requestsPerSec: number; p99Ms: number }>>;
+    const apolloRatios = ratiosOf('apollo');
+    const ratioTable = (title: string, r: typeof ratios) =>
+      formatTable(
+        [title, ...stores.flatMap((store) => [`${store} req/s`, `${store} p99`])],
+        operations.map((op) => [op, ...stores.flatMap((store) => [r[store][op].requestsPerSec, r[store][op].p99Ms])]),
+      );
 
     const spread = (s: RoundSummary) => `±${s.spreadPct.toFixed(0)}%`;
     console.log(
@@ -458,18 +461,8 @@ async function main(): Promise<void> {
         ]),
       ),
     );
-    console.log(
-      `\n${formatTable(
-        ['quire ÷ bare', ...stores.flatMap((store) => [`${store} req/s`, `${store} p99`])],
-        operations.map((op) => [op, ...stores.flatMap((store) => [ratios[store][op].requestsPerSec, ratios[store][op].p99Ms])]),
-      )}\n`,
-    );
-    console.log(
-      `${formatTable(
-        ['apollo only ÷ bare', ...stores.flatMap((store) => [`${store} req/s`, `${store} p99`])],
-        operations.map((op) => [op, ...stores.flatMap((store) => [apolloRatios[store][op].requestsPerSec, apolloRatios[store][op].p99Ms])]),
-      )}\n`,
-    );
+    console.log(`\n${ratioTable('quire ÷ bare', ratios)}\n`);
+    console.log(`${ratioTable('apollo only ÷ bare', apolloRatios)}\n`);
     console.log(
       jsonLine('graphql', {
         durationS: DURATION_S,

@@ -14,8 +14,8 @@
  * HYBRID, HYBRID once with share 0 (every BM25 hit fused: the old rule) and once per share in
  * `--shares` (default: the shipped `HYBRID_MIN_TERM_SHARE`), and at the shipped share once per
  * weight of the vector list in `--vector-weights` (default: the shipped `HYBRID_VECTOR_WEIGHT`).
- * Hits are mapped to document ids (best chunk per document) and scored with nDCG@10, Recall@100 and MRR@10 over the judged
- * queries (search/src/eval/metrics.ts).
+ * Hits are mapped to document ids (best chunk per document) and scored with nDCG@10,
+ * Recall@100 and MRR@10 over the judged queries (search/src/eval/metrics.ts).
  *
  * Corpus vectors are cached in `--cache` (default: a folder under the OS temp dir), one file
  * per model, dtype and dataset, in the layout compare-embedders.ts writes, so reruns only
@@ -137,6 +137,12 @@ for (const dir of positionals) {
   await builder.close();
 
   const rows: Record<string, Scores> = {};
+  const hybrid = (q: { text: string; vector: Float32Array }): SearchQuery => ({
+    mode: SearchMode.Hybrid,
+    text: q.text,
+    vector: q.vector,
+    k: DEPTH,
+  });
   // One index object per rule over the same file: the rule is a constructor option.
   for (const share of [0, ...shares]) {
     const index = new SqliteSearchIndex({ filename: file, hybrid: { minTermShare: share } });
@@ -146,7 +152,7 @@ for (const dir of positionals) {
       rows.VECTOR = await evaluate(index, ds, (q) => ({ mode: SearchMode.Vector, vector: q.vector, k: DEPTH }), queryVectors);
     }
     const label = share === 0 ? 'HYBRID old (share 0)' : `HYBRID new (share ${share})`;
-    rows[label] = await evaluate(index, ds, (q) => ({ mode: SearchMode.Hybrid, text: q.text, vector: q.vector, k: DEPTH }), queryVectors);
+    rows[label] = await evaluate(index, ds, hybrid, queryVectors);
     await index.close();
   }
   // And per weight of the vector list, at the shipped share.
@@ -154,12 +160,7 @@ for (const dir of positionals) {
     if (vectorWeight === HYBRID_VECTOR_WEIGHT) continue;
     const index = new SqliteSearchIndex({ filename: file, hybrid: { vectorWeight } });
     await index.start();
-    rows[`HYBRID vector weight ${vectorWeight}`] = await evaluate(
-      index,
-      ds,
-      (q) => ({ mode: SearchMode.Hybrid, text: q.text, vector: q.vector, k: DEPTH }),
-      queryVectors,
-    );
+    rows[`HYBRID vector weight ${vectorWeight}`] = await evaluate(index, ds, hybrid, queryVectors);
     await index.close();
   }
   rmSync(tmp, { recursive: true, force: true });

@@ -216,9 +216,10 @@ export function validateModel(model: IndexedModel, maxDimension: number): void {
   }
 }
 
-/** The refusal of `requested` by an index that holds vectors of `recorded`. */
-export function modelMismatch(recorded: IndexedModel, requested: IndexedModel): MismatchError {
-  return new MismatchError(
+/** Refuses (`EMBEDDING_MODEL_MISMATCH`) `requested` for an index that holds vectors of another model. */
+export function assertSameModel(recorded: IndexedModel, requested: IndexedModel): void {
+  if (recorded.modelId === requested.modelId && recorded.dimension === requested.dimension) return;
+  throw new MismatchError(
     'EMBEDDING_MODEL_MISMATCH',
     `The search index holds vectors of ${recorded.modelId} (${recorded.dimension} dimensions); ` +
       `refusing ${requested.modelId} (${requested.dimension} dimensions). Re-index with one model.`,

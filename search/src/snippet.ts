@@ -64,7 +64,8 @@ function snapEnd(text: string, end: number, limit: number): number {
 /**
  * Picks the window of about `width` characters holding the most matches (the earliest
  * such window on ties), centres it on them, snaps its edges to word boundaries and marks
- * cut edges with an ellipsis. `found` are ranges in `text`, disjoint; those apart by white space only are joined.
+ * cut edges with an ellipsis. `found` are disjoint ranges in `text`; those apart by white space
+ * only are joined.
  */
 export function buildSnippet(text: string, found: readonly Highlight[], width = SNIPPET_CHARS): Snippet {
   const matches = joinAdjacent(text, found);
@@ -101,8 +102,8 @@ export function buildSnippet(text: string, found: readonly Highlight[], width = 
 }
 
 /**
- * Recovers match ranges from text marked up by FTS5's `highlight()` with `open`/`close`
- * markers. The markup is the original with markers inserted, so walking both side by side
+ * Recovers match ranges from text an engine's highlighter (FTS5's `highlight()`, Lucene's
+ * unified highlighter) marked up with `open`/`close` markers. The markup is the original with markers inserted, so walking both side by side
  * gives exact offsets; a marker string that also occurs in the original is told apart by
  * the original not having it at that point. Returns no ranges if the two do not line up.
  */

@@ -15,7 +15,7 @@ import { ReindexService } from '../services/reindex.service.ts';
 export const REINDEX_USAGE = `Usage: quire reindex
 
 Embeds every processed document's chunks again from the store and writes them into the
-search index (the store named by STORE; the index under DATA_DIR).`;
+search index (the store named by STORE; the index named by SEARCH).`;
 
 export async function runReindexCommand(argv: string[], ctx: { config: Config; logger: Logger }): Promise<number> {
   if (argv.length > 0) {

@@ -158,6 +158,8 @@ const invalidInvitation = () =>
   });
 const invalidCredentials = () => new AuthenticationError('Wrong e-mail address or password', { code: 'INVALID_CREDENTIALS' });
 const sessionRevoked = () => new AuthenticationError('This session has ended; sign in again', { code: 'SESSION_REVOKED' });
+const tokenExpired = (cause?: unknown) =>
+  new AuthenticationError('The access token has expired; refresh the session', { code: 'TOKEN_EXPIRED', cause });
 
 export class AuthService {
   private readonly store: Store;
@@ -545,7 +547,7 @@ export class AuthService {
     if (known) {
       if (this.now() < known.expiresAt) return known;
       this.verified.delete(bearer);
-      throw new AuthenticationError('The access token has expired; refresh the session', { code: 'TOKEN_EXPIRED' });
+      throw tokenExpired();
     }
     let claims: { sub?: unknown; sid?: unknown; exp?: unknown };
     try {
@@ -557,7 +559,7 @@ export class AuthService {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) {
-        throw new AuthenticationError('The access token has expired; refresh the session', { code: 'TOKEN_EXPIRED', cause: err });
+        throw tokenExpired(err);
       }
       throw new AuthenticationError('The access token is not valid', { cause: err });
     }

@@ -5,7 +5,8 @@
  * Layout: one index per installation behind the alias `<prefix>-chunks` (reads and writes go
  * through the alias, so a rebuilt index can take its place in one alias swap). One document
  * per chunk, its id `<team>/<document>/<ordinal>` (each part URI-encoded); `text` fields with
- * the `english` analyzer (`title`, `body`; highlighting reads `body`'s offsets), `keyword`
+ * an English analyzer that folds case and diacritics (`title`, `body`; highlighting reads
+ * `body`'s offsets), `keyword`
  * filters (team, document, type, sensitivity), `createdAt` as a long, and a `dense_vector`
  * (cosine, HNSW; the quantisation is an option). The embedding model and dimension are kept
  * in the mapping's `_meta`, so another model is refused by every replica.
@@ -25,7 +26,7 @@ import { hybridSettings, rankedSearch, type HybridOptions, type ListEntry, type 
 import {
   matchesNothing,
   recordedModel,
-  modelMismatch,
+  assertSameModel,
   validateChunk,
   validateChunkFilters,
   validateModel,
@@ -116,8 +117,8 @@ const ANALYSIS: estypes.IndicesIndexSettingsAnalysis = {
  * of them, so the scores returned are exact cosines and the order is that of the floats.
  */
 const RESCORE_OVERSAMPLE = 3;
-/** Fields every hit returns; the vector stays on the server. */
-const SOURCE_FIELDS = ['documentId', 'ordinal', 'page', 'boxes', 'body', 'text'];
+/** Fields every hit returns; the vector stays on the server, and `body` is derived from `text`. */
+const SOURCE_FIELDS = ['documentId', 'ordinal', 'page', 'boxes', 'text'];
 
 export class ElasticsearchSearchIndex implements SearchIndex {
   /** Elasticsearch's dense_vector accepts up to 4096 dimensions. */
@@ -126,6 +127,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   readonly #options: ElasticsearchSearchIndexOptions;
   readonly #alias: string;
   readonly #hybrid: Required<HybridOptions>;
+  readonly #vectorIndexType: VectorIndexType;
   #client: Client | null = null;
   #model: IndexedModel | null = null;
 
@@ -139,6 +141,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     }
     this.#options = options;
     this.#alias = `${prefix}-chunks`;
+    this.#vectorIndexType = options.vectorIndexType ?? 'int8_hnsw';
   }
 
   /** Connects and reads the recorded model, if an index exists already. */
@@ -200,7 +203,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       recorded = await this.#readModel();
       if (!recorded) throw new InternalError(`The index behind ${this.#alias} was created but its model cannot be read back`);
     }
-    if (recorded.modelId !== model.modelId || recorded.dimension !== model.dimension) throw modelMismatch(recorded, model);
+    assertSameModel(recorded, model);
     this.#model = recorded;
   }
 
@@ -208,7 +211,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     validateScope(scope);
     this.#open();
     if (chunks.length === 0) return;
-    const model = this.#requireModel();
+    const model = recordedModel(this.#model);
     chunks.forEach((chunk, i) => validateChunk(chunk, model.dimension, i));
     await this.#bulk(
       chunks.flatMap((chunk) => [
@@ -250,7 +253,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     if (filters.type !== undefined) doc.type = filters.type;
     if (filters.sensitivity !== undefined) doc.sensitivity = filters.sensitivity;
     if (filters.createdAt !== undefined) doc.createdAt = filters.createdAt;
-    if (Object.keys(doc).length === 0 || !this.#currentModel()) return;
+    if (Object.keys(doc).length === 0 || !this.#model) return;
     const ids = await this.#idsOf(scope, documentId, 0);
     await this.#bulk(ids.flatMap((id) => [{ update: { _index: this.#alias, _id: id, routing: scope.teamId } }, { doc }]));
   }
@@ -258,8 +261,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async search(scope: TeamScope, query: SearchQuery): Promise<SearchHit[]> {
     validateScope(scope);
     this.#open();
-    const q = validateSearchQuery(query, this.#currentModel()?.dimension ?? null);
-    if (!this.#currentModel() || matchesNothing(q.filter)) return [];
+    const q = validateSearchQuery(query, this.#model?.dimension ?? null);
+    if (!this.#model || matchesNothing(q.filter)) return [];
     const textQuery = q.text === '' ? null : parseTextQuery(q.text);
     const found = new Map<string, Found>();
     const ranked = await rankedSearch(q, textQuery, this.#hybrid, {
@@ -272,7 +275,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async count(scope: TeamScope, documentId?: string): Promise<number> {
     validateScope(scope);
     const client = this.#open();
-    if (!this.#currentModel()) return 0;
+    if (!this.#model) return 0;
     const filter: estypes.QueryDslQueryContainer[] = [{ term: { teamId: scope.teamId } }];
     if (documentId !== undefined) filter.push({ term: { documentId } });
     const { count } = await client.count({ index: this.#alias, routing: scope.teamId, query: { bool: { filter } } });
@@ -351,8 +354,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         query_vector: Array.from(vector),
         k: limit,
         num_candidates: Math.min(MAX_CANDIDATES, Math.max(MIN_CANDIDATES, limit * CANDIDATES_PER_HIT)),
-        ...((this.#options.vectorIndexType ?? 'int8_hnsw') === 'hnsw' ? {} : { rescore_vector: { oversample: RESCORE_OVERSAMPLE } }),
-        filter: { bool: { filter: this.#filterClauses(scope, filter), must_not: excludeClauses(filter) } },
+        ...(this.#vectorIndexType === 'hnsw' ? {} : { rescore_vector: { oversample: RESCORE_OVERSAMPLE } }),
+        filter: { bool: { filter: this.#filterClauses(scope, filter) } },
       },
       _source: SOURCE_FIELDS,
       ...(textQuery ? { highlight: highlightOf(textQuery) } : {}),
@@ -364,7 +367,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     });
   }
 
-  /** The clauses that confine a list to the team and the filter (exclusions are separate for k-NN). */
+  /** The clauses that confine a list (text or k-NN) to the team and the filter. */
   #filterClauses(scope: TeamScope, f: SearchFilter): estypes.QueryDslQueryContainer[] {
     const clauses: estypes.QueryDslQueryContainer[] = [{ term: { teamId: scope.teamId } }];
     if (f.types) clauses.push({ terms: { type: f.types } });
@@ -381,7 +384,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       });
     }
     if (f.documentIds) clauses.push({ terms: { documentId: f.documentIds } });
-    if (f.excludeDocumentIds?.length) clauses.push({ bool: { must_not: excludeClauses(f) } });
+    if (f.excludeDocumentIds?.length) clauses.push({ bool: { must_not: [{ terms: { documentId: f.excludeDocumentIds } }] } });
     return clauses;
   }
 
@@ -390,7 +393,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async #deleteFrom(scope: TeamScope, documentId: string, fromOrdinal: number): Promise<void> {
     validateScope(scope);
     this.#open();
-    if (!this.#currentModel()) return;
+    if (!this.#model) return;
     const ids = await this.#idsOf(scope, documentId, fromOrdinal);
     await this.#bulk(ids.map((id) => ({ delete: { _index: this.#alias, _id: id, routing: scope.teamId } })));
   }
@@ -455,7 +458,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
           dims: model.dimension,
           similarity: 'cosine',
           index: true,
-          index_options: { type: this.#options.vectorIndexType ?? 'int8_hnsw' },
+          index_options: { type: this.#vectorIndexType },
         },
       },
     };
@@ -480,14 +483,6 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       );
     }
     return { modelId: String(meta.modelId), dimension: Number(meta.dimension) };
-  }
-
-  #currentModel(): IndexedModel | null {
-    return this.#model;
-  }
-
-  #requireModel(): IndexedModel {
-    return recordedModel(this.#currentModel());
   }
 
   #open(): Client {
@@ -520,10 +515,6 @@ function chunkId(teamId: string, documentId: string, ordinal: number): string {
   return `${encodeURIComponent(teamId)}/${encodeURIComponent(documentId)}/${ordinal}`;
 }
 
-function excludeClauses(f: SearchFilter): estypes.QueryDslQueryContainer[] {
-  return f.excludeDocumentIds?.length ? [{ terms: { documentId: f.excludeDocumentIds } }] : [];
-}
-
 /** Marks the query's words (stemmed as indexed) over the whole body, for snippets cut here. */
 function highlightOf(query: TextQuery): estypes.SearchHighlight {
   return {
@@ -551,8 +542,9 @@ function hydrate(ranked: readonly RankedHit<string>[], found: Map<string, Found>
     const chunk = found.get(r.key);
     if (!chunk) continue;
     const { source, marked } = chunk;
-    // `body` has the length of `text`, so the ranges marked in one are those of the other.
-    const { snippet, highlights } = buildSnippet(source.text, marked ? rangesFromMarkup(marked, source.body, MARK_OPEN, MARK_CLOSE) : []);
+    // The marked `body` is `text` split as indexed, of the same length: its ranges are those of `text`.
+    const ranges = marked ? rangesFromMarkup(marked, indexedWords(source.text), MARK_OPEN, MARK_CLOSE) : [];
+    const { snippet, highlights } = buildSnippet(source.text, ranges);
     hits.push({
       documentId: source.documentId,
       ordinal: source.ordinal,

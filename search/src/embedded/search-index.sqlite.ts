@@ -20,7 +20,7 @@ import { type Box, InternalError, MismatchError, type TeamScope, ValidationError
 import {
   matchesNothing,
   recordedModel,
-  modelMismatch,
+  assertSameModel,
   validateChunk,
   validateChunkFilters,
   validateModel,
@@ -82,8 +82,6 @@ const VEC_MAX_K = 4096;
  * quarter of that and measured no slower at 100k vectors.
  */
 const VEC_CHUNK_SIZE = 256;
-/** Markers for FTS5 `highlight()`; control characters so they do not occur in real text. */
-
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE search_teams (
@@ -241,7 +239,7 @@ export class SqliteSearchIndex implements SearchIndex {
         return { modelId: model.modelId, dimension: model.dimension };
       })
       .immediate();
-    if (recorded.modelId !== model.modelId || recorded.dimension !== model.dimension) throw modelMismatch(recorded, model);
+    assertSameModel(recorded, model);
     this.#model = recorded;
   }
 

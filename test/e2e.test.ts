@@ -103,8 +103,14 @@ describe('upload → live progress → processed → search', () => {
       );
       for (const p of progress) assert.ok(p.done <= p.total || p.total === 0, `${fx.file}: done ≤ total`);
 
-      // The team's Socket.IO room was joined before the uploads, so it saw every stage change;
+      // The team's Socket.IO room was joined before the uploads, so it sees every stage change;
       // the document's change to processed is published just after the job's last progress.
+      // Behind a balancer the socket's hub may deliver the last stage after graphql-ws did.
+      await waitFor(
+        async () => socketEvents.some((e) => e.name === 'job:progress' && e.payload.jobId === jobId && e.payload.stage === 'done'),
+        10_000,
+        `${fx.file}: last stage over Socket.IO`,
+      );
       const viaSocket = socketEvents.filter((e) => e.name === 'job:progress' && e.payload.jobId === jobId).map((e) => e.payload);
       const stages = new Set(viaSocket.map((p) => p.stage));
       for (const stage of ['detect', 'chunk', 'embed', 'classify', 'fields', 'done']) {

@@ -20,6 +20,18 @@ export function matchExpression(teamKey: number, query: TextQuery): string {
   return `team_key : ${quote(String(teamKey))} AND {title body} : (${alternatives.join(' OR ')})`;
 }
 
+/**
+ * The MATCH expression for hits that contain every term (or the exact phrase, which holds
+ * them all): what {@link matchExpression} plus a count of all the terms selects, but as an
+ * AND that FTS5 answers by skipping through the rarest term's postings. Its phrases are the
+ * same as in {@link matchExpression}, so BM25 scores each row the same.
+ */
+export function allTermsExpression(teamKey: number, query: TextQuery): string {
+  const all = query.terms.map(quote).join(' AND ');
+  const inner = query.phrase ? `(${all}) OR ${quote(query.phrase.join(' '))}` : all;
+  return `team_key : ${quote(String(teamKey))} AND {title body} : (${inner})`;
+}
+
 /** The MATCH expression of the exact-phrase tier, or null when the query is one word. */
 export function phraseExpression(teamKey: number, query: TextQuery): string | null {
   if (!query.phrase) return null;

@@ -516,39 +516,49 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /**
-   * BM25 over title and body with OR semantics, exact-phrase hits first. The FTS table is
-   * the outer loop (CROSS JOIN fixes the order) so the MATCH runs once, not once per row.
-   * BM25's document frequencies are those of the whole table (all teams), as in a shared
-   * Elasticsearch index; only the scores, never the rows, depend on other teams.
+   * BM25 over title and body with OR semantics, exact-phrase hits first. The MATCH runs
+   * once, as the outer loop. BM25's document frequencies are those of the whole table (all
+   * teams), as in a shared Elasticsearch index; only the scores, never the rows, depend on
+   * other teams.
+   *
+   * The team's key token in the MATCH confines the rows to the team; `search_chunks` is
+   * joined only when the filter needs its columns (the join costs a lookup per matching row,
+   * and hydration checks the team again on the few rows kept).
    *
    * With `minTerms` above 1, a hit must also contain that many distinct query terms (or the
-   * exact phrase): all of them is an AND in the MATCH expression; fewer is counted. Each term's rowids are an uncorrelated `IN` subquery, which SQLite
-   * materialises once per statement, so the count costs one posting-list read per term,
-   * the same reads the OR itself makes.
+   * exact phrase): all of them is an AND in the MATCH expression; fewer is counted. Each
+   * term's rowids are an uncorrelated `IN` subquery, which SQLite materialises once per
+   * statement, so the count costs one posting-list read per term, the same reads the OR
+   * itself makes.
    */
   #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, minTerms = 1): Ranked {
     const everyTerm = minTerms > 1 && minTerms >= query.terms.length;
     const expr = everyTerm ? allTermsExpression(teamKey, query) : matchExpression(teamKey, query);
-    const params: Record<string, unknown> = { team: int(teamKey), expr, limit: int(limit) };
+    const params: Record<string, unknown> = { expr, limit: int(limit) };
     const phrase = phraseExpression(teamKey, query);
     if (phrase) params.phrase = phrase;
     const { teamKey: wTeam, title: wTitle, body: wBody } = BM25_WEIGHTS;
-    const exact = phrase ? 'c.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
+    const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
     let enough = '';
     if (minTerms > 1 && !everyTerm) {
       const terms = termExpressions(query);
       terms.forEach((expr, i) => (params[`term${i}`] = expr));
-      const matched = terms.map((_, i) => `(c.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`).join(' + ');
+      const matched = terms
+        .map((_, i) => `(search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`)
+        .join(' + ');
       enough = ` AND (exact OR ${matched} >= @minTerms)`;
       params.minTerms = int(minTerms);
     }
+    const filterSql = this.#chunkFilterSql(filter, params);
+    if (filterSql !== '') params.team = int(teamKey);
     const sql =
-      `SELECT c.id AS key, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
-      ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid' +
-      ' WHERE search_fts MATCH @expr AND c.team_key = @team' +
-      this.#chunkFilterSql(filter, params) +
+      `SELECT search_fts.rowid AS key, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
+      (filterSql === ''
+        ? ' FROM search_fts WHERE search_fts MATCH @expr'
+        : ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid WHERE search_fts MATCH @expr AND c.team_key = @team' +
+          filterSql) +
       enough +
-      ' ORDER BY exact DESC, score DESC, c.id LIMIT @limit';
+      ' ORDER BY exact DESC, score DESC, key LIMIT @limit';
     return this.#prepare(sql).all(params) as Ranked;
   }
 
@@ -577,9 +587,12 @@ export class SqliteSearchIndex implements SearchIndex {
    */
   #partition(teamKey: number): VectorPartition | null {
     let partition = this.#partitions.get(teamKey);
-    if (partition) {
+    const pruned = partition ? this.#prunedThrough() : 0;
+    if (partition && pruned <= partition.seq) {
       partition.catchUp();
     } else {
+      // No partition yet, or another process sharing the file dropped log entries this one has not applied.
+      this.#partitions.delete(teamKey);
       const model = this.#currentModel();
       if (!model) return null;
       const size = this.#prepare('SELECT count(*) AS n FROM (SELECT 1 FROM search_chunks WHERE team_key = ? LIMIT ?)').get(
@@ -592,6 +605,12 @@ export class SqliteSearchIndex implements SearchIndex {
     }
     if (partition.unsaved >= Math.max(SAVE_AFTER_CHANGES, partition.size / 2)) this.#save(partition);
     return partition;
+  }
+
+  /** Log entries up to this one may have been dropped (see VectorPartition.save). */
+  #prunedThrough(): number {
+    const row = this.#prepare("SELECT value FROM search_meta WHERE key = 'changes_pruned_through'").get() as { value: string } | undefined;
+    return row ? Number(row.value) : 0;
   }
 
   /** After a committed write: a team's open partition applies it now, so queries need not. */

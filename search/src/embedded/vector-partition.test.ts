@@ -175,6 +175,41 @@ describe('SqliteSearchIndex vector graphs', () => {
     }
   });
 
+  test('two indexes sharing a file see each other’s writes, also after one saved and dropped the log', async () => {
+    const { dir, remove } = tempDir();
+    const filename = join(dir, 'quire.db');
+    const rand = random(9);
+    const a = new SqliteSearchIndex({ filename, vectors: { exactMax: 100 } });
+    const b = new SqliteSearchIndex({ filename, vectors: { exactMax: 100 } });
+    try {
+      await a.start();
+      await b.start();
+      await a.ensureModel(MODEL);
+      const first = corpus(rand, 3, 100);
+      await upsertAll(a, first);
+      await assertFindable(b, first);
+      const second = corpus(rand, 1, 100, 3);
+      await upsertAll(a, second);
+      await a.deleteDocument(TEAM, 'doc-0');
+      await a.close();
+      const db = new Database(filename);
+      assert.equal(
+        (db.prepare('SELECT count(*) AS n FROM search_changes').get() as { n: number }).n,
+        0,
+        'a saved the graph and dropped the log',
+      );
+      db.close();
+      const kept = [...first.filter((c) => c.documentId !== 'doc-0'), ...second];
+      await assertFindable(b, kept);
+      const all = await b.search(TEAM, { mode: SearchMode.Vector, vector: first[0]!.vector, k: 300 });
+      assert.equal(all.length, 300);
+      assert.ok(!all.some((h) => h.documentId === 'doc-0'));
+    } finally {
+      await b.close();
+      remove();
+    }
+  });
+
   test('a writer killed with SIGKILL loses no chunk it wrote, and an unreadable snapshot is rebuilt', { timeout: 60_000 }, async () => {
     const { dir, remove } = tempDir();
     const filename = join(dir, 'quire.db');

@@ -10,7 +10,7 @@
  * fsync, rename), so after a crash the newest complete snapshot is loaded and the log
  * replayed; a missing or unreadable snapshot is rebuilt from the tables.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
@@ -222,28 +222,38 @@ export class VectorPartition {
     return this.#columns.size;
   }
 
+  /** The last change-log entry applied. */
+  get seq(): number {
+    return this.#seq;
+  }
+
   /** Changes applied since the last snapshot. */
   get unsaved(): number {
     return this.#unsaved;
   }
 
-  /** Applies the change-log entries written since the last one applied. */
+  /**
+   * Applies the change-log entries written since the last one applied: this team's, up to
+   * the newest entry of any team, which becomes the partition's position in the log.
+   */
   catchUp(): void {
+    const top = (this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM search_changes').get() as { seq: number }).seq;
+    if (top <= this.#seq) return;
     const rows = this.#db
       .prepare(
         `SELECT l.seq, l.id, l.deleted, c.document_id, c.doc_type, c.sensitivity, c.created_at, v.embedding
          FROM search_changes l
          LEFT JOIN search_chunks c ON c.id = l.id AND l.deleted = 0
          LEFT JOIN search_vectors v ON v.id = c.id
-         WHERE l.team_key = ? AND l.seq > ? ORDER BY l.seq`,
+         WHERE l.team_key = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq`,
       )
-      .all(this.teamKey, this.#seq) as ChangedRow[];
+      .all(this.teamKey, this.#seq, top) as ChangedRow[];
+    this.#seq = top;
     if (rows.length === 0) return;
     // Only the last change of each chunk matters, and only its current row is read.
     const last = new Map<number, ChangedRow>();
     for (const row of rows) last.set(row.id, row);
     for (const row of last.values()) this.#apply(row);
-    this.#seq = rows.at(-1)!.seq;
     this.#unsaved += last.size;
     if (this.#deletedNodes.size > Math.max(1000, this.size / 4)) this.#build();
   }
@@ -268,13 +278,15 @@ export class VectorPartition {
   }
 
   /**
-   * Writes a snapshot to `dir` and records it; then drops log entries every recorded snapshot
-   * has applied, and older snapshot files of this team.
+   * Writes a snapshot to `dir` and records it (a snapshot older than the recorded one, which
+   * another process sharing the file may have written, is not recorded); then drops the log
+   * entries every recorded snapshot has applied, noting how far (`changes_pruned_through`)
+   * so that a process whose partition is older reloads it, and the team's older snapshots.
    */
   save(dir: string): void {
     mkdirSync(dir, { recursive: true });
     const name = `team-${this.teamKey}-${this.#seq}.hnsw`;
-    const temporary = join(dir, `${name}.tmp`);
+    const temporary = join(dir, `${name}.${process.pid}.tmp`);
     this.#graph.writeIndexSync(temporary);
     const fd = openSync(temporary, 'r');
     try {
@@ -283,16 +295,32 @@ export class VectorPartition {
       closeSync(fd);
     }
     renameSync(temporary, join(dir, name));
-    this.#db.transaction(() => {
+    const recorded = this.#db.transaction((): number => {
       this.#db
-        .prepare('INSERT INTO search_snapshots (team_key, seq) VALUES (?, ?) ON CONFLICT (team_key) DO UPDATE SET seq = excluded.seq')
+        .prepare(
+          `INSERT INTO search_snapshots (team_key, seq) VALUES (?, ?)
+           ON CONFLICT (team_key) DO UPDATE SET seq = max(seq, excluded.seq)`,
+        )
         .run(this.teamKey, this.#seq);
-      this.#db.prepare('DELETE FROM search_changes WHERE seq <= (SELECT min(seq) FROM search_snapshots)').run();
+      const floor = this.#db.prepare('SELECT min(seq) AS seq FROM search_snapshots').get() as { seq: number };
+      this.#db.prepare('DELETE FROM search_changes WHERE seq <= ?').run(floor.seq);
+      this.#db
+        .prepare(
+          `INSERT INTO search_meta (key, value) VALUES ('changes_pruned_through', ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        )
+        .run(String(floor.seq));
+      return (this.#db.prepare('SELECT seq FROM search_snapshots WHERE team_key = ?').get(this.teamKey) as { seq: number }).seq;
     })();
     this.#unsaved = 0;
+    const stale = Date.now() - 3_600_000;
     for (const file of readdirSync(dir)) {
-      const match = SNAPSHOT.exec(file) ?? /^team-(\d+)-(\d+)\.hnsw\.tmp$/.exec(file);
-      if (match && Number(match[1]) === this.teamKey && file !== name) rmSync(join(dir, file), { force: true });
+      const path = join(dir, file);
+      const snapshot = SNAPSHOT.exec(file);
+      if (snapshot && Number(snapshot[1]) === this.teamKey && Number(snapshot[2]) < recorded) rmSync(path, { force: true });
+      // A temporary file of a writer that crashed; one being written now is younger.
+      else if (file.endsWith('.tmp') && (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? stale) < stale)
+        rmSync(path, { force: true });
     }
   }
 

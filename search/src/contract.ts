@@ -336,6 +336,38 @@ export function defineSearchIndexContract(name: string, make: SearchIndexFactory
       });
     });
 
+    test('a quoted phrase must appear word for word, and a word with * matches the words it begins', async () => {
+      await withIndex(async (index) => {
+        await index.upsertChunks(TEAM_A, [
+          chunk({ documentId: 'exact', text: 'A late payment penalty applies to this invoice.', vector: angled(0.3) }),
+          chunk({ documentId: 'scattered', text: 'Payment arrived late, so a penalty applies.', vector: angled(0) }),
+          chunk({ documentId: 'invoicing', text: 'The invoicing schedule for suppliers.', vector: angled(0.6) }),
+          chunk({ documentId: 'voice', text: 'A voice memo about the schedule.', vector: angled(0.9) }),
+        ]);
+        const text = async (q: string): Promise<string[]> =>
+          ids(await search(index, TEAM_A, { mode: SearchMode.Text, text: q, k: 10 })).sort();
+        assert.deepEqual(await text('late payment penalty'), ['exact', 'scattered'], 'without quotes the words may be apart');
+        assert.deepEqual(await text('"late payment" penalty'), ['exact']);
+        assert.deepEqual(await text('“arrived late”'), ['scattered'], 'typographic quotes too');
+        assert.deepEqual(await text('"late payment" "voice memo"'), [], 'every quoted phrase must appear');
+        assert.deepEqual(await text('"late payment'), ['exact', 'scattered'], 'an unpaired quote is a separator');
+        assert.deepEqual(await text('invoic*'), ['exact', 'invoicing'], 'a prefix matches invoice and invoicing');
+        assert.deepEqual(await text('sched*'), ['invoicing', 'voice']);
+        assert.deepEqual(await text('voice sched*'), ['invoicing', 'voice'], 'words and prefixes are alternatives');
+        assert.deepEqual(await text('s*'), [], 'a one-letter prefix is the word itself');
+        const [hit] = await search(index, TEAM_A, { mode: SearchMode.Text, text: 'invoi* suppliers' });
+        assert.deepEqual(
+          hit?.highlights.map((h) => hit.snippet.slice(h.start, h.end)),
+          ['invoicing', 'suppliers'],
+          'the words a prefix matched are highlighted',
+        );
+        // In hybrid mode they shape the text list: the scattered words stay below the phrase.
+        const hybrid = await search(index, TEAM_A, { mode: SearchMode.Hybrid, text: '"late payment" penalty', vector: angled(0), k: 4 });
+        assert.equal(hybrid[0]?.documentId, 'exact');
+        assert.equal(hybrid[0]?.scores.text !== undefined && hybrid.find((h) => h.documentId === 'scattered')?.scores.text, undefined);
+      });
+    });
+
     test('snippets are a short window around the densest match', async () => {
       await withIndex(async (index) => {
         const filler = (n: number, seed: number): string =>
@@ -583,6 +615,13 @@ export function defineSearchIndexContract(name: string, make: SearchIndexFactory
           const q = (filter: SearchFilter): SearchQuery => inMode(mode, 'lease', angled(0), { filter, k: 10 });
           const contract = await search(index, TEAM_A, q({ types: ['contract'], sensitivities: ['SECRET'], createdFrom: T0 + 5000 }));
           assert.deepEqual(contract.map((h) => `${h.documentId}#${h.ordinal}`).sort(), ['doc#0', 'doc#1'], mode);
+          for (const hit of contract) {
+            assert.deepEqual(
+              hit.filters,
+              { type: 'contract', sensitivity: 'SECRET', createdAt: T0 + 5000 },
+              'hits carry their filter values',
+            );
+          }
           assert.deepEqual(ids(await search(index, TEAM_A, q({ createdTo: T0 + 5000 }))), ['other'], mode);
         }
         await index.updateFilters(TEAM_A, 'doc', { type: null });

@@ -14,7 +14,7 @@ import {
   type SearchHit,
   type ValidatedQuery,
 } from './search-index.ts';
-import type { TextQuery } from './text-query.ts';
+import { termCount, type TextQuery } from './text-query.ts';
 
 /**
  * Weight of the vector list against the text list (weight 1) in hybrid fusion. Tuned with
@@ -96,7 +96,7 @@ export async function rankedSearch<K>(
     case SearchMode.Hybrid: {
       const depth = hybridDepth(query.k);
       const [text, vector] = await Promise.all([
-        textQuery ? lists.text(depth, minimumTermsToMatch(textQuery.terms.length, hybrid.minTermShare)) : [],
+        textQuery ? lists.text(depth, minimumTermsToMatch(termCount(textQuery), hybrid.minTermShare)) : [],
         lists.vector(depth),
       ]);
       const textScores = new Map(text.map((h) => [h.key, h.score]));

@@ -67,9 +67,10 @@ export interface SearchFilter {
 export interface SearchQuery {
   mode: SearchMode;
   /**
-   * Free user text; required for `text` and `hybrid`. Any string is accepted: it is never
-   * parsed as query syntax. Text with no words in it ranks nothing (an empty text list),
-   * which is not an error.
+   * Free user text; required for `text` and `hybrid`. Any string is accepted: double quotes
+   * (a phrase that must appear) and a word's trailing `*` (a prefix) are its only syntax
+   * (text-query.ts), and nothing in it reaches an engine as syntax. Text with no words in it
+   * ranks nothing (an empty text list), which is not an error.
    */
   text?: string;
   /**
@@ -109,6 +110,8 @@ export interface SearchHit {
    * {@link minimumTermsToMatch}), so a hybrid hit may lack a `text` score it has in text mode.
    */
   scores: { text?: number; vector?: number; hybrid?: number };
+  /** The filter values the chunk was indexed with (its document's type, sensitivity and time). */
+  filters: ChunkFilters;
   /** 1-based rank in the returned list. */
   rank: number;
 }

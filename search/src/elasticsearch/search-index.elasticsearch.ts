@@ -42,7 +42,7 @@ import {
   type SearchQuery,
 } from '../search-index.ts';
 import { MARK_CLOSE, MARK_OPEN, buildSnippet, rangesFromMarkup } from '../snippet.ts';
-import { parseTextQuery, type TextQuery } from '../text-query.ts';
+import { parseTextQuery, termCount, type TextQuery } from '../text-query.ts';
 
 /** Version of the index layout; a layout this build does not know is refused. */
 export const ELASTICSEARCH_SCHEMA_VERSION = 1;
@@ -118,7 +118,7 @@ const ANALYSIS: estypes.IndicesIndexSettingsAnalysis = {
  */
 const RESCORE_OVERSAMPLE = 3;
 /** Fields every hit returns; the vector stays on the server, and `body` is derived from `text`. */
-const SOURCE_FIELDS = ['documentId', 'ordinal', 'page', 'boxes', 'text'];
+const SOURCE_FIELDS = ['documentId', 'ordinal', 'page', 'boxes', 'text', 'type', 'sensitivity', 'createdAt'];
 
 export class ElasticsearchSearchIndex implements SearchIndex {
   /** Elasticsearch's dense_vector accepts up to 4096 dimensions. */
@@ -286,8 +286,10 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   /**
    * BM25 over title and body: the hits with at least `minTerms` of the query's terms, after
-   * the exact-phrase hits (a second query of the same `_msearch`), at most `limit`. Terms are
-   * counted after analysis (stop words fall out), so "all but n" is what is asked for.
+   * the exact-phrase hits (a second query of the same `_msearch`), at most `limit`; every hit
+   * contains each quoted phrase. Terms are counted after analysis (stop words fall out), so
+   * "all but n" is what is asked for. Prefixes are `bool_prefix` matches (the prefix analysed
+   * as indexed, as FTS5 does), required with the terms when all are, else any one suffices.
    */
   async #textList(
     scope: TeamScope,
@@ -298,17 +300,34 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     found: Map<string, Found>,
   ): Promise<ListEntry<string>[]> {
     const confine = this.#filterClauses(scope, filter);
-    const terms: estypes.QueryDslQueryContainer = {
-      combined_fields: {
-        query: query.terms.join(' '),
-        fields: ['title^2', 'body'],
-        operator: 'or',
-        minimum_should_match: minTerms >= query.terms.length ? '100%' : `-${query.terms.length - minTerms}`,
-      },
-    };
+    const all = minTerms >= termCount(query);
+    const words: estypes.QueryDslQueryContainer[] = query.terms.length
+      ? [
+          {
+            combined_fields: {
+              query: query.terms.join(' '),
+              fields: ['title^2', 'body'],
+              operator: 'or',
+              minimum_should_match: all ? '100%' : query.prefixes.length ? '1' : `-${query.terms.length - minTerms}`,
+            },
+          },
+        ]
+      : [];
+    const prefixes: estypes.QueryDslQueryContainer[] = query.prefixes.map((p) => ({
+      multi_match: { query: p, type: 'bool_prefix', fields: ['title^2', 'body'] },
+    }));
+    const terms: estypes.QueryDslQueryContainer =
+      prefixes.length === 0
+        ? words[0]!
+        : all
+          ? { bool: { must: [...words, ...prefixes] } }
+          : { bool: { should: [...words, ...prefixes], minimum_should_match: 1 } };
+    const required = query.required.map((p): estypes.QueryDslQueryContainer => ({
+      multi_match: { query: p.join(' '), type: 'phrase', fields: ['title', 'body'] },
+    }));
     const body = (match: estypes.QueryDslQueryContainer): estypes.SearchSearchRequestBody => ({
       size: limit,
-      query: { bool: { filter: confine, must: [match] } },
+      query: { bool: { filter: confine, must: [match, ...required] } },
       sort: [{ _score: { order: 'desc' } }, { documentId: { order: 'asc' } }, { ordinal: { order: 'asc' } }],
       track_scores: true,
       _source: SOURCE_FIELDS,
@@ -519,7 +538,14 @@ function chunkId(teamId: string, documentId: string, ordinal: number): string {
 function highlightOf(query: TextQuery): estypes.SearchHighlight {
   return {
     fields: { body: { type: 'unified', number_of_fragments: 0, pre_tags: [MARK_OPEN], post_tags: [MARK_CLOSE] } },
-    highlight_query: { match: { body: { query: query.terms.join(' '), operator: 'or' } } },
+    highlight_query: {
+      bool: {
+        should: [
+          ...(query.terms.length ? [{ match: { body: { query: query.terms.join(' '), operator: 'or' as const } } }] : []),
+          ...query.prefixes.map((p) => ({ match_bool_prefix: { body: p } })),
+        ],
+      },
+    },
   };
 }
 
@@ -554,6 +580,7 @@ function hydrate(ranked: readonly RankedHit<string>[], found: Map<string, Found>
       snippet,
       highlights,
       scores: r.scores,
+      filters: { type: source.type ?? null, sensitivity: source.sensitivity ?? null, createdAt: source.createdAt },
       rank: hits.length + 1,
     });
   }

@@ -2,21 +2,42 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { MAX_QUERY_TERMS, parseTextQuery } from '../text-query.ts';
-import { matchExpression, phraseExpression } from './fts-query.ts';
+import { allTermsExpression, matchExpression, phraseExpression } from './fts-query.ts';
 
 test('words are split like unicode61, deduplicated, stopwords dropped from the OR list only', () => {
   assert.equal(parseTextQuery(''), null);
   assert.equal(parseTextQuery(' "*-()^: '), null);
-  assert.deepEqual(parseTextQuery('NEAR(report'), { terms: ['NEAR', 'report'], phrase: ['NEAR', 'report'] });
+  const none = { prefixes: [], required: [] };
+  assert.deepEqual(parseTextQuery('NEAR(report'), { ...none, terms: ['NEAR', 'report'], phrase: ['NEAR', 'report'] });
   assert.deepEqual(parseTextQuery('terms of the Payment, payment'), {
+    ...none,
     terms: ['terms', 'payment'],
     phrase: ['terms', 'of', 'the', 'Payment', 'payment'],
   });
-  assert.deepEqual(parseTextQuery('of the'), { terms: ['of', 'the'], phrase: ['of', 'the'] }, 'all stopwords: keep them');
-  assert.deepEqual(parseTextQuery('résumé'), { terms: ['résumé'], phrase: null });
+  assert.deepEqual(parseTextQuery('of the'), { ...none, terms: ['of', 'the'], phrase: ['of', 'the'] }, 'all stopwords: keep them');
+  assert.deepEqual(parseTextQuery('résumé'), { ...none, terms: ['résumé'], phrase: null });
   const long = parseTextQuery(Array.from({ length: 50 }, (_, i) => `w${i}`).join(' '));
   assert.equal(long?.terms.length, MAX_QUERY_TERMS);
   assert.equal(long?.phrase, null, 'a truncated query is not the user’s phrase');
+});
+
+test('quotes make required phrases and a trailing * a prefix; nothing else is syntax', () => {
+  assert.deepEqual(parseTextQuery('"late payment" of invoic* a*'), {
+    terms: ['late', 'payment'],
+    prefixes: ['invoic'],
+    required: [['late', 'payment']],
+    phrase: ['late', 'payment', 'of', 'invoic', 'a'],
+  });
+  assert.deepEqual(parseTextQuery('the inv*'), { terms: [], prefixes: ['inv'], required: [], phrase: ['the', 'inv'] });
+  assert.deepEqual(parseTextQuery('"late payment')?.required, [], 'an unpaired quote is a separator');
+  assert.deepEqual(parseTextQuery('“a b” "c"')?.required, [['a', 'b'], ['c']]);
+  const q = parseTextQuery('"late fee" pay*')!;
+  assert.equal(
+    matchExpression(3, q),
+    'team_key : "3" AND {title body} : ("late fee pay" OR "late" OR "fee" OR "pay" *) AND {title body} : "late fee"',
+  );
+  assert.equal(allTermsExpression(null, q), '{title body} : ("late" AND "fee" AND "pay" *) AND {title body} : "late fee"');
+  assert.equal(allTermsExpression(3, q), 'team_key : "3" AND {title body} : ("late" AND "fee" AND "pay" *) AND {title body} : "late fee"');
 });
 
 test('expressions quote every word and confine it to title and body of one team', () => {

@@ -46,7 +46,7 @@ import type {
 import { allTermsExpression, matchExpression, phraseExpression, termExpressions } from './fts-query.ts';
 import { hybridSettings, rankedSearch, type HybridOptions, type RankedHit } from '../ranked-search.ts';
 import { MARK_CLOSE, MARK_OPEN, buildSnippet, rangesFromMarkup } from '../snippet.ts';
-import { parseTextQuery, type TextQuery } from '../text-query.ts';
+import { parseTextQuery, termCount, type TextQuery } from '../text-query.ts';
 import { type GraphParameters, VectorPartition, unit, vectorBlob } from './vector-partition.ts';
 
 /** Where the index keeps its tables, and how hybrid queries treat the text list. */
@@ -91,8 +91,8 @@ export interface VectorOptions extends Partial<GraphParameters> {
 
 /** Default of {@link VectorOptions.exactMax}: an exact scan of this many vectors takes a few ms. */
 export const EXACT_MAX = 5000;
-/** Default graph parameters: M 16, efConstruction 100 and efSearch 96 measured recall@10 ≥ 0.95 at 1M chunks. */
-export const GRAPH_DEFAULTS: GraphParameters = { m: 16, efConstruction: 100, efSearch: 96 };
+/** Default graph parameters: at efSearch 96 recall@10 was 0.998 at 100k chunks but 0.943 at 1M (load-tests/search.bench.ts), hence 160. */
+export const GRAPH_DEFAULTS: GraphParameters = { m: 16, efConstruction: 100, efSearch: 160 };
 /**
  * A team's graph is saved after this many changes since its last snapshot, or half its size
  * if larger: a restart replays a bounded log, and a growing team rewrites its snapshot a
@@ -103,8 +103,8 @@ const SAVE_AFTER_CHANGES = 20_000;
 /** Schema version this code writes; a file with a newer one is refused. */
 export const SEARCH_SCHEMA_VERSION = 2;
 
-/** BM25 column weights: the team token never scores, a title hit counts twice a body hit. */
-const BM25_WEIGHTS = { teamKey: 0, title: 2, body: 1 } as const;
+/** BM25 with column weights: the team token never scores, a title hit counts twice a body hit. */
+const BM25 = '-bm25(search_fts, 0, 2, 1)';
 /** Each migration takes the schema from the version before it to its own (index + 1). */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) =>
@@ -187,6 +187,9 @@ interface ChunkRow {
   page: number;
   boxes: string;
   body: string;
+  doc_type: string | null;
+  sensitivity: string | null;
+  created_at: number;
 }
 
 /**
@@ -516,31 +519,27 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /**
-   * BM25 over title and body with OR semantics, exact-phrase hits first. The MATCH runs
-   * once, as the outer loop. BM25's document frequencies are those of the whole table (all
-   * teams), as in a shared Elasticsearch index; only the scores, never the rows, depend on
-   * other teams.
+   * BM25 over title and body, exact-phrase hits first; every hit holds each quoted phrase.
+   * BM25's document frequencies are those of the whole table (all teams), as in a shared
+   * Elasticsearch index; only the scores, never the rows, depend on other teams.
    *
-   * The team's key token in the MATCH confines the rows to the team; `search_chunks` is
-   * joined only when the filter needs its columns (the join costs a lookup per matching row,
-   * and hydration checks the team again on the few rows kept).
-   *
-   * With `minTerms` above 1, a hit must also contain that many distinct query terms (or the
-   * exact phrase): all of them is an AND in the MATCH expression; fewer is counted. Each
-   * term's rowids are an uncorrelated `IN` subquery, which SQLite materialises once per
-   * statement, so the count costs one posting-list read per term, the same reads the OR
-   * itself makes.
+   * With `minTerms` of every term (hybrid's default), hits hold all the terms: an AND, and the
+   * phrase tier, are two small queries whose rows are checked against the team one by one.
+   * Otherwise the terms are OR-ed and the team's key token in the MATCH confines the rows,
+   * cheaper than checking each of the many rows an OR matches; `search_chunks` is joined only
+   * when the filter needs its columns, and hydration checks the team again on the rows kept.
+   * With `minTerms` between 1 and all, each term's rowids are an uncorrelated `IN` subquery,
+   * which SQLite materialises once per statement, so counting costs one posting-list read per
+   * term, the same reads the OR itself makes.
    */
   #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, minTerms = 1): Ranked {
-    const everyTerm = minTerms > 1 && minTerms >= query.terms.length;
-    const expr = everyTerm ? allTermsExpression(teamKey, query) : matchExpression(teamKey, query);
-    const params: Record<string, unknown> = { expr, limit: int(limit) };
+    if (minTerms > 1 && minTerms >= termCount(query)) return this.#everyTermList(teamKey, query, filter, limit);
+    const params: Record<string, unknown> = { expr: matchExpression(teamKey, query), limit: int(limit) };
     const phrase = phraseExpression(teamKey, query);
     if (phrase) params.phrase = phrase;
-    const { teamKey: wTeam, title: wTitle, body: wBody } = BM25_WEIGHTS;
     const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
     let enough = '';
-    if (minTerms > 1 && !everyTerm) {
+    if (minTerms > 1) {
       const terms = termExpressions(query);
       terms.forEach((expr, i) => (params[`term${i}`] = expr));
       const matched = terms
@@ -552,7 +551,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const filterSql = this.#chunkFilterSql(filter, params);
     if (filterSql !== '') params.team = int(teamKey);
     const sql =
-      `SELECT search_fts.rowid AS key, -bm25(search_fts, ${wTeam}, ${wTitle}, ${wBody}) AS score, ${exact} AS exact` +
+      `SELECT search_fts.rowid AS key, ${BM25} AS score, ${exact} AS exact` +
       (filterSql === ''
         ? ' FROM search_fts WHERE search_fts MATCH @expr'
         : ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid WHERE search_fts MATCH @expr AND c.team_key = @team' +
@@ -560,6 +559,35 @@ export class SqliteSearchIndex implements SearchIndex {
       enough +
       ' ORDER BY exact DESC, score DESC, key LIMIT @limit';
     return this.#prepare(sql).all(params) as Ranked;
+  }
+
+  /**
+   * The hits holding every term and prefix, after those holding the whole query as a phrase
+   * (ordered by their phrase score, as Elasticsearch's phrase query orders them); a hit's
+   * score is its BM25 for the terms when it has one.
+   */
+  #everyTermList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number): Ranked {
+    const ranked = (expr: string): Ranked => {
+      const params: Record<string, unknown> = { expr, team: int(teamKey), limit: int(limit) };
+      const sql =
+        `SELECT search_fts.rowid AS key, ${BM25} AS score` +
+        ' FROM search_fts CROSS JOIN search_chunks c ON c.id = search_fts.rowid WHERE search_fts MATCH @expr AND c.team_key = @team' +
+        this.#chunkFilterSql(filter, params) +
+        ' ORDER BY score DESC, key LIMIT @limit';
+      return this.#prepare(sql).all(params) as Ranked;
+    };
+    const terms = ranked(allTermsExpression(null, query));
+    const phrase = phraseExpression(null, query);
+    if (!phrase) return terms;
+    const termScores = new Map(terms.map((h) => [h.key, h.score]));
+    const seen = new Set<number>();
+    const list: Ranked = [];
+    for (const hit of [...ranked(phrase), ...terms]) {
+      if (seen.has(hit.key) || list.length >= limit) continue;
+      seen.add(hit.key);
+      list.push({ key: hit.key, score: termScores.get(hit.key) ?? hit.score });
+    }
+    return list;
   }
 
   /**
@@ -634,7 +662,7 @@ export class SqliteSearchIndex implements SearchIndex {
   #hydrate(teamKey: number, ranked: ReadonlyArray<RankedHit<number>>, textQuery: TextQuery | null): SearchHit[] {
     if (ranked.length === 0) return [];
     const rows = this.#prepare(
-      `SELECT id, document_id, ordinal, page, boxes, body FROM search_chunks
+      `SELECT id, document_id, ordinal, page, boxes, body, doc_type, sensitivity, created_at FROM search_chunks
        WHERE team_key = ? AND id IN (SELECT value FROM json_each(?))`,
     ).all(teamKey, JSON.stringify(ranked.map((r) => r.key))) as ChunkRow[];
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -660,6 +688,7 @@ export class SqliteSearchIndex implements SearchIndex {
         snippet,
         highlights,
         scores: r.scores,
+        filters: { type: row.doc_type, sensitivity: row.sensitivity, createdAt: row.created_at },
         rank: hits.length + 1,
       });
     }

@@ -201,6 +201,14 @@ const PROBES: Record<EntryPoint, (c: Caller) => Promise<string | undefined>> = {
   'Query.documents': (c) => graphqlCode(c, `{ documents(first: 5) { totalCount nodes { id } } }`),
   'Query.job': (c) => graphqlCode(c, `query($id: ID!) { job(id: $id) { id status } }`, { id: fixture.jobId }),
   'Query.search': (c) => graphqlCode(c, `query($q: String!) { search(query: $q, mode: TEXT) { document { id } } }`, { q: 'crane' }),
+  'Query.searchDocuments': (c) =>
+    graphqlCode(
+      c,
+      `query($q: String!) { searchDocuments(query: $q, mode: TEXT) { documents { document { id } } facets { passagesExamined } } }`,
+      {
+        q: 'crane',
+      },
+    ),
   'Query.moreLikeThis': (c) =>
     graphqlCode(c, `query($d: ID!) { moreLikeThis(documentId: $d, first: 3) { document { id } } }`, { d: fixture.documentId }),
   'Mutation.signUp': async (c) =>

@@ -2,8 +2,9 @@
  * Finding documents again against a real hub and the real pipeline: "more like this" ranks
  * the team's other invoice above an unrelated recipe note for an invoice, one hit per
  * document and never the document itself, and answers NOT_FOUND, NOT_PROCESSED and
- * BAD_PAGE_SIZE where it cannot answer; the document list is ordered by name and size over
- * GraphQL, each order refusing the others' cursors.
+ * BAD_PAGE_SIZE where it cannot answer; a search grouped by document gives each document once
+ * with its best passages and counts the documents found by type and sensitivity; the document
+ * list is ordered by name and size over GraphQL, each order refusing the others' cursors.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,6 +100,67 @@ describe('more like this', () => {
     const missing = await gql(hub.url, MORE, { d: 'no-such-document' }, bearer(outsider.data.signUp.accessToken));
     assert.equal(codeOf(theirs), 'NOT_FOUND');
     assert.deepEqual(theirs.data, missing.data);
+  });
+});
+
+describe('search grouped by document', () => {
+  const GROUPED = `query($q: String!, $mode: SearchMode, $first: Int, $passages: Int) {
+    searchDocuments(query: $q, mode: $mode, first: $first, passages: $passages) {
+      documents { rank document { id classification { type { label } sensitivity { label } } } passages { document { id } rank snippet scores { hybrid text } } }
+      facets { passagesExamined types { value count } sensitivities { value count } } } }`;
+  const PASSAGES = `query($q: String!, $mode: SearchMode) { search(query: $q, mode: $mode, first: 100) { document { id } } }`;
+
+  test('gives each document once, ranked by its best passage, with its passages and facet counts', async () => {
+    for (const mode of ['HYBRID', 'TEXT', 'VECTOR']) {
+      const res = await hub.gql(GROUPED, { q: 'invoice total amount due', mode, passages: 2 });
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      const { documents, facets } = res.data.searchDocuments;
+      const passages = (await hub.gql(PASSAGES, { q: 'invoice total amount due', mode })).data.search.map((h: any) => h.document.id);
+      assert.deepEqual(
+        documents.map((d: any) => d.document.id),
+        [...new Set(passages)],
+        `${mode}: the documents of the passages, in the order of their best passage`,
+      );
+      assert.ok(documents.length >= 2, `${mode}: both invoices are found`);
+      documents.forEach((d: any, i: number) => {
+        assert.equal(d.rank, i + 1);
+        assert.ok(d.passages.length >= 1 && d.passages.length <= 2, `${mode}: 1 or 2 passages`);
+        for (const [j, p] of d.passages.entries()) {
+          assert.equal(p.document.id, d.document.id, 'a passage of the document itself');
+          assert.equal(p.rank, j + 1);
+        }
+      });
+      assert.equal(facets.passagesExamined, passages.length);
+      const count = (list: Array<{ value: string | null; count: number }>) => Object.fromEntries(list.map((f) => [f.value, f.count]));
+      const expected = (label: (d: any) => string | null) => {
+        const out: Record<string, number> = {};
+        for (const d of documents) out[String(label(d))] = (out[String(label(d))] ?? 0) + 1;
+        return out;
+      };
+      assert.deepEqual(
+        count(facets.types),
+        expected((d) => d.document.classification?.type.label ?? null),
+        mode,
+      );
+      assert.deepEqual(
+        count(facets.sensitivities),
+        expected((d) => d.document.classification?.sensitivity.label ?? null),
+        mode,
+      );
+    }
+  });
+
+  test('refuses a page or passage count out of range with BAD_PAGE_SIZE naming the argument', async () => {
+    for (const [first, passages, field] of [
+      [0, 3, 'first'],
+      [101, 3, 'first'],
+      [10, 0, 'passages'],
+      [10, 11, 'passages'],
+    ] as const) {
+      const res = await hub.gql(GROUPED, { q: 'invoice', first, passages });
+      assert.equal(codeOf(res), 'BAD_PAGE_SIZE');
+      assert.equal(res.errors?.[0]?.extensions?.details?.field, field);
+    }
   });
 });
 

@@ -710,6 +710,37 @@ export type SearchHit = {
   rank: Scalars['Int']['output'];
 };
 
+/** A document a search found, with its best passages. */
+export type DocumentHit = {
+  __typename?: 'DocumentHit';
+  document: Document;
+  /** Best first; each passage's `rank` is its place among this document's passages. */
+  passages: Array<SearchHit>;
+  /** 1-based, by the document's best passage. */
+  rank: Scalars['Int']['output'];
+};
+
+/** How many of the documents found have one value; `value` is null for documents not classified yet. */
+export type FacetCount = {
+  __typename?: 'FacetCount';
+  value?: Maybe<Scalars['String']['output']>;
+  count: Scalars['Int']['output'];
+};
+
+export type SearchFacets = {
+  __typename?: 'SearchFacets';
+  /** Passages the documents and counts were taken from (the best 200 at most). */
+  passagesExamined: Scalars['Int']['output'];
+  types: Array<FacetCount>;
+  sensitivities: Array<FacetCount>;
+};
+
+export type DocumentSearch = {
+  __typename?: 'DocumentSearch';
+  documents: Array<DocumentHit>;
+  facets: SearchFacets;
+};
+
 export type JobProgress = {
   __typename?: 'JobProgress';
   jobId: Scalars['ID']['output'];
@@ -750,6 +781,12 @@ export type Query = {
   documents: DocumentConnection;
   job?: Maybe<Job>;
   search: Array<SearchHit>;
+  /**
+   * The team's documents that best match the query (`first`, 1..100), ranked by their best
+   * passage, each with up to `passages` (1..10) of its best passages; and facet counts of the
+   * documents found by type and by sensitivity. Both come from the best 200 passages.
+   */
+  searchDocuments: DocumentSearch;
   /**
    * The team's other documents most like this one (1..100, most similar first): one hit per
    * document, its passage nearest to this document's embedding, scored by `scores.vector`.
@@ -806,6 +843,15 @@ export type QuerySearchArgs = {
   mode?: InputMaybe<SearchMode>;
   filter?: InputMaybe<SearchFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QuerySearchDocumentsArgs = {
+  query: Scalars['String']['input'];
+  mode?: InputMaybe<SearchMode>;
+  filter?: InputMaybe<SearchFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  passages?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1220,6 +1266,10 @@ export type ResolversTypes = {
   Highlight: ResolverTypeWrapper<unknown>;
   SearchScores: ResolverTypeWrapper<unknown>;
   SearchHit: ResolverTypeWrapper<unknown>;
+  DocumentHit: ResolverTypeWrapper<unknown>;
+  FacetCount: ResolverTypeWrapper<unknown>;
+  SearchFacets: ResolverTypeWrapper<unknown>;
+  DocumentSearch: ResolverTypeWrapper<unknown>;
   JobProgress: ResolverTypeWrapper<unknown>;
   DocumentEvent: ResolverTypeWrapper<unknown>;
   ReprocessResult: ResolverTypeWrapper<unknown>;
@@ -1292,6 +1342,10 @@ export type ResolversParentTypes = {
   Highlight: unknown;
   SearchScores: unknown;
   SearchHit: unknown;
+  DocumentHit: unknown;
+  FacetCount: unknown;
+  SearchFacets: unknown;
+  DocumentSearch: unknown;
   JobProgress: unknown;
   DocumentEvent: unknown;
   ReprocessResult: unknown;
@@ -1727,6 +1781,28 @@ export type SearchHitResolvers<ContextType = unknown, ParentType extends Resolve
   rank?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type DocumentHitResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['DocumentHit'] = ResolversParentTypes['DocumentHit']> = {
+  document?: Resolver<ResolversTypes['Document'], ParentType, ContextType>;
+  passages?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType>;
+  rank?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type FacetCountResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['FacetCount'] = ResolversParentTypes['FacetCount']> = {
+  value?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SearchFacetsResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['SearchFacets'] = ResolversParentTypes['SearchFacets']> = {
+  passagesExamined?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  types?: Resolver<Array<ResolversTypes['FacetCount']>, ParentType, ContextType>;
+  sensitivities?: Resolver<Array<ResolversTypes['FacetCount']>, ParentType, ContextType>;
+};
+
+export type DocumentSearchResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['DocumentSearch'] = ResolversParentTypes['DocumentSearch']> = {
+  documents?: Resolver<Array<ResolversTypes['DocumentHit']>, ParentType, ContextType>;
+  facets?: Resolver<ResolversTypes['SearchFacets'], ParentType, ContextType>;
+};
+
 export type JobProgressResolvers<ContextType = unknown, ParentType extends ResolversParentTypes['JobProgress'] = ResolversParentTypes['JobProgress']> = {
   jobId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   documentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1759,6 +1835,7 @@ export type QueryResolvers<ContextType = unknown, ParentType extends ResolversPa
   documents?: Resolver<ResolversTypes['DocumentConnection'], ParentType, ContextType, RequireFields<QueryDocumentsArgs, 'orderBy' | 'first'>>;
   job?: Resolver<Maybe<ResolversTypes['Job']>, ParentType, ContextType, RequireFields<QueryJobArgs, 'id'>>;
   search?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'query' | 'mode' | 'first'>>;
+  searchDocuments?: Resolver<ResolversTypes['DocumentSearch'], ParentType, ContextType, RequireFields<QuerySearchDocumentsArgs, 'query' | 'mode' | 'first' | 'passages'>>;
   moreLikeThis?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QueryMoreLikeThisArgs, 'documentId' | 'first'>>;
   me?: Resolver<ResolversTypes['Me'], ParentType, ContextType>;
   members?: Resolver<Array<ResolversTypes['Member']>, ParentType, ContextType, Partial<QueryMembersArgs>>;
@@ -1861,6 +1938,10 @@ export type Resolvers<ContextType = unknown> = {
   Highlight?: HighlightResolvers<ContextType>;
   SearchScores?: SearchScoresResolvers<ContextType>;
   SearchHit?: SearchHitResolvers<ContextType>;
+  DocumentHit?: DocumentHitResolvers<ContextType>;
+  FacetCount?: FacetCountResolvers<ContextType>;
+  SearchFacets?: SearchFacetsResolvers<ContextType>;
+  DocumentSearch?: DocumentSearchResolvers<ContextType>;
   JobProgress?: JobProgressResolvers<ContextType>;
   DocumentEvent?: DocumentEventResolvers<ContextType>;
   ReprocessResult?: ReprocessResultResolvers<ContextType>;

@@ -106,6 +106,7 @@ export const ENTRY_POINTS = {
   'Query.job': 'document.read',
   'Query.search': 'document.search',
   'Query.moreLikeThis': 'document.search',
+  'Query.searchDocuments': 'document.search',
   'Mutation.signUp': 'account.signUp',
   'Mutation.signIn': 'account.signIn',
   'Mutation.refreshSession': 'account.refresh',

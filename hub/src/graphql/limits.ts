@@ -53,6 +53,8 @@ const FIELD_COSTS: Record<string, number> = {
   'Query.search': 100,
   // Ranks the team's chunks by one document's embedding.
   'Query.moreLikeThis': 100,
+  // Ranks the team's chunks, 200 deep.
+  'Query.searchDocuments': 150,
   // Reads and joins every page.
   'Document.text': 10,
 };

@@ -13,6 +13,7 @@ import type {
   QueryDocumentsArgs,
   QueryJobArgs,
   QueryMoreLikeThisArgs,
+  QuerySearchDocumentsArgs,
   QuerySearchArgs,
   SearchFilter as GqlSearchFilter,
   SubscriptionDocumentEventsArgs,
@@ -122,6 +123,20 @@ export const resolvers = {
         first: args.first ?? 10,
       });
       return hits.map((h) => ({ ...h, scope }));
+    },
+    searchDocuments: async (_: unknown, args: QuerySearchDocumentsArgs, ctx: GraphQLContext) => {
+      const scope = teamScopeFor(ctx.auth, 'Query.searchDocuments');
+      const found = await ctx.services.search.searchDocuments(scope, {
+        query: args.query,
+        mode: (args.mode ?? 'HYBRID').toLowerCase() as SearchMode,
+        filter: searchFilter(args.filter),
+        first: args.first ?? 10,
+        passages: args.passages ?? 3,
+      });
+      return {
+        facets: found.facets,
+        documents: found.documents.map((d) => ({ ...d, scope, passages: d.passages.map((h) => ({ ...h, scope })) })),
+      };
     },
     moreLikeThis: async (_: unknown, args: QueryMoreLikeThisArgs, ctx: GraphQLContext): Promise<ScopedHit[]> => {
       const scope = teamScopeFor(ctx.auth, 'Query.moreLikeThis');
@@ -245,5 +260,9 @@ export const resolvers = {
   SearchHit: {
     document: (h: ScopedHit, _: unknown, ctx: GraphQLContext) => ctx.services.documents.mustGet(h.scope, h.documentId),
     chunkOrdinal: (h: SearchHit) => h.ordinal,
+  },
+  DocumentHit: {
+    document: (d: { documentId: string; scope: TeamScope }, _: unknown, ctx: GraphQLContext) =>
+      ctx.services.documents.mustGet(d.scope, d.documentId),
   },
 };

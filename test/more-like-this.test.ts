@@ -157,7 +157,10 @@ describe('search grouped by document', () => {
       [10, 0, 'passages'],
       [10, 11, 'passages'],
     ] as const) {
-      const res = await hub.gql(GROUPED, { q: 'invoice', first, passages });
+      const res = await hub.gql(
+        `query($first: Int, $passages: Int) { searchDocuments(query: "invoice", first: $first, passages: $passages) { facets { passagesExamined } } }`,
+        { first, passages },
+      );
       assert.equal(codeOf(res), 'BAD_PAGE_SIZE');
       assert.equal(res.errors?.[0]?.extensions?.details?.field, field);
     }

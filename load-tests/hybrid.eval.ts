@@ -26,11 +26,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readVectors, vectorCacheFile, writeVectors } from './vector-cache.ts';
+import { corpusVectors } from './vector-cache.ts';
 import { TransformersEmbedder } from '../processors/src/index.ts';
 import { HYBRID_MIN_TERM_SHARE, HYBRID_VECTOR_WEIGHT, SearchMode, type ChunkRecord, type SearchQuery } from '../search/src/index.ts';
 import { SqliteSearchIndex } from '../search/src/embedded/search-index.sqlite.ts';
-import { loadBeirDataset, passageText, type BeirDataset } from '../search/src/eval/beir.ts';
+import { loadBeirDataset, type BeirDataset } from '../search/src/eval/beir.ts';
 import { mean, mrrAtK, ndcgAtK, recallAtK } from '../search/src/eval/metrics.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -67,21 +67,6 @@ if (shares.some((s) => !(s > 0 && s <= 1))) {
 const DEPTH = 100;
 const TEAM = { teamId: 'eval' };
 
-async function corpusVectors(embedder: TransformersEmbedder, ds: BeirDataset): Promise<Float32Array[]> {
-  const cacheFile = vectorCacheFile(resolve(args.cache), embedder.modelId, embedder.dtype, ds.name);
-  const cached = await readVectors(cacheFile, ds.docs.length, embedder.dimension);
-  if (cached) return cached;
-  const passages = ds.docs.map(passageText);
-  const vectors: Float32Array[] = [];
-  for (let i = 0; i < passages.length; i += 500) {
-    vectors.push(...(await embedder.embedDocuments(passages.slice(i, i + 500))));
-    process.stderr.write(`\r  ${ds.name}: ${vectors.length}/${passages.length} passages embedded`);
-  }
-  process.stderr.write('\n');
-  await writeVectors(cacheFile, vectors, embedder.dimension);
-  return vectors;
-}
-
 interface Scores {
   ndcg10: number;
   recall100: number;
@@ -114,7 +99,7 @@ const embedder = await TransformersEmbedder.load({ modelsDir: resolve(args['mode
 const results: Record<string, Record<string, Scores>> = {};
 for (const dir of positionals) {
   const ds = loadBeirDataset(dir);
-  const vectors = await corpusVectors(embedder, ds);
+  const vectors = await corpusVectors(embedder, ds, resolve(args.cache));
   const queryVectors: Float32Array[] = [];
   for (const q of ds.queries) queryVectors.push(await embedder.embedQuery(q.text));
 

@@ -4,7 +4,10 @@
  *   node --import tsx load-tests/search.bench.ts \
  *     --corpus ../shared/data/retrieval/msmarco_subset_agentset/corpus.jsonl [--corpus …] \
  *     [--sizes 10000,100000] [--queries 200] [--warmup 20] [--rounds 3] [--teams 1] \
- *     [--dim 384] [--k 10] [--batch 100] [--seed 7] [--dir <parent folder for the index files>]
+ *     [--dim 384] [--k 10] [--batch 100] [--seed 7] [--dir <parent folder for the index files>] \
+ *     [--exact-max <n>] [--recall-queries 50] [--embed <beir-dir> …] [--models-dir .models] \
+ *     [--cache <dir>] \
+ *     [--index embedded|elasticsearch] [--elasticsearch-url http://127.0.0.1:9200]
  *
  * `--sizes 10000,100000,1000000` adds a million chunks: before each size the disk and memory
  * it needs are estimated (from the bytes per chunk of the previous size when there was one)
@@ -14,8 +17,12 @@
  * `corpus.jsonl` files (one JSON object per line with `text` and optional `title`), mixed
  * so that any number of distinct chunks can be made; without `--corpus` the sentences are
  * synthetic. Text queries come from the `queries.jsonl` beside each corpus when present.
- * Vectors are random unit vectors (`--dim`): brute-force k-NN costs the same whatever the
- * vectors mean. Chunks are spread round-robin over `--teams` teams and every query runs as
+ * Vectors are random unit vectors (`--dim`), the hardest case for a graph search, unless
+ * `--embed` names BEIR folders (the dev corpora): their passages are embedded with the
+ * product's model (all-MiniLM-L6-v2, 384-d; cached in `--cache`, shared with
+ * load-tests/hybrid.eval.ts) and each chunk's and each query's vector is a blend of two real
+ * ones plus a little noise, so the data keeps the shape of real embeddings while any number
+ * of distinct vectors can be made. Chunks are spread round-robin over `--teams` teams and every query runs as
  * team 0, so with more teams each query sees a share of the file.
  *
  * Per size, a fresh index file is built in batches of `--batch` (only `upsertChunks` is
@@ -25,11 +32,23 @@
  * median over rounds of each round's p50 and p99, with their spread, the mean, CPU time per
  * query (this process, all threads: steadier than wall time on a shared machine) and hits.
  *
+ * Vector search goes through each team's HNSW graph above `--exact-max` chunks (the product's
+ * default when not given). After the timed rounds a second index on the same file, with
+ * exact search forced, answers the vector and filtered vector queries: its latency is the
+ * exact scan's, and its lists are the truth for recall@10 of the graph's
+ * (`--recall-queries` queries per kind). Disk per chunk counts the database and the graph
+ * snapshot; memory is the RSS growth while building.
+ *
+ * `--index elasticsearch` measures the Elasticsearch adapter instead (indexes of its own,
+ * one replica-less shard, deleted after each size; disk is the primaries' store size, and
+ * there is no exact side: Elasticsearch has no exact mode to compare with).
+ *
  * Measures, never asserts. The last line is JSON.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   describeMachine,
@@ -44,7 +63,12 @@ import type { RoundSummary } from '../hub/src/eval/report.ts';
 import { seededRandom } from '@quire/processors/eval';
 import { SearchMode } from '../search/src/index.ts';
 import { SqliteSearchIndex } from '../search/src/embedded/search-index.sqlite.ts';
-import type { ChunkRecord, SearchFilter, SearchQuery } from '../search/src/index.ts';
+import { ElasticsearchSearchIndex, deleteIndexes } from '../search/src/elasticsearch/search-index.elasticsearch.ts';
+import type { ChunkRecord, SearchFilter, SearchIndex, SearchQuery } from '../search/src/index.ts';
+import { Client } from '@elastic/elasticsearch';
+import { TransformersEmbedder } from '../processors/src/index.ts';
+import { loadBeirDataset } from '../search/src/eval/beir.ts';
+import { corpusVectors } from './vector-cache.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,6 +83,13 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     seed: { type: 'string', default: '7' },
     dir: { type: 'string', default: tmpdir() },
+    'exact-max': { type: 'string' },
+    'recall-queries': { type: 'string', default: '50' },
+    embed: { type: 'string', multiple: true, default: [] },
+    'models-dir': { type: 'string', default: join(fileURLToPath(new URL('..', import.meta.url)), '.models') },
+    cache: { type: 'string', default: join(tmpdir(), 'quire-hybrid-eval') },
+    index: { type: 'string', default: 'embedded' },
+    'elasticsearch-url': { type: 'string', default: 'http://127.0.0.1:9200' },
   },
 });
 const SIZES = args.sizes.split(',').map((s) => Number(s.trim()));
@@ -70,6 +101,10 @@ const DIM = Number(args.dim);
 const K = Number(args.k);
 const BATCH = Number(args.batch);
 const SEED = Number(args.seed);
+const EXACT_MAX_OPTION = args['exact-max'] === undefined ? {} : { exactMax: Number(args['exact-max']) };
+const RECALL_QUERIES = Number(args['recall-queries']);
+if (args.index !== 'embedded' && args.index !== 'elasticsearch') throw new Error('--index is embedded or elasticsearch');
+const ELASTICSEARCH = args.index === 'elasticsearch';
 const CHUNKS_PER_DOCUMENT = 10;
 const TYPES = ['invoice', 'contract', 'memo', 'report', 'letter'];
 const SENSITIVITIES = ['PUBLIC', 'INTERNAL', 'SECRET'];
@@ -98,6 +133,35 @@ function unitVector(random: Random): Float32Array {
     if (i + 1 < DIM) v[i + 1] = r * Math.sin(theta);
   }
   for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm);
+  return v.map((x) => x / norm);
+}
+
+/** Real embeddings of the `--embed` corpora, or none. */
+let REAL_VECTORS: Float32Array[] = [];
+
+async function embedCorpora(): Promise<Float32Array[]> {
+  if (args.embed.length === 0) return [];
+  const embedder = await TransformersEmbedder.load({ modelsDir: resolve(args['models-dir']), modelId: 'Xenova/all-MiniLM-L6-v2' });
+  if (embedder.dimension !== DIM) throw new Error(`--embed gives ${embedder.dimension}-d vectors; pass --dim ${embedder.dimension}`);
+  const vectors: Float32Array[] = [];
+  for (const dir of args.embed) vectors.push(...(await corpusVectors(embedder, loadBeirDataset(resolve(dir)), resolve(args.cache))));
+  return vectors;
+}
+
+/** A unit vector: a blend of two real embeddings plus noise when `--embed` gave some, else uniform. */
+function benchVector(random: Random): Float32Array {
+  if (REAL_VECTORS.length === 0) return unitVector(random);
+  const a = pick(random, REAL_VECTORS);
+  const b = pick(random, REAL_VECTORS);
+  const share = 0.5 * random();
+  const noise = unitVector(random);
+  const v = new Float32Array(DIM);
+  let norm = 0;
+  for (let i = 0; i < DIM; i++) {
+    v[i] = a[i]! + share * b[i]! + 0.4 * noise[i]!;
+    norm += v[i]! * v[i]!;
+  }
   norm = Math.sqrt(norm);
   return v.map((x) => x / norm);
 }
@@ -195,8 +259,18 @@ interface SizeFigures {
   buildMs: number;
   chunksPerSecond: number;
   fileBytes: number;
+  graphBytes: number;
   bytesPerChunk: number;
+  rssGrowthBytesPerChunk: number;
   latencyMs: Record<string, KindFigures>;
+  /** The same vector queries answered exactly (every vector compared), and the graph's recall@10 against them. */
+  exact: Record<string, { p50: number; p99: number; recallAt10: number; queries: number }>;
+}
+
+/** Bytes of the files in `dir` (the graph snapshots); 0 when there is none. */
+function folderBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
 async function runSize(
@@ -208,7 +282,12 @@ async function runSize(
   const dir = mkdtempSync(join(args.dir, 'quire-search-bench-'));
   try {
     const filename = join(dir, 'search.db');
-    const index = new SqliteSearchIndex({ filename });
+    const prefix = `bench-${Math.random().toString(36).slice(2, 10)}`;
+    const admin = ELASTICSEARCH ? new Client({ node: args['elasticsearch-url'] }) : null;
+    const index: SearchIndex = ELASTICSEARCH
+      ? new ElasticsearchSearchIndex({ node: args['elasticsearch-url'], indexPrefix: prefix, replicas: 0, shards: 1 })
+      : new SqliteSearchIndex({ filename, vectors: EXACT_MAX_OPTION });
+    const rssBefore = process.memoryUsage.rss();
     await index.start();
     await index.ensureModel({ modelId: `bench/random-${DIM}`, dimension: DIM });
 
@@ -235,7 +314,7 @@ async function runSize(
         text: chunkText(random, text.sentences),
         page: 1 + Math.floor((i % CHUNKS_PER_DOCUMENT) / 3),
         boxes: [{ x: 50, y: 80, w: 500, h: 120 }],
-        vector: unitVector(random),
+        vector: benchVector(random),
         filters: {
           type: TYPES[Math.floor(documentRandom() * TYPES.length)]!,
           sensitivity: SENSITIVITIES[Math.floor(documentRandom() * SENSITIVITIES.length)]!,
@@ -245,6 +324,7 @@ async function runSize(
       });
     }
     await flush();
+    const rssGrowth = process.memoryUsage.rss() - rssBefore;
     console.log(`  built in ${(buildMs / 1000).toFixed(1)} s; querying`);
 
     const scope = { teamId: 'team-0' };
@@ -276,8 +356,41 @@ async function runSize(
       },
     });
     const teamChunks = await index.count(scope);
+    const exact: SizeFigures['exact'] = {};
+    const exactIndex = new SqliteSearchIndex({ filename, vectors: { exactMax: Number.MAX_SAFE_INTEGER } });
+    if (!ELASTICSEARCH) await exactIndex.start();
+    for (const [name, queries] of ELASTICSEARCH ? [] : cases) {
+      if (!name.startsWith('vector')) continue;
+      let found = 0;
+      let wanted = 0;
+      const times: number[] = [];
+      for (const query of queries.slice(0, RECALL_QUERIES)) {
+        const start = performance.now();
+        const truth = await exactIndex.search(scope, query);
+        times.push(performance.now() - start);
+        const approximate = new Set((await index.search(scope, query)).map((h) => `${h.documentId}#${h.ordinal}`));
+        found += truth.filter((h) => approximate.has(`${h.documentId}#${h.ordinal}`)).length;
+        wanted += truth.length;
+      }
+      const latency = summarizeLatency(times);
+      exact[name] = { p50: latency.p50, p99: latency.p99, recallAt10: wanted === 0 ? 1 : found / wanted, queries: times.length };
+    }
+    await exactIndex.close();
+    let fileBytes: number;
+    if (admin) {
+      const stats = await admin.indices.stats({ index: `${prefix}-chunks*`, metric: 'store' });
+      fileBytes = stats._all.primaries?.store?.size_in_bytes ?? 0;
+    } else {
+      fileBytes = 0;
+    }
     await index.close();
-    const fileBytes = sqliteFileBytes(filename);
+    if (admin) {
+      await deleteIndexes(admin, prefix);
+      await admin.close();
+    } else {
+      fileBytes = sqliteFileBytes(filename);
+    }
+    const graphBytes = folderBytes(`${filename}.vectors`);
     const latencyMs: Record<string, KindFigures> = {};
     for (const [name] of cases) {
       latencyMs[name] = {
@@ -294,8 +407,11 @@ async function runSize(
       buildMs,
       chunksPerSecond: (chunks / buildMs) * 1000,
       fileBytes,
-      bytesPerChunk: fileBytes / chunks,
+      graphBytes,
+      bytesPerChunk: (fileBytes + graphBytes) / chunks,
+      rssGrowthBytesPerChunk: rssGrowth / chunks,
       latencyMs,
+      exact,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -303,10 +419,11 @@ async function runSize(
 }
 
 async function main(): Promise<void> {
+  REAL_VECTORS = await embedCorpora();
   const queryRandom = seededRandom(SEED + 1);
   const text = loadText(queryRandom);
   const texts = Array.from({ length: QUERIES }, () => pick(queryRandom, text.queries));
-  const vectors = Array.from({ length: QUERIES }, () => unitVector(queryRandom));
+  const vectors = Array.from({ length: QUERIES }, () => benchVector(queryRandom));
   const selective: SearchFilter = { types: ['invoice'], sensitivities: ['SECRET'] };
   const cases: Array<[string, SearchQuery[]]> = [
     ['text', texts.map((t) => ({ mode: SearchMode.Text, text: t, k: K }))],
@@ -316,7 +433,9 @@ async function main(): Promise<void> {
     ['hybrid, filtered (~1/15)', texts.map((t, i) => ({ mode: SearchMode.Hybrid, text: t, vector: vectors[i]!, k: K, filter: selective }))],
   ];
 
-  console.log(`SqliteSearchIndex, ${DIM}-d vectors, k=${K}, ${TEAMS} team(s), batches of ${BATCH}`);
+  const kind = REAL_VECTORS.length > 0 ? `blends of ${REAL_VECTORS.length} real embeddings` : 'uniform random';
+  const adapter = ELASTICSEARCH ? 'ElasticsearchSearchIndex' : 'SqliteSearchIndex';
+  console.log(`${adapter}, ${DIM}-d vectors (${kind}), k=${K}, ${TEAMS} team(s), batches of ${BATCH}`);
   console.log(`${QUERIES} queries per kind, ${WARMUP} warm-up queries per kind, ${ROUNDS} rounds; ${describeMachine()}`);
   const results: SizeFigures[] = [];
   const skipped: Array<{ chunks: number; reason: string; diskBytes: number; memoryBytes: number }> = [];
@@ -338,8 +457,24 @@ async function main(): Promise<void> {
   console.log('');
   console.log(
     formatTable(
-      ['chunks', 'queried', 'build s', 'chunks/s', 'file MiB', 'B/chunk'],
-      results.map((r) => [r.chunks, r.teamChunks, r.buildMs / 1000, r.chunksPerSecond, r.fileBytes / 2 ** 20, r.bytesPerChunk]),
+      ['chunks', 'queried', 'build s', 'chunks/s', 'file MiB', 'graph MiB', 'disk B/chunk', 'RSS B/chunk'],
+      results.map((r) => [
+        r.chunks,
+        r.teamChunks,
+        r.buildMs / 1000,
+        r.chunksPerSecond,
+        r.fileBytes / 2 ** 20,
+        r.graphBytes / 2 ** 20,
+        r.bytesPerChunk,
+        r.rssGrowthBytesPerChunk,
+      ]),
+    ),
+  );
+  console.log('');
+  console.log(
+    formatTable(
+      ['vector query', 'chunks', 'exact p50 ms', 'exact p99 ms', 'recall@10', 'queries'],
+      results.flatMap((r) => Object.entries(r.exact).map(([name, e]) => [name, r.chunks, e.p50, e.p99, e.recallAt10, e.queries])),
     ),
   );
   console.log('');
@@ -364,7 +499,7 @@ async function main(): Promise<void> {
   for (const s of skipped) console.log(`skipped ${s.chunks} chunks: ${s.reason}`);
   console.log(`peak RSS ${Math.round(peakRssMiB())} MiB`);
   console.log(
-    jsonLine('search.sqlite', {
+    jsonLine(ELASTICSEARCH ? 'search.elasticsearch' : 'search.sqlite', {
       dim: DIM,
       k: K,
       teams: TEAMS,

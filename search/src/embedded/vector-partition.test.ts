@@ -175,6 +175,36 @@ describe('SqliteSearchIndex vector graphs', () => {
     }
   });
 
+  test('deleted chunks leave the graph as new ones take their places, also under reused chunk ids', async () => {
+    const { dir, remove } = tempDir();
+    const rand = random(21);
+    const index = new SqliteSearchIndex({ filename: join(dir, 'quire.db'), vectors: { exactMax: 100 } });
+    try {
+      await index.start();
+      await index.ensureModel(MODEL);
+      let live = corpus(rand, 3, 100);
+      await upsertAll(index, live);
+      for (let round = 0; round < 4; round++) {
+        // The newest document goes (SQLite may hand its ids out again), and an older one.
+        const newest = live.at(-1)!.documentId;
+        const older = live[0]!.documentId;
+        await index.deleteDocument(TEAM, newest);
+        await index.deleteDocument(TEAM, older);
+        live = live.filter((c) => c.documentId !== newest && c.documentId !== older);
+        const added = [...corpus(rand, 1, 100, 10 + round * 2), ...corpus(rand, 1, 60, 11 + round * 2)];
+        await upsertAll(index, added);
+        live = [...live, ...added];
+        await assertFindable(index, live);
+        assert.equal(await index.count(TEAM), live.length);
+        const all = await index.search(TEAM, { mode: SearchMode.Vector, vector: live[0]!.vector, k: live.length });
+        assert.deepEqual(all.map(key).sort(), live.map(key).sort(), `round ${round}: exactly the live chunks`);
+      }
+    } finally {
+      await index.close();
+      remove();
+    }
+  });
+
   test('two indexes sharing a file see each other’s writes, also after one saved and dropped the log', async () => {
     const { dir, remove } = tempDir();
     const filename = join(dir, 'quire.db');

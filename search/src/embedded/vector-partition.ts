@@ -191,7 +191,11 @@ export class VectorPartition {
   #graph: Graph;
   /** Last change-log entry applied. */
   #seq = 0;
-  /** Labels of graph nodes marked deleted (hnswlib keeps them until a rebuild). */
+  /**
+   * Labels of graph nodes marked deleted. hnswlib hands their places to new labels
+   * (`allowReplaceDeleted`), forgetting the old label; this set may still hold such a label,
+   * which is harmless: adding it again then makes a new node.
+   */
   #deletedNodes = new Set<number>();
   /** Changes applied since the last snapshot. */
   #unsaved = 0;
@@ -255,7 +259,9 @@ export class VectorPartition {
     for (const row of rows) last.set(row.id, row);
     for (const row of last.values()) this.#apply(row);
     this.#unsaved += last.size;
-    if (this.#deletedNodes.size > Math.max(1000, this.size / 4)) this.#build();
+    // Nodes of deleted chunks cost memory and search time until new chunks take their places;
+    // when they outnumber the live ones (a mass deletion), the graph is built again.
+    if (this.#graph.getCurrentCount() - this.size > Math.max(1000, this.size)) this.#build();
   }
 
   /**
@@ -326,7 +332,13 @@ export class VectorPartition {
 
   #emptyGraph(capacity: number): Graph {
     const graph = new HierarchicalNSW('cosine', this.#dimension);
-    graph.initIndex({ maxElements: capacity, m: this.#params.m, efConstruction: this.#params.efConstruction, randomSeed: 100 });
+    graph.initIndex({
+      maxElements: capacity,
+      m: this.#params.m,
+      efConstruction: this.#params.efConstruction,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
     return graph;
   }
 
@@ -334,7 +346,7 @@ export class VectorPartition {
   #load(file: string, seq: number): boolean {
     const graph = new HierarchicalNSW('cosine', this.#dimension);
     try {
-      graph.readIndexSync(file);
+      graph.readIndexSync(file, true);
     } catch {
       return false;
     }
@@ -393,9 +405,24 @@ export class VectorPartition {
     const known = this.#columns.slots.has(row.id);
     this.#columns.set(row.id, row.document_id, row.doc_type, row.sensitivity, row.created_at ?? 0);
     if (!known && graph.getCurrentCount() >= graph.getMaxElements()) graph.resizeIndex(graph.getMaxElements() * 2);
-    // A label hnswlib holds already (live, or marked deleted) is updated in place and unmarked.
-    graph.addPoint(Array.from(floats(row.embedding)), row.id);
-    this.#deletedNodes.delete(row.id);
+    const vector = Array.from(floats(row.embedding));
+    if (known) {
+      graph.addPoint(vector, row.id); // updated in place
+      return;
+    }
+    if (this.#deletedNodes.delete(row.id)) {
+      try {
+        // Its node is still there: brought back and updated in place.
+        graph.unmarkDelete(row.id);
+        graph.addPoint(vector, row.id);
+        return;
+      } catch {
+        // Its node's place went to another label: the label is new to the graph.
+      }
+    }
+    // A label new to the graph takes the place of a deleted node when there is one. (Only
+    // then: replacing under a label hnswlib still maps would leave two nodes with it.)
+    graph.addPoint(vector, row.id, true);
   }
 }
 

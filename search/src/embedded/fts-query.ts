@@ -26,9 +26,9 @@ function requiredPhrases(query: TextQuery): string {
  * every quoted phrase. The column set keeps a word that happens to equal a team key from
  * matching the key column.
  */
-export function matchExpression(teamKey: number, query: TextQuery): string {
+export function matchExpression(teamKey: number | null, query: TextQuery): string {
   const any = query.phrase ? [quote(query.phrase.join(' ')), ...alternatives(query)] : alternatives(query);
-  return `team_key : ${quote(String(teamKey))} AND {title body} : (${any.join(' OR ')})${requiredPhrases(query)}`;
+  return `${teamClause(teamKey)}{title body} : (${any.join(' OR ')})${requiredPhrases(query)}`;
 }
 
 /**

@@ -533,7 +533,10 @@ export class SqliteSearchIndex implements SearchIndex {
    * term, the same reads the OR itself makes.
    */
   #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, minTerms = 1): Ranked {
-    if (minTerms > 1 && minTerms >= termCount(query)) return this.#everyTermList(teamKey, query, filter, limit);
+    const partition = this.#partition(teamKey);
+    const every = minTerms > 1 && minTerms >= termCount(query);
+    if (every) return this.#everyTermList(teamKey, query, filter, limit, partition);
+    if (partition) return this.#anyTermListInMemory(partition, query, filter, limit, minTerms);
     const params: Record<string, unknown> = { expr: matchExpression(teamKey, query), limit: int(limit) };
     const phrase = phraseExpression(teamKey, query);
     if (phrase) params.phrase = phrase;
@@ -564,10 +567,18 @@ export class SqliteSearchIndex implements SearchIndex {
   /**
    * The hits holding every term and prefix, after those holding the whole query as a phrase
    * (ordered by their phrase score, as Elasticsearch's phrase query orders them); a hit's
-   * score is its BM25 for the terms when it has one.
+   * score is its BM25 for the terms when it has one. Rows are checked against the team (and
+   * the filter) in memory when the team has a vector partition, else by a join.
    */
-  #everyTermList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number): Ranked {
+  #everyTermList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, partition: VectorPartition | null): Ranked {
     const ranked = (expr: string): Ranked => {
+      if (partition)
+        return this.#keptInOrder(
+          `SELECT rowid AS key, ${BM25} AS score FROM search_fts WHERE search_fts MATCH @expr ORDER BY score DESC, key`,
+          { expr },
+          partition.keeper(filter),
+          limit,
+        );
       const params: Record<string, unknown> = { expr, team: int(teamKey), limit: int(limit) };
       const sql =
         `SELECT search_fts.rowid AS key, ${BM25} AS score` +
@@ -588,6 +599,45 @@ export class SqliteSearchIndex implements SearchIndex {
       list.push({ key: hit.key, score: termScores.get(hit.key) ?? hit.score });
     }
     return list;
+  }
+
+  /**
+   * The OR list of a team with a vector partition: no team token in the MATCH (its posting
+   * list holds every chunk of the team, and intersecting it costs more than the query), rows
+   * checked against the team and the filter in memory, best first.
+   */
+  #anyTermListInMemory(partition: VectorPartition, query: TextQuery, filter: SearchFilter, limit: number, minTerms: number): Ranked {
+    const params: Record<string, unknown> = { expr: matchExpression(null, query) };
+    const phrase = phraseExpression(null, query);
+    if (phrase) params.phrase = phrase;
+    const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
+    let enough = '';
+    if (minTerms > 1) {
+      const terms = termExpressions(query);
+      terms.forEach((expr, i) => (params[`term${i}`] = expr));
+      const matched = terms
+        .map((_, i) => `(search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`)
+        .join(' + ');
+      enough = ` AND (exact OR ${matched} >= @minTerms)`;
+      params.minTerms = int(minTerms);
+    }
+    const sql =
+      `SELECT search_fts.rowid AS key, ${BM25} AS score, ${exact} AS exact FROM search_fts WHERE search_fts MATCH @expr` +
+      enough +
+      ' ORDER BY exact DESC, score DESC, key';
+    return this.#keptInOrder(sql, params, partition.keeper(filter), limit);
+  }
+
+  /** The first `limit` rows of `sql` (ranked: `key`, `score`) that `keep` accepts; the rest are never read. */
+  #keptInOrder(sql: string, params: Record<string, unknown>, keep: (id: number) => boolean, limit: number): Ranked {
+    const out: Ranked = [];
+    if (limit <= 0) return out;
+    for (const row of this.#prepare(sql).iterate(params) as IterableIterator<{ key: number; score: number }>) {
+      if (!keep(row.key)) continue;
+      out.push({ key: row.key, score: row.score });
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /**

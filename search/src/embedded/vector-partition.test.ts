@@ -142,6 +142,62 @@ describe('SqliteSearchIndex vector graphs', () => {
     }
   });
 
+  test('text and hybrid lists checked against the team in memory equal those the SQL join checks', async () => {
+    const { dir, remove } = tempDir();
+    const filename = join(dir, 'quire.db');
+    const rand = random(17);
+    const words = 'invoice payment late penalty supplier contract renewal notice order delivery receipt refund'.split(' ');
+    const withText = (chunks: ChunkRecord[]): ChunkRecord[] =>
+      chunks.map((c) => ({
+        ...c,
+        text: Array.from({ length: 6 + Math.floor(rand() * 8) }, () => words[Math.floor(rand() * words.length)]).join(' '),
+      }));
+    const inMemory = new SqliteSearchIndex({ filename, vectors: { exactMax: 100 } });
+    const joined = new SqliteSearchIndex({ filename, vectors: { exactMax: Number.MAX_SAFE_INTEGER } });
+    try {
+      await inMemory.start();
+      await joined.start();
+      await inMemory.ensureModel(MODEL);
+      await upsertAll(inMemory, withText(corpus(rand, 8, 100)));
+      // Another team with the same words: never in this team's lists.
+      await inMemory.upsertChunks({ teamId: 'other' }, withText(corpus(rand, 2, 100)));
+      const filters: SearchFilter[] = [
+        {},
+        { types: ['invoice'] },
+        { createdFrom: 200, createdTo: 700 },
+        { excludeDocumentIds: ['doc-1', 'doc-2'] },
+      ];
+      const queries = [
+        'late payment',
+        'invoice',
+        '"supplier contract" renewal',
+        'refund receipt order',
+        'deliv*',
+        'notice penalty invoice',
+      ];
+      for (const filter of filters) {
+        for (const text of queries) {
+          for (const mode of [SearchMode.Text, SearchMode.Hybrid] as const) {
+            const query = { mode, text, vector: vector(rand), filter, k: 20 };
+            const a = await inMemory.search(TEAM, query);
+            const b = await joined.search(TEAM, query);
+            assert.ok(a.length > 0 || b.length === 0);
+            assert.deepEqual(a.map(key), b.map(key), `${mode} ${text} ${JSON.stringify(filter)}`);
+            assert.deepEqual(
+              a.map((h) => h.scores.text),
+              b.map((h) => h.scores.text),
+            );
+            a.forEach((h, i) => assert.ok(Math.abs((h.scores.vector ?? 0) - (b[i]!.scores.vector ?? 0)) < 1e-5));
+          }
+        }
+      }
+    } finally {
+      await inMemory.close();
+      await joined.close();
+      remove();
+    }
+  });
+
   test('closing saves the graph; a reopened index loads it and applies the writes made since', async () => {
     const { dir, remove } = tempDir();
     const filename = join(dir, 'quire.db');

@@ -264,6 +264,12 @@ export class VectorPartition {
     if (this.#graph.getCurrentCount() - this.size > Math.max(1000, this.size)) this.#build();
   }
 
+  /** Whether a chunk id is one of the team's live chunks that `filter` keeps: the team and filter check of text lists. */
+  keeper(filter: SearchFilter): (id: number) => boolean {
+    const keep = this.#columns.predicate(filter);
+    return keep ? this.#columns.byId(keep) : (id) => this.#columns.slots.has(id);
+  }
+
   /**
    * The `limit` chunks nearest to `query` (unit length) among those `filter` keeps, and
    * whether the list is exact: when the filter keeps at most `exactMax` chunks their

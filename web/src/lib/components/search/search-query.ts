@@ -2,7 +2,7 @@
  * The search page's state as it lives in the URL (`/search?q=…&mode=…&type=…`), so a search
  * is linkable and the back button steps through searches; and the GraphQL it sends.
  */
-import type { Document, SearchHit, SearchScores } from '@quire/graphql';
+import type { Document, FacetCount, SearchHit, SearchScores } from '@quire/graphql';
 import type { Selected } from '$lib/api/graphql.ts';
 import { createdRange } from '$lib/dates.ts';
 
@@ -78,8 +78,26 @@ export type Hit = Selected<SearchHit, 'chunkOrdinal' | 'page' | 'snippet' | 'hig
 const HIT_FIELDS = `chunkOrdinal page snippet highlights { start end } scores { text vector hybrid } rank
   document { id filename type sensitivity }`;
 
+/** A document a search found, with its best passages. */
+export interface DocumentGroup {
+  rank: number;
+  document: Hit['document'];
+  passages: Hit[];
+}
+
+/** Documents found with each type or sensitivity, among the best passages. */
+export interface Facets {
+  passagesExamined: number;
+  types: Selected<FacetCount, 'value' | 'count'>[];
+  sensitivities: Selected<FacetCount, 'value' | 'count'>[];
+}
+
+/** The page's search: documents, each with up to three passages, and the facet counts. */
 export const SEARCH_QUERY = `query Search($q: String!, $mode: SearchMode, $filter: SearchFilter) {
-  search(query: $q, mode: $mode, filter: $filter, first: 20) { ${HIT_FIELDS} }
+  searchDocuments(query: $q, mode: $mode, filter: $filter, first: 20, passages: 3) {
+    documents { rank document { id filename type sensitivity } passages { ${HIT_FIELDS} } }
+    facets { passagesExamined types { value count } sensitivities { value count } }
+  }
 }`;
 
 export const MORE_LIKE_THIS_QUERY = `query MoreLikeThis($id: ID!) {

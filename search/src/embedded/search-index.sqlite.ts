@@ -208,6 +208,29 @@ function upperBound(createdTo: number): bigint {
   return BigInt(Math.ceil(createdTo));
 }
 
+/**
+ * The parts of an OR list's statement over `search_fts`, with their parameters set in
+ * `params`: `@expr` (the MATCH, with the team's key token unless `teamKey` is null), `exact`
+ * (1 for an exact-phrase hit) and `enough` (at least `minTerms` of the terms, or the phrase).
+ */
+function anyTermClauses(
+  teamKey: number | null,
+  query: TextQuery,
+  minTerms: number,
+  params: Record<string, unknown>,
+): { exact: string; enough: string } {
+  params.expr = matchExpression(teamKey, query);
+  const phrase = phraseExpression(teamKey, query);
+  if (phrase) params.phrase = phrase;
+  const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
+  if (minTerms <= 1) return { exact, enough: '' };
+  const terms = termExpressions(query);
+  terms.forEach((expr, i) => (params[`term${i}`] = expr));
+  const matched = terms.map((_, i) => `(search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`).join(' + ');
+  params.minTerms = int(minTerms);
+  return { exact, enough: ` AND (exact OR ${matched} >= @minTerms)` };
+}
+
 /** The SearchIndex over SQLite FTS5 and per-team HNSW graphs: the embedded default. */
 export class SqliteSearchIndex implements SearchIndex {
   readonly capabilities: IndexCapabilities = { hybrid: true, maxDimension: 8192 };
@@ -537,20 +560,8 @@ export class SqliteSearchIndex implements SearchIndex {
     const every = minTerms > 1 && minTerms >= termCount(query);
     if (every) return this.#everyTermList(teamKey, query, filter, limit, partition);
     if (partition) return this.#anyTermListInMemory(partition, query, filter, limit, minTerms);
-    const params: Record<string, unknown> = { expr: matchExpression(teamKey, query), limit: int(limit) };
-    const phrase = phraseExpression(teamKey, query);
-    if (phrase) params.phrase = phrase;
-    const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
-    let enough = '';
-    if (minTerms > 1) {
-      const terms = termExpressions(query);
-      terms.forEach((expr, i) => (params[`term${i}`] = expr));
-      const matched = terms
-        .map((_, i) => `(search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`)
-        .join(' + ');
-      enough = ` AND (exact OR ${matched} >= @minTerms)`;
-      params.minTerms = int(minTerms);
-    }
+    const params: Record<string, unknown> = { limit: int(limit) };
+    const { exact, enough } = anyTermClauses(teamKey, query, minTerms, params);
     const filterSql = this.#chunkFilterSql(filter, params);
     if (filterSql !== '') params.team = int(teamKey);
     const sql =
@@ -607,20 +618,8 @@ export class SqliteSearchIndex implements SearchIndex {
    * checked against the team and the filter in memory, best first.
    */
   #anyTermListInMemory(partition: VectorPartition, query: TextQuery, filter: SearchFilter, limit: number, minTerms: number): Ranked {
-    const params: Record<string, unknown> = { expr: matchExpression(null, query) };
-    const phrase = phraseExpression(null, query);
-    if (phrase) params.phrase = phrase;
-    const exact = phrase ? 'search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @phrase)' : '0';
-    let enough = '';
-    if (minTerms > 1) {
-      const terms = termExpressions(query);
-      terms.forEach((expr, i) => (params[`term${i}`] = expr));
-      const matched = terms
-        .map((_, i) => `(search_fts.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @term${i}))`)
-        .join(' + ');
-      enough = ` AND (exact OR ${matched} >= @minTerms)`;
-      params.minTerms = int(minTerms);
-    }
+    const params: Record<string, unknown> = {};
+    const { exact, enough } = anyTermClauses(null, query, minTerms, params);
     const sql =
       `SELECT search_fts.rowid AS key, ${BM25} AS score, ${exact} AS exact FROM search_fts WHERE search_fts MATCH @expr` +
       enough +

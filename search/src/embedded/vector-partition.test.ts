@@ -154,9 +154,16 @@ describe('SqliteSearchIndex vector graphs', () => {
       }));
     const inMemory = new SqliteSearchIndex({ filename, vectors: { exactMax: 100 } });
     const joined = new SqliteSearchIndex({ filename, vectors: { exactMax: Number.MAX_SAFE_INTEGER } });
+    // Hybrid text lists that need half the terms (counted), not all of them (an AND).
+    const half = { minTermShare: 0.5 };
+    const inMemoryHalf = new SqliteSearchIndex({ filename, vectors: { exactMax: 100 }, hybrid: half });
+    const joinedHalf = new SqliteSearchIndex({ filename, vectors: { exactMax: Number.MAX_SAFE_INTEGER }, hybrid: half });
+    const pairs = [
+      [inMemory, joined],
+      [inMemoryHalf, joinedHalf],
+    ] as const;
     try {
-      await inMemory.start();
-      await joined.start();
+      for (const index of [inMemory, joined, inMemoryHalf, joinedHalf]) await index.start();
       await inMemory.ensureModel(MODEL);
       await upsertAll(inMemory, withText(corpus(rand, 8, 100)));
       // Another team with the same words: never in this team's lists.
@@ -174,13 +181,18 @@ describe('SqliteSearchIndex vector graphs', () => {
         'refund receipt order',
         'deliv*',
         'notice penalty invoice',
+        'refund quokka zebra',
       ];
       for (const filter of filters) {
         for (const text of queries) {
-          for (const mode of [SearchMode.Text, SearchMode.Hybrid] as const) {
+          for (const [mode, [left, right]] of [
+            [SearchMode.Text, pairs[0]],
+            [SearchMode.Hybrid, pairs[0]],
+            [SearchMode.Hybrid, pairs[1]],
+          ] as const) {
             const query = { mode, text, vector: vector(rand), filter, k: 20 };
-            const a = await inMemory.search(TEAM, query);
-            const b = await joined.search(TEAM, query);
+            const a = await left.search(TEAM, query);
+            const b = await right.search(TEAM, query);
             assert.ok(a.length > 0 || b.length === 0);
             assert.deepEqual(a.map(key), b.map(key), `${mode} ${text} ${JSON.stringify(filter)}`);
             assert.deepEqual(
@@ -192,8 +204,7 @@ describe('SqliteSearchIndex vector graphs', () => {
         }
       }
     } finally {
-      await inMemory.close();
-      await joined.close();
+      for (const index of [inMemory, joined, inMemoryHalf, joinedHalf]) await index.close();
       remove();
     }
   });

@@ -229,13 +229,15 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   // Text.
   { id: 'text-huge-line', group: 'text', file: 'huge-single-line.txt', name: 'one-line.txt', expect: [failed('DOCUMENT_TOO_LONG')] },
   { id: 'text-million-lines', group: 'text', file: 'million-lines.txt', name: 'million-lines.txt', expect: [failed('DOCUMENT_TOO_LONG')] },
-  // Under the passage limit: embedded, unless that takes longer than the job timeout; the hub survives either way.
+  // Under the passage limit: embedded, unless that takes longer than the job timeout or more
+  // memory than a pipeline process may hold (which comes first depends on the machine); the
+  // hub survives either way.
   {
     id: 'text-job-timeout',
     group: 'text',
     file: 'nine-thousand-passages.txt',
     name: 'long-report.txt',
-    expect: [failed('JOB_TIMEOUT'), processed],
+    expect: [failed('JOB_TIMEOUT'), failed('WORKER_OUT_OF_MEMORY'), processed],
   },
   { id: 'text-invalid-utf8-start', group: 'text', file: 'invalid-utf8-start.txt', name: 'cafe-menu.txt', expect: [UNSUPPORTED, processed] },
   {

@@ -51,6 +51,8 @@ const searchCorpora = [
 ];
 /** The corpora whose embeddings the search benchmark blends its vectors from. */
 const embedCorpora = ['--embed', d('retrieval/msmarco_subset_agentset'), '--embed', d('retrieval/dbpedia_subset_agentset')];
+/** The search benchmark's queries and data, the same on every index it measures. */
+const searchBenchArgs = ['--queries', '100', '--warmup', '10', '--rounds', '2', ...searchCorpora, ...embedCorpora];
 
 interface Run {
   id: string;
@@ -121,41 +123,13 @@ const RUNS: Run[] = [
     id: 'search',
     title: 'Search latency and index size: embedded index',
     what: "text/vector/hybrid and filtered p50/p99 at 10k, 100k and 1M chunks of real sentences with vectors blended from embeddings of the dev corpora; recall@10 of the graph against exact search, and the exact scan's latency; build rate, disk and memory per chunk",
-    argv: tsx(
-      'search.bench.ts',
-      '--sizes',
-      '10000,100000,1000000',
-      '--queries',
-      '100',
-      '--warmup',
-      '10',
-      '--rounds',
-      '2',
-      ...searchCorpora,
-      ...embedCorpora,
-    ),
+    argv: tsx('search.bench.ts', '--sizes', '10000,100000,1000000', ...searchBenchArgs),
   },
   {
     id: 'search-elasticsearch',
     title: 'Search latency and index size: Elasticsearch',
     what: "the same queries on the Elasticsearch adapter (the services script's single node, one shard) at 10k and 100k chunks",
-    argv: tsx(
-      'search.bench.ts',
-      '--index',
-      'elasticsearch',
-      '--sizes',
-      '10000,100000',
-      '--queries',
-      '100',
-      '--warmup',
-      '10',
-      '--rounds',
-      '2',
-      '--batch',
-      '500',
-      ...searchCorpora,
-      ...embedCorpora,
-    ),
+    argv: tsx('search.bench.ts', '--index', 'elasticsearch', '--sizes', '10000,100000', '--batch', '500', ...searchBenchArgs),
   },
   {
     id: 'documents-list',

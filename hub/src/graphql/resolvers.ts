@@ -25,6 +25,7 @@ import { currentTeamScopeFor, teamScopeFor } from '../auth/request-auth.ts';
 import { DocumentOrder, type DocumentFilter, type DocumentRecord, type JobRecord, type TeamScope } from '../store/store.ts';
 import { sanitizeFilename } from '../services/ingest.service.ts';
 import type { LiveEvent } from '../services/live-events.ts';
+import type { SearchInput } from '../services/search.service.ts';
 import type { GraphQLContext } from './context.ts';
 
 const upper = (s: string) => s.toUpperCase();
@@ -84,6 +85,16 @@ function progressFromJob(job: JobRecord) {
 /** The team a record belongs to: fields below an authorized root read only within it. */
 const scopeOf = (record: { teamId: string }): TeamScope => ({ teamId: record.teamId });
 
+/** The search service's request from a search field's arguments. */
+function searchInput(args: QuerySearchArgs): SearchInput {
+  return {
+    query: args.query,
+    mode: (args.mode ?? 'HYBRID').toLowerCase() as SearchMode,
+    filter: searchFilter(args.filter),
+    first: args.first ?? 10,
+  };
+}
+
 /** A search hit and the team scope it was found in. */
 type ScopedHit = SearchHit & { scope: TeamScope };
 
@@ -116,23 +127,12 @@ export const resolvers = {
     job: (_: unknown, args: QueryJobArgs, ctx: GraphQLContext) => ctx.services.documents.job(teamScopeFor(ctx.auth, 'Query.job'), args.id),
     search: async (_: unknown, args: QuerySearchArgs, ctx: GraphQLContext): Promise<ScopedHit[]> => {
       const scope = teamScopeFor(ctx.auth, 'Query.search');
-      const hits = await ctx.services.search.search(scope, {
-        query: args.query,
-        mode: (args.mode ?? 'HYBRID').toLowerCase() as SearchMode,
-        filter: searchFilter(args.filter),
-        first: args.first ?? 10,
-      });
+      const hits = await ctx.services.search.search(scope, searchInput(args));
       return hits.map((h) => ({ ...h, scope }));
     },
     searchDocuments: async (_: unknown, args: QuerySearchDocumentsArgs, ctx: GraphQLContext) => {
       const scope = teamScopeFor(ctx.auth, 'Query.searchDocuments');
-      const found = await ctx.services.search.searchDocuments(scope, {
-        query: args.query,
-        mode: (args.mode ?? 'HYBRID').toLowerCase() as SearchMode,
-        filter: searchFilter(args.filter),
-        first: args.first ?? 10,
-        passages: args.passages ?? 3,
-      });
+      const found = await ctx.services.search.searchDocuments(scope, { ...searchInput(args), passages: args.passages ?? 3 });
       return {
         facets: found.facets,
         documents: found.documents.map((d) => ({ ...d, scope, passages: d.passages.map((h) => ({ ...h, scope })) })),

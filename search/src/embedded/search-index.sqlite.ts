@@ -405,10 +405,12 @@ export class SqliteSearchIndex implements SearchIndex {
     const teamKey = this.#teamKey(scope.teamId, false);
     if (teamKey === null || matchesNothing(q.filter)) return [];
     const textQuery = q.text === '' ? null : parseTextQuery(q.text);
+    // Caught up with the log once for both lists.
+    const partition = this.#partition(teamKey);
 
     const ranked = await rankedSearch(q, textQuery, this.#hybrid, {
-      text: (limit, minTerms) => this.#textList(teamKey, textQuery!, q.filter, limit, minTerms),
-      vector: (limit) => this.#vectorList(teamKey, q.vector!, q.filter, limit),
+      text: (limit, minTerms) => this.#textList(teamKey, partition, textQuery!, q.filter, limit, minTerms),
+      vector: (limit) => this.#vectorList(teamKey, partition, q.vector!, q.filter, limit),
     });
     return this.#hydrate(teamKey, ranked, textQuery);
   }
@@ -555,8 +557,14 @@ export class SqliteSearchIndex implements SearchIndex {
    * which SQLite materialises once per statement, so counting costs one posting-list read per
    * term, the same reads the OR itself makes.
    */
-  #textList(teamKey: number, query: TextQuery, filter: SearchFilter, limit: number, minTerms = 1): Ranked {
-    const partition = this.#partition(teamKey);
+  #textList(
+    teamKey: number,
+    partition: VectorPartition | null,
+    query: TextQuery,
+    filter: SearchFilter,
+    limit: number,
+    minTerms = 1,
+  ): Ranked {
     const every = minTerms > 1 && minTerms >= termCount(query);
     if (every) return this.#everyTermList(teamKey, query, filter, limit, partition);
     if (partition) return this.#anyTermListInMemory(partition, query, filter, limit, minTerms);
@@ -644,10 +652,9 @@ export class SqliteSearchIndex implements SearchIndex {
    * `exactMax` chunks) is searched through it; a smaller one by comparing every vector the
    * filter keeps.
    */
-  #vectorList(teamKey: number, vector: Float32Array, filter: SearchFilter, limit: number): Ranked {
+  #vectorList(teamKey: number, partition: VectorPartition | null, vector: Float32Array, filter: SearchFilter, limit: number): Ranked {
     if (!this.#currentModel()) return [];
     const query = unit(vector);
-    const partition = this.#partition(teamKey);
     if (partition) return partition.nearest(query, filter, limit, this.#vectors.exactMax);
     const params: Record<string, unknown> = { team: int(teamKey), vector: vectorBlob(query), limit: int(limit) };
     return this.#prepare(
